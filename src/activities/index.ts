@@ -1,0 +1,249 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import type { Config } from '../config/schema';
+import { serviceChecks, targetSettings } from '../config/resolve';
+import type { CheckRunner } from '../providers/checks/types';
+import type { CmdbProvider, DeploymentItem } from '../providers/cmdb/types';
+import type { DnsProvider } from '../providers/dns/types';
+import { dnsConflict } from '../providers/errors';
+import type { InfraProvider } from '../providers/infra/types';
+import { FailureTypes } from '../shared/messages';
+import type { CheckResult, Deployment, TestReport } from '../shared/release';
+import { ServiceName, TargetName, Version, hostnames } from '../shared/release';
+import type { TargetSettings } from '../shared/target';
+import { callProvider, parseInput } from './failures';
+
+export interface ActivityDeps {
+  config: Config;
+  infra: InfraProvider;
+  dns: DnsProvider;
+  cmdb: CmdbProvider;
+  checks: CheckRunner;
+}
+
+const Hostname = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'a DNS host name');
+const Zone = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'a DNS zone');
+
+const DeploymentSchema = z.object({
+  service: ServiceName,
+  version: Version,
+  target: TargetName,
+  hostname: Hostname,
+  endpoint: z.url(),
+});
+
+const ReleaseCoordinates = z.object({ service: ServiceName, target: TargetName, zone: Zone });
+
+const DeployInput = ReleaseCoordinates.extend({
+  releaseId: z.string().min(1),
+  version: Version,
+  ttl: z.number().int().positive(),
+});
+
+const TestsInput = z.object({ deployment: DeploymentSchema, skipSlowScans: z.boolean() });
+
+const CutOverInput = ReleaseCoordinates.extend({
+  /** Host name the alias must point at now; null when it must not exist. */
+  from: Hostname.nullable(),
+  /** Host name to point the alias at; null removes the alias. */
+  to: Hostname.nullable(),
+  ttl: z.number().int().positive(),
+});
+
+const HealthInput = z.object({ deployment: DeploymentSchema });
+const TearDownInput = z.object({ hostname: Hostname });
+
+const ChangeInput = z.object({
+  change: z.object({
+    releaseId: z.string().min(1),
+    step: z.string().min(1),
+    service: ServiceName,
+    target: TargetName,
+    version: Version,
+    stage: z.string(),
+    at: z.string(),
+    note: z.string().optional(),
+  }),
+  deployments: z
+    .array(
+      z.object({
+        deployment: DeploymentSchema,
+        colour: z.enum(['blue', 'green']),
+        status: z.enum(['live', 'candidate', 'terminated', 'torn_down']),
+        releaseId: z.string(),
+      }),
+    )
+    .default([]),
+});
+
+/** The activities of the release workflow; the worker composes them with real providers. */
+export function createActivities(deps: ActivityDeps) {
+  const { config, infra, dns, cmdb, checks } = deps;
+
+  return {
+    /** The target's rules and durations, read from the worker's configuration. */
+    async loadTargetSettings(input: { target: string }): Promise<TargetSettings> {
+      const { target } = parseInput(z.object({ target: TargetName }), input);
+      const settings = targetSettings(config, target);
+      if (!settings) {
+        throw ApplicationFailure.create({
+          type: FailureTypes.unknownTarget,
+          message: `unknown target ${JSON.stringify(target)}; configured targets: ${Object.keys(config.targets).join(', ')}`,
+          nonRetryable: true,
+        });
+      }
+      return settings;
+    },
+
+    /** The deployment the unsuffixed alias points at (blue), or null on a first release. */
+    async resolveLiveDeployment(input: z.input<typeof ReleaseCoordinates>): Promise<Deployment | null> {
+      const { service, target, zone } = parseInput(ReleaseCoordinates, input);
+      const { alias } = hostnames(service, 'x', target, zone);
+      const record = await callProvider('read alias', () => dns.get(alias));
+      if (!record) return null;
+      if (record.type !== 'CNAME') {
+        throw ApplicationFailure.create({
+          type: FailureTypes.dnsConflict,
+          message: `${alias} is a ${record.type} record (${record.value}); greenlight manages aliases as CNAMEs`,
+          nonRetryable: true,
+        });
+      }
+      const live = await callProvider('describe live deployment', () =>
+        infra.describe({ hostname: record.value }),
+      );
+      if (!live) {
+        Context.current().log.warn('alias points at a deployment that is not running', {
+          alias,
+          hostname: record.value,
+        });
+        return null;
+      }
+      return live;
+    },
+
+    /** Creates green under its version-suffixed host name and publishes that record. */
+    async deployGreen(input: z.input<typeof DeployInput>): Promise<Deployment> {
+      const spec = parseInput(DeployInput, input);
+      const { green } = hostnames(spec.service, spec.version, spec.target, spec.zone);
+      const ctx = Context.current();
+      const deployment = await callProvider('deploy green', () =>
+        infra.deploy({ ...spec, hostname: green }, ctx.cancellationSignal),
+      );
+      const address = new URL(deployment.endpoint).hostname;
+      await callProvider('publish green record', () =>
+        dns.upsert({ name: green, type: /:/.test(address) ? 'AAAA' : 'A', value: address, ttl: spec.ttl }),
+      );
+      return deployment;
+    },
+
+    /** Runs the service's integration checks against green; slow ones are skipped on request. */
+    async runIntegrationTests(input: z.input<typeof TestsInput>): Promise<TestReport> {
+      const { deployment, skipSlowScans } = parseInput(TestsInput, input);
+      const ctx = Context.current();
+      const startedAt = new Date().toISOString();
+      const results: CheckResult[] = [];
+      for (const check of serviceChecks(config, deployment.service).checks) {
+        ctx.heartbeat({ check: check.name });
+        if (check.slow && skipSlowScans) {
+          results.push({
+            name: check.name,
+            passed: true,
+            slow: true,
+            skipped: true,
+            durationMs: 0,
+            detail: 'skipped (skipSlowScans)',
+          });
+          continue;
+        }
+        results.push(
+          await checks.run(check, {
+            endpoint: deployment.endpoint,
+            service: deployment.service,
+            version: deployment.version,
+            signal: ctx.cancellationSignal,
+          }),
+        );
+      }
+      return {
+        passed: results.every((r) => r.passed),
+        checks: results,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+      };
+    },
+
+    /**
+     * Points the unsuffixed alias from one host name to another, compare-and-swap, and verifies the
+     * change with a lookup. A retry after a successful swap finds the alias already changed and only verifies.
+     */
+    async cutOverAlias(input: z.input<typeof CutOverInput>): Promise<{ alias: string; chain: string[] }> {
+      const { service, target, zone, from, to, ttl } = parseInput(CutOverInput, input);
+      const { alias } = hostnames(service, 'x', target, zone);
+      const current = (await callProvider('read alias', () => dns.get(alias)))?.value ?? null;
+      if (current !== to) {
+        if (current !== from) {
+          throw ApplicationFailure.create({
+            type: FailureTypes.dnsConflict,
+            message: dnsConflict(alias, from, current).message,
+            nonRetryable: true,
+          });
+        }
+        await callProvider('swap alias', () =>
+          dns.compareAndSwap({ name: alias, type: 'CNAME', expected: from, next: to, ttl }),
+        );
+      }
+      const resolution = await callProvider('verify alias', () => dns.resolve(alias));
+      const isVerified =
+        to === null
+          ? resolution.chain.length === 0 && resolution.address === null
+          : resolution.chain[0] === to && resolution.address !== null;
+      if (!isVerified) {
+        throw new ApplicationFailure(
+          `lookup of ${alias} returned ${JSON.stringify(resolution)}, expected it to lead to ${to ?? 'nothing'}`,
+          FailureTypes.dnsVerification,
+        );
+      }
+      return { alias, chain: resolution.chain };
+    },
+
+    /** One health check of a deployment (used while baking). A failed check is a result, not an error. */
+    async checkHealth(input: z.input<typeof HealthInput>): Promise<CheckResult> {
+      const { deployment } = parseInput(HealthInput, input);
+      return checks.run(serviceChecks(config, deployment.service).healthCheck, {
+        endpoint: deployment.endpoint,
+        service: deployment.service,
+        version: deployment.version,
+        signal: Context.current().cancellationSignal,
+      });
+    },
+
+    /** Removes a deployment's record and its instances (green on failure, blue after a release). */
+    async tearDownDeployment(input: z.input<typeof TearDownInput>): Promise<void> {
+      const { hostname } = parseInput(TearDownInput, input);
+      await callProvider('remove record', () => dns.remove(hostname));
+      await callProvider('destroy deployment', () => infra.destroy({ hostname }));
+    },
+
+    /** Records a stage change, and the deployments it touched, in the CMDB. Idempotent. */
+    async recordChange(input: z.input<typeof ChangeInput>): Promise<void> {
+      const { change, deployments } = parseInput(ChangeInput, input);
+      await callProvider('record change', () => cmdb.recordChange(change));
+      for (const d of deployments) {
+        const item: DeploymentItem = {
+          service: d.deployment.service,
+          target: d.deployment.target,
+          version: d.deployment.version,
+          hostname: d.deployment.hostname,
+          colour: d.colour,
+          status: d.status,
+          releaseId: d.releaseId,
+          updatedAt: change.at,
+        };
+        await callProvider('record deployment', () => cmdb.upsertDeployment(item));
+      }
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,269 @@
+import { randomBytes } from 'node:crypto';
+import type { Client, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import { formatIssues } from '../config/errors';
+import {
+  abortUpdate,
+  approveUpdate,
+  laneWorkflowId,
+  rejectUpdate,
+  RELEASE_WORKFLOW,
+  rollbackUpdate,
+  SearchAttributes,
+  statusQuery,
+  TASK_QUEUE,
+} from '../shared/messages';
+import type { DecisionReceipt } from '../shared/messages';
+import {
+  ApprovalInput,
+  InterventionInput,
+  isTerminalStage,
+  ReleaseRequest,
+  ServiceName,
+  TargetName,
+} from '../shared/release';
+import type { ReleaseRequestInput, ReleaseStatus, Stage } from '../shared/release';
+import type { blueGreenRelease } from '../workflows';
+
+/** A request greenlight refused: bad input, a conflict, or a refused approval. One clear line. */
+export class GreenlightError extends Error {
+  override readonly name = 'GreenlightError';
+  constructor(
+    message: string,
+    readonly code: 'invalid_input' | 'conflict' | 'refused' | 'not_found' | 'unknown_target',
+  ) {
+    super(message);
+  }
+}
+
+export interface ReleaseSummary {
+  releaseId: string;
+  service: string | null;
+  target: string | null;
+  version: string | null;
+  stage: string | null;
+  status: string;
+  startedAt: string;
+  closedAt: string | null;
+}
+
+export interface ListFilter {
+  service?: string;
+  target?: string;
+  version?: string;
+  stage?: string;
+  limit?: number;
+}
+
+/** The typed client API behind the CLI: every input is validated here before it reaches Temporal. */
+export class GreenlightClient {
+  constructor(
+    private readonly client: Client,
+    private readonly options: { taskQueue?: string; knownTargets?: readonly string[] } = {},
+  ) {}
+
+  /** Starts a release; refused at once when another release of the service to the target runs. */
+  async startRelease(input: ReleaseRequestInput): Promise<{ releaseId: string }> {
+    const request = validate(ReleaseRequest, input, 'release request');
+    const known = this.options.knownTargets;
+    if (known && !known.includes(request.target)) {
+      throw new GreenlightError(
+        `unknown target ${JSON.stringify(request.target)}; configured targets: ${known.join(', ')}`,
+        'unknown_target',
+      );
+    }
+    const running = await this.runningRelease(request.service, request.target);
+    if (running) {
+      throw new GreenlightError(
+        `release ${running.releaseId} (${request.service} ${running.version ?? '?'} → ${request.target}, stage ${running.stage ?? '?'}) is running; ` +
+          `only one release per service and target runs at a time`,
+        'conflict',
+      );
+    }
+    const releaseId = `${request.service}-${request.target}-${request.version}-${randomBytes(3).toString('hex')}`;
+    await this.client.workflow.start<typeof blueGreenRelease>(RELEASE_WORKFLOW, {
+      taskQueue: this.options.taskQueue ?? TASK_QUEUE,
+      workflowId: releaseId,
+      args: [request],
+      typedSearchAttributes: [
+        { key: SearchAttributes.service, value: request.service },
+        { key: SearchAttributes.target, value: request.target },
+        { key: SearchAttributes.version, value: request.version },
+        { key: SearchAttributes.stage, value: 'queued' },
+      ],
+      staticSummary: `${request.service} ${request.version} → ${request.target}`,
+      staticDetails:
+        `Blue/green release of **${request.service}** version \`${request.version}\` to **${request.target}**, ` +
+        `started by ${request.initiator}${request.skipSlowScans ? ' (slow scans skipped)' : ''}.`,
+    });
+    return { releaseId };
+  }
+
+  /** The release holding the lane of `service` on `target`, if one runs. */
+  async runningRelease(service: string, target: string): Promise<ReleaseSummary | null> {
+    validate(ServiceName, service, 'service');
+    validate(TargetName, target, 'target');
+    try {
+      const lane = await this.client.workflow.getHandle(laneWorkflowId(service, target)).describe();
+      const holderId = lane.parentExecution?.workflowId;
+      if (lane.status.name !== 'RUNNING' || !holderId) return null;
+      const holder = await this.client.workflow.getHandle(holderId).describe();
+      return summarise(holder);
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError) return null;
+      throw e;
+    }
+  }
+
+  approve(releaseId: string, input: z.input<typeof ApprovalInput>): Promise<DecisionReceipt> {
+    const payload = validate(ApprovalInput, input, 'approval');
+    return this.update(releaseId, (h) => h.executeUpdate(approveUpdate, { args: [payload] }));
+  }
+
+  reject(releaseId: string, input: z.input<typeof ApprovalInput>): Promise<DecisionReceipt> {
+    const payload = validate(ApprovalInput, input, 'rejection');
+    return this.update(releaseId, (h) => h.executeUpdate(rejectUpdate, { args: [payload] }));
+  }
+
+  rollback(releaseId: string, input: z.input<typeof InterventionInput> = {}): Promise<DecisionReceipt> {
+    const payload = validate(InterventionInput, input, 'rollback');
+    return this.update(releaseId, (h) => h.executeUpdate(rollbackUpdate, { args: [payload] }));
+  }
+
+  abort(releaseId: string, input: z.input<typeof InterventionInput> = {}): Promise<DecisionReceipt> {
+    const payload = validate(InterventionInput, input, 'abort');
+    return this.update(releaseId, (h) => h.executeUpdate(abortUpdate, { args: [payload] }));
+  }
+
+  /**
+   * The status of a release: queried while it runs; read from its result (or its failure's details)
+   * once it has ended, so no worker is needed to inspect past releases.
+   */
+  async status(releaseId: string): Promise<ReleaseStatus> {
+    const handle = this.handle(releaseId);
+    const description = await this.describe(handle);
+    if (description.status.name === 'RUNNING') return handle.query(statusQuery);
+    return this.finalStatus(handle);
+  }
+
+  /** Waits until the release ends and returns its final status. */
+  async wait(releaseId: string): Promise<ReleaseStatus> {
+    const handle = this.handle(releaseId);
+    await this.describe(handle);
+    return this.finalStatus(handle);
+  }
+
+  /** Calls `onChange` with each new status until the release ends; returns the final status. */
+  async watch(
+    releaseId: string,
+    onChange: (s: ReleaseStatus) => void,
+    intervalMs = 1000,
+  ): Promise<ReleaseStatus> {
+    let last = '';
+    for (;;) {
+      const status = await this.status(releaseId);
+      const key = `${status.history.length}|${status.waitingFor}|${status.approvals.approvedBy.length}|${status.approvals.refused.length}`;
+      if (key !== last) {
+        last = key;
+        onChange(status);
+      }
+      if (isTerminalStage(status.stage)) return status;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  async list(filter: ListFilter = {}): Promise<ReleaseSummary[]> {
+    const clauses = [`WorkflowType = '${RELEASE_WORKFLOW}'`];
+    const add = (key: string, value: string | undefined, schema: z.ZodType) => {
+      if (value === undefined) return;
+      validate(schema, value, key);
+      clauses.push(`${key} = '${value}'`);
+    };
+    add(SearchAttributes.service.name, filter.service, ServiceName);
+    add(SearchAttributes.target.name, filter.target, TargetName);
+    add(SearchAttributes.version.name, filter.version, z.string().regex(/^[A-Za-z0-9._-]{1,40}$/));
+    add(SearchAttributes.stage.name, filter.stage, z.string().regex(/^[a-z_]{1,30}$/));
+    const rows: ReleaseSummary[] = [];
+    for await (const w of this.client.workflow.list({ query: clauses.join(' AND ') })) {
+      rows.push(summarise(w));
+      if (rows.length >= (filter.limit ?? 20)) break;
+    }
+    return rows;
+  }
+
+  private handle(releaseId: string): WorkflowHandle<typeof blueGreenRelease> {
+    validate(z.string().min(1).max(200), releaseId, 'release id');
+    return this.client.workflow.getHandle<typeof blueGreenRelease>(releaseId);
+  }
+
+  private async describe(handle: WorkflowHandle) {
+    try {
+      return await handle.describe();
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError)
+        throw new GreenlightError(`no release ${handle.workflowId}`, 'not_found');
+      throw e;
+    }
+  }
+
+  private async finalStatus(handle: WorkflowHandle<typeof blueGreenRelease>): Promise<ReleaseStatus> {
+    try {
+      return await handle.result();
+    } catch (e) {
+      const cause = e instanceof WorkflowFailedError ? e.cause : undefined;
+      const details = cause instanceof ApplicationFailure ? cause.details : undefined;
+      if (details?.[0]) return details[0] as ReleaseStatus;
+      throw e;
+    }
+  }
+
+  private async update(
+    releaseId: string,
+    call: (h: WorkflowHandle) => Promise<DecisionReceipt>,
+  ): Promise<DecisionReceipt> {
+    const handle = this.handle(releaseId);
+    const description = await this.describe(handle);
+    if (description.status.name !== 'RUNNING') {
+      throw new GreenlightError(
+        `release ${releaseId} has ended (${description.status.name.toLowerCase()})`,
+        'refused',
+      );
+    }
+    try {
+      return await call(handle);
+    } catch (e) {
+      if (e instanceof WorkflowUpdateFailedError) {
+        throw new GreenlightError(e.cause?.message ?? e.message, 'refused');
+      }
+      throw e;
+    }
+  }
+}
+
+function validate<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  throw new GreenlightError(
+    `invalid ${what}: ${formatIssues(result.error.issues).trim().replace(/\n\s*/g, '; ')}`,
+    'invalid_input',
+  );
+}
+
+function summarise(w: Omit<WorkflowExecutionInfo, 'raw'>): ReleaseSummary {
+  const get = (key: (typeof SearchAttributes)[keyof typeof SearchAttributes]) => {
+    const v = w.typedSearchAttributes.get(key);
+    return typeof v === 'string' ? v : null;
+  };
+  return {
+    releaseId: w.workflowId,
+    service: get(SearchAttributes.service),
+    target: get(SearchAttributes.target),
+    version: get(SearchAttributes.version),
+    stage: get(SearchAttributes.stage) as Stage | null,
+    status: w.status.name.toLowerCase(),
+    startedAt: w.startTime.toISOString(),
+    closedAt: w.closeTime?.toISOString() ?? null,
+  };
+}

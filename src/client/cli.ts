@@ -1,0 +1,228 @@
+import { userInfo } from 'node:os';
+import { Client } from '@temporalio/client';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ConfigError } from '../config/errors';
+import { loadSettings } from '../config/load';
+import type { Settings } from '../config/load';
+import { LocalDnsStore } from '../providers/dns/local-store';
+import type { ReleaseStatus } from '../shared/release';
+import { clientConnection } from '../temporal/connection';
+import { GreenlightClient, GreenlightError } from './api';
+import { formatStatus, formatList, formatStageChange } from './format';
+
+/** Exit codes: 0 done, 1 error or refusal, 2 bad usage, 3 the release ended without completing. */
+export const ExitCodes = { ok: 0, error: 1, usage: 2, notCompleted: 3 } as const;
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+const defaultIo: Io = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  env: process.env,
+};
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
+  let exitCode: number = ExitCodes.ok;
+  let settings: Settings | undefined;
+  let connected: { client: Client; api: GreenlightClient } | undefined;
+  const getSettings = () => (settings ??= loadSettings(io.env));
+  const api = async () => {
+    if (connected) return connected.api;
+    const s = getSettings();
+    const connection = await clientConnection(s.temporal).catch((e: Error) => {
+      const where = s.temporal.address ?? `127.0.0.1:${s.temporal.devServerPort}`;
+      throw new GreenlightError(
+        `cannot reach Temporal at ${where} (${e.message}); is \`npm start\` running?`,
+        'not_found',
+      );
+    });
+    const client = new Client({ connection, namespace: s.temporal.namespace });
+    connected = {
+      client,
+      api: new GreenlightClient(client, {
+        taskQueue: s.temporal.taskQueue,
+        knownTargets: Object.keys(s.config.targets),
+      }),
+    };
+    return connected.api;
+  };
+  const print = (json: boolean, value: unknown, text: string) =>
+    io.out(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  const endCode = (s: ReleaseStatus) => (s.stage === 'completed' ? ExitCodes.ok : ExitCodes.notCompleted);
+
+  const program = new Command('greenlight')
+    .description('Blue/green releases as durable Temporal workflows')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError('(run with --help for usage)');
+
+  const release = program.command('release').description('start, approve, inspect and roll back releases');
+
+  release
+    .command('start')
+    .description('start a blue/green release')
+    .requiredOption('--service <name>', 'service to release, e.g. web')
+    .requiredOption('--version <sha-or-tag>', 'git SHA or tag to deploy')
+    .requiredOption('--target <env>', 'target environment, e.g. stage')
+    .option('--skip-slow-scans', 'skip integration checks marked slow', false)
+    .option('--initiator <name>', 'who starts the release (default: the OS user)')
+    .option('--wait', 'wait until the release ends and print its final status', false)
+    .option('--json', 'print JSON', false)
+    .action(
+      async (o: {
+        service: string;
+        version: string;
+        target: string;
+        skipSlowScans: boolean;
+        initiator?: string;
+        wait: boolean;
+        json: boolean;
+      }) => {
+        const client = await api();
+        const { releaseId } = await client.startRelease({
+          service: o.service,
+          version: o.version,
+          target: o.target,
+          skipSlowScans: o.skipSlowScans,
+          initiator: o.initiator ?? osUser(),
+        });
+        if (!o.wait) return print(o.json, { releaseId }, `started release ${releaseId}`);
+        if (!o.json) io.out(`started release ${releaseId}\n`);
+        const final = await client.watch(releaseId, (s) => {
+          if (!o.json) io.out(`${formatStageChange(s)}\n`);
+        });
+        if (o.json) print(true, { releaseId, status: final }, '');
+        exitCode = endCode(final);
+      },
+    );
+
+  for (const kind of ['approve', 'reject'] as const) {
+    release
+      .command(`${kind} <releaseId>`)
+      .description(`${kind} a release waiting for approval`)
+      .requiredOption('--approver <name>', 'who decides')
+      .option('--comment <text>', 'why')
+      .option('--json', 'print JSON', false)
+      .action(async (releaseId: string, o: { approver: string; comment?: string; json: boolean }) => {
+        const receipt = await (await api())[kind](releaseId, { approver: o.approver, comment: o.comment });
+        print(o.json, receipt, receipt.message);
+      });
+  }
+
+  for (const kind of ['rollback', 'abort'] as const) {
+    release
+      .command(`${kind} <releaseId>`)
+      .description(
+        kind === 'rollback'
+          ? 'point the alias back to blue (until blue is terminated)'
+          : 'stop a release before cutover',
+      )
+      .option('--by <name>', 'who asks (default: the OS user)')
+      .option('--reason <text>', 'why')
+      .option('--json', 'print JSON', false)
+      .action(async (releaseId: string, o: { by?: string; reason?: string; json: boolean }) => {
+        const receipt = await (await api())[kind](releaseId, { by: o.by ?? osUser(), reason: o.reason });
+        print(o.json, receipt, receipt.message);
+      });
+  }
+
+  release
+    .command('status <releaseId>')
+    .description('show a release: stage, live version, approvals, policy decisions, history')
+    .option('--json', 'print JSON', false)
+    .action(async (releaseId: string, o: { json: boolean }) => {
+      const status = await (await api()).status(releaseId);
+      print(o.json, status, formatStatus(status));
+    });
+
+  release
+    .command('watch <releaseId>')
+    .description('follow a release until it ends')
+    .option('--json', 'print each status as one JSON line', false)
+    .action(async (releaseId: string, o: { json: boolean }) => {
+      const final = await (
+        await api()
+      ).watch(releaseId, (s) => io.out(o.json ? `${JSON.stringify(s)}\n` : `${formatStageChange(s)}\n`));
+      exitCode = endCode(final);
+    });
+
+  release
+    .command('list')
+    .description('list recent releases')
+    .option('--service <name>')
+    .option('--target <env>')
+    .option('--version <sha-or-tag>')
+    .option('--stage <stage>')
+    .addOption(new Option('--limit <n>', 'at most this many').default(20).argParser(positiveInt))
+    .option('--json', 'print JSON', false)
+    .action(
+      async (o: {
+        service?: string;
+        target?: string;
+        version?: string;
+        stage?: string;
+        limit: number;
+        json: boolean;
+      }) => {
+        const rows = await (await api()).list(o);
+        print(o.json, rows, formatList(rows));
+      },
+    );
+
+  program
+    .command('dns')
+    .description('the local DNS record store of the embedded default')
+    .command('list')
+    .description('list the records')
+    .option('--json', 'print JSON', false)
+    .action(async (o: { json: boolean }) => {
+      const records = await new LocalDnsStore(getSettings().stateDir).list();
+      const text = records.length
+        ? records
+            .map((r) => `${r.name.padEnd(48)} ${String(r.ttl).padStart(5)} ${r.type.padEnd(5)} ${r.value}`)
+            .join('\n')
+        : '(no records)';
+      print(o.json, records, text);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    exitCode = reportError(e, io);
+  } finally {
+    await connected?.client.connection.close();
+  }
+  return exitCode;
+}
+
+function reportError(e: unknown, io: Io): number {
+  if (e instanceof CommanderError) {
+    return e.exitCode === 0 ? ExitCodes.ok : ExitCodes.usage;
+  }
+  if (e instanceof GreenlightError || e instanceof ConfigError) {
+    io.err(`greenlight: ${e.message}\n`);
+    return ExitCodes.error;
+  }
+  io.err(`greenlight: ${(e as Error).message ?? String(e)}\n`);
+  return ExitCodes.error;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new InvalidArgumentError(`expected 1..1000, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}

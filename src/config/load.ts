@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DEFAULT_CONFIG } from './defaults';
+import { ConfigError, parseOrThrow } from './errors';
+import { Config } from './schema';
+import { TASK_QUEUE } from '../shared/messages';
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const Port = z.coerce.number().int().min(1).max(65_535);
+
+/** The environment variables greenlight reads; nothing else in the code reads `process.env`. */
+export const Environment = z.object({
+  GREENLIGHT_CONFIG: optionalText,
+  GREENLIGHT_STATE_DIR: z.string().default('.greenlight'),
+  GREENLIGHT_LOG_LEVEL: z
+    .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+    .default('info'),
+  GREENLIGHT_TASK_QUEUE: z.string().min(1).max(200).default(TASK_QUEUE),
+  GREENLIGHT_DEV_SERVER_PORT: Port.default(7233),
+  GREENLIGHT_UI_PORT: Port.default(8233),
+  TEMPORAL_ADDRESS: optionalText,
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_API_KEY: optionalText,
+  TEMPORAL_TLS: z.enum(['true', 'false', '']).optional(),
+  TEMPORAL_TLS_CERT: optionalText,
+  TEMPORAL_TLS_KEY: optionalText,
+  TEMPORAL_TLS_CA: optionalText,
+  TEMPORAL_TLS_SERVER_NAME: optionalText,
+  TEMPORAL_CLI_PATH: optionalText,
+  PATH: z.string().default(''),
+});
+
+export interface TemporalSettings {
+  /** host:port of the frontend; absent means "start a local dev server". */
+  address?: string;
+  namespace: string;
+  /** The task queue the worker polls and the client starts releases on. Default `greenlight`. */
+  taskQueue: string;
+  /** Temporal Cloud API key. A secret: never logged. */
+  apiKey?: string;
+  tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
+  devServerPort: number;
+  uiPort: number;
+  cliPath?: string;
+}
+
+export interface Settings {
+  config: Config;
+  configSource: string;
+  stateDir: string;
+  logLevel: z.output<typeof Environment>['GREENLIGHT_LOG_LEVEL'];
+  temporal: TemporalSettings;
+  searchPath: string;
+}
+
+/** Reads and validates the environment and the configuration file, once, at a composition root. */
+export function loadSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Settings {
+  const e = parseOrThrow(Environment, env, 'invalid environment');
+  const { config, source } = loadConfig(e.GREENLIGHT_CONFIG, cwd);
+  const isTls = e.TEMPORAL_TLS === 'true' || Boolean(e.TEMPORAL_API_KEY || e.TEMPORAL_TLS_CERT);
+  return {
+    config,
+    configSource: source,
+    stateDir: resolve(cwd, e.GREENLIGHT_STATE_DIR),
+    logLevel: e.GREENLIGHT_LOG_LEVEL,
+    searchPath: e.PATH,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.GREENLIGHT_TASK_QUEUE,
+      apiKey: e.TEMPORAL_API_KEY,
+      tls: isTls
+        ? {
+            certPath: e.TEMPORAL_TLS_CERT,
+            keyPath: e.TEMPORAL_TLS_KEY,
+            caPath: e.TEMPORAL_TLS_CA,
+            serverName: e.TEMPORAL_TLS_SERVER_NAME,
+          }
+        : undefined,
+      devServerPort: e.GREENLIGHT_DEV_SERVER_PORT,
+      uiPort: e.GREENLIGHT_UI_PORT,
+      cliPath: e.TEMPORAL_CLI_PATH,
+    },
+  };
+}
+
+/** The configuration file (YAML or JSON), or the embedded default when no path is given. */
+export function loadConfig(
+  path: string | undefined,
+  cwd = process.cwd(),
+): { config: Config; source: string } {
+  if (!path)
+    return {
+      config: parseOrThrow(Config, DEFAULT_CONFIG, 'embedded default configuration'),
+      source: 'embedded default',
+    };
+  const full = resolve(cwd, path);
+  let text: string;
+  try {
+    text = readFileSync(full, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read GREENLIGHT_CONFIG ${JSON.stringify(path)}: ${(e as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = /\.json$/i.test(full) ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(
+      `${full} is not valid ${/\.json$/i.test(full) ? 'JSON' : 'YAML'}: ${(e as Error).message}`,
+    );
+  }
+  return { config: parseOrThrow(Config, data, `invalid configuration in ${full}`), source: full };
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { Duration } from '../shared/durations';
+import { Policy } from '../shared/policy';
+import { ServiceName, TargetName } from '../shared/release';
+import { ApprovalRule, MaintenanceWindow } from '../shared/target';
+
+const Zone = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'a zone is a DNS name such as example.internal');
+
+export const HttpCheckConfig = z.strictObject({
+  name: z.string().min(1).max(60),
+  path: z.string().startsWith('/'),
+  expectStatus: z.number().int().min(100).max(599).default(200),
+  bodyIncludes: z.string().optional(),
+  latencyBudget: Duration.prefault('2s'),
+  repeat: z.number().int().min(1).max(1000).default(1),
+  slow: z.boolean().default(false),
+});
+
+export const TargetConfig = z.strictObject({
+  /** DNS zone; default: the top-level `zone`. */
+  zone: Zone.optional(),
+  approval: ApprovalRule.prefault({}),
+  /** Promotion policy; default `{ all: [tests_passed, approval_obtained] }`. */
+  policy: Policy.default({ all: ['tests_passed', 'approval_obtained'] }),
+  bake: Duration.prefault('10s'),
+  healthCheckInterval: Duration.prefault('2s'),
+  terminationWait: Duration.prefault('30s'),
+  maintenanceWindows: z.array(MaintenanceWindow).default([]),
+  recordTtl: z.number().int().min(1).max(86_400).default(30),
+});
+
+export const ServiceConfig = z.strictObject({
+  /** Integration checks run against green; default: the top-level `checks`. */
+  checks: z.array(HttpCheckConfig).min(1).optional(),
+  /** The health check used while baking. Default GET /healthz → 200. */
+  healthCheck: HttpCheckConfig.optional(),
+});
+
+export const Config = z.strictObject({
+  /** Default DNS zone of every target. */
+  zone: Zone.default('greenlight.local'),
+  targets: z.record(TargetName, TargetConfig),
+  services: z.record(ServiceName, ServiceConfig).default({}),
+  /** Integration checks for services without their own. */
+  checks: z.array(HttpCheckConfig).min(1),
+  healthCheck: HttpCheckConfig,
+});
+export type Config = z.output<typeof Config>;
+export type ConfigInput = z.input<typeof Config>;
+export type HttpCheckConfig = z.output<typeof HttpCheckConfig>;

@@ -1,0 +1,127 @@
+// `npm start`: the worker, plus a local Temporal dev server with its Web UI when TEMPORAL_ADDRESS is unset.
+import { mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { loadSettings } from './config/load';
+import type { Settings } from './config/load';
+import { ConfigError } from './config/errors';
+import { createLogger, installTemporalLogger } from './logger';
+import type { Logger } from './logger';
+import { ALL_SEARCH_ATTRIBUTES } from './shared/messages';
+import { findTemporalCli } from './temporal/cli-binary';
+import {
+  connectionOptions,
+  ensureSearchAttributes,
+  LOCAL_ADDRESS,
+  workerConnection,
+} from './temporal/connection';
+import { createLocalProviders, createWorker } from './worker';
+
+async function main(): Promise<void> {
+  const settings = loadSettings(process.env);
+  const logger = createLogger(settings.logLevel);
+  installTemporalLogger(logger);
+  logger.info({ config: settings.configSource, stateDir: settings.stateDir }, 'greenlight starting');
+  mkdirSync(settings.stateDir, { recursive: true });
+
+  const server = settings.temporal.address ? null : await startLocalServer(settings, logger);
+  const address = settings.temporal.address ?? LOCAL_ADDRESS(settings.temporal.devServerPort);
+  if (!server) await registerSearchAttributes(settings, address, logger);
+
+  const connection = await workerConnection(settings.temporal, address);
+  const worker = await createWorker({
+    connection,
+    namespace: settings.temporal.namespace,
+    taskQueue: settings.temporal.taskQueue,
+    deps: createLocalProviders(settings.config, settings.stateDir),
+  });
+  logger.info(
+    { address, namespace: settings.temporal.namespace, taskQueue: settings.temporal.taskQueue },
+    'worker started',
+  );
+  if (server) {
+    const ui = `http://localhost:${settings.temporal.uiPort}/namespaces/${settings.temporal.namespace}/workflows`;
+    process.stdout.write(
+      `\n  Temporal Web UI: ${ui}\n  Try: npx greenlight release start --service web --version 1f2e3d4 --target stage\n\n`,
+    );
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      worker.shutdown();
+    });
+  }
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await server?.teardown();
+  }
+}
+
+/** Starts a dev server persisted under the state dir, or reuses one already listening on the port. */
+async function startLocalServer(settings: Settings, logger: Logger): Promise<TestWorkflowEnvironment | null> {
+  const { devServerPort: port, uiPort, namespace } = settings.temporal;
+  if (await isListening(port)) {
+    logger.info({ port }, 'a Temporal server already listens on the dev port; using it');
+    await registerSearchAttributes(settings, LOCAL_ADDRESS(port), logger);
+    return null;
+  }
+  const cli = await findTemporalCli({
+    cliPath: settings.temporal.cliPath,
+    searchPath: settings.searchPath,
+    env: process.env,
+    progress: (line) => logger.info(line),
+  });
+  logger.info({ cli: cli?.path ?? 'SDK download', source: cli?.source }, 'starting the Temporal dev server');
+  const dbFilename = join(settings.stateDir, 'temporal.db');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: cli ? { type: 'existing-path', path: cli.path } : { type: 'cached-download' },
+      ip: '127.0.0.1',
+      port,
+      ui: true,
+      uiPort,
+      namespace,
+      dbFilename,
+      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+    },
+  });
+  logger.info({ address: LOCAL_ADDRESS(port), dbFilename }, 'Temporal dev server ready');
+  return env;
+}
+
+async function registerSearchAttributes(settings: Settings, address: string, logger: Logger): Promise<void> {
+  const connection = await Connection.connect(connectionOptions(settings.temporal, address));
+  try {
+    const added = await ensureSearchAttributes(connection, settings.temporal.namespace);
+    if (added.length) logger.info({ added }, 'registered search attributes');
+  } catch (e) {
+    logger.warn(
+      { error: (e as Error).message },
+      'could not register search attributes; create GreenlightService, GreenlightTarget, GreenlightVersion and GreenlightStage (Keyword) on the namespace',
+    );
+  } finally {
+    await connection.close();
+  }
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(
+    `greenlight: ${e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e))}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,39 @@
+/**
+ * Typed provider errors. Each carries a brand so activities can recognise it across module copies
+ * (no `instanceof` across realms), and a flag saying whether retrying may help.
+ */
+export const ProviderErrorKinds = {
+  dnsConflict: 'DnsConflict',
+  dnsVerification: 'DnsVerificationFailed',
+  deployFailed: 'DeployFailed',
+  unavailable: 'DependencyUnavailable',
+} as const;
+export type ProviderErrorKind = (typeof ProviderErrorKinds)[keyof typeof ProviderErrorKinds];
+
+const BRAND = Symbol.for('greenlight.ProviderError');
+
+export class ProviderError extends Error {
+  readonly [BRAND] = true;
+  override readonly name = 'ProviderError';
+  constructor(
+    readonly kind: ProviderErrorKind,
+    message: string,
+    readonly isRetryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isProviderError(e: unknown): e is ProviderError {
+  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/** The alias no longer points where the release expected: somebody else changed it. */
+export function dnsConflict(name: string, expected: string | null, actual: string | null): ProviderError {
+  return new ProviderError(
+    ProviderErrorKinds.dnsConflict,
+    `${name} points to ${actual ?? 'nothing'}, expected ${expected ?? 'nothing'}; refusing to overwrite a change made elsewhere`,
+    false,
+  );
+}

@@ -1,0 +1,164 @@
+import { spawn } from 'node:child_process';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Deployment } from '../../shared/release';
+import { ProviderError, ProviderErrorKinds } from '../errors';
+import type { DeploymentRef, DeploymentSpec, InfraProvider } from './types';
+
+interface InstanceFile {
+  service: string;
+  version: string;
+  target: string;
+  hostname: string;
+  pid: number;
+  port: number;
+  releaseId: string;
+  startedAt: string;
+}
+
+export interface LocalProcessOptions {
+  stateDir: string;
+  /** The program each instance runs with Node. Default: the example service. */
+  entryPoint: string;
+  /** How long an instance has to start listening. Default 15 s. */
+  startTimeoutMs?: number;
+}
+
+/**
+ * The embedded default infrastructure: each deployment is a detached local process running the
+ * example service on its own port, described by `<stateDir>/infra/<hostname>.json`. Instances
+ * outlive the worker, so releases survive worker restarts.
+ */
+export class LocalProcessInfra implements InfraProvider {
+  private readonly dir: string;
+  private readonly startTimeoutMs: number;
+
+  constructor(private readonly options: LocalProcessOptions) {
+    this.dir = join(options.stateDir, 'infra');
+    this.startTimeoutMs = options.startTimeoutMs ?? 15_000;
+  }
+
+  async deploy(spec: DeploymentSpec, signal?: AbortSignal): Promise<Deployment> {
+    const existing = await this.running(spec.hostname);
+    if (existing) return existing;
+    await mkdir(this.dir, { recursive: true });
+    const readyFile = join(this.dir, `${spec.hostname}.ready`);
+    await rm(readyFile, { force: true });
+    const log = await open(join(this.dir, `${spec.hostname}.log`), 'a');
+    try {
+      const child = spawn(process.execPath, [this.options.entryPoint], {
+        detached: true,
+        stdio: ['ignore', log.fd, log.fd],
+        env: {
+          PATH: process.env.PATH ?? '',
+          SERVICE: spec.service,
+          VERSION: spec.version,
+          HOST: '127.0.0.1',
+          PORT: '0',
+          READY_FILE: readyFile,
+        },
+      });
+      child.unref();
+      const ready = await this.waitForReady(readyFile, child.pid, signal);
+      const instance: InstanceFile = {
+        service: spec.service,
+        version: spec.version,
+        target: spec.target,
+        hostname: spec.hostname,
+        pid: ready.pid,
+        port: ready.port,
+        releaseId: spec.releaseId,
+        startedAt: new Date().toISOString(),
+      };
+      await writeFile(this.instancePath(spec.hostname), JSON.stringify(instance, null, 2));
+      return toDeployment(instance);
+    } finally {
+      await log.close();
+      await rm(readyFile, { force: true });
+    }
+  }
+
+  async describe(ref: Pick<DeploymentRef, 'hostname'>): Promise<Deployment | null> {
+    return this.running(ref.hostname);
+  }
+
+  async destroy(ref: Pick<DeploymentRef, 'hostname'>): Promise<void> {
+    const instance = await this.readInstance(ref.hostname);
+    if (instance && isAlive(instance.pid)) {
+      process.kill(instance.pid, 'SIGTERM');
+      for (let i = 0; i < 50 && isAlive(instance.pid); i++) await sleep(100);
+      if (isAlive(instance.pid)) process.kill(instance.pid, 'SIGKILL');
+    }
+    await rm(this.instancePath(ref.hostname), { force: true });
+  }
+
+  /** The process id of a deployment, for operators and tests. */
+  async pidOf(hostname: string): Promise<number | null> {
+    return (await this.readInstance(hostname))?.pid ?? null;
+  }
+
+  private async running(hostname: string): Promise<Deployment | null> {
+    const instance = await this.readInstance(hostname);
+    if (!instance || !isAlive(instance.pid)) return null;
+    return toDeployment(instance);
+  }
+
+  private async readInstance(hostname: string): Promise<InstanceFile | null> {
+    try {
+      return JSON.parse(await readFile(this.instancePath(hostname), 'utf8')) as InstanceFile;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  private instancePath(hostname: string): string {
+    return join(this.dir, `${hostname}.json`);
+  }
+
+  private async waitForReady(
+    readyFile: string,
+    pid: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ port: number; pid: number }> {
+    const deadline = Date.now() + this.startTimeoutMs;
+    while (Date.now() < deadline) {
+      if (signal?.aborted) {
+        if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+        throw signal.reason;
+      }
+      try {
+        return JSON.parse(await readFile(readyFile, 'utf8')) as { port: number; pid: number };
+      } catch {
+        if (pid !== undefined && !isAlive(pid)) break;
+        await sleep(50);
+      }
+    }
+    if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+    throw new ProviderError(
+      ProviderErrorKinds.deployFailed,
+      `instance did not start listening within ${this.startTimeoutMs} ms (see ${readyFile.replace(/\.ready$/, '.log')})`,
+      true,
+    );
+  }
+}
+
+function toDeployment(instance: InstanceFile): Deployment {
+  return {
+    service: instance.service,
+    version: instance.version,
+    target: instance.target,
+    hostname: instance.hostname,
+    endpoint: `http://127.0.0.1:${instance.port}`,
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration such as `10s`, `5m`, `36h`, `1500ms`, or a number of seconds; parsed to milliseconds. */
+export const Duration = z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return Math.round(value * 1000);
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
+  if (!match) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid duration ${JSON.stringify(value)}: use e.g. 30s, 5m, 2h`,
+    });
+    return z.NEVER;
+  }
+  return Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]);
+});
+
+export function formatDuration(ms: number): string {
+  if (ms % 86_400_000 === 0 && ms > 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

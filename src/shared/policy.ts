@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/**
+ * A promotion policy: a fact name, or `all` / `any` / `not` over policies.
+ * Facts are booleans such as `tests_passed`, `approval_obtained`, `maintenance_window_open`.
+ */
+export type Policy = string | { all: Policy[] } | { any: Policy[] } | { not: Policy };
+
+export const FactName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/, 'a fact name is lower_snake_case, e.g. tests_passed');
+
+export const Policy: z.ZodType<Policy> = z.lazy(() =>
+  z.union([
+    FactName,
+    z.strictObject({ all: z.array(Policy).min(1) }),
+    z.strictObject({ any: z.array(Policy).min(1) }),
+    z.strictObject({ not: Policy }),
+  ]),
+);
+
+export type Facts = Record<string, boolean>;
+
+/** The outcome of evaluating a policy: a value, never an exception. */
+export interface PolicyDecision {
+  allowed: boolean;
+  /** Human-readable trace, e.g. `all(tests_passed ✓, approval_obtained ✗) ✗`. */
+  explanation: string;
+  /** Facts the policy names that are not known; an unknown fact counts as false. */
+  unknownFacts: string[];
+}
+
+export function evaluatePolicy(policy: Policy, facts: Facts): PolicyDecision {
+  const unknownFacts = new Set<string>();
+  const visit = (p: Policy): { allowed: boolean; text: string } => {
+    if (typeof p === 'string') {
+      if (!(p in facts)) unknownFacts.add(p);
+      const allowed = facts[p] === true;
+      return { allowed, text: `${p} ${mark(allowed)}` };
+    }
+    if ('all' in p) {
+      const parts = p.all.map(visit);
+      const allowed = parts.every((r) => r.allowed);
+      return { allowed, text: `all(${parts.map((r) => r.text).join(', ')}) ${mark(allowed)}` };
+    }
+    if ('any' in p) {
+      const parts = p.any.map(visit);
+      const allowed = parts.some((r) => r.allowed);
+      return { allowed, text: `any(${parts.map((r) => r.text).join(', ')}) ${mark(allowed)}` };
+    }
+    const inner = visit(p.not);
+    return { allowed: !inner.allowed, text: `not(${inner.text}) ${mark(!inner.allowed)}` };
+  };
+  const { allowed, text } = visit(policy);
+  return { allowed, explanation: text, unknownFacts: [...unknownFacts].sort() };
+}
+
+/** The fact names a policy mentions. */
+export function policyFacts(policy: Policy): string[] {
+  const names = new Set<string>();
+  const visit = (p: Policy): void => {
+    if (typeof p === 'string') names.add(p);
+    else if ('all' in p) p.all.forEach(visit);
+    else if ('any' in p) p.any.forEach(visit);
+    else visit(p.not);
+  };
+  visit(policy);
+  return [...names].sort();
+}
+
+function mark(allowed: boolean): string {
+  return allowed ? '✓' : '✗';
+}

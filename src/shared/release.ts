@@ -1,0 +1,190 @@
+import { z } from 'zod';
+
+/** Control characters: refused in names and comments so they cannot forge log lines or UI text. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
+
+/** Printable text without control characters: safe for logs and the UI. */
+const plainText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((s) => s.search(CONTROL_CHARS) === -1, 'must not contain control characters');
+
+export const ServiceName = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$/,
+    'a service is lowercase letters, digits and "-", e.g. web',
+  );
+
+export const TargetName = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$/,
+    'a target is lowercase letters, digits and "-", e.g. stage',
+  );
+
+/** A git SHA or tag. Letters, digits, `.`, `_`, `-`; anything that could be shell or DNS syntax is refused. */
+export const Version = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,38}[A-Za-z0-9])?$/,
+    'a version is a git SHA or tag: letters, digits, ".", "_" and "-", at most 40 characters',
+  );
+
+export const PersonName = plainText(100);
+
+export const ReleaseRequest = z.strictObject({
+  service: ServiceName,
+  version: Version,
+  target: TargetName,
+  skipSlowScans: z.boolean().default(false),
+  initiator: PersonName,
+});
+export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
+export type ReleaseRequestInput = z.input<typeof ReleaseRequest>;
+
+export const ApprovalInput = z.strictObject({
+  approver: PersonName,
+  comment: plainText(1000).optional(),
+});
+export type ApprovalInput = z.infer<typeof ApprovalInput>;
+
+export const InterventionInput = z.strictObject({
+  by: PersonName.optional(),
+  reason: plainText(1000).optional(),
+});
+export type InterventionInput = z.infer<typeof InterventionInput>;
+
+export const STAGES = [
+  'queued',
+  'deploying',
+  'testing',
+  'evaluating_policy',
+  'awaiting_approval',
+  'cutting_over',
+  'baking',
+  'awaiting_termination',
+  'terminating_blue',
+  'rolling_back',
+  'cleaning_up',
+  'completed',
+  'rejected',
+  'expired',
+  'rolled_back',
+  'aborted',
+  'failed',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const TERMINAL_STAGES: readonly Stage[] = [
+  'completed',
+  'rejected',
+  'expired',
+  'rolled_back',
+  'aborted',
+  'failed',
+];
+
+export function isTerminalStage(stage: Stage): boolean {
+  return TERMINAL_STAGES.includes(stage);
+}
+
+/** A running instance of one version of a service on a target. */
+export interface Deployment {
+  service: string;
+  version: string;
+  target: string;
+  hostname: string;
+  endpoint: string;
+}
+
+export interface CheckResult {
+  name: string;
+  passed: boolean;
+  slow: boolean;
+  skipped: boolean;
+  durationMs: number;
+  detail: string;
+}
+
+export interface TestReport {
+  passed: boolean;
+  checks: CheckResult[];
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface ApprovalRecord {
+  approver: string;
+  comment?: string;
+  at: string;
+  via: 'signal' | 'update';
+}
+
+export interface RefusedRequest {
+  kind: 'approve' | 'reject' | 'rollback' | 'abort';
+  by: string | null;
+  reason: string;
+  at: string;
+  via: 'signal' | 'update';
+}
+
+export interface PolicyDecisionRecord {
+  policy: unknown;
+  allowed: boolean;
+  explanation: string;
+  facts: Record<string, boolean>;
+  at: string;
+}
+
+export interface StageChange {
+  stage: Stage;
+  at: string;
+  note?: string;
+}
+
+/** What the `status` query returns; every field survives JSON. */
+export interface ReleaseStatus {
+  releaseId: string;
+  service: string;
+  target: string;
+  version: string;
+  initiator: string;
+  skipSlowScans: boolean;
+  stage: Stage;
+  startedAt: string;
+  updatedAt: string;
+  /** What the release is waiting for right now, in words; null when it is not waiting. */
+  waitingFor: string | null;
+  /** The deployment the unsuffixed alias points at. */
+  live: Deployment | null;
+  /** The deployment that was live when the release started (blue). */
+  previous: Deployment | null;
+  /** The deployment this release created. */
+  green: Deployment | null;
+  isBlueTerminated: boolean;
+  tests: TestReport | null;
+  approvals: {
+    required: number;
+    approvedBy: ApprovalRecord[];
+    rejectedBy: ApprovalRecord | null;
+    refused: RefusedRequest[];
+  };
+  policyDecisions: PolicyDecisionRecord[];
+  history: StageChange[];
+  /** Why the release ended the way it did, for every terminal stage but `completed`. */
+  reason: string | null;
+}
+
+/** Host names of a release: green's version-suffixed name and the unsuffixed alias. */
+export function hostnames(service: string, version: string, target: string, zone: string) {
+  const label = `${service}-${version.toLowerCase().replace(/[._]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
+  return {
+    green: `${label}.${target}.${zone}`,
+    alias: `${service}.${target}.${zone}`,
+  };
+}

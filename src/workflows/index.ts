@@ -1,0 +1,3 @@
+// The workflows the worker registers. Sandbox-safe code only (enforced by the lint rule).
+export { blueGreenRelease } from './release';
+export { releaseLane } from './lane';

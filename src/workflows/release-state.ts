@@ -1,0 +1,269 @@
+import type { PolicyDecision } from '../shared/policy';
+import type {
+  ApprovalRecord,
+  Deployment,
+  PolicyDecisionRecord,
+  ReleaseRequest,
+  ReleaseStatus,
+  Stage,
+  TestReport,
+} from '../shared/release';
+import { ApprovalInput, CONTROL_CHARS, InterventionInput, isTerminalStage } from '../shared/release';
+import type { ApprovalRule } from '../shared/target';
+
+export type Via = 'signal' | 'update';
+export type Verdict = { ok: true; message: string } | { ok: false; reason: string };
+
+const PRE_CUTOVER: readonly Stage[] = [
+  'queued',
+  'deploying',
+  'testing',
+  'evaluating_policy',
+  'awaiting_approval',
+];
+
+/**
+ * The state of one release and the rules for the requests people send it. Pure and synchronous:
+ * the workflow owns the clock (`now`) and the side effects; this class owns every decision about
+ * approvals, rejections, aborts and rollbacks, so those rules are tested without a server.
+ */
+export class ReleaseState {
+  readonly status: ReleaseStatus;
+  private approvalRule: ApprovalRule | null = null;
+  private approvalDeadline: string | null = null;
+  isAbortRequested = false;
+  isRollbackRequested = false;
+  interventionNote: string | null = null;
+  /** Called when an abort is accepted, so the workflow can cancel what runs. */
+  onAbort: (() => void) | null = null;
+
+  constructor(releaseId: string, request: ReleaseRequest, now: string) {
+    this.status = {
+      releaseId,
+      service: request.service,
+      target: request.target,
+      version: request.version,
+      initiator: request.initiator,
+      skipSlowScans: request.skipSlowScans,
+      stage: 'queued',
+      startedAt: now,
+      updatedAt: now,
+      waitingFor: null,
+      live: null,
+      previous: null,
+      green: null,
+      isBlueTerminated: false,
+      tests: null,
+      approvals: { required: 0, approvedBy: [], rejectedBy: null, refused: [] },
+      policyDecisions: [],
+      history: [{ stage: 'queued', at: now }],
+      reason: null,
+    };
+  }
+
+  get stage(): Stage {
+    return this.status.stage;
+  }
+
+  get isCutOver(): boolean {
+    return !PRE_CUTOVER.includes(this.stage);
+  }
+
+  setStage(stage: Stage, now: string, note?: string): void {
+    this.status.stage = stage;
+    this.status.updatedAt = now;
+    this.status.history.push(note ? { stage, at: now, note } : { stage, at: now });
+    if (stage !== 'awaiting_approval') this.status.waitingFor = null;
+  }
+
+  setWaitingFor(text: string | null, now: string): void {
+    this.status.waitingFor = text;
+    this.status.updatedAt = now;
+  }
+
+  setBlue(blue: Deployment | null): void {
+    this.status.previous = blue;
+    this.status.live = blue;
+  }
+
+  setGreen(green: Deployment): void {
+    this.status.green = green;
+  }
+
+  setLive(live: Deployment | null): void {
+    this.status.live = live;
+  }
+
+  setTests(report: TestReport): void {
+    this.status.tests = report;
+  }
+
+  recordDecision(
+    policy: unknown,
+    decision: PolicyDecision,
+    facts: Record<string, boolean>,
+    now: string,
+  ): PolicyDecisionRecord {
+    const record = { policy, allowed: decision.allowed, explanation: decision.explanation, facts, at: now };
+    this.status.policyDecisions.push(record);
+    return record;
+  }
+
+  end(stage: Stage, now: string, reason: string | null): void {
+    this.status.reason = reason;
+    this.setStage(stage, now, reason ?? undefined);
+  }
+
+  /** Opens the approval gate with the target's rule; approvals are accepted only while it is open. */
+  openApprovalGate(rule: ApprovalRule, deadline: string): void {
+    this.approvalRule = rule;
+    this.approvalDeadline = deadline;
+    this.status.approvals.required = rule.required;
+  }
+
+  get isApproved(): boolean {
+    return this.status.approvals.approvedBy.length >= this.status.approvals.required;
+  }
+
+  get isRejected(): boolean {
+    return this.status.approvals.rejectedBy !== null;
+  }
+
+  /** Words for the UI and `status`: who may still approve, and until when. */
+  approvalWaitText(): string {
+    const rule = this.approvalRule;
+    const { required, approvedBy } = this.status.approvals;
+    const missing = required - approvedBy.length;
+    const who = rule?.approvers ? `from ${rule.approvers.join(', ')}` : 'from anyone';
+    const notInitiator = rule && !rule.initiatorMayApprove ? `, not ${this.status.initiator}` : '';
+    const until = this.approvalDeadline ? `; expires at ${this.approvalDeadline}` : '';
+    return `${missing} more approval${missing === 1 ? '' : 's'} (${approvedBy.length}/${required}) ${who}${notInitiator}${until}`;
+  }
+
+  /** Applies an `approve` or `reject` request; a refused one is recorded and changes nothing else. */
+  decide(kind: 'approve' | 'reject', raw: unknown, via: Via, now: string): Verdict {
+    const parsed = ApprovalInput.safeParse(raw);
+    if (!parsed.success) {
+      const reason = `invalid ${kind}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`;
+      return this.refuse(kind, claimedName(raw), reason, via, now);
+    }
+    const { approver, comment } = parsed.data;
+    const rule = this.approvalRule;
+    if (this.stage !== 'awaiting_approval' || !rule) {
+      return this.refuse(kind, approver, `release is not awaiting approval (stage ${this.stage})`, via, now);
+    }
+    if (rule.approvers && !rule.approvers.some((a) => sameName(a, approver))) {
+      return this.refuse(
+        kind,
+        approver,
+        `${approver} may not ${kind} releases to ${this.status.target}; allowed: ${rule.approvers.join(', ')}`,
+        via,
+        now,
+      );
+    }
+    const record: ApprovalRecord = { approver, at: now, via, ...(comment ? { comment } : {}) };
+    if (kind === 'reject') {
+      this.status.approvals.rejectedBy = record;
+      return { ok: true, message: `rejected by ${approver}` };
+    }
+    if (!rule.initiatorMayApprove && sameName(approver, this.status.initiator)) {
+      return this.refuse(
+        kind,
+        approver,
+        `${approver} started this release and may not approve it on ${this.status.target}`,
+        via,
+        now,
+      );
+    }
+    if (this.status.approvals.approvedBy.some((a) => sameName(a.approver, approver))) {
+      return this.refuse(
+        kind,
+        approver,
+        `${approver} has already approved; approvals must come from distinct people`,
+        via,
+        now,
+      );
+    }
+    this.status.approvals.approvedBy.push(record);
+    this.status.updatedAt = now;
+    if (!this.isApproved) this.status.waitingFor = this.approvalWaitText();
+    const { required, approvedBy } = this.status.approvals;
+    return { ok: true, message: `approved by ${approver} (${approvedBy.length}/${required})` };
+  }
+
+  /** Applies an `abort` (before cutover) or `rollback` (until blue is terminated) request. */
+  intervene(kind: 'abort' | 'rollback', raw: unknown, via: Via, now: string): Verdict {
+    const parsed = InterventionInput.safeParse(raw ?? {});
+    if (!parsed.success) {
+      return this.refuse(
+        kind,
+        claimedName(raw, 'by'),
+        `invalid ${kind}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+        via,
+        now,
+      );
+    }
+    const by = parsed.data.by ?? null;
+    const note = `${kind} requested${by ? ` by ${by}` : ''}${parsed.data.reason ? `: ${parsed.data.reason}` : ''}`;
+    if (isTerminalStage(this.stage))
+      return this.refuse(kind, by, `release has ended (stage ${this.stage})`, via, now);
+    if (
+      this.isAbortRequested ||
+      this.isRollbackRequested ||
+      this.stage === 'rolling_back' ||
+      this.stage === 'cleaning_up'
+    ) {
+      return this.refuse(
+        kind,
+        by,
+        `release is already being ${this.stage === 'rolling_back' || this.isRollbackRequested ? 'rolled back' : 'aborted'}`,
+        via,
+        now,
+      );
+    }
+    if (!this.isCutOver) {
+      // Before cutover, a rollback and an abort are the same thing: tear green down, leave the alias.
+      this.isAbortRequested = true;
+      this.interventionNote = note;
+      this.onAbort?.();
+      return { ok: true, message: `${note}; tearing green down, the alias stays on blue` };
+    }
+    if (kind === 'abort') {
+      return this.refuse(
+        kind,
+        by,
+        `cannot abort after cutover (stage ${this.stage}); use rollback`,
+        via,
+        now,
+      );
+    }
+    if (this.status.isBlueTerminated || this.stage === 'terminating_blue') {
+      return this.refuse(kind, by, 'blue is being terminated or gone; nothing to roll back to', via, now);
+    }
+    this.isRollbackRequested = true;
+    this.interventionNote = note;
+    return { ok: true, message: `${note}; pointing the alias back to blue` };
+  }
+
+  private refuse(
+    kind: 'approve' | 'reject' | 'abort' | 'rollback',
+    by: string | null,
+    reason: string,
+    via: Via,
+    now: string,
+  ): Verdict {
+    this.status.approvals.refused.push({ kind, by, reason, at: now, via });
+    this.status.updatedAt = now;
+    return { ok: false, reason };
+  }
+}
+
+function sameName(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
+}
+
+/** The name a malformed request claims, kept for the audit trail when it is a short plain string. */
+function claimedName(raw: unknown, key = 'approver'): string | null {
+  const value = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)[key] : undefined;
+  return typeof value === 'string' && value.length <= 100 ? value.replace(CONTROL_CHARS, '') : null;
+}

@@ -1,0 +1,516 @@
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ChildWorkflowHandle } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Activities } from '../activities';
+import {
+  abortSignal,
+  abortUpdate,
+  approveSignal,
+  approveUpdate,
+  FailureTypes,
+  freeLaneSignal,
+  laneWorkflowId,
+  NON_RETRYABLE_FAILURES,
+  rejectSignal,
+  rejectUpdate,
+  rollbackSignal,
+  rollbackUpdate,
+  SearchAttributes,
+  statusQuery,
+} from '../shared/messages';
+import type { DecisionReceipt } from '../shared/messages';
+import { evaluatePolicy } from '../shared/policy';
+import type { Deployment, ReleaseRequestInput, ReleaseStatus, Stage } from '../shared/release';
+import { hostnames, ReleaseRequest } from '../shared/release';
+import { isMaintenanceWindowOpen } from '../shared/target';
+import type { TargetSettings } from '../shared/target';
+import { currentDetails } from './details';
+import { releaseLane } from './lane';
+import { ReleaseState } from './release-state';
+import type { Verdict } from './release-state';
+
+const RETRY = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+} as const;
+
+// Retries are bounded by time, not by a small attempt count: a dependency that is down for a few
+// minutes delays a release instead of failing it.
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '2m',
+  scheduleToCloseTimeout: '15m',
+  retry: RETRY,
+});
+
+// Deploying and testing can take long; they heartbeat and finish cleanly when the release is aborted.
+const longActs = proxyActivities<Activities>({
+  startToCloseTimeout: '15m',
+  scheduleToCloseTimeout: '1h',
+  heartbeatTimeout: '1m',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: RETRY,
+});
+
+// The CMDB is a record, not a gate: a write that cannot be made soon is noted and the release goes on.
+const auditActs = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '2m',
+  retry: RETRY,
+});
+
+const nowIso = (): string => new Date().toISOString();
+
+/** A blue/green release of one service version to one target. The workflow id is the release id. */
+export async function blueGreenRelease(input: ReleaseRequestInput): Promise<ReleaseStatus> {
+  const parsed = ReleaseRequest.safeParse(input);
+  if (!parsed.success) {
+    throw ApplicationFailure.create({
+      type: FailureTypes.invalidInput,
+      message: `invalid release request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      nonRetryable: true,
+    });
+  }
+  const request = parsed.data;
+  const release = new ReleaseState(workflowInfo().workflowId, request, nowIso());
+  registerHandlers(release);
+  upsertSearchAttributes([
+    { key: SearchAttributes.service, value: request.service },
+    { key: SearchAttributes.target, value: request.target },
+    { key: SearchAttributes.version, value: request.version },
+    { key: SearchAttributes.stage, value: release.stage },
+  ]);
+  publish(release);
+
+  const lane = await acquireLane(release);
+  try {
+    await new ReleaseRun(release).run();
+  } finally {
+    await CancellationScope.nonCancellable(() => lane.signal(freeLaneSignal).catch(() => undefined));
+  }
+  if (release.stage === 'failed' || release.stage === 'rolled_back') {
+    throw ApplicationFailure.create({
+      type: FailureTypes.releaseFailed,
+      message: `release ${release.stage.replace('_', ' ')}: ${release.status.reason ?? 'unknown reason'}`,
+      nonRetryable: true,
+      details: [release.status],
+    });
+  }
+  return release.status;
+}
+
+function registerHandlers(release: ReleaseState): void {
+  setHandler(statusQuery, () => release.status);
+  const apply = (verdict: Verdict): DecisionReceipt => {
+    publish(release);
+    if (!verdict.ok) {
+      throw ApplicationFailure.create({
+        type: FailureTypes.requestRefused,
+        message: verdict.reason,
+        nonRetryable: true,
+      });
+    }
+    return { accepted: true, stage: release.stage, message: verdict.message };
+  };
+  const logRefusal = (verdict: Verdict): void => {
+    publish(release);
+    if (!verdict.ok) log.warn('request refused', { reason: verdict.reason });
+  };
+  setHandler(approveUpdate, (a) => apply(release.decide('approve', a, 'update', nowIso())));
+  setHandler(rejectUpdate, (a) => apply(release.decide('reject', a, 'update', nowIso())));
+  setHandler(rollbackUpdate, (i) => apply(release.intervene('rollback', i, 'update', nowIso())));
+  setHandler(abortUpdate, (i) => apply(release.intervene('abort', i, 'update', nowIso())));
+  setHandler(approveSignal, (a) => logRefusal(release.decide('approve', a, 'signal', nowIso())));
+  setHandler(rejectSignal, (a) => logRefusal(release.decide('reject', a, 'signal', nowIso())));
+  setHandler(rollbackSignal, (i) => logRefusal(release.intervene('rollback', i, 'signal', nowIso())));
+  setHandler(abortSignal, (i) => logRefusal(release.intervene('abort', i, 'signal', nowIso())));
+}
+
+/** Keeps the search attribute and the UI's current details in step with the state. */
+function publish(release: ReleaseState): void {
+  upsertSearchAttributes([{ key: SearchAttributes.stage, value: release.stage }]);
+  setCurrentDetails(currentDetails(release.status));
+}
+
+async function acquireLane(release: ReleaseState): Promise<ChildWorkflowHandle<typeof releaseLane>> {
+  const { service, target, releaseId } = release.status;
+  try {
+    return await startChild(releaseLane, {
+      workflowId: laneWorkflowId(service, target),
+      args: [{ releaseId }],
+      parentClosePolicy: ParentClosePolicy.TERMINATE,
+      staticSummary: `lock: ${service} → ${target} held by ${releaseId}`,
+    });
+  } catch (e) {
+    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+    const reason = `another release of ${service} to ${target} is running (lane ${laneWorkflowId(service, target)}); only one runs at a time`;
+    release.end('failed', nowIso(), reason);
+    publish(release);
+    throw ApplicationFailure.create({
+      type: FailureTypes.releaseConflict,
+      message: reason,
+      nonRetryable: true,
+    });
+  }
+}
+
+/** One run of the release steps; each step records its stage, and failures compensate in reverse. */
+class ReleaseRun {
+  private settings!: TargetSettings;
+  private blue: Deployment | null = null;
+  private green: Deployment | null = null;
+
+  constructor(private readonly release: ReleaseState) {}
+
+  private get request() {
+    return this.release.status;
+  }
+
+  async run(): Promise<void> {
+    this.settings = await acts.loadTargetSettings.executeWithOptions(
+      { summary: `load settings of ${this.request.target}` },
+      [{ target: this.request.target }],
+    );
+    this.blue = await acts.resolveLiveDeployment.executeWithOptions(
+      { summary: 'resolve live (blue) deployment' },
+      [this.coordinates()],
+    );
+    this.release.setBlue(this.blue);
+
+    const scope = new CancellationScope();
+    this.release.onAbort = () => scope.cancel();
+    let isPromotable = false;
+    try {
+      if (this.release.isAbortRequested) scope.cancel();
+      isPromotable = await scope.run(() => this.prepareGreen());
+    } catch (e) {
+      if (isCancellation(e) && this.release.isAbortRequested) {
+        await this.tearDownGreen('aborted', this.release.interventionNote ?? 'aborted');
+        return;
+      }
+      await this.tearDownGreen('failed', describeFailure('preparing green', e));
+      return;
+    } finally {
+      this.release.onAbort = null;
+    }
+    if (!isPromotable) return;
+    if (!(await this.cutOver())) return;
+    await this.bakeAndRetire();
+  }
+
+  /** Deploys green, tests it, and gets the promotion decision. False when the release ended here. */
+  private async prepareGreen(): Promise<boolean> {
+    const { service, version, releaseId, skipSlowScans } = this.request;
+    await this.enter('deploying', `deploying ${version} beside ${this.blue?.version ?? 'nothing'}`);
+    this.green = await longActs.deployGreen.executeWithOptions(
+      { summary: `deploy green ${service} ${version}` },
+      [{ ...this.coordinates(), releaseId, version, ttl: this.settings.recordTtl }],
+    );
+    this.release.setGreen(this.green);
+    await this.enter('testing', `green at ${this.green.hostname}`, [
+      { d: this.green, colour: 'green', status: 'candidate' },
+    ]);
+    const tests = await longActs.runIntegrationTests.executeWithOptions(
+      {
+        summary: `integration tests against ${this.green.hostname}${skipSlowScans ? ' (slow scans skipped)' : ''}`,
+      },
+      [{ deployment: this.green, skipSlowScans }],
+    );
+    this.release.setTests(tests);
+
+    await this.enter('evaluating_policy');
+    this.release.status.approvals.required = this.settings.approval.required;
+    const first = this.evaluate();
+    if (first.allowed) return true;
+    const withApproval = evaluatePolicy(this.settings.policy, { ...this.facts(), approval_obtained: true });
+    if (!withApproval.allowed) {
+      await this.tearDownGreen('failed', `policy blocked promotion: ${first.explanation}`);
+      return false;
+    }
+
+    const timeoutMs = this.settings.approval.timeout;
+    this.release.openApprovalGate(this.settings.approval, new Date(Date.now() + timeoutMs).toISOString());
+    await this.enter('awaiting_approval', `policy needs approval: ${first.explanation}`);
+    this.release.setWaitingFor(this.release.approvalWaitText(), nowIso());
+    publish(this.release);
+    const isDecided = await condition(() => this.release.isApproved || this.release.isRejected, timeoutMs);
+    if (!isDecided) {
+      await this.tearDownGreen('expired', `no decision within ${timeoutMs / 1000} s`);
+      return false;
+    }
+    if (this.release.isRejected) {
+      const r = this.release.status.approvals.rejectedBy;
+      await this.tearDownGreen('rejected', `rejected by ${r?.approver}${r?.comment ? `: ${r.comment}` : ''}`);
+      return false;
+    }
+    const second = this.evaluate();
+    if (!second.allowed) {
+      await this.tearDownGreen('failed', `policy blocked promotion after approval: ${second.explanation}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Points the alias at green (compare-and-swap against blue). False when the release ended here. */
+  private async cutOver(): Promise<boolean> {
+    const green = this.green!;
+    await this.enter('cutting_over', `${this.aliasName()} → ${green.hostname}`);
+    try {
+      await acts.cutOverAlias.executeWithOptions(
+        { summary: `cut over ${this.aliasName()} → ${green.hostname}` },
+        [
+          {
+            ...this.coordinates(),
+            from: this.blue?.hostname ?? null,
+            to: green.hostname,
+            ttl: this.settings.recordTtl,
+          },
+        ],
+      );
+    } catch (e) {
+      const reason = describeFailure('cutover', e);
+      if (!isFailureOfType(e, FailureTypes.dnsConflict)) await this.restoreAlias();
+      await this.tearDownGreen('failed', reason);
+      return false;
+    }
+    this.release.setLive(green);
+    return true;
+  }
+
+  private async bakeAndRetire(): Promise<void> {
+    const green = this.green!;
+    await this.enter('baking', `health checks for ${this.settings.bake / 1000} s`, [
+      { d: green, colour: 'green', status: 'live' },
+    ]);
+    const failure = await this.bake();
+    if (failure) return this.rollBack(failure);
+    if (this.release.isRollbackRequested)
+      return this.rollBack(this.release.interventionNote ?? 'rollback requested');
+
+    if (this.blue) {
+      const until = new Date(Date.now() + this.settings.terminationWait).toISOString();
+      await this.enter(
+        'awaiting_termination',
+        `blue ${this.blue.version} kept until ${until} for a quick rollback`,
+      );
+      this.release.setWaitingFor(
+        `termination of blue ${this.blue.version} at ${until}; rollback possible until then`,
+        nowIso(),
+      );
+      publish(this.release);
+      await condition(() => this.release.isRollbackRequested, this.settings.terminationWait);
+      if (this.release.isRollbackRequested)
+        return this.rollBack(this.release.interventionNote ?? 'rollback requested');
+      await this.enter('terminating_blue', `terminating ${this.blue.hostname}`);
+      await CancellationScope.nonCancellable(() =>
+        acts.tearDownDeployment.executeWithOptions({ summary: `terminate blue ${this.blue!.hostname}` }, [
+          { hostname: this.blue!.hostname },
+        ]),
+      );
+      this.release.status.isBlueTerminated = true;
+    }
+    await this.finish('completed', null, [
+      ...(this.blue ? [{ d: this.blue, colour: 'blue' as const, status: 'terminated' as const }] : []),
+    ]);
+  }
+
+  /** Health checks until the bake time is over; returns why it failed, or null. */
+  private async bake(): Promise<string | null> {
+    const green = this.green!;
+    const deadline = Date.now() + this.settings.bake;
+    while (Date.now() < deadline && !this.release.isRollbackRequested) {
+      try {
+        const result = await acts.checkHealth.executeWithOptions(
+          { summary: `health check ${green.hostname}`, scheduleToCloseTimeout: '1m' },
+          [{ deployment: green }],
+        );
+        if (!result.passed) return `health check failed while baking: ${result.detail}`;
+      } catch (e) {
+        return describeFailure('health check', e);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await condition(
+        () => this.release.isRollbackRequested,
+        Math.min(this.settings.healthCheckInterval, left),
+      );
+    }
+    return null;
+  }
+
+  private async rollBack(reason: string): Promise<void> {
+    await this.enter('rolling_back', reason);
+    await CancellationScope.nonCancellable(async () => {
+      await this.restoreAlias();
+      this.release.setLive(this.blue);
+      await this.tearDown(this.green!.hostname);
+    });
+    await this.finish('rolled_back', reason, [{ d: this.green!, colour: 'green', status: 'torn_down' }]);
+  }
+
+  /** Points the alias back at blue (or removes it on a first release). Retries until it succeeds. */
+  private async restoreAlias(): Promise<void> {
+    const green = this.green!;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await acts.cutOverAlias.executeWithOptions(
+          { summary: `restore ${this.aliasName()} → ${this.blue?.hostname ?? 'nothing'}` },
+          [
+            {
+              ...this.coordinates(),
+              from: green.hostname,
+              to: this.blue?.hostname ?? null,
+              ttl: this.settings.recordTtl,
+            },
+          ],
+        );
+        return;
+      } catch (e) {
+        // The alias never moved to green, or someone else moved it: nothing of ours to restore.
+        if (isFailureOfType(e, FailureTypes.dnsConflict)) return;
+        log.error('restoring the alias failed; retrying', { attempt, error: describeFailure('restore', e) });
+        await sleep('1m');
+      }
+    }
+  }
+
+  /** Ends a release before cutover: green is removed, the alias was never touched. */
+  private async tearDownGreen(stage: Stage, reason: string): Promise<void> {
+    await CancellationScope.nonCancellable(async () => {
+      await this.enter('cleaning_up', reason);
+      // Deploy may have created green before it failed or was cancelled: remove it by name.
+      if (this.settings) await this.tearDown(this.green?.hostname ?? this.greenHostname());
+      await this.finish(
+        stage,
+        reason,
+        this.green ? [{ d: this.green, colour: 'green', status: 'torn_down' }] : [],
+      );
+    });
+  }
+
+  private async tearDown(hostname: string): Promise<void> {
+    await acts.tearDownDeployment.executeWithOptions({ summary: `tear down ${hostname}` }, [{ hostname }]);
+  }
+
+  private greenHostname(): string {
+    return hostnames(this.request.service, this.request.version, this.request.target, this.settings.zone)
+      .green;
+  }
+
+  private evaluate() {
+    const facts = this.facts();
+    const decision = evaluatePolicy(this.settings.policy, facts);
+    this.release.recordDecision(this.settings.policy, decision, facts, nowIso());
+    log.info('policy decision', { allowed: decision.allowed, explanation: decision.explanation });
+    return decision;
+  }
+
+  private facts(): Record<string, boolean> {
+    return {
+      tests_passed: this.release.status.tests?.passed === true,
+      slow_scans_skipped: this.request.skipSlowScans,
+      approval_obtained: this.release.isApproved,
+      maintenance_window_open: isMaintenanceWindowOpen(this.settings.maintenanceWindows, new Date()),
+      first_release: this.blue === null,
+    };
+  }
+
+  private async enter(
+    stage: Stage,
+    note?: string,
+    deployments: {
+      d: Deployment;
+      colour: 'blue' | 'green';
+      status: 'live' | 'candidate' | 'terminated' | 'torn_down';
+    }[] = [],
+  ): Promise<void> {
+    this.release.setStage(stage, nowIso(), note);
+    publish(this.release);
+    await this.audit(stage, note, deployments);
+  }
+
+  private async finish(
+    stage: Stage,
+    reason: string | null,
+    deployments: Parameters<ReleaseRun['audit']>[2] = [],
+  ): Promise<void> {
+    this.release.end(stage, nowIso(), reason);
+    publish(this.release);
+    await this.audit(stage, reason ?? undefined, deployments);
+  }
+
+  private async audit(
+    stage: Stage,
+    note: string | undefined,
+    deployments: {
+      d: Deployment;
+      colour: 'blue' | 'green';
+      status: 'live' | 'candidate' | 'terminated' | 'torn_down';
+    }[],
+  ): Promise<void> {
+    const { releaseId, service, target, version } = this.request;
+    const step = `${this.release.status.history.length}:${stage}`;
+    try {
+      await CancellationScope.nonCancellable(() =>
+        auditActs.recordChange.executeWithOptions({ summary: `record ${stage} in CMDB` }, [
+          {
+            change: {
+              releaseId,
+              step,
+              service,
+              target,
+              version,
+              stage,
+              at: nowIso(),
+              ...(note ? { note } : {}),
+            },
+            deployments: deployments.map((x) => ({
+              deployment: x.d,
+              colour: x.colour,
+              status: x.status,
+              releaseId,
+            })),
+          },
+        ]),
+      );
+    } catch (e) {
+      log.warn('CMDB write failed; the release goes on', { stage, error: describeFailure('cmdb', e) });
+    }
+  }
+
+  private coordinates() {
+    return { service: this.request.service, target: this.request.target, zone: this.settings.zone };
+  }
+
+  private aliasName(): string {
+    return hostnames(this.request.service, this.request.version, this.request.target, this.settings.zone)
+      .alias;
+  }
+}
+
+function isFailureOfType(e: unknown, type: string): boolean {
+  const cause = e instanceof ActivityFailure ? e.cause : e;
+  return cause instanceof ApplicationFailure && cause.type === type;
+}
+
+function describeFailure(step: string, e: unknown): string {
+  const cause = e instanceof ActivityFailure && e.cause ? e.cause : e;
+  return `${step} failed: ${cause instanceof Error ? cause.message : String(cause)}`;
+}

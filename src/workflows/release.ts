@@ -76,6 +76,13 @@ const auditActs = proxyActivities<Activities>({
   retry: RETRY,
 });
 
+/** A deployment whose CMDB item a stage change updates. */
+interface AuditedDeployment {
+  d: Deployment;
+  colour: 'blue' | 'green';
+  status: 'live' | 'candidate' | 'terminated' | 'torn_down';
+}
+
 const nowIso = (): string => new Date().toISOString();
 
 /** A blue/green release of one service version to one target. The workflow id is the release id. */
@@ -247,9 +254,12 @@ class ReleaseRun {
 
     const timeoutMs = this.settings.approval.timeout;
     this.release.openApprovalGate(this.settings.approval, new Date(Date.now() + timeoutMs).toISOString());
-    await this.enter('awaiting_approval', `policy needs approval: ${first.explanation}`);
-    this.release.setWaitingFor(this.release.approvalWaitText(), nowIso());
-    publish(this.release);
+    await this.enter(
+      'awaiting_approval',
+      `policy needs approval: ${first.explanation}`,
+      [],
+      this.release.approvalWaitText(),
+    );
     const isDecided = await condition(() => this.release.isApproved || this.release.isRejected, timeoutMs);
     if (!isDecided) {
       await this.tearDownGreen('expired', `no decision within ${timeoutMs / 1000} s`);
@@ -435,13 +445,11 @@ class ReleaseRun {
   private async enter(
     stage: Stage,
     note?: string,
-    deployments: {
-      d: Deployment;
-      colour: 'blue' | 'green';
-      status: 'live' | 'candidate' | 'terminated' | 'torn_down';
-    }[] = [],
+    deployments: AuditedDeployment[] = [],
+    waitingFor?: string,
   ): Promise<void> {
     this.release.setStage(stage, nowIso(), note);
+    if (waitingFor) this.release.setWaitingFor(waitingFor, nowIso());
     publish(this.release);
     await this.audit(stage, note, deployments);
   }
@@ -449,7 +457,7 @@ class ReleaseRun {
   private async finish(
     stage: Stage,
     reason: string | null,
-    deployments: Parameters<ReleaseRun['audit']>[2] = [],
+    deployments: AuditedDeployment[] = [],
   ): Promise<void> {
     this.release.end(stage, nowIso(), reason);
     publish(this.release);

@@ -1,0 +1,196 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { GreenlightClient } from '../../src/client/api';
+import { parseOrThrow } from '../../src/config/errors';
+import { Config } from '../../src/config/schema';
+import type { ConfigInput } from '../../src/config/schema';
+import { ALL_SEARCH_ATTRIBUTES } from '../../src/shared/messages';
+import type { ReleaseStatus, Stage } from '../../src/shared/release';
+import { findTemporalCli } from '../../src/temporal/cli-binary';
+import { bundleWorkflows, createLocalProviders, createWorker } from '../../src/worker';
+import type { LocalProcessInfra } from '../../src/providers/infra/local-process';
+import type { LocalDnsStore } from '../../src/providers/dns/local-store';
+
+/** Short durations so the suite is fast; the rules are the embedded default's. */
+export const TEST_CONFIG: ConfigInput = {
+  zone: 'test.internal',
+  targets: {
+    dev: {
+      approval: { required: 0 },
+      policy: { all: ['tests_passed'] },
+      bake: '1s',
+      healthCheckInterval: '200ms',
+      terminationWait: '500ms',
+    },
+    stage: {
+      approval: { required: 1, timeout: '1h' },
+      policy: { all: ['tests_passed', 'approval_obtained'] },
+      bake: '1s',
+      healthCheckInterval: '200ms',
+      terminationWait: '500ms',
+    },
+    prod: {
+      approval: {
+        required: 2,
+        approvers: ['alice', 'bob', 'carol'],
+        initiatorMayApprove: false,
+        timeout: '1h',
+      },
+      policy: { all: ['tests_passed', 'approval_obtained', { not: 'slow_scans_skipped' }] },
+      bake: '1s',
+      healthCheckInterval: '200ms',
+      terminationWait: '500ms',
+    },
+    // Targets for tests that act during a wait.
+    qa: { approval: { required: 1, timeout: '2s' }, policy: { all: ['tests_passed', 'approval_obtained'] } },
+    uat: { policy: 'tests_passed', bake: '500ms', healthCheckInterval: '100ms', terminationWait: '60s' },
+    soak: { policy: 'tests_passed', bake: '60s', healthCheckInterval: '200ms', terminationWait: '60s' },
+  },
+  services: {
+    broken: { checks: [{ name: 'missing-page', path: '/does-not-exist', expectStatus: 200 }] },
+  },
+  checks: [
+    { name: 'health', path: '/healthz' },
+    { name: 'version', path: '/version', bodyIncludes: '"version":"{{version}}"' },
+    { name: 'latency', path: '/healthz', repeat: 5, latencyBudget: '1s', slow: true },
+  ],
+  healthCheck: { name: 'health', path: '/healthz', latencyBudget: '1s' },
+};
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, built once per test process. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  return (bundle ??= bundleWorkflows());
+}
+
+export async function temporalCliPath(): Promise<string> {
+  const found = await findTemporalCli({
+    cliPath: process.env.TEMPORAL_CLI_PATH || undefined,
+    searchPath: process.env.PATH ?? '',
+    env: process.env,
+    progress: (line) => process.stderr.write(`${line}\n`),
+  });
+  if (!found) throw new Error('no temporal binary and no Go toolchain to build one (set TEMPORAL_CLI_PATH)');
+  return found.path;
+}
+
+let isRuntimeInstalled = false;
+
+/** A real Temporal dev server on a free port. */
+export async function startDevServer(): Promise<TestWorkflowEnvironment> {
+  if (!isRuntimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    isRuntimeInstalled = true;
+  }
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: await temporalCliPath() },
+      ip: '127.0.0.1',
+      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+      log: { format: 'pretty', level: 'error' },
+    },
+  });
+}
+
+export interface Harness {
+  env: TestWorkflowEnvironment;
+  client: Client;
+  api: GreenlightClient;
+  worker: Worker;
+  infra: LocalProcessInfra;
+  dns: LocalDnsStore;
+  stateDir: string;
+  taskQueue: string;
+  address: string;
+  config: Config;
+  stop(): Promise<void>;
+}
+
+/** A dev server, a worker with the local providers on a fresh state dir, and a client. */
+export async function startHarness(configInput: ConfigInput = TEST_CONFIG): Promise<Harness> {
+  const config = parseOrThrow(Config, configInput, 'test config');
+  const env = await startDevServer();
+  const stateDir = await mkdtemp(join(tmpdir(), 'greenlight-test-'));
+  const taskQueue = `greenlight-test-${process.pid}`;
+  const deps = createLocalProviders(config, stateDir);
+  const worker = await createWorker({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    deps,
+    workflowBundle: await workflowBundle(),
+  });
+  const running = worker.run();
+  const client = env.client;
+  const api = new GreenlightClient(client, { taskQueue, knownTargets: Object.keys(config.targets) });
+  const address = env.connection.options.address;
+  return {
+    env,
+    client,
+    api,
+    worker,
+    infra: deps.infra as LocalProcessInfra,
+    dns: deps.dns as LocalDnsStore,
+    stateDir,
+    taskQueue,
+    address,
+    config,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await destroyAll(deps.infra as LocalProcessInfra, stateDir);
+      await env.teardown();
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Stops every instance the local infra started, so no process outlives a test file. */
+async function destroyAll(infra: LocalProcessInfra, stateDir: string): Promise<void> {
+  const files = await readdir(join(stateDir, 'infra')).catch(() => [] as string[]);
+  for (const f of files.filter((n) => n.endsWith('.json'))) {
+    await infra.destroy({ hostname: f.replace(/\.json$/, '') });
+  }
+}
+
+/** Polls the status query until `predicate` holds. */
+export async function waitFor(
+  api: GreenlightClient,
+  releaseId: string,
+  predicate: (s: ReleaseStatus) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<ReleaseStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ReleaseStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await api.status(releaseId);
+    if (predicate(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(
+    `timed out waiting for ${what}; last stage ${last?.stage}: ${JSON.stringify(last?.history)}`,
+  );
+}
+
+export const waitForStage = (api: GreenlightClient, releaseId: string, stage: Stage, timeoutMs?: number) =>
+  waitFor(api, releaseId, (s) => s.stage === stage, `stage ${stage}`, timeoutMs);
+
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function getJson(url: string): Promise<unknown> {
+  const response = await fetch(url);
+  return response.json();
+}

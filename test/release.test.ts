@@ -1,0 +1,491 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { GreenlightError } from '../src/client/api';
+import { approveSignal, RELEASE_WORKFLOW, statusQuery } from '../src/shared/messages';
+import type { Deployment, ReleaseStatus } from '../src/shared/release';
+import type { Harness } from './helpers/temporal';
+import { getJson, isProcessAlive, startHarness, waitFor, waitForStage } from './helpers/temporal';
+
+let h: Harness;
+
+before(async () => {
+  h = await startHarness();
+});
+
+after(async () => {
+  await h?.stop();
+});
+
+const alias = (service: string, target: string) => `${service}.${target}.test.internal`;
+
+async function aliasTarget(service: string, target: string): Promise<string | null> {
+  return (await h.dns.get(alias(service, target)))?.value ?? null;
+}
+
+/** Runs a first release of `service` so later tests have a blue to replace. */
+async function establishBlue(service: string, target = 'dev'): Promise<ReleaseStatus> {
+  const { releaseId } = await h.api.startRelease({ service, version: 'v1', target, initiator: 'ci' });
+  const status = await h.api.wait(releaseId);
+  assert.equal(status.stage, 'completed');
+  return status;
+}
+
+/** A blue that existed before greenlight: deployed and aliased directly through the providers. */
+async function existingBlue(service: string, target: string): Promise<Deployment> {
+  const hostname = `${service}-v1.${target}.test.internal`;
+  const blue = await h.infra.deploy({ service, version: 'v1', target, hostname, releaseId: 'manual' });
+  await h.dns.upsert({ name: hostname, type: 'A', value: '127.0.0.1', ttl: 30 });
+  await h.dns.upsert({ name: alias(service, target), type: 'CNAME', value: hostname, ttl: 30 });
+  return blue;
+}
+
+async function expectRefused(call: Promise<unknown>, pattern: RegExp): Promise<void> {
+  await assert.rejects(call, (e: unknown) => {
+    assert.ok(e instanceof GreenlightError, `expected a GreenlightError, got ${String(e)}`);
+    assert.equal(e.code, 'refused');
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+describe('blue/green release on a real Temporal dev server', () => {
+  it('deploys, tests, waits for approval, cuts over, bakes and terminates blue', async () => {
+    const blue = await establishBlue('web');
+    const blueEndpoint = blue.live!.endpoint;
+    const bluePid = await h.infra.pidOf(blue.live!.hostname);
+    assert.ok(bluePid && isProcessAlive(bluePid));
+
+    const { releaseId } = await h.api.startRelease({
+      service: 'web',
+      version: '2f3e4d5',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    // dev needs no approval: straight through.
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'completed');
+    assert.equal(done.previous?.version, 'v1');
+    assert.equal(done.live?.version, '2f3e4d5');
+    assert.deepEqual(await getJson(`${done.live!.endpoint}/version`), { service: 'web', version: '2f3e4d5' });
+    assert.equal(await aliasTarget('web', 'dev'), 'web-2f3e4d5.dev.test.internal');
+    assert.equal(done.isBlueTerminated, true);
+    assert.equal(isProcessAlive(bluePid), false, 'blue process is gone');
+    await assert.rejects(fetch(`${blueEndpoint}/healthz`));
+    assert.equal(await h.dns.get('web-v1.dev.test.internal'), null, "blue's record is removed");
+    assert.deepEqual(
+      done.history.map((x) => x.stage),
+      [
+        'queued',
+        'deploying',
+        'testing',
+        'evaluating_policy',
+        'cutting_over',
+        'baking',
+        'awaiting_termination',
+        'terminating_blue',
+        'completed',
+      ],
+    );
+    assert.equal(done.policyDecisions.length, 1);
+    assert.equal(done.policyDecisions[0].allowed, true);
+    assert.deepEqual(done.policyDecisions[0].facts, {
+      tests_passed: true,
+      slow_scans_skipped: false,
+      approval_obtained: true,
+      maintenance_window_open: true,
+      first_release: false,
+    });
+  });
+
+  it('waits on stage for one approval, then promotes; search attributes follow the stage', async () => {
+    const { releaseId } = await h.api.startRelease({
+      service: 'api',
+      version: 'v7',
+      target: 'stage',
+      initiator: 'alice',
+    });
+    const waiting = await waitForStage(h.api, releaseId, 'awaiting_approval');
+    assert.match(waiting.waitingFor ?? '', /1 more approval \(0\/1\) from anyone/);
+    assert.equal(waiting.policyDecisions.at(-1)?.allowed, false);
+    assert.match(waiting.policyDecisions.at(-1)!.explanation, /approval_obtained ✗/);
+    assert.equal(await aliasTarget('api', 'stage'), null, 'alias untouched while waiting');
+
+    const listed = await waitForList({ stage: 'awaiting_approval', service: 'api' });
+    assert.equal(listed[0].releaseId, releaseId);
+
+    const receipt = await h.api.approve(releaseId, { approver: 'alice', comment: 'ship it' });
+    assert.equal(receipt.accepted, true);
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'completed');
+    assert.deepEqual(
+      done.approvals.approvedBy.map((a) => [a.approver, a.comment, a.via]),
+      [['alice', 'ship it', 'update']],
+    );
+    assert.equal(done.policyDecisions.length, 2);
+    assert.equal(done.policyDecisions[1].allowed, true);
+    assert.equal(await aliasTarget('api', 'stage'), 'api-v7.stage.test.internal');
+    const completed = await waitForList({ stage: 'completed', service: 'api' });
+    assert.equal(completed[0].releaseId, releaseId);
+  });
+
+  it('accepts an approval sent as a signal', async () => {
+    const { releaseId } = await h.api.startRelease({
+      service: 'sig',
+      version: 'v1',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, releaseId, 'awaiting_approval');
+    await h.client.workflow.getHandle(releaseId).signal(approveSignal, { approver: 'dana' });
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'completed');
+    assert.equal(done.approvals.approvedBy[0].via, 'signal');
+  });
+
+  it('refuses an unauthorized approver and the initiator on prod without harm, then needs two distinct approvers', async () => {
+    // A first prod release, so the second one has a blue.
+    const first = await h.api.startRelease({
+      service: 'shop',
+      version: 'v1',
+      target: 'prod',
+      initiator: 'erin',
+    });
+    await waitForStage(h.api, first.releaseId, 'awaiting_approval');
+    await h.api.approve(first.releaseId, { approver: 'alice' });
+    await h.api.approve(first.releaseId, { approver: 'bob' });
+    assert.equal((await h.api.wait(first.releaseId)).stage, 'completed');
+
+    const { releaseId } = await h.api.startRelease({
+      service: 'shop',
+      version: 'v2',
+      target: 'prod',
+      initiator: 'alice',
+    });
+    const before = await waitForStage(h.api, releaseId, 'awaiting_approval');
+
+    await expectRefused(
+      h.api.approve(releaseId, { approver: 'mallory' }),
+      /mallory may not approve releases to prod; allowed: alice, bob, carol/,
+    );
+    await expectRefused(
+      h.api.approve(releaseId, { approver: 'alice' }),
+      /alice started this release and may not approve it on prod/,
+    );
+    await expectRefused(h.api.approve(releaseId, { approver: 'ALICE ' }), /may not approve it on prod/);
+    await expectRefused(h.api.reject(releaseId, { approver: 'mallory' }), /may not reject/);
+    // A malformed signal is recorded and changes nothing.
+    await h.client.workflow.getHandle(releaseId).signal(approveSignal, { approver: '' } as never);
+
+    const after = await waitFor(h.api, releaseId, (s) => s.approvals.refused.length === 5, 'five refusals');
+    assert.equal(after.stage, 'awaiting_approval');
+    assert.deepEqual(after.approvals.approvedBy, []);
+    assert.equal(after.approvals.rejectedBy, null);
+    assert.deepEqual(after.green, before.green);
+    assert.deepEqual(
+      after.approvals.refused.map((r) => [r.kind, r.by, r.via]),
+      [
+        ['approve', 'mallory', 'update'],
+        ['approve', 'alice', 'update'],
+        ['approve', 'ALICE', 'update'],
+        ['reject', 'mallory', 'update'],
+        ['approve', '', 'signal'],
+      ],
+    );
+    assert.equal(await aliasTarget('shop', 'prod'), 'shop-v1.prod.test.internal', 'prod alias still on blue');
+
+    await h.api.approve(releaseId, { approver: 'bob' });
+    await expectRefused(
+      h.api.approve(releaseId, { approver: 'Bob' }),
+      /already approved; approvals must come from distinct people/,
+    );
+    const one = await h.api.status(releaseId);
+    assert.equal(one.stage, 'awaiting_approval');
+    assert.match(one.waitingFor ?? '', /1 more approval \(1\/2\) from alice, bob, carol, not alice/);
+    await h.api.approve(releaseId, { approver: 'carol' });
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'completed');
+    assert.equal(await aliasTarget('shop', 'prod'), 'shop-v2.prod.test.internal');
+  });
+
+  it('blocks prod by policy when slow scans are skipped, with the decision recorded', async () => {
+    const { releaseId } = await h.api.startRelease({
+      service: 'fast',
+      version: 'v1',
+      target: 'prod',
+      initiator: 'ci',
+      skipSlowScans: true,
+    });
+    const handle = h.client.workflow.getHandle(releaseId);
+    await assert.rejects(handle.result(), WorkflowFailedError);
+    const status = await h.api.status(releaseId);
+    assert.equal(status.stage, 'failed');
+    assert.match(
+      status.reason ?? '',
+      /policy blocked promotion: all\(tests_passed ✓, approval_obtained ✗, not\(slow_scans_skipped ✓\) ✗\) ✗/,
+    );
+    assert.equal(status.tests?.checks.find((c) => c.name === 'latency')?.skipped, true);
+    assert.equal(await aliasTarget('fast', 'prod'), null);
+    assert.equal(await h.infra.describe({ hostname: 'fast-v1.prod.test.internal' }), null, 'green torn down');
+  });
+
+  it('ends as rejected when an approver rejects, and tears green down', async () => {
+    await establishBlue('pay');
+    const { releaseId } = await h.api.startRelease({
+      service: 'pay',
+      version: 'v2',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    const waiting = await waitForStage(h.api, releaseId, 'awaiting_approval');
+    await h.api.reject(releaseId, { approver: 'bob', comment: 'not today' });
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'rejected');
+    assert.equal(done.reason, 'rejected by bob: not today');
+    assert.equal(await h.infra.describe({ hostname: waiting.green!.hostname }), null);
+    assert.equal(await h.dns.get(waiting.green!.hostname), null);
+  });
+
+  it('expires when no decision arrives in time, and cleans up', async () => {
+    const { releaseId } = await h.api.startRelease({
+      service: 'slow',
+      version: 'v1',
+      target: 'qa',
+      initiator: 'ci',
+    });
+    const waiting = await waitForStage(h.api, releaseId, 'awaiting_approval');
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'expired');
+    assert.match(done.reason ?? '', /no decision within 2 s/);
+    assert.equal(await h.infra.describe({ hostname: waiting.green!.hostname }), null);
+    assert.equal(await aliasTarget('slow', 'qa'), null);
+    await expectRefused(h.api.approve(releaseId, { approver: 'late' }), /has ended/);
+  });
+
+  it('tears green down and never touches the alias when integration tests fail', async () => {
+    const { releaseId: first } = await h.api.startRelease({
+      service: 'broken',
+      version: 'v0',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    await assert.rejects(h.client.workflow.getHandle(first).result());
+    await h.dns.upsert({
+      name: alias('broken', 'dev'),
+      type: 'CNAME',
+      value: 'elsewhere.test.internal',
+      ttl: 30,
+    });
+
+    const { releaseId } = await h.api.startRelease({
+      service: 'broken',
+      version: 'v1',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    await assert.rejects(h.client.workflow.getHandle(releaseId).result(), WorkflowFailedError);
+    const status = await h.api.status(releaseId);
+    assert.equal(status.stage, 'failed');
+    assert.equal(status.tests?.passed, false);
+    assert.match(status.tests!.checks[0].detail, /status 404, expected 200/);
+    assert.ok(!status.history.some((x) => x.stage === 'cutting_over'));
+    assert.equal(await aliasTarget('broken', 'dev'), 'elsewhere.test.internal');
+    assert.equal(await h.infra.describe({ hostname: 'broken-v1.dev.test.internal' }), null);
+  });
+
+  it('rolls back to blue automatically when green fails a health check while baking', async () => {
+    const blue = await existingBlue('cart', 'soak');
+    const { releaseId } = await h.api.startRelease({
+      service: 'cart',
+      version: 'v2',
+      target: 'soak',
+      initiator: 'ci',
+    });
+    const baking = await waitForStage(h.api, releaseId, 'baking');
+    assert.equal(await aliasTarget('cart', 'soak'), 'cart-v2.soak.test.internal');
+    assert.equal(baking.live?.version, 'v2');
+    // Kill green for real: the next health check fails.
+    process.kill((await h.infra.pidOf(baking.green!.hostname))!, 'SIGKILL');
+    await assert.rejects(h.client.workflow.getHandle(releaseId).result(), WorkflowFailedError);
+    const done = await h.api.status(releaseId);
+    assert.equal(done.stage, 'rolled_back');
+    assert.match(done.reason ?? '', /health check failed while baking/);
+    assert.equal(await aliasTarget('cart', 'soak'), blue.hostname);
+    assert.equal(done.live?.version, 'v1');
+    assert.deepEqual(await getJson(`${blue.endpoint}/version`), { service: 'cart', version: 'v1' });
+    assert.equal(await h.dns.get(baking.green!.hostname), null);
+  });
+
+  it('rolls back on request while baking; abort is refused after cutover', async () => {
+    const blue = await existingBlue('mail', 'soak');
+    const { releaseId } = await h.api.startRelease({
+      service: 'mail',
+      version: 'v2',
+      target: 'soak',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, releaseId, 'baking');
+    await expectRefused(h.api.abort(releaseId, { by: 'ops' }), /cannot abort after cutover/);
+    const receipt = await h.api.rollback(releaseId, { by: 'ops', reason: 'error rate' });
+    assert.match(receipt.message, /pointing the alias back to blue/);
+    await assert.rejects(h.client.workflow.getHandle(releaseId).result(), WorkflowFailedError);
+    const done = await h.api.status(releaseId);
+    assert.equal(done.stage, 'rolled_back');
+    assert.equal(done.reason, 'rollback requested by ops: error rate');
+    assert.equal(done.live?.version, 'v1');
+    assert.equal(await aliasTarget('mail', 'soak'), blue.hostname);
+    assert.equal(await h.infra.describe({ hostname: 'mail-v2.soak.test.internal' }), null);
+    await expectRefused(h.api.rollback(releaseId, { by: 'ops' }), /has ended/);
+  });
+
+  it('rolls back on request during the termination wait, while blue still runs', async () => {
+    const blue = await establishBlue('feed', 'uat');
+    const { releaseId } = await h.api.startRelease({
+      service: 'feed',
+      version: 'v2',
+      target: 'uat',
+      initiator: 'ci',
+    });
+    const waiting = await waitForStage(h.api, releaseId, 'awaiting_termination');
+    assert.match(waiting.waitingFor ?? '', /termination of blue v1 at .*; rollback possible until then/);
+    assert.equal(await aliasTarget('feed', 'uat'), 'feed-v2.uat.test.internal');
+    await h.api.rollback(releaseId, { by: 'ops' });
+    await assert.rejects(h.client.workflow.getHandle(releaseId).result(), WorkflowFailedError);
+    const done = await h.api.status(releaseId);
+    assert.equal(done.stage, 'rolled_back');
+    assert.equal(done.isBlueTerminated, false);
+    assert.equal(await aliasTarget('feed', 'uat'), blue.live!.hostname);
+    assert.deepEqual(await getJson(`${blue.live!.endpoint}/version`), { service: 'feed', version: 'v1' });
+  });
+});
+
+describe('abort', () => {
+  it('aborts before cutover: green torn down, alias left on blue', async () => {
+    const blue = await establishBlue('news');
+    const { releaseId } = await h.api.startRelease({
+      service: 'news',
+      version: 'v2',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, releaseId, 'awaiting_approval');
+    await h.api.abort(releaseId, { by: 'ops', reason: 'wrong build' });
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'aborted');
+    assert.equal(done.reason, 'abort requested by ops: wrong build');
+    assert.equal(await h.infra.describe({ hostname: 'news-v2.stage.test.internal' }), null);
+    assert.ok(blue.live);
+  });
+});
+
+describe('one release per service and target', () => {
+  it('refuses a second release with an error that names the running one', async () => {
+    const { releaseId } = await h.api.startRelease({
+      service: 'solo',
+      version: 'v1',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, releaseId, 'awaiting_approval');
+    await assert.rejects(
+      h.api.startRelease({ service: 'solo', version: 'v2', target: 'stage', initiator: 'ci' }),
+      (e: unknown) => {
+        assert.ok(e instanceof GreenlightError);
+        assert.equal(e.code, 'conflict');
+        assert.match(
+          e.message,
+          new RegExp(`release ${releaseId} \\(solo v1 → stage, stage awaiting_approval\\) is running`),
+        );
+        return true;
+      },
+    );
+    // Bypassing the client's check, the lane still refuses atomically inside the workflow.
+    const rogue = await h.client.workflow.start(RELEASE_WORKFLOW, {
+      taskQueue: h.taskQueue,
+      workflowId: 'solo-rogue',
+      args: [{ service: 'solo', version: 'v3', target: 'stage', initiator: 'ci' }],
+    });
+    await assert.rejects(rogue.result(), (e: unknown) => {
+      assert.ok(e instanceof WorkflowFailedError);
+      assert.match(String(e.cause?.message), /another release of solo to stage is running/);
+      return true;
+    });
+    // The running release is unharmed; a different target is not blocked.
+    assert.equal((await h.api.status(releaseId)).stage, 'awaiting_approval');
+    const other = await h.api.startRelease({
+      service: 'solo',
+      version: 'v2',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    assert.equal((await h.api.wait(other.releaseId)).stage, 'completed');
+    await h.api.abort(releaseId, { by: 'ci' });
+    assert.equal((await h.api.wait(releaseId)).stage, 'aborted');
+    // Once it has ended, the lane is free again.
+    const next = await h.api.startRelease({
+      service: 'solo',
+      version: 'v2',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, next.releaseId, 'awaiting_approval');
+    await h.api.abort(next.releaseId, {});
+  });
+
+  it('rejects an invalid release request in the workflow too', async () => {
+    const handle = await h.client.workflow.start(RELEASE_WORKFLOW, {
+      taskQueue: h.taskQueue,
+      workflowId: 'bad-input',
+      args: [{ service: 'web', version: '1.0;rm -rf /', target: 'dev', initiator: 'ci' }],
+    });
+    await assert.rejects(handle.result(), (e: unknown) => {
+      assert.ok(e instanceof WorkflowFailedError);
+      assert.match(String(e.cause?.message), /invalid release request: version/);
+      return true;
+    });
+  });
+
+  it('answers the status query while it runs', async () => {
+    const { releaseId } = await h.api.startRelease({
+      service: 'query',
+      version: 'v1',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, releaseId, 'awaiting_approval');
+    const status = await h.client.workflow.getHandle(releaseId).query(statusQuery);
+    assert.equal(status.releaseId, releaseId);
+    assert.deepEqual(Object.keys(status).sort(), [
+      'approvals',
+      'green',
+      'history',
+      'initiator',
+      'isBlueTerminated',
+      'live',
+      'policyDecisions',
+      'previous',
+      'reason',
+      'releaseId',
+      'service',
+      'skipSlowScans',
+      'stage',
+      'startedAt',
+      'target',
+      'tests',
+      'updatedAt',
+      'version',
+      'waitingFor',
+    ]);
+    await h.api.abort(releaseId, {});
+  });
+});
+
+async function waitForList(filter: { stage: string; service: string }) {
+  // Visibility is eventually consistent: poll briefly.
+  for (let i = 0; i < 50; i++) {
+    const rows = await h.api.list(filter);
+    if (rows.length) return rows;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no release listed for ${JSON.stringify(filter)}`);
+}

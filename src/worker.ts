@@ -47,8 +47,9 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
 }
 
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
 }
 
 const noop = () => undefined;
-const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+/** A logger for the workflow bundler, whose webpack report is noise in tests and benchmarks. */
+export const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };

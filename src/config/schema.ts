@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Duration } from '../shared/durations';
-import { Policy } from '../shared/policy';
+import { Policy, policyFacts, RELEASE_FACTS } from '../shared/policy';
 import { ServiceName, TargetName } from '../shared/release';
 import { ApprovalRule, MaintenanceWindow } from '../shared/target';
 
@@ -16,18 +16,31 @@ export const HttpCheckConfig = z.strictObject({
   slow: z.boolean().default(false),
 });
 
-export const TargetConfig = z.strictObject({
-  /** DNS zone; default: the top-level `zone`. */
-  zone: Zone.optional(),
-  approval: ApprovalRule.prefault({}),
-  /** Promotion policy; default `{ all: [tests_passed, approval_obtained] }`. */
-  policy: Policy.default({ all: ['tests_passed', 'approval_obtained'] }),
-  bake: Duration.prefault('10s'),
-  healthCheckInterval: Duration.prefault('2s'),
-  terminationWait: Duration.prefault('30s'),
-  maintenanceWindows: z.array(MaintenanceWindow).default([]),
-  recordTtl: z.number().int().min(1).max(86_400).default(30),
-});
+export const TargetConfig = z
+  .strictObject({
+    /** DNS zone; default: the top-level `zone`. */
+    zone: Zone.optional(),
+    approval: ApprovalRule.prefault({}),
+    /** Promotion policy; default `{ all: [tests_passed, approval_obtained] }`. */
+    policy: Policy.default({ all: ['tests_passed', 'approval_obtained'] }),
+    bake: Duration.prefault('10s'),
+    healthCheckInterval: Duration.prefault('2s'),
+    terminationWait: Duration.prefault('30s'),
+    maintenanceWindows: z.array(MaintenanceWindow).default([]),
+    recordTtl: z.number().int().min(1).max(86_400).default(30),
+  })
+  .superRefine((target, ctx) => {
+    for (const fact of policyFacts(target.policy)) {
+      if (!Object.hasOwn(RELEASE_FACTS, fact)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy'],
+          input: fact,
+          message: `unknown fact ${JSON.stringify(fact)}; known facts: ${Object.keys(RELEASE_FACTS).join(', ')}`,
+        });
+      }
+    }
+  });
 
 export const ServiceConfig = z.strictObject({
   /** Integration checks run against green; default: the top-level `checks`. */

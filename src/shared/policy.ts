@@ -21,6 +21,15 @@ export const Policy: z.ZodType<Policy> = z.lazy(() =>
 
 export type Facts = Record<string, boolean>;
 
+/** The facts a release knows when it evaluates its promotion policy. */
+export const RELEASE_FACTS = {
+  tests_passed: 'every integration check that ran passed',
+  slow_scans_skipped: 'the release was started with skipSlowScans',
+  approval_obtained: "the target's required number of distinct approvals has been given",
+  maintenance_window_open: "now is inside one of the target's maintenance windows (always, when it has none)",
+  first_release: 'nothing was live on the target before this release',
+} as const;
+
 /** The outcome of evaluating a policy: a value, never an exception. */
 export interface PolicyDecision {
   allowed: boolean;

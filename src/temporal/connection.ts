@@ -24,7 +24,10 @@ export function connectionOptions(t: TemporalSettings, address: string) {
 }
 
 export function clientConnection(t: TemporalSettings): Promise<Connection> {
-  return Connection.connect(connectionOptions(t, t.address ?? LOCAL_ADDRESS(t.devServerPort)));
+  return Connection.connect({
+    ...connectionOptions(t, t.address ?? LOCAL_ADDRESS(t.devServerPort)),
+    connectTimeout: '5s',
+  });
 }
 
 export function workerConnection(t: TemporalSettings, address: string): Promise<NativeConnection> {

@@ -89,11 +89,10 @@ const nowIso = (): string => new Date().toISOString();
 export async function blueGreenRelease(input: ReleaseRequestInput): Promise<ReleaseStatus> {
   const parsed = ReleaseRequest.safeParse(input);
   if (!parsed.success) {
-    throw ApplicationFailure.create({
-      type: FailureTypes.invalidInput,
-      message: `invalid release request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-      nonRetryable: true,
-    });
+    throw outcome(
+      FailureTypes.invalidInput,
+      `invalid release request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   const request = parsed.data;
   const release = new ReleaseState(workflowInfo().workflowId, request, nowIso());
@@ -113,12 +112,11 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
     await CancellationScope.nonCancellable(() => lane.signal(freeLaneSignal).catch(() => undefined));
   }
   if (release.stage === 'failed' || release.stage === 'rolled_back') {
-    throw ApplicationFailure.create({
-      type: FailureTypes.releaseFailed,
-      message: `release ${release.stage.replace('_', ' ')}: ${release.status.reason ?? 'unknown reason'}`,
-      nonRetryable: true,
-      details: [release.status],
-    });
+    throw outcome(
+      FailureTypes.releaseFailed,
+      `release ${release.stage.replace('_', ' ')}: ${release.status.reason ?? 'unknown reason'}`,
+      release.status,
+    );
   }
   return release.status;
 }
@@ -127,13 +125,7 @@ function registerHandlers(release: ReleaseState): void {
   setHandler(statusQuery, () => release.status);
   const apply = (verdict: Verdict): DecisionReceipt => {
     publish(release);
-    if (!verdict.ok) {
-      throw ApplicationFailure.create({
-        type: FailureTypes.requestRefused,
-        message: verdict.reason,
-        nonRetryable: true,
-      });
-    }
+    if (!verdict.ok) throw outcome(FailureTypes.requestRefused, verdict.reason);
     return { accepted: true, stage: release.stage, message: verdict.message };
   };
   const logRefusal = (verdict: Verdict): void => {
@@ -170,11 +162,7 @@ async function acquireLane(release: ReleaseState): Promise<ChildWorkflowHandle<t
     const reason = `another release of ${service} to ${target} is running (lane ${laneWorkflowId(service, target)}); only one runs at a time`;
     release.end('failed', nowIso(), reason);
     publish(release);
-    throw ApplicationFailure.create({
-      type: FailureTypes.releaseConflict,
-      message: reason,
-      nonRetryable: true,
-    });
+    throw outcome(FailureTypes.releaseConflict, reason);
   }
 }
 
@@ -319,12 +307,9 @@ class ReleaseRun {
       await this.enter(
         'awaiting_termination',
         `blue ${this.blue.version} kept until ${until} for a quick rollback`,
-      );
-      this.release.setWaitingFor(
+        [],
         `termination of blue ${this.blue.version} at ${until}; rollback possible until then`,
-        nowIso(),
       );
-      publish(this.release);
       await condition(() => this.release.isRollbackRequested, this.settings.terminationWait);
       if (this.release.isRollbackRequested)
         return this.rollBack(this.release.interventionNote ?? 'rollback requested');
@@ -511,6 +496,21 @@ class ReleaseRun {
     return hostnames(this.request.service, this.request.version, this.request.target, this.settings.zone)
       .alias;
   }
+}
+
+/**
+ * A failure that is a business outcome (a refusal, a failed release), not a bug: its stack trace
+ * says nothing useful, so it is left out of the history.
+ */
+function outcome(type: string, message: string, details?: ReleaseStatus): ApplicationFailure {
+  const failure = ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: true,
+    details: details ? [details] : [],
+  });
+  failure.stack = `${type}: ${message}`;
+  return failure;
 }
 
 function isFailureOfType(e: unknown, type: string): boolean {

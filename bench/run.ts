@@ -1,0 +1,154 @@
+// `npm run bench`: greenlight's costs as ratios against baselines measured in the same run.
+// Results go to bench/results/latest.json as { name, value, unit, baseline, ratio } entries.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { evaluatePolicy } from '../src/shared/policy';
+import type { Policy } from '../src/shared/policy';
+import type { ConfigInput } from '../src/config/schema';
+import { startHarness, TEST_CONFIG } from '../test/helpers/temporal';
+import { quietLogger } from '../src/worker';
+
+interface Result {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: number;
+  ratio: number;
+}
+
+const results: Result[] = [];
+function report(name: string, value: number, unit: string, baseline: number): void {
+  const ratio = value / baseline;
+  results.push({ name, value: round(value), unit, baseline: round(baseline), ratio: round(ratio) });
+  console.log(
+    `${name.padEnd(36)} ${round(value).toString().padStart(12)} ${unit.padEnd(6)} baseline ${round(baseline).toString().padStart(12)}  ratio ${round(ratio)}`,
+  );
+}
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Median time per call in nanoseconds over several rounds. */
+function timePerCall(fn: () => unknown, calls: number, rounds = 7): number {
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) fn();
+    samples.push(Number(process.hrtime.bigint() - t0) / calls);
+  }
+  return samples.sort((a, b) => a - b)[Math.floor(rounds / 2)];
+}
+
+function benchPolicy(): void {
+  const policy: Policy = { all: ['tests_passed', 'approval_obtained', { not: 'slow_scans_skipped' }] };
+  const facts = { tests_passed: true, approval_obtained: true, slow_scans_skipped: false };
+  let sink = 0;
+  const ours = timePerCall(() => (sink += evaluatePolicy(policy, facts).allowed ? 1 : 0), 100_000);
+  const baseline = timePerCall(
+    () => (sink += facts.tests_passed && facts.approval_obtained && !facts.slow_scans_skipped ? 1 : 0),
+    100_000,
+  );
+  report('policy.evaluate (with explanation)', ours, 'ns', baseline);
+  if (sink < 0) console.log(sink);
+}
+
+async function benchRelease(): Promise<void> {
+  const config: ConfigInput = {
+    ...TEST_CONFIG,
+    targets: {
+      bench: { policy: 'tests_passed', bake: '200ms', healthCheckInterval: '100ms', terminationWait: 0 },
+    },
+  };
+  const h = await startHarness(config);
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./baseline-workflow'),
+    logger: quietLogger,
+  });
+  const baselineQueue = `${h.taskQueue}-baseline`;
+  const baselineWorker = await Worker.create({
+    connection: h.env.nativeConnection,
+    taskQueue: baselineQueue,
+    workflowBundle: bundle,
+    activities: { async noop() {} },
+  });
+  const baselineRun = baselineWorker.run();
+  try {
+    // Sequential: one release at a time, each replacing the previous one (blue → green).
+    const rounds = 5;
+    let releaseMs = 0;
+    let activityCount = 0;
+    for (let i = 0; i <= rounds; i++) {
+      const t0 = performance.now();
+      const { releaseId } = await h.api.startRelease({
+        service: 'web',
+        version: `v${i}`,
+        target: 'bench',
+        initiator: 'bench',
+      });
+      const status = await h.api.wait(releaseId);
+      if (status.stage !== 'completed')
+        throw new Error(`release ${releaseId} ended ${status.stage}: ${status.reason}`);
+      if (i === 0) continue; // warm-up, and the first release has no blue to terminate
+      releaseMs += performance.now() - t0;
+      const history = await h.client.workflow.getHandle(releaseId).fetchHistory();
+      activityCount = history.events!.filter((e) => e.activityTaskScheduledEventAttributes).length;
+    }
+    let baselineMs = 0;
+    for (let i = 0; i <= rounds; i++) {
+      const t0 = performance.now();
+      await h.client.workflow.execute('baselineRelease', {
+        taskQueue: baselineQueue,
+        workflowId: `baseline-${i}`,
+        args: [activityCount],
+      });
+      if (i > 0) baselineMs += performance.now() - t0;
+    }
+    console.log(`(a release ran ${activityCount} activities, including a 200 ms bake)`);
+    report('release.sequential (dev, with blue)', releaseMs / rounds, 'ms', baselineMs / rounds);
+
+    // Concurrent: ten services released at once.
+    const services = Array.from({ length: 10 }, (_, i) => `svc${i}`);
+    const t0 = performance.now();
+    await Promise.all(
+      services.map(async (service) => {
+        const { releaseId } = await h.api.startRelease({
+          service,
+          version: 'v1',
+          target: 'bench',
+          initiator: 'bench',
+        });
+        const status = await h.api.wait(releaseId);
+        if (status.stage !== 'completed') throw new Error(`${releaseId}: ${status.stage}`);
+      }),
+    );
+    const concurrentMs = performance.now() - t0;
+    const b0 = performance.now();
+    await Promise.all(
+      services.map((s) =>
+        h.client.workflow.execute('baselineRelease', {
+          taskQueue: baselineQueue,
+          workflowId: `baseline-${s}`,
+          args: [activityCount],
+        }),
+      ),
+    );
+    report('release.concurrent (10 services)', concurrentMs, 'ms', performance.now() - b0);
+  } finally {
+    baselineWorker.shutdown();
+    await baselineRun;
+    await h.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  benchPolicy();
+  await benchRelease();
+  const dir = join(__dirname, '..', '..', 'bench', 'results');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`wrote ${join('bench', 'results', 'latest.json')}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

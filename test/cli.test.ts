@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Harness } from './helpers/temporal';
+import { startHarness, TEST_CONFIG, waitForStage } from './helpers/temporal';
+
+const BIN = join(__dirname, '..', '..', 'bin', 'greenlight.js');
+let h: Harness;
+let env: NodeJS.ProcessEnv;
+
+before(async () => {
+  h = await startHarness();
+  const configPath = join(h.stateDir, 'greenlight.config.json');
+  await writeFile(configPath, JSON.stringify(TEST_CONFIG));
+  env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TEMPORAL_ADDRESS: h.address,
+    GREENLIGHT_TASK_QUEUE: h.taskQueue,
+    GREENLIGHT_STATE_DIR: h.stateDir,
+    GREENLIGHT_CONFIG: configPath,
+  };
+});
+
+after(async () => {
+  await h?.stop();
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv } }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('greenlight CLI', () => {
+  it('starts a release with --json, shows its status, and refuses a bad approval with a reason and exit 1', async () => {
+    const start = await cli([
+      'release',
+      'start',
+      '--service',
+      'web',
+      '--version',
+      '1f2e3d4',
+      '--target',
+      'prod',
+      '--initiator',
+      'alice',
+      '--json',
+    ]);
+    assert.equal(start.code, 0, start.stderr);
+    const { releaseId } = JSON.parse(start.stdout) as { releaseId: string };
+    assert.match(releaseId, /^web-prod-1f2e3d4-[0-9a-f]{6}$/);
+    await waitForStage(h.api, releaseId, 'awaiting_approval');
+
+    const own = await cli(['release', 'approve', releaseId, '--approver', 'alice']);
+    assert.equal(own.code, 1);
+    assert.equal(own.stderr, 'greenlight: alice started this release and may not approve it on prod\n');
+
+    const ok = await cli([
+      'release',
+      'approve',
+      releaseId,
+      '--approver',
+      'bob',
+      '--comment',
+      'looks good',
+      '--json',
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(JSON.parse(ok.stdout), {
+      accepted: true,
+      stage: 'awaiting_approval',
+      message: 'approved by bob (1/2)',
+    });
+
+    const status = await cli(['release', 'status', releaseId, '--json']);
+    const s = JSON.parse(status.stdout);
+    assert.equal(s.stage, 'awaiting_approval');
+    assert.equal(s.approvals.approvedBy[0].comment, 'looks good');
+    assert.equal(s.approvals.refused[0].reason, 'alice started this release and may not approve it on prod');
+
+    const text = await cli(['release', 'status', releaseId]);
+    assert.match(text.stdout, /^release {3}web-prod-1f2e3d4-/);
+    assert.match(text.stdout, /waiting {3}1 more approval \(1\/2\)/);
+    assert.match(
+      text.stdout,
+      /policy {4}blocked all\(tests_passed ✓, approval_obtained ✗, not\(slow_scans_skipped ✗\) ✓\) ✗/,
+    );
+
+    const abort = await cli(['release', 'abort', releaseId, '--by', 'ops', '--reason', 'test over']);
+    assert.equal(abort.code, 0, abort.stderr);
+    assert.match(abort.stdout, /abort requested by ops: test over/);
+  });
+
+  it('waits for a release with --wait, printing its stages, and exits 0 when it completes', async () => {
+    const run = await cli([
+      'release',
+      'start',
+      '--service',
+      'api',
+      '--version',
+      'v1',
+      '--target',
+      'dev',
+      '--wait',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /started release api-dev-v1-/);
+    assert.match(run.stdout, /completed/);
+
+    const list = await cli(['release', 'list', '--service', 'api', '--json']);
+    assert.equal(list.code, 0, list.stderr);
+    const rows = JSON.parse(list.stdout) as { service: string; version: string }[];
+    assert.ok(rows.every((r) => r.service === 'api'));
+
+    const dns = await cli(['dns', 'list', '--json']);
+    const records = JSON.parse(dns.stdout) as { name: string; value: string }[];
+    assert.ok(
+      records.some((r) => r.name === 'api.dev.test.internal' && r.value === 'api-v1.dev.test.internal'),
+    );
+  });
+
+  it('exits 3 when a waited-for release ends without completing', async () => {
+    const run = await cli([
+      'release',
+      'start',
+      '--service',
+      'broken',
+      '--version',
+      'v1',
+      '--target',
+      'dev',
+      '--wait',
+      '--json',
+    ]);
+    assert.equal(run.code, 3, run.stderr);
+    const out = JSON.parse(run.stdout) as { status: { stage: string } };
+    assert.equal(out.status.stage, 'failed');
+  });
+
+  it('refuses bad input in one line, before anything reaches Temporal', async () => {
+    const bad = await cli([
+      'release',
+      'start',
+      '--service',
+      'web',
+      '--version',
+      '1.0;rm -rf /',
+      '--target',
+      'dev',
+    ]);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr.trim().split('\n').length, 1);
+    assert.match(bad.stderr, /^greenlight: invalid release request: version: .*\(got "1\.0;rm -rf \/"\)/);
+    const unknown = await cli([
+      'release',
+      'start',
+      '--service',
+      'web',
+      '--version',
+      'v1',
+      '--target',
+      'moon',
+    ]);
+    assert.match(
+      unknown.stderr,
+      /unknown target "moon"; configured targets: dev, stage, prod, qa, uat, soak/,
+    );
+    assert.equal(unknown.code, 1);
+    const rows = await h.api.list({ service: 'web', target: 'dev' });
+    assert.equal(rows.length, 0);
+  });
+
+  it('exits 2 on usage errors and 1 when no server answers', async () => {
+    const usage = await cli(['release', 'approve', 'x']);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /required option '--approver <name>' not specified/);
+    const missing = await cli(['release', 'status', 'no-such-release']);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, 'greenlight: no release no-such-release\n');
+    const down = await cli(['release', 'status', 'x'], { TEMPORAL_ADDRESS: '127.0.0.1:9' });
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /^greenlight: cannot reach Temporal at 127\.0\.0\.1:9/);
+  });
+});

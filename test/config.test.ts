@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../src/config/errors';
+import { loadConfig, loadSettings } from '../src/config/load';
+import { targetSettings } from '../src/config/resolve';
+import { Duration } from '../src/shared/durations';
+import { isMaintenanceWindowOpen } from '../src/shared/target';
+
+async function tempFile(name: string, text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'greenlight-config-'));
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+describe('configuration', () => {
+  it('embeds dev, stage and prod with the documented rules and short waits', () => {
+    const { config, source } = loadConfig(undefined);
+    assert.equal(source, 'embedded default');
+    const dev = targetSettings(config, 'dev')!;
+    const stage = targetSettings(config, 'stage')!;
+    const prod = targetSettings(config, 'prod')!;
+    assert.equal(dev.approval.required, 0);
+    assert.equal(stage.approval.required, 1);
+    assert.equal(stage.approval.approvers, undefined, 'anyone may approve stage');
+    assert.equal(prod.approval.required, 2);
+    assert.equal(prod.approval.initiatorMayApprove, false);
+    assert.equal(dev.bake, 10_000);
+    assert.equal(dev.terminationWait, 30_000);
+    assert.equal(stage.approval.timeout, 86_400_000);
+    assert.equal(config.checks[2].latencyBudget, 500);
+    assert.equal(targetSettings(config, 'toString'), undefined, 'no prototype keys');
+  });
+
+  it('reads YAML and applies defaults per target', async () => {
+    const path = await tempFile(
+      'greenlight.config.yaml',
+      [
+        'zone: corp.example',
+        'targets:',
+        '  qa:',
+        '    bake: 2m',
+        '    approval: { required: 1, approvers: [ann] }',
+        'checks:',
+        '  - { name: h, path: /healthz }',
+        'healthCheck: { name: h, path: /healthz }',
+      ].join('\n'),
+    );
+    const { config } = loadConfig(path);
+    const qa = targetSettings(config, 'qa')!;
+    assert.equal(qa.zone, 'corp.example');
+    assert.equal(qa.bake, 120_000);
+    assert.equal(qa.terminationWait, 30_000);
+    assert.deepEqual(qa.approval.approvers, ['ann']);
+    assert.deepEqual(qa.policy, { all: ['tests_passed', 'approval_obtained'] });
+  });
+
+  it('names the key and the bad value of every error', async () => {
+    const path = await tempFile(
+      'bad.json',
+      JSON.stringify({
+        targets: { prod: { bake: 'ten minutes', approval: { required: -1 } }, Bad_Name: {} },
+        checks: [{ name: 'h', path: 'healthz' }],
+        healthCheck: { name: 'h', path: '/healthz' },
+      }),
+    );
+    assert.throws(
+      () => loadConfig(path),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, /targets\.prod\.bake: invalid duration "ten minutes"/);
+        assert.match(e.message, /targets\.prod\.approval\.required: .*\(got -1\)/);
+        assert.match(e.message, /targets\.Bad_Name: .*/);
+        assert.match(e.message, /checks\.0\.path: .*\(got "healthz"\)/);
+        return true;
+      },
+    );
+  });
+
+  it('refuses unknown keys, so a typo is not silently ignored', async () => {
+    const path = await tempFile(
+      'typo.yaml',
+      'targets: { dev: { bakeTime: 5s } }\nchecks: [{ name: h, path: / }]\nhealthCheck: { name: h, path: / }\n',
+    );
+    assert.throws(() => loadConfig(path), /targets\.dev: Unrecognized key: "bakeTime"/);
+  });
+
+  it('refuses a policy that names an unknown fact', async () => {
+    const path = await tempFile(
+      'fact.yaml',
+      'targets: { prod: { policy: { all: [tests_passed, tests_pased] } } }\nchecks: [{ name: h, path: / }]\nhealthCheck: { name: h, path: / }\n',
+    );
+    assert.throws(
+      () => loadConfig(path),
+      /targets\.prod\.policy: unknown fact "tests_pased"; known facts: tests_passed, /,
+    );
+  });
+
+  it('reports a missing file and invalid YAML clearly', async () => {
+    assert.throws(
+      () => loadConfig('/nonexistent/greenlight.yaml'),
+      /cannot read GREENLIGHT_CONFIG "\/nonexistent\/greenlight.yaml"/,
+    );
+    const path = await tempFile('broken.yaml', 'targets: [unclosed');
+    assert.throws(() => loadConfig(path), /is not valid YAML/);
+  });
+
+  it('reads the environment once into settings, TLS on when an API key is set', () => {
+    const s = loadSettings(
+      { TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'ns.acct', TEMPORAL_API_KEY: 'k' },
+      '/srv',
+    );
+    assert.equal(s.temporal.address, 'ns.acct.tmprl.cloud:7233');
+    assert.equal(s.temporal.namespace, 'ns.acct');
+    assert.deepEqual(s.temporal.tls, {
+      certPath: undefined,
+      keyPath: undefined,
+      caPath: undefined,
+      serverName: undefined,
+    });
+    assert.equal(s.stateDir, '/srv/.greenlight');
+    assert.equal(s.temporal.taskQueue, 'greenlight');
+    assert.throws(() => loadSettings({ GREENLIGHT_DEV_SERVER_PORT: 'abc' }), /GREENLIGHT_DEV_SERVER_PORT/);
+  });
+});
+
+describe('durations and maintenance windows', () => {
+  it('parses durations to milliseconds and refuses nonsense', () => {
+    assert.equal(Duration.parse('1500ms'), 1500);
+    assert.equal(Duration.parse('2.5s'), 2500);
+    assert.equal(Duration.parse('36h'), 129_600_000);
+    assert.equal(Duration.parse(3), 3000);
+    assert.equal(Duration.safeParse('soon').success, false);
+    assert.equal(Duration.safeParse(-1).success, false);
+  });
+
+  it('opens windows on listed days, including ones that cross midnight', () => {
+    const windows = [{ days: ['sat' as const], start: '22:00', end: '02:00' }];
+    assert.equal(isMaintenanceWindowOpen(windows, new Date('2026-11-21T23:00:00Z')), true, 'Saturday night');
+    assert.equal(isMaintenanceWindowOpen(windows, new Date('2026-11-22T01:59:00Z')), true, 'early Sunday');
+    assert.equal(isMaintenanceWindowOpen(windows, new Date('2026-11-22T02:00:00Z')), false, 'closing time');
+    assert.equal(isMaintenanceWindowOpen(windows, new Date('2026-11-21T21:59:00Z')), false, 'before opening');
+    assert.equal(isMaintenanceWindowOpen([], new Date()), true, 'no windows: always open');
+  });
+});

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { HttpCheckRunner } from '../src/providers/checks/http';
+import type { HttpCheck } from '../src/providers/checks/types';
+import { LocalCmdbStore } from '../src/providers/cmdb/local-store';
+import { LocalDnsStore } from '../src/providers/dns/local-store';
+import { isProviderError } from '../src/providers/errors';
+import { LocalProcessInfra } from '../src/providers/infra/local-process';
+import { JsonFile } from '../src/providers/json-file';
+import { EXAMPLE_SERVICE } from '../src/worker';
+import { getJson, isProcessAlive } from './helpers/temporal';
+
+let stateDir: string;
+before(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'greenlight-providers-'));
+});
+after(async () => {
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+describe('local process infrastructure', () => {
+  it('runs the example service as its own process, idempotently, and stops it', async () => {
+    const infra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
+    const spec = {
+      service: 'web',
+      version: 'abc123',
+      target: 'dev',
+      hostname: 'web-abc123.dev.test',
+      releaseId: 'r1',
+    };
+    const d = await infra.deploy(spec);
+    assert.match(d.endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.deepEqual(await getJson(`${d.endpoint}/version`), { service: 'web', version: 'abc123' });
+    const pid = (await infra.pidOf(spec.hostname))!;
+    assert.ok(isProcessAlive(pid));
+
+    const again = await infra.deploy(spec);
+    assert.deepEqual(again, d, 'a retried deploy returns the running instance');
+    assert.equal(await infra.pidOf(spec.hostname), pid);
+
+    await infra.destroy(spec);
+    assert.equal(isProcessAlive(pid), false);
+    assert.equal(await infra.describe(spec), null);
+    await infra.destroy(spec); // idempotent
+  });
+
+  it('reports an instance that dies as gone, and redeploys it', async () => {
+    const infra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
+    const spec = {
+      service: 'web',
+      version: 'v9',
+      target: 'dev',
+      hostname: 'web-v9.dev.test',
+      releaseId: 'r2',
+    };
+    const first = await infra.deploy(spec);
+    process.kill((await infra.pidOf(spec.hostname))!, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await infra.describe(spec), null);
+    const second = await infra.deploy(spec);
+    assert.notEqual(second.endpoint, first.endpoint);
+    await infra.destroy(spec);
+  });
+
+  it('fails with a typed, retryable error when an instance cannot start', async () => {
+    const infra = new LocalProcessInfra({
+      stateDir,
+      entryPoint: join(stateDir, 'missing.js'),
+      startTimeoutMs: 3000,
+    });
+    await assert.rejects(
+      infra.deploy({
+        service: 'web',
+        version: 'v0',
+        target: 'dev',
+        hostname: 'web-v0.dev.test',
+        releaseId: 'r3',
+      }),
+      (e: unknown) => isProviderError(e) && e.kind === 'DeployFailed' && e.isRetryable,
+    );
+  });
+});
+
+describe('local DNS store', () => {
+  it('swaps an alias only when it holds the expected value', async () => {
+    const dns = new LocalDnsStore(stateDir);
+    const change = { name: 'app.dev.test', type: 'CNAME' as const, ttl: 30 };
+    await dns.compareAndSwap({ ...change, expected: null, next: 'app-v1.dev.test' });
+    await dns.compareAndSwap({ ...change, expected: 'app-v1.dev.test', next: 'app-v2.dev.test' });
+    await assert.rejects(
+      dns.compareAndSwap({ ...change, expected: 'app-v1.dev.test', next: 'app-v3.dev.test' }),
+      (e: unknown) => {
+        assert.ok(isProviderError(e));
+        assert.equal(e.kind, 'DnsConflict');
+        assert.equal(e.isRetryable, false);
+        assert.match(e.message, /app\.dev\.test points to app-v2\.dev\.test, expected app-v1\.dev\.test/);
+        return true;
+      },
+    );
+    assert.equal(
+      (await dns.get('APP.dev.test.'))?.value,
+      'app-v2.dev.test',
+      'names are case-insensitive, trailing dot ignored',
+    );
+  });
+
+  it('resolves through CNAMEs to an address, and detects loops', async () => {
+    const dns = new LocalDnsStore(stateDir);
+    await dns.upsert({ name: 'app-v2.dev.test', type: 'A', value: '127.0.0.1', ttl: 30 });
+    assert.deepEqual(await dns.resolve('app.dev.test'), { chain: ['app-v2.dev.test'], address: '127.0.0.1' });
+    assert.deepEqual(await dns.resolve('nothing.dev.test'), { chain: [], address: null });
+    await dns.upsert({ name: 'a.loop.test', type: 'CNAME', value: 'b.loop.test', ttl: 30 });
+    await dns.upsert({ name: 'b.loop.test', type: 'CNAME', value: 'a.loop.test', ttl: 30 });
+    await assert.rejects(dns.resolve('a.loop.test'), /CNAME loop/);
+  });
+
+  it('serialises concurrent writes so none is lost', async () => {
+    const file = new JsonFile<{ n: number[] }>(join(stateDir, 'concurrent.json'), () => ({ n: [] }));
+    await Promise.all(Array.from({ length: 50 }, (_, i) => file.update((doc) => void doc.n.push(i))));
+    assert.equal((await file.read()).n.length, 50);
+  });
+});
+
+describe('local CMDB store', () => {
+  it('keeps one change per release and step, however often it is recorded', async () => {
+    const cmdb = new LocalCmdbStore(stateDir);
+    const change = {
+      releaseId: 'r1',
+      step: '2:deploying',
+      service: 'web',
+      target: 'dev',
+      version: 'v1',
+      stage: 'deploying',
+      at: '2026-01-01T00:00:00Z',
+    };
+    await cmdb.recordChange(change);
+    await cmdb.recordChange({ ...change, at: '2026-01-01T00:00:05Z' });
+    await cmdb.recordChange({ ...change, step: '3:testing', stage: 'testing' });
+    const changes = await cmdb.changes('web', 'dev');
+    assert.deepEqual(
+      changes.map((c) => c.step),
+      ['2:deploying', '3:testing'],
+    );
+    assert.equal(changes[0].at, '2026-01-01T00:00:00Z');
+  });
+});
+
+describe('HTTP checks', () => {
+  let endpoint: string;
+  const server = createServer((req, res) => {
+    if (req.url === '/slow') {
+      setTimeout(() => res.end('late'), 300);
+      return;
+    }
+    res.writeHead(req.url === '/ok' ? 200 : 500, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ version: 'v5' }));
+  });
+  before(async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => server.close());
+
+  const check = (over: Partial<HttpCheck>): HttpCheck => ({
+    name: 'c',
+    path: '/ok',
+    expectStatus: 200,
+    latencyBudgetMs: 1000,
+    repeat: 1,
+    slow: false,
+    ...over,
+  });
+  const ctx = () => ({ endpoint, service: 'web', version: 'v5' });
+  const runner = new HttpCheckRunner();
+
+  it('passes on status and templated body', async () => {
+    const r = await runner.run(check({ bodyIncludes: '"version":"{{version}}"', repeat: 3 }), ctx());
+    assert.equal(r.passed, true, r.detail);
+    assert.match(r.detail, /3 requests, slowest \d+ ms/);
+  });
+
+  it('fails on a wrong status, a missing body text, a slow answer and a refused connection', async () => {
+    assert.match((await runner.run(check({ path: '/err' }), ctx())).detail, /status 500, expected 200/);
+    assert.match((await runner.run(check({ bodyIncludes: 'v6' }), ctx())).detail, /does not contain "v6"/);
+    assert.match(
+      (await runner.run(check({ path: '/slow', latencyBudgetMs: 100 }), ctx())).detail,
+      /no answer within 100 ms/,
+    );
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const refused = await runner.run(check({}), { ...ctx(), endpoint: `http://127.0.0.1:${port}` });
+    assert.equal(refused.passed, false);
+    assert.match(refused.detail, /ECONNREFUSED/);
+  });
+});

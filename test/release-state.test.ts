@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ApprovalRule } from '../src/shared/target';
+import { ReleaseState } from '../src/workflows/release-state';
+
+const NOW = '2026-11-21T12:00:00.000Z';
+const PROD: ApprovalRule = {
+  required: 2,
+  approvers: ['alice', 'bob', 'carol'],
+  initiatorMayApprove: false,
+  timeout: 3_600_000,
+};
+
+function awaitingApproval(rule: ApprovalRule = PROD, initiator = 'alice'): ReleaseState {
+  const r = new ReleaseState(
+    'rel-1',
+    { service: 'web', version: 'v2', target: 'prod', initiator, skipSlowScans: false },
+    NOW,
+  );
+  r.setStage('awaiting_approval', NOW);
+  r.openApprovalGate(rule, '2026-11-21T13:00:00.000Z');
+  return r;
+}
+
+describe('approval rules', () => {
+  it('refuses an approval from the release initiator on prod', () => {
+    const r = awaitingApproval();
+    const v = r.decide('approve', { approver: 'alice' }, 'update', NOW);
+    assert.deepEqual(v, { ok: false, reason: 'alice started this release and may not approve it on prod' });
+    assert.deepEqual(r.status.approvals.approvedBy, []);
+    assert.equal(r.status.approvals.refused.length, 1);
+  });
+
+  it('refuses an approver who is not on the list, and says who may', () => {
+    const r = awaitingApproval();
+    const v = r.decide('approve', { approver: 'mallory' }, 'signal', NOW);
+    assert.equal(v.ok, false);
+    assert.match(
+      !v.ok ? v.reason : '',
+      /mallory may not approve releases to prod; allowed: alice, bob, carol/,
+    );
+  });
+
+  it('needs distinct approvers, compared without case or surrounding spaces', () => {
+    const r = awaitingApproval();
+    assert.equal(r.decide('approve', { approver: 'bob' }, 'update', NOW).ok, true);
+    assert.equal(r.isApproved, false);
+    assert.match(r.status.waitingFor ?? '', /1 more approval \(1\/2\) from alice, bob, carol, not alice/);
+    const again = r.decide('approve', { approver: ' BOB ' }, 'update', NOW);
+    assert.equal(again.ok, false);
+    assert.equal(r.decide('approve', { approver: 'carol', comment: 'ok' }, 'update', NOW).ok, true);
+    assert.equal(r.isApproved, true);
+    assert.deepEqual(
+      r.status.approvals.approvedBy.map((a) => a.approver),
+      ['bob', 'carol'],
+    );
+  });
+
+  it('lets the initiator approve where the rule allows it (stage)', () => {
+    const r = awaitingApproval({ required: 1, initiatorMayApprove: true, timeout: 1000 });
+    assert.equal(r.decide('approve', { approver: 'alice' }, 'update', NOW).ok, true);
+    assert.equal(r.isApproved, true);
+  });
+
+  it('records an invalid payload and changes nothing else', () => {
+    const r = awaitingApproval();
+    const before = JSON.stringify({ ...r.status, approvals: { ...r.status.approvals, refused: [] } });
+    for (const payload of [
+      undefined,
+      'bob',
+      { approver: '' },
+      { approver: 'bob', extra: 1 },
+      { approver: 'bo\nb' },
+    ]) {
+      assert.equal(r.decide('approve', payload, 'signal', NOW).ok, false);
+    }
+    assert.equal(r.status.approvals.refused.length, 5);
+    assert.equal(r.status.approvals.refused[3].by, 'bob', 'the claimed name is kept for the audit');
+    assert.equal(
+      r.status.approvals.refused[4].by,
+      'bob',
+      'control characters are stripped from the claimed name',
+    );
+    assert.equal(JSON.stringify({ ...r.status, approvals: { ...r.status.approvals, refused: [] } }), before);
+  });
+
+  it('refuses approvals when the release is not waiting for them', () => {
+    const r = awaitingApproval();
+    r.setStage('baking', NOW);
+    const v = r.decide('approve', { approver: 'bob' }, 'update', NOW);
+    assert.deepEqual(v, { ok: false, reason: 'release is not awaiting approval (stage baking)' });
+  });
+
+  it('accepts a rejection from an allowed approver, including the initiator', () => {
+    const r = awaitingApproval();
+    assert.equal(r.decide('reject', { approver: 'alice', comment: 'wrong build' }, 'update', NOW).ok, true);
+    assert.equal(r.isRejected, true);
+    assert.equal(r.status.approvals.rejectedBy?.comment, 'wrong build');
+  });
+});
+
+describe('abort and rollback', () => {
+  it('treats a rollback before cutover as an abort and cancels running work', () => {
+    const r = awaitingApproval();
+    let isCancelled = false;
+    r.onAbort = () => (isCancelled = true);
+    const v = r.intervene('rollback', { by: 'ops' }, 'update', NOW);
+    assert.equal(v.ok, true);
+    assert.equal(r.isAbortRequested, true);
+    assert.equal(r.isRollbackRequested, false);
+    assert.equal(isCancelled, true);
+    assert.equal(r.intervene('abort', {}, 'update', NOW).ok, false, 'a second request is refused');
+  });
+
+  it('refuses abort after cutover and accepts rollback until blue is terminated', () => {
+    const r = awaitingApproval();
+    r.setStage('baking', NOW);
+    assert.match(
+      (r.intervene('abort', {}, 'signal', NOW) as { reason: string }).reason,
+      /cannot abort after cutover/,
+    );
+    assert.equal(r.intervene('rollback', undefined, 'signal', NOW).ok, true);
+    assert.equal(r.isRollbackRequested, true);
+
+    const late = awaitingApproval();
+    late.setStage('terminating_blue', NOW);
+    assert.equal(late.intervene('rollback', {}, 'update', NOW).ok, false);
+    late.end('completed', NOW, null);
+    assert.match(
+      (late.intervene('rollback', {}, 'update', NOW) as { reason: string }).reason,
+      /release has ended/,
+    );
+  });
+});

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Worker } from '@temporalio/worker';
+import type { ReplayWorkerOptions } from '@temporalio/worker';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { rejectSignal } from '../src/shared/messages';
+import type { Harness } from './helpers/temporal';
+import { startHarness, temporalCliPath, waitForStage, workflowBundle } from './helpers/temporal';
+
+const run = promisify(execFile);
+
+// Histories recorded by earlier versions of the workflow. Regenerate (only when a change is meant
+// to be incompatible, with a versioning plan) with GREENLIGHT_RECORD_HISTORIES=1 npm test.
+const FIXTURES = join(__dirname, '..', '..', 'test', 'histories');
+
+let h: Harness;
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  await h?.stop();
+});
+
+async function replayOptions(): Promise<ReplayWorkerOptions> {
+  return { workflowBundle: await workflowBundle() };
+}
+
+describe('replay', () => {
+  it('replays histories recorded in this run against the current workflow code', async () => {
+    // A release through every kind of step: blue, approval by update, a refused approval, bake, termination.
+    const blue = await h.api.startRelease({ service: 'web', version: 'v1', target: 'dev', initiator: 'ci' });
+    await h.api.wait(blue.releaseId);
+    const approved = await h.api.startRelease({
+      service: 'web',
+      version: 'v2',
+      target: 'prod',
+      initiator: 'alice',
+    });
+    await waitForStage(h.api, approved.releaseId, 'awaiting_approval');
+    await h.api.approve(approved.releaseId, { approver: 'alice' }).catch(() => undefined);
+    await h.api.approve(approved.releaseId, { approver: 'bob' });
+    await h.api.approve(approved.releaseId, { approver: 'carol' });
+    await h.api.wait(approved.releaseId);
+    // A release rejected by signal, after a refused rollback.
+    const rejected = await h.api.startRelease({
+      service: 'web',
+      version: 'v3',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, rejected.releaseId, 'awaiting_approval');
+    await h.client.workflow
+      .getHandle(rejected.releaseId)
+      .signal(rejectSignal, { approver: 'bob', comment: 'no' });
+    await h.api.wait(rejected.releaseId);
+
+    const ids = [blue.releaseId, approved.releaseId, rejected.releaseId];
+    const histories = await Promise.all(ids.map((id) => h.client.workflow.getHandle(id).fetchHistory()));
+    for (const [i, history] of histories.entries()) {
+      const result = await Worker.runReplayHistory(await replayOptions(), history, ids[i]).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.equal(result, null, `history of ${ids[i]} replays without nondeterminism: ${String(result)}`);
+    }
+
+    if (process.env.GREENLIGHT_RECORD_HISTORIES === '1') {
+      await mkdir(FIXTURES, { recursive: true });
+      const names = ['dev-completed', 'prod-approved', 'stage-rejected-by-signal'];
+      const cli = await temporalCliPath();
+      for (const [i, id] of ids.entries()) {
+        const { stdout } = await run(cli, [
+          'workflow',
+          'show',
+          '--workflow-id',
+          id,
+          '--output',
+          'json',
+          '--address',
+          h.address,
+        ]);
+        // Stack traces name paths of the recording machine; replay does not need them.
+        const sanitized = stdout.replace(/"stackTrace": "(?:[^"\\]|\\.)*"/g, '"stackTrace": ""');
+        await writeFile(join(FIXTURES, `${names[i]}.json`), sanitized);
+      }
+    }
+  });
+
+  it('replays the committed histories of earlier versions', async () => {
+    const files = (await readdir(FIXTURES)).filter((f) => f.endsWith('.json'));
+    assert.ok(files.length >= 3, `expected committed histories in ${FIXTURES}`);
+    for (const file of files) {
+      const history = historyFromJSON(JSON.parse(await readFile(join(FIXTURES, file), 'utf8')));
+      await assert.doesNotReject(
+        Worker.runReplayHistory(await replayOptions(), history, file),
+        `replay of ${file}`,
+      );
+    }
+  });
+});

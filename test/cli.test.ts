@@ -177,8 +177,11 @@ describe('greenlight CLI', () => {
       /unknown target "moon"; configured targets: dev, stage, prod, qa, uat, soak/,
     );
     assert.equal(unknown.code, 1);
-    const rows = await h.api.list({ service: 'web', target: 'dev' });
-    assert.equal(rows.length, 0);
+    assert.equal(bad.stdout + unknown.stdout, '', 'no release id was printed');
+    // Nothing was started: the lane of web on dev is free and no release of web to dev exists.
+    assert.equal(await h.api.runningRelease('web', 'dev'), null);
+    const { count } = await h.client.workflow.count("GreenlightService = 'web' AND GreenlightTarget = 'dev'");
+    assert.equal(count, 0);
   });
 
   it('exits 2 on usage errors and 1 when no server answers', async () => {

@@ -125,6 +125,17 @@ describe('configuration', () => {
     assert.equal(s.temporal.taskQueue, 'greenlight');
     assert.throws(() => loadSettings({ GREENLIGHT_DEV_SERVER_PORT: 'abc' }), /GREENLIGHT_DEV_SERVER_PORT/);
   });
+
+  it('turns TLS on with any TLS setting, and refuses half an mTLS pair', () => {
+    assert.equal(loadSettings({}).temporal.tls, undefined);
+    assert.equal(loadSettings({ TEMPORAL_TLS_CA: '/ca.pem' }).temporal.tls?.caPath, '/ca.pem');
+    assert.ok(loadSettings({ TEMPORAL_TLS: 'true' }).temporal.tls);
+    assert.throws(
+      () => loadSettings({ TEMPORAL_TLS_CERT: '/c.pem' }),
+      /TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together/,
+    );
+    assert.throws(() => loadSettings({ TEMPORAL_TLS_KEY: '/k.pem' }), /go together/);
+  });
 });
 
 describe('durations and maintenance windows', () => {

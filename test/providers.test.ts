@@ -49,6 +49,25 @@ describe('local process infrastructure', () => {
     await infra.destroy(spec); // idempotent
   });
 
+  it('refuses to reuse a host name that runs another version', async () => {
+    const infra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
+    const spec = {
+      service: 'web',
+      version: 'v3',
+      target: 'dev',
+      hostname: 'web-v3.dev.test',
+      releaseId: 'r4',
+    };
+    await infra.deploy(spec);
+    await assert.rejects(infra.deploy({ ...spec, version: 'V3' }), (e: unknown) => {
+      assert.ok(isProviderError(e));
+      assert.equal(e.isRetryable, false);
+      assert.match(e.message, /web-v3\.dev\.test already runs version v3; refusing to reuse it for V3/);
+      return true;
+    });
+    await infra.destroy(spec);
+  });
+
   it('reports an instance that dies as gone, and redeploys it', async () => {
     const infra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
     const spec = {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ApprovalRule } from '../src/shared/target';
-import { ReleaseState } from '../src/workflows/release-state';
+import { MAX_REFUSED, ReleaseState } from '../src/workflows/release-state';
 
 const NOW = '2026-11-21T12:00:00.000Z';
 const PROD: ApprovalRule = {
@@ -82,6 +82,15 @@ describe('approval rules', () => {
       'control characters are stripped from the claimed name',
     );
     assert.equal(JSON.stringify({ ...r.status, approvals: { ...r.status.approvals, refused: [] } }), before);
+  });
+
+  it('keeps only the newest refused requests, so a flood cannot grow the status without bound', () => {
+    const r = awaitingApproval();
+    for (let i = 0; i < MAX_REFUSED + 25; i++)
+      r.decide('approve', { approver: `intruder${i}` }, 'signal', NOW);
+    assert.equal(r.status.approvals.refused.length, MAX_REFUSED);
+    assert.equal(r.status.approvals.refused.at(-1)?.by, `intruder${MAX_REFUSED + 24}`);
+    assert.equal(r.status.approvals.refused[0].by, 'intruder25');
   });
 
   it('refuses approvals when the release is not waiting for them', () => {

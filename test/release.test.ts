@@ -263,23 +263,10 @@ describe('blue/green release on a real Temporal dev server', () => {
   });
 
   it('tears green down and never touches the alias when integration tests fail', async () => {
-    const { releaseId: first } = await h.api.startRelease({
-      service: 'broken',
-      version: 'v0',
-      target: 'dev',
-      initiator: 'ci',
-    });
-    await assert.rejects(h.client.workflow.getHandle(first).result());
-    await h.dns.upsert({
-      name: alias('broken', 'dev'),
-      type: 'CNAME',
-      value: 'elsewhere.test.internal',
-      ttl: 30,
-    });
-
+    const blue = await existingBlue('broken', 'dev');
     const { releaseId } = await h.api.startRelease({
       service: 'broken',
-      version: 'v1',
+      version: 'v2',
       target: 'dev',
       initiator: 'ci',
     });
@@ -289,8 +276,10 @@ describe('blue/green release on a real Temporal dev server', () => {
     assert.equal(status.tests?.passed, false);
     assert.match(status.tests!.checks[0].detail, /status 404, expected 200/);
     assert.ok(!status.history.some((x) => x.stage === 'cutting_over'));
-    assert.equal(await aliasTarget('broken', 'dev'), 'elsewhere.test.internal');
-    assert.equal(await h.infra.describe({ hostname: 'broken-v1.dev.test.internal' }), null);
+    assert.equal(await aliasTarget('broken', 'dev'), blue.hostname);
+    assert.deepEqual(await h.infra.describe({ hostname: blue.hostname }), blue, 'blue still runs');
+    assert.equal(await h.infra.describe({ hostname: 'broken-v2.dev.test.internal' }), null);
+    assert.equal(await h.dns.get('broken-v2.dev.test.internal'), null);
   });
 
   it('rolls back to blue automatically when green fails a health check while baking', async () => {
@@ -361,7 +350,7 @@ describe('blue/green release on a real Temporal dev server', () => {
 
 describe('abort', () => {
   it('aborts before cutover: green torn down, alias left on blue', async () => {
-    const blue = await establishBlue('news');
+    const blue = await existingBlue('news', 'stage');
     const { releaseId } = await h.api.startRelease({
       service: 'news',
       version: 'v2',
@@ -374,7 +363,139 @@ describe('abort', () => {
     assert.equal(done.stage, 'aborted');
     assert.equal(done.reason, 'abort requested by ops: wrong build');
     assert.equal(await h.infra.describe({ hostname: 'news-v2.stage.test.internal' }), null);
-    assert.ok(blue.live);
+    assert.equal(await aliasTarget('news', 'stage'), blue.hostname);
+    assert.deepEqual(await h.infra.describe({ hostname: blue.hostname }), blue, 'blue still runs');
+  });
+
+  it('honours an abort sent while integration tests run, on a target that needs no approval', async () => {
+    const blue = await existingBlue('slowtests', 'dev');
+    const { releaseId } = await h.api.startRelease({
+      service: 'slowtests',
+      version: 'v2',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, releaseId, 'testing');
+    const receipt = await h.api.abort(releaseId, { by: 'ops' });
+    assert.match(receipt.message, /tearing green down/);
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'aborted');
+    assert.ok(!done.history.some((x) => x.stage === 'cutting_over'), 'never cut over');
+    assert.equal(await aliasTarget('slowtests', 'dev'), blue.hostname);
+    assert.equal(await h.infra.describe({ hostname: 'slowtests-v2.dev.test.internal' }), null);
+  });
+
+  it('treats a cancellation of the workflow as an abort before cutover', async () => {
+    const blue = await existingBlue('cancel1', 'stage');
+    const { releaseId } = await h.api.startRelease({
+      service: 'cancel1',
+      version: 'v2',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, releaseId, 'awaiting_approval');
+    await h.client.workflow.getHandle(releaseId).cancel();
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'aborted');
+    assert.equal(done.reason, 'abort requested by temporal: workflow cancellation requested');
+    assert.equal(await aliasTarget('cancel1', 'stage'), blue.hostname);
+    assert.equal(await h.infra.describe({ hostname: 'cancel1-v2.stage.test.internal' }), null);
+  });
+
+  it('treats a cancellation of the workflow as a rollback after cutover', async () => {
+    const blue = await existingBlue('cancel2', 'soak');
+    const { releaseId } = await h.api.startRelease({
+      service: 'cancel2',
+      version: 'v2',
+      target: 'soak',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, releaseId, 'baking');
+    await h.client.workflow.getHandle(releaseId).cancel();
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'rolled_back');
+    assert.equal(await aliasTarget('cancel2', 'soak'), blue.hostname);
+    assert.deepEqual(await getJson(`${blue.endpoint}/version`), { service: 'cancel2', version: 'v1' });
+    assert.equal(await h.infra.describe({ hostname: 'cancel2-v2.soak.test.internal' }), null);
+  });
+});
+
+describe('versions and host names', () => {
+  it('refuses to release the version that is already live, and leaves it running', async () => {
+    const first = await establishBlue('same');
+    const { releaseId } = await h.api.startRelease({
+      service: 'same',
+      version: 'v1',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'failed');
+    assert.equal(done.reason, 'v1 is already live on dev (same-v1.dev.test.internal)');
+    assert.equal(await aliasTarget('same', 'dev'), first.live!.hostname);
+    assert.deepEqual(await getJson(`${first.live!.endpoint}/version`), { service: 'same', version: 'v1' });
+  });
+
+  it('gives versions that differ only in case or punctuation their own host names', async () => {
+    const lower = await establishBlue('case');
+    const { releaseId } = await h.api.startRelease({
+      service: 'case',
+      version: 'V1',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'completed', done.reason ?? '');
+    assert.notEqual(done.live!.hostname, lower.live!.hostname);
+    assert.match(done.live!.hostname, /^case-v1-[0-9a-f]{8}\.dev\.test\.internal$/);
+    assert.deepEqual(await getJson(`${done.live!.endpoint}/version`), { service: 'case', version: 'V1' });
+    assert.equal(await aliasTarget('case', 'dev'), done.live!.hostname);
+  });
+
+  it('replaces a live deployment that is no longer running, and refuses an alias it does not manage', async () => {
+    await h.dns.upsert({
+      name: alias('ghost', 'dev'),
+      type: 'CNAME',
+      value: 'ghost-v0.dev.test.internal',
+      ttl: 30,
+    });
+    const { releaseId } = await h.api.startRelease({
+      service: 'ghost',
+      version: 'v1',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'completed', done.reason ?? '');
+    assert.equal(done.previous?.version, 'unknown');
+    assert.equal(await aliasTarget('ghost', 'dev'), 'ghost-v1.dev.test.internal');
+
+    await h.dns.upsert({ name: alias('foreign', 'dev'), type: 'CNAME', value: 'lb.example.com', ttl: 30 });
+    const foreign = await h.api.startRelease({
+      service: 'foreign',
+      version: 'v1',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    const refused = await h.api.wait(foreign.releaseId);
+    assert.equal(refused.stage, 'failed');
+    assert.match(
+      refused.reason ?? '',
+      /points at lb\.example\.com, which is not a foreign deployment on dev/,
+    );
+    assert.equal(await aliasTarget('foreign', 'dev'), 'lb.example.com');
+  });
+
+  it('ends with a failed stage and its reason when the target is unknown to the worker', async () => {
+    const handle = await h.client.workflow.start(RELEASE_WORKFLOW, {
+      taskQueue: h.taskQueue,
+      workflowId: 'unknown-target',
+      args: [{ service: 'web', version: 'v1', target: 'moon', initiator: 'ci' }],
+    });
+    await assert.rejects(handle.result(), WorkflowFailedError);
+    const status = await h.api.status('unknown-target');
+    assert.equal(status.stage, 'failed');
+    assert.match(status.reason ?? '', /unknown target "moon"; configured targets: dev, stage/);
   });
 });
 

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { Worker } from '@temporalio/worker';
 import type { ReplayWorkerOptions } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { rejectSignal } from '../src/shared/messages';
+import { approveSignal, rejectSignal, rollbackSignal } from '../src/shared/messages';
 import type { Harness } from './helpers/temporal';
 import { startHarness, temporalCliPath, waitForStage, workflowBundle } from './helpers/temporal';
 
@@ -45,7 +45,7 @@ describe('replay', () => {
     await h.api.approve(approved.releaseId, { approver: 'bob' });
     await h.api.approve(approved.releaseId, { approver: 'carol' });
     await h.api.wait(approved.releaseId);
-    // A release rejected by signal, after a refused rollback.
+    // A release rejected by signal, after a malformed (refused) approval.
     const rejected = await h.api.startRelease({
       service: 'web',
       version: 'v3',
@@ -53,12 +53,30 @@ describe('replay', () => {
       initiator: 'ci',
     });
     await waitForStage(h.api, rejected.releaseId, 'awaiting_approval');
+    await h.client.workflow.getHandle(rejected.releaseId).signal(approveSignal, { approver: '' });
     await h.client.workflow
       .getHandle(rejected.releaseId)
       .signal(rejectSignal, { approver: 'bob', comment: 'no' });
     await h.api.wait(rejected.releaseId);
+    // A release rolled back by signal while blue waits for termination.
+    const uatBlue = await h.api.startRelease({
+      service: 'web',
+      version: 'v1',
+      target: 'uat',
+      initiator: 'ci',
+    });
+    await h.api.wait(uatBlue.releaseId);
+    const rolledBack = await h.api.startRelease({
+      service: 'web',
+      version: 'v2',
+      target: 'uat',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, rolledBack.releaseId, 'awaiting_termination');
+    await h.client.workflow.getHandle(rolledBack.releaseId).signal(rollbackSignal, { by: 'ops' });
+    assert.equal((await h.api.wait(rolledBack.releaseId)).stage, 'rolled_back');
 
-    const ids = [blue.releaseId, approved.releaseId, rejected.releaseId];
+    const ids = [blue.releaseId, approved.releaseId, rejected.releaseId, rolledBack.releaseId];
     const histories = await Promise.all(ids.map((id) => h.client.workflow.getHandle(id).fetchHistory()));
     for (const [i, history] of histories.entries()) {
       const result = await Worker.runReplayHistory(await replayOptions(), history, ids[i]).then(
@@ -70,9 +88,17 @@ describe('replay', () => {
 
     if (process.env.GREENLIGHT_RECORD_HISTORIES === '1') {
       await mkdir(FIXTURES, { recursive: true });
-      const names = ['dev-completed', 'prod-approved', 'stage-rejected-by-signal'];
+      // Only missing fixtures are written: the existing ones stay as histories of earlier versions.
+      const names = [
+        'dev-completed',
+        'prod-approved',
+        'stage-rejected-by-signal',
+        'uat-rolled-back-by-signal',
+      ];
+      const existing = new Set(await readdir(FIXTURES));
       const cli = await temporalCliPath();
       for (const [i, id] of ids.entries()) {
+        if (existing.has(`${names[i]}.json`)) continue;
         const { stdout } = await run(cli, [
           'workflow',
           'show',
@@ -92,7 +118,7 @@ describe('replay', () => {
 
   it('replays the committed histories of earlier versions', async () => {
     const files = (await readdir(FIXTURES)).filter((f) => f.endsWith('.json'));
-    assert.ok(files.length >= 3, `expected committed histories in ${FIXTURES}`);
+    assert.ok(files.length >= 4, `expected committed histories in ${FIXTURES}`);
     for (const file of files) {
       const history = historyFromJSON(JSON.parse(await readFile(join(FIXTURES, file), 'utf8')));
       await assert.doesNotReject(

@@ -77,6 +77,21 @@ const ChangeInput = z.object({
     .default([]),
 });
 
+/**
+ * Runs `work` while heartbeating every few seconds, so a long provider call is neither timed out
+ * nor deaf to cancellation (which reaches an activity only through its heartbeats).
+ */
+async function withHeartbeats<T>(work: () => Promise<T>, everyMs = 2_000): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), everyMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** The activities of the release workflow; the worker composes them with real providers. */
 export function createActivities(deps: ActivityDeps) {
   const { config, infra, dns, cmdb, checks } = deps;
@@ -112,14 +127,29 @@ export function createActivities(deps: ActivityDeps) {
       const live = await callProvider('describe live deployment', () =>
         infra.describe({ hostname: record.value }),
       );
-      if (!live) {
-        Context.current().log.warn('alias points at a deployment that is not running', {
-          alias,
-          hostname: record.value,
+      if (live) return live;
+      // The alias points at an instance that is gone. If the name is one of this service's on this
+      // target, it is blue all the same (the compare-and-swap needs its value); anything else is
+      // not greenlight's to replace.
+      const isOurs = record.value.startsWith(`${service}-`) && record.value.endsWith(`.${target}.${zone}`);
+      if (!isOurs) {
+        throw ApplicationFailure.create({
+          type: FailureTypes.dnsConflict,
+          message: `${alias} points at ${record.value}, which is not a ${service} deployment on ${target}; point the alias at one or remove it`,
+          nonRetryable: true,
         });
-        return null;
       }
-      return live;
+      Context.current().log.warn('the live deployment is not running; it will be replaced', {
+        alias,
+        hostname: record.value,
+      });
+      return {
+        service,
+        target,
+        version: 'unknown',
+        hostname: record.value,
+        endpoint: `http://${record.value}`,
+      };
     },
 
     /** Creates green under its version-suffixed host name and publishes that record. */
@@ -127,8 +157,10 @@ export function createActivities(deps: ActivityDeps) {
       const spec = parseInput(DeployInput, input);
       const { green } = hostnames(spec.service, spec.version, spec.target, spec.zone);
       const ctx = Context.current();
-      const deployment = await callProvider('deploy green', () =>
-        infra.deploy({ ...spec, hostname: green }, ctx.cancellationSignal),
+      const deployment = await withHeartbeats(() =>
+        callProvider('deploy green', () =>
+          infra.deploy({ ...spec, hostname: green }, ctx.cancellationSignal),
+        ),
       );
       const address = new URL(deployment.endpoint).hostname;
       await callProvider('publish green record', () =>
@@ -143,28 +175,30 @@ export function createActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const startedAt = new Date().toISOString();
       const results: CheckResult[] = [];
-      for (const check of serviceChecks(config, deployment.service).checks) {
-        ctx.heartbeat({ check: check.name });
-        if (check.slow && skipSlowScans) {
-          results.push({
-            name: check.name,
-            passed: true,
-            slow: true,
-            skipped: true,
-            durationMs: 0,
-            detail: 'skipped (skipSlowScans)',
-          });
-          continue;
+      const run = async () => {
+        for (const check of serviceChecks(config, deployment.service).checks) {
+          if (check.slow && skipSlowScans) {
+            results.push({
+              name: check.name,
+              passed: true,
+              slow: true,
+              skipped: true,
+              durationMs: 0,
+              detail: 'skipped (skipSlowScans)',
+            });
+            continue;
+          }
+          results.push(
+            await checks.run(check, {
+              endpoint: deployment.endpoint,
+              service: deployment.service,
+              version: deployment.version,
+              signal: ctx.cancellationSignal,
+            }),
+          );
         }
-        results.push(
-          await checks.run(check, {
-            endpoint: deployment.endpoint,
-            service: deployment.service,
-            version: deployment.version,
-            signal: ctx.cancellationSignal,
-          }),
-        );
-      }
+      };
+      await withHeartbeats(run);
       return {
         passed: results.every((r) => r.passed),
         checks: results,

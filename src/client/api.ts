@@ -32,7 +32,8 @@ export class GreenlightError extends Error {
   override readonly name = 'GreenlightError';
   constructor(
     message: string,
-    readonly code: 'invalid_input' | 'conflict' | 'refused' | 'not_found' | 'unknown_target',
+    /** `ended`: the release ended without a final status (terminated, timed out, invalid input). */
+    readonly code: 'invalid_input' | 'conflict' | 'refused' | 'not_found' | 'unknown_target' | 'ended',
   ) {
     super(message);
   }
@@ -212,10 +213,14 @@ export class GreenlightClient {
     try {
       return await handle.result();
     } catch (e) {
-      const cause = e instanceof WorkflowFailedError ? e.cause : undefined;
-      const details = cause instanceof ApplicationFailure ? cause.details : undefined;
+      if (!(e instanceof WorkflowFailedError)) throw e;
+      const details = e.cause instanceof ApplicationFailure ? e.cause.details : undefined;
       if (details?.[0]) return details[0] as ReleaseStatus;
-      throw e;
+      const { status } = await handle.describe();
+      throw new GreenlightError(
+        `release ${handle.workflowId} ended (${status.name.toLowerCase()}) without a final status: ${e.cause?.message ?? e.message}`,
+        'ended',
+      );
     }
   }
 

@@ -206,7 +206,7 @@ function reportError(e: unknown, io: Io): number {
   }
   if (e instanceof GreenlightError || e instanceof ConfigError) {
     io.err(`greenlight: ${e.message}\n`);
-    return ExitCodes.error;
+    return e instanceof GreenlightError && e.code === 'ended' ? ExitCodes.notCompleted : ExitCodes.error;
   }
   io.err(`greenlight: ${(e as Error).message ?? String(e)}\n`);
   return ExitCodes.error;

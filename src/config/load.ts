@@ -63,7 +63,14 @@ export interface Settings {
 export function loadSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Settings {
   const e = parseOrThrow(Environment, env, 'invalid environment');
   const { config, source } = loadConfig(e.GREENLIGHT_CONFIG, cwd);
-  const isTls = e.TEMPORAL_TLS === 'true' || Boolean(e.TEMPORAL_API_KEY || e.TEMPORAL_TLS_CERT);
+  if (Boolean(e.TEMPORAL_TLS_CERT) !== Boolean(e.TEMPORAL_TLS_KEY)) {
+    throw new ConfigError(
+      'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both for mTLS, or neither',
+    );
+  }
+  const isTls =
+    e.TEMPORAL_TLS === 'true' ||
+    Boolean(e.TEMPORAL_API_KEY || e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME);
   return {
     config,
     configSource: source,

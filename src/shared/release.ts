@@ -130,7 +130,7 @@ export interface RefusedRequest {
   by: string | null;
   reason: string;
   at: string;
-  via: 'signal' | 'update';
+  via: 'signal' | 'update' | 'cancel';
 }
 
 export interface PolicyDecisionRecord {
@@ -180,11 +180,28 @@ export interface ReleaseStatus {
   reason: string | null;
 }
 
-/** Host names of a release: green's version-suffixed name and the unsuffixed alias. */
+/**
+ * Host names of a release: green's version-suffixed name and the unsuffixed alias. The label is
+ * `<service>-<version>` when the version is already a lowercase DNS label; otherwise (upper case,
+ * `.` or `_`, or too long) a hash of the exact version is appended, so `V2`, `v2`, `1.2` and `1-2`
+ * never share a host name.
+ */
 export function hostnames(service: string, version: string, target: string, zone: string) {
-  const label = `${service}-${version.toLowerCase().replace(/[._]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
+  const plain = `${service}-${version.toLowerCase().replace(/[._]/g, '-')}`;
+  const isExact = /^[a-z0-9-]+$/.test(version) && plain.length <= 63;
+  const label = isExact ? plain : `${plain.slice(0, 54).replace(/-+$/, '')}-${fnv1a(version)}`;
   return {
     green: `${label}.${target}.${zone}`,
     alias: `${service}.${target}.${zone}`,
   };
+}
+
+/** 32-bit FNV-1a of a string, as 8 hex digits: short, stable, sandbox-safe. */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
 }

@@ -11,8 +11,12 @@ import type {
 import { ApprovalInput, CONTROL_CHARS, InterventionInput, isTerminalStage } from '../shared/release';
 import type { ApprovalRule } from '../shared/target';
 
-export type Via = 'signal' | 'update';
+/** How a request arrived; `cancel` is a cancellation of the workflow itself. */
+export type Via = 'signal' | 'update' | 'cancel';
 export type Verdict = { ok: true; message: string } | { ok: false; reason: string };
+
+/** The newest refused requests kept in the status. */
+export const MAX_REFUSED = 50;
 
 const PRE_CUTOVER: readonly Stage[] = [
   'queued',
@@ -141,7 +145,7 @@ export class ReleaseState {
   }
 
   /** Applies an `approve` or `reject` request; a refused one is recorded and changes nothing else. */
-  decide(kind: 'approve' | 'reject', raw: unknown, via: Via, now: string): Verdict {
+  decide(kind: 'approve' | 'reject', raw: unknown, via: Exclude<Via, 'cancel'>, now: string): Verdict {
     const parsed = ApprovalInput.safeParse(raw);
     if (!parsed.success) {
       const reason = `invalid ${kind}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`;
@@ -252,7 +256,10 @@ export class ReleaseState {
     via: Via,
     now: string,
   ): Verdict {
-    this.status.approvals.refused.push({ kind, by, reason, at: now, via });
+    const refused = this.status.approvals.refused;
+    refused.push({ kind, by, reason, at: now, via });
+    // Bounded, so a flood of bad requests cannot grow the status without limit.
+    if (refused.length > MAX_REFUSED) refused.splice(0, refused.length - MAX_REFUSED);
     this.status.updatedAt = now;
     return { ok: false, reason };
   }

@@ -37,7 +37,7 @@ import {
 import type { DecisionReceipt } from '../shared/messages';
 import { evaluatePolicy } from '../shared/policy';
 import type { Deployment, ReleaseRequestInput, ReleaseStatus, Stage } from '../shared/release';
-import { hostnames, ReleaseRequest } from '../shared/release';
+import { hostnames, isTerminalStage, ReleaseRequest } from '../shared/release';
 import { isMaintenanceWindowOpen } from '../shared/target';
 import type { TargetSettings } from '../shared/target';
 import { currentDetails } from './details';
@@ -64,7 +64,7 @@ const acts = proxyActivities<Activities>({
 const longActs = proxyActivities<Activities>({
   startToCloseTimeout: '15m',
   scheduleToCloseTimeout: '1h',
-  heartbeatTimeout: '1m',
+  heartbeatTimeout: '20s',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: RETRY,
 });
@@ -105,9 +105,29 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
   ]);
   publish(release);
 
+  // Cancelling the workflow (e.g. from the Web UI) is an abort before cutover and a rollback after:
+  // the release always compensates instead of stopping half-way.
+  CancellationScope.current().cancelRequested.catch(() => {
+    const kind = release.isCutOver ? 'rollback' : 'abort';
+    release.intervene(
+      kind,
+      { by: 'temporal', reason: 'workflow cancellation requested' },
+      'cancel',
+      nowIso(),
+    );
+    publish(release);
+  });
+
   const lane = await acquireLane(release);
   try {
-    await new ReleaseRun(release).run();
+    await CancellationScope.nonCancellable(() => new ReleaseRun(release).run());
+  } catch (e) {
+    // A failure no step handled (settings or blue unreadable, blue could not be terminated…):
+    // the release still ends with a stage and a reason.
+    if (!isTerminalStage(release.stage)) {
+      release.end('failed', nowIso(), describeFailure(`stage ${release.stage}`, e));
+      publish(release);
+    }
   } finally {
     await CancellationScope.nonCancellable(() => lane.signal(freeLaneSignal).catch(() => undefined));
   }
@@ -162,7 +182,7 @@ async function acquireLane(release: ReleaseState): Promise<ChildWorkflowHandle<t
     const reason = `another release of ${service} to ${target} is running (lane ${laneWorkflowId(service, target)}); only one runs at a time`;
     release.end('failed', nowIso(), reason);
     publish(release);
-    throw outcome(FailureTypes.releaseConflict, reason);
+    throw outcome(FailureTypes.releaseConflict, reason, release.status);
   }
 }
 
@@ -188,6 +208,14 @@ class ReleaseRun {
       [this.coordinates()],
     );
     this.release.setBlue(this.blue);
+    const greenHostname = this.greenHostname();
+    if (this.blue?.hostname === greenHostname) {
+      await this.finish(
+        'failed',
+        `${this.request.version} is already live on ${this.request.target} (${greenHostname})`,
+      );
+      return;
+    }
 
     const scope = new CancellationScope();
     this.release.onAbort = () => scope.cancel();
@@ -248,7 +276,10 @@ class ReleaseRun {
       [],
       this.release.approvalWaitText(),
     );
-    const isDecided = await condition(() => this.release.isApproved || this.release.isRejected, timeoutMs);
+    const isDecided =
+      (await condition(() => this.release.isApproved || this.release.isRejected, timeoutMs)) ||
+      this.release.isApproved ||
+      this.release.isRejected; // a decision in the same task as the timeout still counts
     if (!isDecided) {
       await this.tearDownGreen('expired', `no decision within ${timeoutMs / 1000} s`);
       return false;
@@ -268,6 +299,12 @@ class ReleaseRun {
 
   /** Points the alias at green (compare-and-swap against blue). False when the release ended here. */
   private async cutOver(): Promise<boolean> {
+    // An abort accepted while the last pre-cutover activity was finishing wins over promotion.
+    // Nothing awaits between this check and the stage change, so no abort slips in after it.
+    if (this.release.isAbortRequested) {
+      await this.tearDownGreen('aborted', this.release.interventionNote ?? 'aborted');
+      return false;
+    }
     const green = this.green!;
     await this.enter('cutting_over', `${this.aliasName()} → ${green.hostname}`);
     try {

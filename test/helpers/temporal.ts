@@ -53,6 +53,14 @@ export const TEST_CONFIG: ConfigInput = {
   },
   services: {
     broken: { checks: [{ name: 'missing-page', path: '/does-not-exist', expectStatus: 200 }] },
+    // Integration tests that take a few seconds, to act while they run.
+    slowtests: {
+      checks: [
+        { name: 'soak-1', path: '/healthz', repeat: 1000 },
+        { name: 'soak-2', path: '/healthz', repeat: 1000 },
+        { name: 'soak-3', path: '/healthz', repeat: 1000 },
+      ],
+    },
   },
   checks: [
     { name: 'health', path: '/healthz' },

@@ -41,7 +41,14 @@ export class LocalProcessInfra implements InfraProvider {
 
   async deploy(spec: DeploymentSpec, signal?: AbortSignal): Promise<Deployment> {
     const existing = await this.running(spec.hostname);
-    if (existing) return existing;
+    if (existing) {
+      if (existing.version === spec.version) return existing;
+      throw new ProviderError(
+        ProviderErrorKinds.deployFailed,
+        `${spec.hostname} already runs version ${existing.version}; refusing to reuse it for ${spec.version}`,
+        false,
+      );
+    }
     await mkdir(this.dir, { recursive: true });
     const readyFile = join(this.dir, `${spec.hostname}.ready`);
     await rm(readyFile, { force: true });

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LocalProcessInfra } from '../src/providers/infra/local-process';
+import { EXAMPLE_SERVICE } from '../src/worker';
+import { getJson, temporalCliPath } from './helpers/temporal';
+
+const ROOT = join(__dirname, '..', '..');
+const MAIN = join(ROOT, 'dist', 'src', 'main.js');
+const BIN = join(ROOT, 'bin', 'greenlight.js');
+
+let stateDir: string;
+let env: NodeJS.ProcessEnv;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** `npm start`'s program, until it prints that the worker started. */
+async function start(): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const deadline = Date.now() + 60_000;
+  while (!output.includes('"msg":"worker started"')) {
+    if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`npm start did not start the worker:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, output: () => output };
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  child.kill('SIGINT');
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(process.execPath, [BIN, ...args], { env }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
+before(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'greenlight-start-'));
+  env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TEMPORAL_CLI_PATH: await temporalCliPath(),
+    GREENLIGHT_STATE_DIR: stateDir,
+    GREENLIGHT_DEV_SERVER_PORT: String(await freePort()),
+    GREENLIGHT_UI_PORT: String(await freePort()),
+    GREENLIGHT_LOG_LEVEL: 'info',
+  };
+});
+
+after(async () => {
+  const infra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
+  const files = await readdir(join(stateDir, 'infra')).catch(() => [] as string[]);
+  for (const f of files.filter((n) => n.endsWith('.json')))
+    await infra.destroy({ hostname: f.replace(/\.json$/, '') });
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+describe('npm start', () => {
+  it('runs a dev server with its UI and a worker, and a release survives a restart of both', async () => {
+    const first = await start();
+    assert.match(
+      first.output(),
+      new RegExp(`Temporal Web UI: http://localhost:${env.GREENLIGHT_UI_PORT}/namespaces/default/workflows`),
+    );
+    const ui = await fetch(`http://127.0.0.1:${env.GREENLIGHT_UI_PORT}/`);
+    assert.equal(ui.status, 200, 'the Web UI answers');
+
+    const started = await cli([
+      'release',
+      'start',
+      '--service',
+      'web',
+      '--version',
+      '1f2e3d4',
+      '--target',
+      'stage',
+      '--json',
+    ]);
+    assert.equal(started.code, 0, started.stderr);
+    const { releaseId } = JSON.parse(started.stdout) as { releaseId: string };
+    for (let i = 0; ; i++) {
+      const s = JSON.parse((await cli(['release', 'status', releaseId, '--json'])).stdout) as {
+        stage: string;
+      };
+      if (s.stage === 'awaiting_approval') break;
+      assert.ok(i < 100, `release did not reach the approval gate: ${s.stage}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(await stop(first.child), 0, 'a clean shutdown on SIGINT');
+
+    // Everything stopped: the server's database under the state dir keeps the release.
+    const second = await start();
+    const approved = await cli(['release', 'approve', releaseId, '--approver', 'bob']);
+    assert.equal(approved.code, 0, approved.stderr + second.output());
+    const watched = await cli(['release', 'watch', releaseId]);
+    assert.equal(watched.code, 0, watched.stderr);
+    const status = JSON.parse((await cli(['release', 'status', releaseId, '--json'])).stdout) as {
+      stage: string;
+      live: { endpoint: string };
+    };
+    assert.equal(status.stage, 'completed');
+    assert.deepEqual(await getJson(`${status.live.endpoint}/version`), {
+      service: 'web',
+      version: '1f2e3d4',
+    });
+    assert.equal(await stop(second.child), 0);
+  });
+});

@@ -80,7 +80,7 @@ describe('greenlight CLI', () => {
     assert.deepEqual(JSON.parse(ok.stdout), {
       accepted: true,
       stage: 'awaiting_approval',
-      message: 'approved by bob (1/2)',
+      message: 'approved by bob (1 of 2)',
     });
 
     const status = await cli(['release', 'status', releaseId, '--json']);
@@ -91,7 +91,7 @@ describe('greenlight CLI', () => {
 
     const text = await cli(['release', 'status', releaseId]);
     assert.match(text.stdout, /^release {3}web-prod-1f2e3d4-/);
-    assert.match(text.stdout, /waiting {3}1 more approval \(1\/2\)/);
+    assert.match(text.stdout, /waiting {3}1 more approval \(1 of 2 given\)/);
     assert.match(
       text.stdout,
       /policy {4}blocked all\(tests_passed ✓, approval_obtained ✗, not\(slow_scans_skipped ✗\) ✓\) ✗/,

@@ -62,7 +62,7 @@ describe('local process infrastructure', () => {
     await assert.rejects(infra.deploy({ ...spec, version: 'V3' }), (e: unknown) => {
       assert.ok(isProviderError(e));
       assert.equal(e.isRetryable, false);
-      assert.match(e.message, /web-v3\.dev\.test already runs version v3; refusing to reuse it for V3/);
+      assert.match(e.message, /web-v3\.dev\.test already runs web v3; refusing to reuse it for web V3/);
       return true;
     });
     await infra.destroy(spec);

@@ -45,7 +45,10 @@ describe('approval rules', () => {
     const r = awaitingApproval();
     assert.equal(r.decide('approve', { approver: 'bob' }, 'update', NOW).ok, true);
     assert.equal(r.isApproved, false);
-    assert.match(r.status.waitingFor ?? '', /1 more approval \(1\/2\) from alice, bob, carol, not alice/);
+    assert.match(
+      r.status.waitingFor ?? '',
+      /1 more approval \(1 of 2 given\) from alice, bob, carol, not alice/,
+    );
     const again = r.decide('approve', { approver: ' BOB ' }, 'update', NOW);
     assert.equal(again.ok, false);
     assert.equal(r.decide('approve', { approver: 'carol', comment: 'ok' }, 'update', NOW).ok, true);
@@ -98,6 +101,16 @@ describe('approval rules', () => {
     r.setStage('baking', NOW);
     const v = r.decide('approve', { approver: 'bob' }, 'update', NOW);
     assert.deepEqual(v, { ok: false, reason: 'release is not awaiting approval (stage baking)' });
+  });
+
+  it('lets the first decision stand when a rejection follows the final approval in the same task', () => {
+    const r = awaitingApproval({ required: 1, initiatorMayApprove: true, timeout: 1000 });
+    assert.equal(r.decide('approve', { approver: 'bob' }, 'update', NOW).ok, true);
+    assert.deepEqual(r.decide('reject', { approver: 'carol' }, 'update', NOW), {
+      ok: false,
+      reason: 'release has already been approved',
+    });
+    assert.equal(r.isRejected, false);
   });
 
   it('accepts a rejection from an allowed approver, including the initiator', () => {

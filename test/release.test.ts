@@ -106,7 +106,7 @@ describe('blue/green release on a real Temporal dev server', () => {
       initiator: 'alice',
     });
     const waiting = await waitForStage(h.api, releaseId, 'awaiting_approval');
-    assert.match(waiting.waitingFor ?? '', /1 more approval \(0\/1\) from anyone/);
+    assert.match(waiting.waitingFor ?? '', /1 more approval \(0 of 1 given\) from anyone/);
     assert.equal(waiting.policyDecisions.at(-1)?.allowed, false);
     assert.match(waiting.policyDecisions.at(-1)!.explanation, /approval_obtained ✗/);
     assert.equal(await aliasTarget('api', 'stage'), null, 'alias untouched while waiting');
@@ -201,7 +201,7 @@ describe('blue/green release on a real Temporal dev server', () => {
     );
     const one = await h.api.status(releaseId);
     assert.equal(one.stage, 'awaiting_approval');
-    assert.match(one.waitingFor ?? '', /1 more approval \(1\/2\) from alice, bob, carol, not alice/);
+    assert.match(one.waitingFor ?? '', /1 more approval \(1 of 2 given\) from alice, bob, carol, not alice/);
     await h.api.approve(releaseId, { approver: 'carol' });
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'completed');
@@ -484,6 +484,41 @@ describe('versions and host names', () => {
       /points at lb\.example\.com, which is not a foreign deployment on dev/,
     );
     assert.equal(await aliasTarget('foreign', 'dev'), 'lb.example.com');
+  });
+
+  it("never tears down another service's deployment that happens to have green's host name", async () => {
+    // `web-api` version v1 and `web` version api-v1 both map to web-api-v1.dev.test.internal.
+    const other = await establishBlue('web-api');
+    const { releaseId } = await h.api.startRelease({
+      service: 'web',
+      version: 'api-v1',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'failed');
+    assert.match(done.reason ?? '', /already runs web-api v1; refusing to reuse it for web api-v1/);
+    assert.deepEqual(await getJson(`${other.live!.endpoint}/version`), { service: 'web-api', version: 'v1' });
+    assert.equal((await h.dns.get(other.live!.hostname))?.type, 'A', "the other service's record is kept");
+    assert.equal(await aliasTarget('web-api', 'dev'), other.live!.hostname);
+  });
+
+  it('rolls back to a live deployment whose instance is gone by restoring the alias', async () => {
+    const gone = 'spook-v0.soak.test.internal';
+    await h.dns.upsert({ name: alias('spook', 'soak'), type: 'CNAME', value: gone, ttl: 30 });
+    const { releaseId } = await h.api.startRelease({
+      service: 'spook',
+      version: 'v1',
+      target: 'soak',
+      initiator: 'ci',
+    });
+    const baking = await waitForStage(h.api, releaseId, 'baking');
+    assert.equal(baking.previous?.isGone, true);
+    await h.api.rollback(releaseId, { by: 'ops' });
+    const done = await waitForStage(h.api, releaseId, 'rolled_back', 15_000);
+    assert.equal(done.reason, 'rollback requested by ops');
+    assert.equal(await aliasTarget('spook', 'soak'), gone);
+    assert.equal(await h.infra.describe({ hostname: 'spook-v1.soak.test.internal' }), null);
   });
 
   it('ends with a failed stage and its reason when the target is unknown to the worker', async () => {

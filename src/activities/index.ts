@@ -49,10 +49,16 @@ const CutOverInput = ReleaseCoordinates.extend({
   /** Host name to point the alias at; null removes the alias. */
   to: Hostname.nullable(),
   ttl: z.number().int().positive(),
+  /** Whether the lookup must end at an address; false when restoring a blue whose instance is gone. */
+  requireAddress: z.boolean().default(true),
 });
 
 const HealthInput = z.object({ deployment: DeploymentSchema });
-const TearDownInput = z.object({ hostname: Hostname });
+const TearDownInput = z.object({
+  hostname: Hostname,
+  /** Tear down only if this release created the deployment (used when green's identity is unknown). */
+  ifOwnedBy: z.string().min(1).optional(),
+});
 
 const ChangeInput = z.object({
   change: z.object({
@@ -127,7 +133,14 @@ export function createActivities(deps: ActivityDeps) {
       const live = await callProvider('describe live deployment', () =>
         infra.describe({ hostname: record.value }),
       );
-      if (live) return live;
+      if (live) {
+        if (live.service === service) return live;
+        throw ApplicationFailure.create({
+          type: FailureTypes.dnsConflict,
+          message: `${alias} points at ${record.value}, a deployment of ${live.service}; point the alias at a ${service} deployment or remove it`,
+          nonRetryable: true,
+        });
+      }
       // The alias points at an instance that is gone. If the name is one of this service's on this
       // target, it is blue all the same (the compare-and-swap needs its value); anything else is
       // not greenlight's to replace.
@@ -149,6 +162,7 @@ export function createActivities(deps: ActivityDeps) {
         version: 'unknown',
         hostname: record.value,
         endpoint: `http://${record.value}`,
+        isGone: true,
       };
     },
 
@@ -212,7 +226,7 @@ export function createActivities(deps: ActivityDeps) {
      * change with a lookup. A retry after a successful swap finds the alias already changed and only verifies.
      */
     async cutOverAlias(input: z.input<typeof CutOverInput>): Promise<{ alias: string; chain: string[] }> {
-      const { service, target, zone, from, to, ttl } = parseInput(CutOverInput, input);
+      const { service, target, zone, from, to, ttl, requireAddress } = parseInput(CutOverInput, input);
       const { alias } = hostnames(service, 'x', target, zone);
       const current = (await callProvider('read alias', () => dns.get(alias)))?.value ?? null;
       if (current !== to) {
@@ -231,7 +245,7 @@ export function createActivities(deps: ActivityDeps) {
       const isVerified =
         to === null
           ? resolution.chain.length === 0 && resolution.address === null
-          : resolution.chain[0] === to && resolution.address !== null;
+          : resolution.chain[0] === to && (resolution.address !== null || !requireAddress);
       if (!isVerified) {
         throw new ApplicationFailure(
           `lookup of ${alias} returned ${JSON.stringify(resolution)}, expected it to lead to ${to ?? 'nothing'}`,
@@ -254,7 +268,17 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Removes a deployment's record and its instances (green on failure, blue after a release). */
     async tearDownDeployment(input: z.input<typeof TearDownInput>): Promise<void> {
-      const { hostname } = parseInput(TearDownInput, input);
+      const { hostname, ifOwnedBy } = parseInput(TearDownInput, input);
+      if (ifOwnedBy) {
+        const existing = await callProvider('describe deployment', () => infra.describe({ hostname }));
+        if (existing?.releaseId !== ifOwnedBy) {
+          Context.current().log.warn('not tearing down a deployment this release did not create', {
+            hostname,
+            owner: existing?.releaseId ?? null,
+          });
+          return;
+        }
+      }
       await callProvider('remove record', () => dns.remove(hostname));
       await callProvider('destroy deployment', () => infra.destroy({ hostname }));
     },

@@ -100,6 +100,10 @@ export interface Deployment {
   target: string;
   hostname: string;
   endpoint: string;
+  /** The release that created it, when the infrastructure knows. */
+  releaseId?: string;
+  /** True for a live deployment whose instance no longer runs (the alias still names it). */
+  isGone?: boolean;
 }
 
 export interface CheckResult {

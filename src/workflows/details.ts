@@ -13,7 +13,7 @@ export function currentDetails(s: ReleaseStatus): string {
     const skipped = s.tests.checks.length - ran.length;
     const failed = ran.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
     lines.push(
-      `**Tests:** ${passed}/${ran.length} passed${skipped ? `, ${skipped} skipped` : ''}${failed.length ? ` — ${failed.join('; ')}` : ''}`,
+      `**Tests:** ${passed} of ${ran.length} passed${skipped ? `, ${skipped} skipped` : ''}${failed.length ? ` — ${failed.join('; ')}` : ''}`,
     );
   }
   if (s.approvals.approvedBy.length) {

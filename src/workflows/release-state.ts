@@ -38,6 +38,8 @@ export class ReleaseState {
   isAbortRequested = false;
   isRollbackRequested = false;
   interventionNote: string | null = null;
+  /** The stage last written to the GreenlightStage search attribute. */
+  publishedStage: Stage | null = null;
   /** Called when an abort is accepted, so the workflow can cancel what runs. */
   onAbort: (() => void) | null = null;
 
@@ -141,7 +143,7 @@ export class ReleaseState {
     const who = rule?.approvers ? `from ${rule.approvers.join(', ')}` : 'from anyone';
     const notInitiator = rule && !rule.initiatorMayApprove ? `, not ${this.status.initiator}` : '';
     const until = this.approvalDeadline ? `; expires at ${this.approvalDeadline}` : '';
-    return `${missing} more approval${missing === 1 ? '' : 's'} (${approvedBy.length}/${required}) ${who}${notInitiator}${until}`;
+    return `${missing} more approval${missing === 1 ? '' : 's'} (${approvedBy.length} of ${required} given) ${who}${notInitiator}${until}`;
   }
 
   /** Applies an `approve` or `reject` request; a refused one is recorded and changes nothing else. */
@@ -155,6 +157,11 @@ export class ReleaseState {
     const rule = this.approvalRule;
     if (this.stage !== 'awaiting_approval' || !rule) {
       return this.refuse(kind, approver, `release is not awaiting approval (stage ${this.stage})`, via, now);
+    }
+    if (this.isApproved || this.isRejected) {
+      // The gate has closed in this same workflow task: the first decision stands.
+      const decided = this.isRejected ? 'rejected' : 'approved';
+      return this.refuse(kind, approver, `release has already been ${decided}`, via, now);
     }
     if (rule.approvers && !rule.approvers.some((a) => sameName(a, approver))) {
       return this.refuse(
@@ -192,7 +199,7 @@ export class ReleaseState {
     this.status.updatedAt = now;
     if (!this.isApproved) this.status.waitingFor = this.approvalWaitText();
     const { required, approvedBy } = this.status.approvals;
-    return { ok: true, message: `approved by ${approver} (${approvedBy.length}/${required})` };
+    return { ok: true, message: `approved by ${approver} (${approvedBy.length} of ${required})` };
   }
 
   /** Applies an `abort` (before cutover) or `rollback` (until blue is terminated) request. */

@@ -6,6 +6,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   ParentClosePolicy,
   proxyActivities,
   setCurrentDetails,
@@ -83,6 +84,18 @@ interface AuditedDeployment {
   status: 'live' | 'candidate' | 'terminated' | 'torn_down';
 }
 
+/**
+ * Changes to the commands a release issues, gated with `patched()` so that releases started by an
+ * earlier version replay unchanged (test/histories holds their histories).
+ */
+const Patches = {
+  /** The stage search attribute is upserted only when the stage changes. */
+  publishStageOnChange: 'publish-stage-on-change',
+} as const;
+
+/** How often a rollback tries to restore the alias before it gives up and says so. */
+const RESTORE_ATTEMPTS = 3;
+
 const nowIso = (): string => new Date().toISOString();
 
 /** A blue/green release of one service version to one target. The workflow id is the release id. */
@@ -103,6 +116,7 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
     { key: SearchAttributes.version, value: request.version },
     { key: SearchAttributes.stage, value: release.stage },
   ]);
+  release.publishedStage = release.stage;
   publish(release);
 
   // Cancelling the workflow (e.g. from the Web UI) is an abort before cutover and a rollback after:
@@ -162,9 +176,16 @@ function registerHandlers(release: ReleaseState): void {
   setHandler(abortSignal, (i) => logRefusal(release.intervene('abort', i, 'signal', nowIso())));
 }
 
-/** Keeps the search attribute and the UI's current details in step with the state. */
+/**
+ * Keeps the search attribute and the UI's current details in step with the state. The attribute is
+ * upserted only when the stage changed: each upsert is a history event, and requests that change
+ * nothing must not grow the history.
+ */
 function publish(release: ReleaseState): void {
-  upsertSearchAttributes([{ key: SearchAttributes.stage, value: release.stage }]);
+  if (!patched(Patches.publishStageOnChange) || release.stage !== release.publishedStage) {
+    upsertSearchAttributes([{ key: SearchAttributes.stage, value: release.stage }]);
+    release.publishedStage = release.stage;
+  }
   setCurrentDetails(currentDetails(release.status));
 }
 
@@ -321,7 +342,13 @@ class ReleaseRun {
       );
     } catch (e) {
       const reason = describeFailure('cutover', e);
-      if (!isFailureOfType(e, FailureTypes.dnsConflict)) await this.restoreAlias();
+      if (!isFailureOfType(e, FailureTypes.dnsConflict) && !(await this.restoreAlias())) {
+        await this.finish(
+          'failed',
+          `${reason}; the alias could not be restored and may point at green, which was kept running`,
+        );
+        return false;
+      }
       await this.tearDownGreen('failed', reason);
       return false;
     }
@@ -351,12 +378,13 @@ class ReleaseRun {
       if (this.release.isRollbackRequested)
         return this.rollBack(this.release.interventionNote ?? 'rollback requested');
       await this.enter('terminating_blue', `terminating ${this.blue.hostname}`);
-      await CancellationScope.nonCancellable(() =>
-        acts.tearDownDeployment.executeWithOptions({ summary: `terminate blue ${this.blue!.hostname}` }, [
-          { hostname: this.blue!.hostname },
-        ]),
-      );
-      this.release.status.isBlueTerminated = true;
+      const leak = await this.tearDown(this.blue.hostname);
+      this.release.status.isBlueTerminated = leak === null;
+      if (leak) {
+        // Green is live and healthy: the release did its job; the note says what is left to clean.
+        await this.finish('completed', `green is live; ${leak}`);
+        return;
+      }
     }
     await this.finish('completed', null, [
       ...(this.blue ? [{ d: this.blue, colour: 'blue' as const, status: 'terminated' as const }] : []),
@@ -389,35 +417,50 @@ class ReleaseRun {
 
   private async rollBack(reason: string): Promise<void> {
     await this.enter('rolling_back', reason);
-    await CancellationScope.nonCancellable(async () => {
-      await this.restoreAlias();
-      this.release.setLive(this.blue);
-      await this.tearDown(this.green!.hostname);
-    });
-    await this.finish('rolled_back', reason, [{ d: this.green!, colour: 'green', status: 'torn_down' }]);
+    const isRestored = await this.restoreAlias();
+    if (!isRestored) {
+      // Green stays: tearing it down while the alias still points at it would take the service down.
+      await this.finish(
+        'rolled_back',
+        `${reason}; the alias could not be restored and still points at green, which was kept running`,
+      );
+      return;
+    }
+    this.release.setLive(this.blue);
+    const leak = await this.tearDown(this.green!.hostname);
+    await this.finish('rolled_back', leak ? `${reason}; ${leak}` : reason, [
+      { d: this.green!, colour: 'green', status: 'torn_down' },
+    ]);
   }
 
-  /** Points the alias back at blue (or removes it on a first release). Retries until it succeeds. */
-  private async restoreAlias(): Promise<void> {
+  /**
+   * Points the alias back at blue (or removes it on a first release). True when the alias no longer
+   * leads to green: restored, never moved, or moved by someone else. Gives up after a few attempts,
+   * each of which retries its activity for up to 15 minutes.
+   */
+  private async restoreAlias(): Promise<boolean> {
     const green = this.green!;
+    const to = this.blue?.hostname ?? null;
     for (let attempt = 1; ; attempt++) {
       try {
         await acts.cutOverAlias.executeWithOptions(
-          { summary: `restore ${this.aliasName()} → ${this.blue?.hostname ?? 'nothing'}` },
+          { summary: `restore ${this.aliasName()} → ${to ?? 'nothing'}` },
           [
             {
               ...this.coordinates(),
               from: green.hostname,
-              to: this.blue?.hostname ?? null,
+              to,
               ttl: this.settings.recordTtl,
+              // A blue whose instance is gone has no address to verify; the alias is restored all the same.
+              requireAddress: !this.blue?.isGone,
             },
           ],
         );
-        return;
+        return true;
       } catch (e) {
-        // The alias never moved to green, or someone else moved it: nothing of ours to restore.
-        if (isFailureOfType(e, FailureTypes.dnsConflict)) return;
-        log.error('restoring the alias failed; retrying', { attempt, error: describeFailure('restore', e) });
+        if (isFailureOfType(e, FailureTypes.dnsConflict)) return true;
+        log.error('restoring the alias failed', { attempt, error: describeFailure('restore', e) });
+        if (attempt >= RESTORE_ATTEMPTS) return false;
         await sleep('1m');
       }
     }
@@ -427,18 +470,35 @@ class ReleaseRun {
   private async tearDownGreen(stage: Stage, reason: string): Promise<void> {
     await CancellationScope.nonCancellable(async () => {
       await this.enter('cleaning_up', reason);
-      // Deploy may have created green before it failed or was cancelled: remove it by name.
-      if (this.settings) await this.tearDown(this.green?.hostname ?? this.greenHostname());
+      let leak: string | null = null;
+      if (this.green) leak = await this.tearDown(this.green.hostname);
+      else if (this.settings) {
+        // Deploy may have created green before it failed or was cancelled: remove it by name, but
+        // only if this release created it.
+        leak = await this.tearDown(this.greenHostname(), this.request.releaseId);
+      }
       await this.finish(
         stage,
-        reason,
+        leak ? `${reason}; ${leak}` : reason,
         this.green ? [{ d: this.green, colour: 'green', status: 'torn_down' }] : [],
       );
     });
   }
 
-  private async tearDown(hostname: string): Promise<void> {
-    await acts.tearDownDeployment.executeWithOptions({ summary: `tear down ${hostname}` }, [{ hostname }]);
+  /** Removes a deployment; returns what was left behind when that failed, so the outcome can say so. */
+  private async tearDown(hostname: string, ifOwnedBy?: string): Promise<string | null> {
+    try {
+      await acts.tearDownDeployment.executeWithOptions({ summary: `tear down ${hostname}` }, [
+        ifOwnedBy ? { hostname, ifOwnedBy } : { hostname },
+      ]);
+      return null;
+    } catch (e) {
+      log.error('tear-down failed; the deployment may still run', {
+        hostname,
+        error: describeFailure('tear-down', e),
+      });
+      return `tearing down ${hostname} failed (${describeFailure('tear-down', e)}); it may still run`;
+    }
   }
 
   private greenHostname(): string {

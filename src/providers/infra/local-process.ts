@@ -42,10 +42,10 @@ export class LocalProcessInfra implements InfraProvider {
   async deploy(spec: DeploymentSpec, signal?: AbortSignal): Promise<Deployment> {
     const existing = await this.running(spec.hostname);
     if (existing) {
-      if (existing.version === spec.version) return existing;
+      if (existing.service === spec.service && existing.version === spec.version) return existing;
       throw new ProviderError(
         ProviderErrorKinds.deployFailed,
-        `${spec.hostname} already runs version ${existing.version}; refusing to reuse it for ${spec.version}`,
+        `${spec.hostname} already runs ${existing.service} ${existing.version}; refusing to reuse it for ${spec.service} ${spec.version}`,
         false,
       );
     }
@@ -158,6 +158,7 @@ function toDeployment(instance: InstanceFile): Deployment {
     target: instance.target,
     hostname: instance.hostname,
     endpoint: `http://127.0.0.1:${instance.port}`,
+    releaseId: instance.releaseId,
   };
 }
 

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
 import { loadSettings } from './config/load';
 import type { Settings } from './config/load';
 import { ConfigError } from './config/errors';
@@ -26,9 +27,27 @@ async function main(): Promise<void> {
   logger.info({ config: settings.configSource, stateDir: settings.stateDir }, 'greenlight starting');
   mkdirSync(settings.stateDir, { recursive: true });
 
+  // Signals are handled from the start: during start-up they stop what has started so far.
+  const started: { worker?: Worker; server?: TestWorkflowEnvironment | null } = {};
+  let isStopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (isStopping) {
+        logger.warn({ signal }, 'second signal: exiting without cleaning up');
+        process.exit(130);
+      }
+      isStopping = true;
+      logger.info({ signal }, 'shutting down');
+      if (started.worker) started.worker.shutdown();
+      else void (started.server?.teardown() ?? Promise.resolve()).finally(() => process.exit(130));
+    });
+  }
+
   const server = settings.temporal.address ? null : await startLocalServer(settings, logger);
+  started.server = server;
   const address = settings.temporal.address ?? LOCAL_ADDRESS(settings.temporal.devServerPort);
   if (!server) await registerSearchAttributes(settings, address, logger);
+  if (isStopping) return;
 
   const connection = await workerConnection(settings.temporal, address);
   const worker = await createWorker({
@@ -41,17 +60,12 @@ async function main(): Promise<void> {
     { address, namespace: settings.temporal.namespace, taskQueue: settings.temporal.taskQueue },
     'worker started',
   );
+  started.worker = worker;
   if (server) {
     const ui = `http://localhost:${settings.temporal.uiPort}/namespaces/${settings.temporal.namespace}/workflows`;
     process.stdout.write(
       `\n  Temporal Web UI: ${ui}\n  Try: npx greenlight release start --service web --version 1f2e3d4 --target stage\n\n`,
     );
-  }
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      logger.info({ signal }, 'shutting down');
-      worker.shutdown();
-    });
   }
   try {
     await worker.run();
@@ -67,6 +81,7 @@ async function startLocalServer(settings: Settings, logger: Logger): Promise<Tes
   if (await isListening(port)) {
     logger.info({ port }, 'a Temporal server already listens on the dev port; using it');
     await registerSearchAttributes(settings, LOCAL_ADDRESS(port), logger);
+    await warnAboutOtherWorkers(settings, LOCAL_ADDRESS(port), logger);
     return null;
   }
   const cli = await findTemporalCli({
@@ -103,6 +118,33 @@ async function registerSearchAttributes(settings: Settings, address: string, log
       { error: (e as Error).message },
       'could not register search attributes; create GreenlightService, GreenlightTarget, GreenlightVersion and GreenlightStage (Keyword) on the namespace',
     );
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * The embedded providers keep their state in this worker's state dir: a second local worker on the
+ * same task queue would split releases between two states. Pollers are remembered for about a
+ * minute, so this warns rather than refuses (a restart would look the same).
+ */
+async function warnAboutOtherWorkers(settings: Settings, address: string, logger: Logger): Promise<void> {
+  const connection = await Connection.connect(connectionOptions(settings.temporal, address));
+  try {
+    const { pollers } = await connection.workflowService.describeTaskQueue({
+      namespace: settings.temporal.namespace,
+      taskQueue: { name: settings.temporal.taskQueue },
+      taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+    });
+    const recent = (pollers ?? []).filter(
+      (p) => Date.now() - Number(p.lastAccessTime?.seconds ?? 0) * 1000 < 70_000,
+    );
+    if (recent.length) {
+      logger.warn(
+        { taskQueue: settings.temporal.taskQueue, workers: recent.map((p) => p.identity) },
+        'another worker polls this task queue on the dev server; with local providers, releases would be split between two state dirs: stop it, or give this one its own GREENLIGHT_TASK_QUEUE',
+      );
+    }
   } finally {
     await connection.close();
   }

@@ -27,6 +27,9 @@ import {
 import type { ReleaseRequestInput, ReleaseStatus, Stage } from '../shared/release';
 import type { blueGreenRelease } from '../workflows';
 
+/** How many failed polls in a row `watch` rides out. */
+const WATCH_RETRIES = 30;
+
 /** A request greenlight refused: bad input, a conflict, or a refused approval. One clear line. */
 export class GreenlightError extends Error {
   override readonly name = 'GreenlightError';
@@ -110,8 +113,11 @@ export class GreenlightClient {
       const lane = await this.client.workflow.getHandle(laneWorkflowId(service, target)).describe();
       const holderId = lane.parentExecution?.workflowId;
       if (lane.status.name !== 'RUNNING' || !holderId) return null;
-      const holder = await this.client.workflow.getHandle(holderId).describe();
-      return summarise(holder);
+      const holder = summarise(await this.client.workflow.getHandle(holderId).describe());
+      // A release that has reached its final stage frees its lane a moment later.
+      if (holder.status !== 'running' || (holder.stage && isTerminalStage(holder.stage as Stage)))
+        return null;
+      return holder;
     } catch (e) {
       if (e instanceof WorkflowNotFoundError) return null;
       throw e;
@@ -163,8 +169,17 @@ export class GreenlightClient {
     intervalMs = 1000,
   ): Promise<ReleaseStatus> {
     let last = '';
-    for (;;) {
-      const status = await this.status(releaseId);
+    for (let failures = 0; ;) {
+      let status: ReleaseStatus;
+      try {
+        status = await this.status(releaseId);
+        failures = 0;
+      } catch (e) {
+        // A worker restart or a brief outage makes one poll fail; keep watching for a while.
+        if (e instanceof GreenlightError || ++failures > WATCH_RETRIES) throw e;
+        await new Promise((r) => setTimeout(r, intervalMs));
+        continue;
+      }
       const key = `${status.history.length}|${status.waitingFor}|${status.approvals.approvedBy.length}|${status.approvals.refused.length}`;
       if (key !== last) {
         last = key;
@@ -216,6 +231,9 @@ export class GreenlightClient {
       if (!(e instanceof WorkflowFailedError)) throw e;
       const details = e.cause instanceof ApplicationFailure ? e.cause.details : undefined;
       if (details?.[0]) return details[0] as ReleaseStatus;
+      // Terminated or timed out: a worker can still answer the query from the history.
+      const last = await handle.query(statusQuery).catch(() => null);
+      if (last) return last;
       const { status } = await handle.describe();
       throw new GreenlightError(
         `release ${handle.workflowId} ended (${status.name.toLowerCase()}) without a final status: ${e.cause?.message ?? e.message}`,

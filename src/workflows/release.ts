@@ -191,21 +191,31 @@ function publish(release: ReleaseState): void {
 
 async function acquireLane(release: ReleaseState): Promise<ChildWorkflowHandle<typeof releaseLane>> {
   const { service, target, releaseId } = release.status;
-  try {
-    return await startChild(releaseLane, {
-      workflowId: laneWorkflowId(service, target),
-      args: [{ releaseId }],
-      parentClosePolicy: ParentClosePolicy.TERMINATE,
-      staticSummary: `lock: ${service} → ${target} held by ${releaseId}`,
-    });
-  } catch (e) {
-    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startChild(releaseLane, {
+        workflowId: laneWorkflowId(service, target),
+        args: [{ releaseId }],
+        parentClosePolicy: ParentClosePolicy.TERMINATE,
+        staticSummary: `lock: ${service} → ${target} held by ${releaseId}`,
+      });
+    } catch (e) {
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+      // A release that has just ended frees its lane a moment after its final stage: wait briefly.
+      if (attempt < LANE_ATTEMPTS) {
+        await sleep('1s');
+        continue;
+      }
+    }
     const reason = `another release of ${service} to ${target} is running (lane ${laneWorkflowId(service, target)}); only one runs at a time`;
     release.end('failed', nowIso(), reason);
     publish(release);
     throw outcome(FailureTypes.releaseConflict, reason, release.status);
   }
 }
+
+/** Tries to take a lane before refusing the release. */
+const LANE_ATTEMPTS = 5;
 
 /** One run of the release steps; each step records its stage, and failures compensate in reverse. */
 class ReleaseRun {

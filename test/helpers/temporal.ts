@@ -76,15 +76,21 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return (bundle ??= bundleWorkflows());
 }
 
-export async function temporalCliPath(): Promise<string> {
+/** The `temporal` binary, or null when there is none and no Go to build one. */
+export async function findCli(): Promise<string | null> {
   const found = await findTemporalCli({
     cliPath: process.env.TEMPORAL_CLI_PATH || undefined,
     searchPath: process.env.PATH ?? '',
     env: process.env,
     progress: (line) => process.stderr.write(`${line}\n`),
   });
-  if (!found) throw new Error('no temporal binary and no Go toolchain to build one (set TEMPORAL_CLI_PATH)');
-  return found.path;
+  return found?.path ?? null;
+}
+
+export async function temporalCliPath(): Promise<string> {
+  const path = await findCli();
+  if (!path) throw new Error('no temporal binary and no Go toolchain to build one (set TEMPORAL_CLI_PATH)');
+  return path;
 }
 
 let isRuntimeInstalled = false;
@@ -97,7 +103,10 @@ export async function startDevServer(): Promise<TestWorkflowEnvironment> {
   }
   return TestWorkflowEnvironment.createLocal({
     server: {
-      executable: { type: 'existing-path', path: await temporalCliPath() },
+      // Without a binary, the SDK downloads one (needs internet access).
+      executable: await findCli().then((path) =>
+        path ? { type: 'existing-path' as const, path } : { type: 'cached-download' as const },
+      ),
       ip: '127.0.0.1',
       searchAttributes: ALL_SEARCH_ATTRIBUTES,
       log: { format: 'pretty', level: 'error' },

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Harness } from './helpers/temporal';
-import { startHarness, TEST_CONFIG, waitForStage } from './helpers/temporal';
+import { runCli, startHarness, TEST_CONFIG, waitForStage } from './helpers/temporal';
 
-const BIN = join(__dirname, '..', '..', 'bin', 'greenlight.js');
 let h: Harness;
 let env: NodeJS.ProcessEnv;
 
@@ -28,19 +26,7 @@ after(async () => {
   await h?.stop();
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => runCli(args, { ...env, ...extraEnv });
 
 describe('greenlight CLI', () => {
   it('starts a release with --json, shows its status, and refuses a bad approval with a reason and exit 1', async () => {

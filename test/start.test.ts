@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalProcessInfra } from '../src/providers/infra/local-process';
 import { EXAMPLE_SERVICE } from '../src/worker';
-import { getJson, temporalCliPath } from './helpers/temporal';
+import { destroyAll, getJson, runCli, temporalCliPath } from './helpers/temporal';
 
 const ROOT = join(__dirname, '..', '..');
 const MAIN = join(ROOT, 'dist', 'src', 'main.js');
-const BIN = join(ROOT, 'bin', 'greenlight.js');
 
 let stateDir: string;
 let env: NodeJS.ProcessEnv;
@@ -46,13 +45,7 @@ async function stop(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) =>
-    execFile(process.execPath, [BIN, ...args], { env }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    ),
-  );
-}
+const cli = (args: string[]) => runCli(args, env);
 
 before(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'greenlight-start-'));
@@ -68,10 +61,7 @@ before(async () => {
 });
 
 after(async () => {
-  const infra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
-  const files = await readdir(join(stateDir, 'infra')).catch(() => [] as string[]);
-  for (const f of files.filter((n) => n.endsWith('.json')))
-    await infra.destroy({ hostname: f.replace(/\.json$/, '') });
+  await destroyAll(new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE }), stateDir);
   await rm(stateDir, { recursive: true, force: true });
 });
 

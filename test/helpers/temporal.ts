@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,7 +169,7 @@ export async function startHarness(configInput: ConfigInput = TEST_CONFIG): Prom
 }
 
 /** Stops every instance the local infra started, so no process outlives a test file. */
-async function destroyAll(infra: LocalProcessInfra, stateDir: string): Promise<void> {
+export async function destroyAll(infra: LocalProcessInfra, stateDir: string): Promise<void> {
   const files = await readdir(join(stateDir, 'infra')).catch(() => [] as string[]);
   for (const f of files.filter((n) => n.endsWith('.json'))) {
     await infra.destroy({ hostname: f.replace(/\.json$/, '') });
@@ -197,6 +198,23 @@ export async function waitFor(
 
 export const waitForStage = (api: GreenlightClient, releaseId: string, stage: Stage, timeoutMs?: number) =>
   waitFor(api, releaseId, (s) => s.stage === stage, `stage ${stage}`, timeoutMs);
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const BIN = join(__dirname, '..', '..', '..', 'bin', 'greenlight.js');
+
+/** Runs the real `greenlight` bin in a child process with exactly `env`. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  return new Promise((resolve) =>
+    execFile(process.execPath, [BIN, ...args], { env }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+}
 
 export function isProcessAlive(pid: number): boolean {
   try {

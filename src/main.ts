@@ -28,7 +28,8 @@ async function main(): Promise<void> {
   mkdirSync(settings.stateDir, { recursive: true });
 
   // Signals are handled from the start: during start-up they stop what has started so far.
-  const started: { worker?: Worker; server?: TestWorkflowEnvironment | null } = {};
+  const started: { worker?: Worker; server?: TestWorkflowEnvironment | null; close?: () => Promise<void> } =
+    {};
   let isStopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -39,7 +40,10 @@ async function main(): Promise<void> {
       isStopping = true;
       logger.info({ signal }, 'shutting down');
       if (started.worker) started.worker.shutdown();
-      else void (started.server?.teardown() ?? Promise.resolve()).finally(() => process.exit(130));
+      else
+        void Promise.allSettled([started.close?.(), started.server?.teardown()]).finally(() =>
+          process.exit(130),
+        );
     });
   }
 
@@ -49,12 +53,18 @@ async function main(): Promise<void> {
   if (!server) await registerSearchAttributes(settings, address, logger);
   if (isStopping) return;
 
+  const providers = await createLocalProviders(settings.config, settings.stateDir, {
+    cmdbUrl: settings.cmdbUrl,
+    onError: (e) => logger.warn({ error: e.message }, 'CMDB connection error'),
+  });
+  started.close = () => providers.close();
+  logger.info({ cmdb: providers.cmdbLocation }, 'CMDB ready');
   const connection = await workerConnection(settings.temporal, address);
   const worker = await createWorker({
     connection,
     namespace: settings.temporal.namespace,
     taskQueue: settings.temporal.taskQueue,
-    deps: createLocalProviders(settings.config, settings.stateDir),
+    deps: providers.deps,
   });
   logger.info(
     { address, namespace: settings.temporal.namespace, taskQueue: settings.temporal.taskQueue },
@@ -71,6 +81,7 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await connection.close();
+    await providers.close();
     await server?.teardown();
   }
 }

@@ -5,7 +5,7 @@ import { createActivities } from './activities';
 import type { ActivityDeps } from './activities';
 import type { Config } from './config/schema';
 import { HttpCheckRunner } from './providers/checks/http';
-import { LocalCmdbStore } from './providers/cmdb/local-store';
+import { openCmdb } from './providers/cmdb/open';
 import { LocalDnsStore } from './providers/dns/local-store';
 import { LocalProcessInfra } from './providers/infra/local-process';
 import { TASK_QUEUE } from './shared/messages';
@@ -13,14 +13,33 @@ import { TASK_QUEUE } from './shared/messages';
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 export const EXAMPLE_SERVICE = resolve(__dirname, '..', '..', 'examples', 'service', 'server.js');
 
-/** The embedded default providers: local processes, a local DNS record store, a local CMDB. */
-export function createLocalProviders(config: Config, stateDir: string): ActivityDeps {
+export interface Providers {
+  deps: ActivityDeps;
+  /** Where the CMDB is, password hidden. */
+  cmdbLocation: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded default providers: local processes, a local DNS record store, real HTTP checks, and
+ * the CMDB on PostgreSQL at `cmdbUrl` or on the embedded PGlite under the state dir.
+ */
+export async function createLocalProviders(
+  config: Config,
+  stateDir: string,
+  options: { cmdbUrl?: string; onError?: (e: Error) => void } = {},
+): Promise<Providers> {
+  const cmdb = await openCmdb(stateDir, options.cmdbUrl, options.onError);
   return {
-    config,
-    infra: new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE }),
-    dns: new LocalDnsStore(stateDir),
-    cmdb: new LocalCmdbStore(stateDir),
-    checks: new HttpCheckRunner(),
+    deps: {
+      config,
+      infra: new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE }),
+      dns: new LocalDnsStore(stateDir),
+      cmdb: cmdb.cmdb,
+      checks: new HttpCheckRunner(),
+    },
+    cmdbLocation: cmdb.location,
+    close: () => cmdb.close(),
   };
 }
 

@@ -109,6 +109,23 @@ describe('greenlight CLI', () => {
     const rows = JSON.parse(list.stdout) as { service: string; version: string }[];
     assert.ok(rows.every((r) => r.service === 'api'));
 
+    const cmdb = await cli(['cmdb', 'show', 'api', '--target', 'dev', '--json']);
+    assert.equal(cmdb.code, 0, cmdb.stderr);
+    const view = JSON.parse(cmdb.stdout) as {
+      deployments: { version: string; status: string }[];
+      changes: { stage: string }[];
+    };
+    assert.deepEqual(
+      view.deployments.map((d) => [d.version, d.status]),
+      [['v1', 'live']],
+    );
+    assert.equal(view.changes[0].stage, 'completed');
+    const text = await cli(['cmdb', 'show', 'api']);
+    assert.match(text.stdout, /^deployments of api\n {2}dev {6}v1 {11}live/);
+    const bad = await cli(['cmdb', 'show', 'API;drop']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^greenlight: invalid service "API;drop"/);
+
     const dns = await cli(['dns', 'list', '--json']);
     const records = JSON.parse(dns.stdout) as { name: string; value: string }[];
     assert.ok(

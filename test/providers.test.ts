@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HttpCheckRunner } from '../src/providers/checks/http';
 import type { HttpCheck } from '../src/providers/checks/types';
-import { LocalCmdbStore } from '../src/providers/cmdb/local-store';
 import { LocalDnsStore } from '../src/providers/dns/local-store';
 import { isProviderError } from '../src/providers/errors';
 import { LocalProcessInfra } from '../src/providers/infra/local-process';
@@ -142,30 +141,6 @@ describe('local DNS store', () => {
     const file = new JsonFile<{ n: number[] }>(join(stateDir, 'concurrent.json'), () => ({ n: [] }));
     await Promise.all(Array.from({ length: 50 }, (_, i) => file.update((doc) => void doc.n.push(i))));
     assert.equal((await file.read()).n.length, 50);
-  });
-});
-
-describe('local CMDB store', () => {
-  it('keeps one change per release and step, however often it is recorded', async () => {
-    const cmdb = new LocalCmdbStore(stateDir);
-    const change = {
-      releaseId: 'r1',
-      step: '2:deploying',
-      service: 'web',
-      target: 'dev',
-      version: 'v1',
-      stage: 'deploying',
-      at: '2026-01-01T00:00:00Z',
-    };
-    await cmdb.recordChange(change);
-    await cmdb.recordChange({ ...change, at: '2026-01-01T00:00:05Z' });
-    await cmdb.recordChange({ ...change, step: '3:testing', stage: 'testing' });
-    const changes = await cmdb.changes('web', 'dev');
-    assert.deepEqual(
-      changes.map((c) => c.step),
-      ['2:deploying', '3:testing'],
-    );
-    assert.equal(changes[0].at, '2026-01-01T00:00:00Z');
   });
 });
 

@@ -87,6 +87,27 @@ describe('blue/green release on a real Temporal dev server', () => {
         'completed',
       ],
     );
+    // The CMDB has every stage, both deployments and the replacement.
+    const changes = await h.cmdb.changes('web', 'dev');
+    assert.deepEqual(
+      changes
+        .filter((c) => c.releaseId === releaseId)
+        .map((c) => c.stage)
+        .reverse(),
+      done.history.slice(1).map((x) => x.stage),
+    );
+    const deployments = await h.cmdb.deployments('web', 'dev');
+    assert.deepEqual(
+      deployments.map((d) => [d.version, d.status]),
+      [
+        ['v1', 'terminated'],
+        ['2f3e4d5', 'live'],
+      ],
+    );
+    assert.deepEqual(
+      (await h.cmdb.relationships('web', 'dev')).map((r) => `${r.fromId} ${r.relation} ${r.toId}`),
+      ['web-2f3e4d5.dev.test.internal replaces web-v1.dev.test.internal'],
+    );
     assert.equal(done.policyDecisions.length, 1);
     assert.equal(done.policyDecisions[0].allowed, true);
     assert.deepEqual(done.policyDecisions[0].facts, {

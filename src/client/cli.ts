@@ -8,7 +8,9 @@ import { LocalDnsStore } from '../providers/dns/local-store';
 import type { ReleaseStatus } from '../shared/release';
 import { clientConnection } from '../temporal/connection';
 import { GreenlightClient, GreenlightError } from './api';
-import { formatStatus, formatList, formatStageChange } from './format';
+import { openCmdbForReading } from '../providers/cmdb/open';
+import { ServiceName, TargetName } from '../shared/release';
+import { formatCmdb, formatList, formatStageChange, formatStatus } from './format';
 
 /** Exit codes: 0 done, 1 error or refusal, 2 bad usage, 3 the release ended without completing. */
 export const ExitCodes = { ok: 0, error: 1, usage: 2, notCompleted: 3 } as const;
@@ -190,6 +192,31 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
       print(o.json, records, text);
     });
 
+  program
+    .command('cmdb')
+    .description('the configuration management database')
+    .command('show <service>')
+    .description("a service's deployments, their relationships and its recent changes")
+    .option('--target <env>', 'only this target')
+    .addOption(new Option('--limit <n>', 'recent changes to show').default(20).argParser(positiveInt))
+    .option('--json', 'print JSON', false)
+    .action(async (service: string, o: { target?: string; limit: number; json: boolean }) => {
+      validateName(ServiceName, service, 'service');
+      if (o.target !== undefined) validateName(TargetName, o.target, 'target');
+      const s = getSettings();
+      const db = await openCmdbForReading(s.stateDir, s.cmdbUrl);
+      try {
+        const view = {
+          deployments: await db.cmdb.deployments(service, o.target),
+          relationships: await db.cmdb.relationships(service, o.target),
+          changes: await db.cmdb.changes(service, o.target, o.limit),
+        };
+        print(o.json, view, formatCmdb(service, view));
+      } finally {
+        await db.close();
+      }
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -210,6 +237,16 @@ function reportError(e: unknown, io: Io): number {
   }
   io.err(`greenlight: ${(e as Error).message ?? String(e)}\n`);
   return ExitCodes.error;
+}
+
+function validateName(schema: typeof ServiceName, value: string, what: string): void {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new GreenlightError(
+      `invalid ${what} ${JSON.stringify(value)}: ${result.error.issues[0].message}`,
+      'invalid_input',
+    );
+  }
 }
 
 function positiveInt(value: string): number {

@@ -1,3 +1,5 @@
+import type { ChangeRecord, DeploymentItem } from '../providers/cmdb/types';
+import type { Relationship } from '../providers/cmdb/postgres';
 import type { ReleaseStatus } from '../shared/release';
 import type { ReleaseSummary } from './api';
 
@@ -45,6 +47,31 @@ export function formatStatus(s: ReleaseStatus): string {
   }
   lines.push('history');
   for (const h of s.history) lines.push(`  ${h.at}  ${h.stage}${h.note ? `: ${h.note}` : ''}`);
+  return lines.join('\n');
+}
+
+export function formatCmdb(
+  service: string,
+  view: { deployments: DeploymentItem[]; relationships: Relationship[]; changes: ChangeRecord[] },
+): string {
+  const lines = [`deployments of ${service}`];
+  if (view.deployments.length === 0) lines.push('  (none)');
+  for (const d of view.deployments) {
+    lines.push(
+      `  ${d.target.padEnd(8)} ${d.version.padEnd(12)} ${d.status.padEnd(10)} ${d.colour.padEnd(5)} ${d.hostname}  (${d.releaseId}, ${d.updatedAt})`,
+    );
+  }
+  if (view.relationships.length) {
+    lines.push('relationships');
+    for (const r of view.relationships) lines.push(`  ${r.fromId} ${r.relation} ${r.toId}`);
+  }
+  lines.push('recent changes');
+  if (view.changes.length === 0) lines.push('  (none)');
+  for (const c of view.changes) {
+    lines.push(
+      `  ${c.at}  ${c.target.padEnd(8)} ${c.version.padEnd(12)} ${c.stage.padEnd(20)} ${c.releaseId}${c.note ? `  ${c.note}` : ''}`,
+    );
+  }
   return lines.join('\n');
 }
 

@@ -24,6 +24,7 @@ export const Environment = z.object({
   GREENLIGHT_TASK_QUEUE: z.string().min(1).max(200).default(TASK_QUEUE),
   GREENLIGHT_DEV_SERVER_PORT: Port.default(7233),
   GREENLIGHT_UI_PORT: Port.default(8233),
+  GREENLIGHT_CMDB_URL: optionalText,
   TEMPORAL_ADDRESS: optionalText,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_API_KEY: optionalText,
@@ -56,6 +57,8 @@ export interface Settings {
   stateDir: string;
   logLevel: z.output<typeof Environment>['GREENLIGHT_LOG_LEVEL'];
   temporal: TemporalSettings;
+  /** PostgreSQL URL of the CMDB; absent means the embedded PGlite. A secret: never logged. */
+  cmdbUrl?: string;
   searchPath: string;
 }
 
@@ -77,6 +80,7 @@ export function loadSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Setti
     stateDir: resolve(cwd, e.GREENLIGHT_STATE_DIR),
     logLevel: e.GREENLIGHT_LOG_LEVEL,
     searchPath: e.PATH,
+    cmdbUrl: e.GREENLIGHT_CMDB_URL,
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,

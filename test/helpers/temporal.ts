@@ -16,6 +16,7 @@ import { findTemporalCli } from '../../src/temporal/cli-binary';
 import { bundleWorkflows, createLocalProviders, createWorker } from '../../src/worker';
 import type { LocalProcessInfra } from '../../src/providers/infra/local-process';
 import type { LocalDnsStore } from '../../src/providers/dns/local-store';
+import type { PostgresCmdb } from '../../src/providers/cmdb/postgres';
 
 /** Short durations so the suite is fast; the rules are the embedded default's. */
 export const TEST_CONFIG: ConfigInput = {
@@ -122,6 +123,7 @@ export interface Harness {
   worker: Worker;
   infra: LocalProcessInfra;
   dns: LocalDnsStore;
+  cmdb: PostgresCmdb;
   stateDir: string;
   taskQueue: string;
   address: string;
@@ -135,7 +137,8 @@ export async function startHarness(configInput: ConfigInput = TEST_CONFIG): Prom
   const env = await startDevServer();
   const stateDir = await mkdtemp(join(tmpdir(), 'greenlight-test-'));
   const taskQueue = `greenlight-test-${process.pid}`;
-  const deps = createLocalProviders(config, stateDir);
+  const providers = await createLocalProviders(config, stateDir);
+  const { deps } = providers;
   const worker = await createWorker({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
@@ -154,6 +157,7 @@ export async function startHarness(configInput: ConfigInput = TEST_CONFIG): Prom
     worker,
     infra: deps.infra as LocalProcessInfra,
     dns: deps.dns as LocalDnsStore,
+    cmdb: deps.cmdb as PostgresCmdb,
     stateDir,
     taskQueue,
     address,
@@ -161,6 +165,7 @@ export async function startHarness(configInput: ConfigInput = TEST_CONFIG): Prom
     async stop() {
       worker.shutdown();
       await running;
+      await providers.close();
       await destroyAll(deps.infra as LocalProcessInfra, stateDir);
       await env.teardown();
       await rm(stateDir, { recursive: true, force: true });

@@ -1,0 +1,55 @@
+/**
+ * The CMDB schema, as ordered migrations. The same SQL runs on the embedded PGlite and on PostgreSQL.
+ * Append new migrations; never edit one that has shipped.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'configuration items and change log',
+    sql: `
+      CREATE TABLE environments (
+        name        text PRIMARY KEY,
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE services (
+        name        text PRIMARY KEY,
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE deployments (
+        hostname     text PRIMARY KEY,
+        service      text NOT NULL REFERENCES services (name),
+        environment  text NOT NULL REFERENCES environments (name),
+        version      text NOT NULL,
+        colour       text NOT NULL CHECK (colour IN ('blue', 'green')),
+        status       text NOT NULL CHECK (status IN ('candidate', 'live', 'terminated', 'torn_down')),
+        release_id   text NOT NULL,
+        updated_at   timestamptz NOT NULL
+      );
+      CREATE INDEX deployments_service_environment ON deployments (service, environment);
+      -- Typed edges between configuration items, e.g. deployment/web-v2… replaces deployment/web-v1….
+      CREATE TABLE relationships (
+        from_kind   text NOT NULL,
+        from_id     text NOT NULL,
+        relation    text NOT NULL,
+        to_kind     text NOT NULL,
+        to_id       text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (from_kind, from_id, relation, to_kind, to_id)
+      );
+      -- One row per stage of a release; (release_id, step) makes a retried write a no-op.
+      CREATE TABLE changes (
+        seq          bigserial NOT NULL UNIQUE,
+        release_id   text NOT NULL,
+        step         text NOT NULL,
+        service      text NOT NULL REFERENCES services (name),
+        environment  text NOT NULL REFERENCES environments (name),
+        version      text NOT NULL,
+        stage        text NOT NULL,
+        at           timestamptz NOT NULL,
+        note         text,
+        PRIMARY KEY (release_id, step)
+      );
+      CREATE INDEX changes_service_environment_at ON changes (service, environment, at DESC);
+    `,
+  },
+];

@@ -1,0 +1,201 @@
+import { Pool } from 'pg';
+import type { DatabaseError, PoolConfig } from 'pg';
+import { ProviderError, ProviderErrorKinds } from '../errors';
+import { MIGRATIONS } from './migrations';
+import type { ChangeRecord, CmdbProvider, DeploymentItem } from './types';
+
+/** A typed edge between configuration items. */
+export interface Relationship {
+  fromKind: string;
+  fromId: string;
+  relation: string;
+  toKind: string;
+  toId: string;
+  createdAt: string;
+}
+
+/** Serialises migrations of one database across processes (any constant; this one spells "glcm"). */
+const MIGRATION_LOCK = 0x676c636d;
+
+/**
+ * The CMDB on PostgreSQL (or the embedded PGlite, served over the same protocol). Every write is one
+ * statement, idempotent: a change is keyed by `(release_id, step)`, and a deployment write never
+ * replaces a newer one, so a retried activity changes nothing.
+ */
+export class PostgresCmdb implements CmdbProvider {
+  private readonly pool: Pool;
+
+  constructor(config: PoolConfig, onError: (e: Error) => void = () => undefined) {
+    this.pool = new Pool({ max: 4, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5_000, ...config });
+    this.pool.on('error', onError);
+  }
+
+  /** Applies the migrations this database lacks; safe to run from several workers at once. */
+  async migrate(): Promise<number[]> {
+    return this.run('migrate', async () => {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+        await client.query(`CREATE TABLE IF NOT EXISTS greenlight_migrations (
+          version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+        const { rows } = await client.query<{ version: number }>('SELECT version FROM greenlight_migrations');
+        const applied = new Set(rows.map((r) => r.version));
+        const added: number[] = [];
+        for (const m of MIGRATIONS) {
+          if (applied.has(m.version)) continue;
+          await client.query(m.sql);
+          await client.query('INSERT INTO greenlight_migrations (version, name) VALUES ($1, $2)', [
+            m.version,
+            m.name,
+          ]);
+          added.push(m.version);
+        }
+        await client.query('COMMIT');
+        return added;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    });
+  }
+
+  async recordChange(c: ChangeRecord): Promise<void> {
+    await this.run('record change', () =>
+      this.pool.query(
+        `WITH s AS (INSERT INTO services (name) VALUES ($3) ON CONFLICT DO NOTHING),
+              e AS (INSERT INTO environments (name) VALUES ($4) ON CONFLICT DO NOTHING)
+         INSERT INTO changes (release_id, step, service, environment, version, stage, at, note)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (release_id, step) DO NOTHING`,
+        [c.releaseId, c.step, c.service, c.target, c.version, c.stage, c.at, c.note ?? null],
+      ),
+    );
+  }
+
+  async upsertDeployment(d: DeploymentItem): Promise<void> {
+    await this.run('record deployment', () =>
+      this.pool.query(
+        `WITH s AS (INSERT INTO services (name) VALUES ($2) ON CONFLICT DO NOTHING),
+              e AS (INSERT INTO environments (name) VALUES ($3) ON CONFLICT DO NOTHING),
+              d AS (
+                INSERT INTO deployments (hostname, service, environment, version, colour, status, release_id, updated_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (hostname) DO UPDATE SET
+                  version = EXCLUDED.version, colour = EXCLUDED.colour, status = EXCLUDED.status,
+                  release_id = EXCLUDED.release_id, updated_at = EXCLUDED.updated_at
+                WHERE deployments.updated_at <= EXCLUDED.updated_at)
+         -- A deployment going live replaces the one that was live (the snapshot predates this statement).
+         INSERT INTO relationships (from_kind, from_id, relation, to_kind, to_id)
+         SELECT 'deployment', $1, 'replaces', 'deployment', old.hostname
+           FROM deployments old
+          WHERE $6 = 'live' AND old.service = $2 AND old.environment = $3
+            AND old.status = 'live' AND old.hostname <> $1
+         ON CONFLICT DO NOTHING`,
+        [d.hostname, d.service, d.target, d.version, d.colour, d.status, d.releaseId, d.updatedAt],
+      ),
+    );
+  }
+
+  async deployments(service: string, target?: string): Promise<DeploymentItem[]> {
+    const { rows } = await this.run('read deployments', () =>
+      this.pool.query(
+        `SELECT hostname, service, environment, version, colour, status, release_id, updated_at
+           FROM deployments WHERE service = $1 AND ($2::text IS NULL OR environment = $2)
+          ORDER BY updated_at DESC`,
+        [service, target ?? null],
+      ),
+    );
+    return rows.map((r) => ({
+      hostname: r.hostname,
+      service: r.service,
+      target: r.environment,
+      version: r.version,
+      colour: r.colour,
+      status: r.status,
+      releaseId: r.release_id,
+      updatedAt: iso(r.updated_at),
+    }));
+  }
+
+  /** The newest changes first. */
+  async changes(service: string, target?: string, limit = 50): Promise<ChangeRecord[]> {
+    const { rows } = await this.run('read changes', () =>
+      this.pool.query(
+        `SELECT release_id, step, service, environment, version, stage, at, note
+           FROM changes WHERE service = $1 AND ($2::text IS NULL OR environment = $2)
+          ORDER BY at DESC, seq DESC LIMIT $3`,
+        [service, target ?? null, limit],
+      ),
+    );
+    return rows.map((r) => ({
+      releaseId: r.release_id,
+      step: r.step,
+      service: r.service,
+      target: r.environment,
+      version: r.version,
+      stage: r.stage,
+      at: iso(r.at),
+      ...(r.note === null ? {} : { note: r.note }),
+    }));
+  }
+
+  /** Relationships from any of the service's deployments. */
+  async relationships(service: string, target?: string): Promise<Relationship[]> {
+    const { rows } = await this.run('read relationships', () =>
+      this.pool.query(
+        `SELECT r.from_kind, r.from_id, r.relation, r.to_kind, r.to_id, r.created_at
+           FROM relationships r JOIN deployments d ON r.from_kind = 'deployment' AND d.hostname = r.from_id
+          WHERE d.service = $1 AND ($2::text IS NULL OR d.environment = $2)
+          ORDER BY r.created_at DESC`,
+        [service, target ?? null],
+      ),
+    );
+    return rows.map((r) => ({
+      fromKind: r.from_kind,
+      fromId: r.from_id,
+      relation: r.relation,
+      toKind: r.to_kind,
+      toId: r.to_id,
+      createdAt: iso(r.created_at),
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** Runs a query; failures become provider errors that say whether a retry may help. */
+  private async run<T>(what: string, query: () => Promise<T>): Promise<T> {
+    try {
+      return await query();
+    } catch (e) {
+      const code = (e as DatabaseError).code ?? '';
+      // Data, integrity and syntax errors (classes 22, 23, 42) will not pass on a retry.
+      const isRetryable = !/^(22|23|42)/.test(code);
+      throw new ProviderError(
+        ProviderErrorKinds.unavailable,
+        `CMDB ${what} failed: ${(e as Error).message}${code ? ` (SQLSTATE ${code})` : ''}`,
+        isRetryable,
+        { cause: e },
+      );
+    }
+  }
+}
+
+function iso(value: Date | string): string {
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
+
+/** A connection URL with its password hidden, for logs and messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

@@ -55,6 +55,7 @@ async function main(): Promise<void> {
 
   const providers = await createLocalProviders(settings.config, settings.stateDir, {
     cmdbUrl: settings.cmdbUrl,
+    searchPath: settings.searchPath,
     onError: (e) => logger.warn({ error: e.message }, 'CMDB connection error'),
   });
   started.close = () => providers.close();

@@ -4,7 +4,7 @@ import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/
 import { createActivities } from './activities';
 import type { ActivityDeps } from './activities';
 import type { Config } from './config/schema';
-import { HttpCheckRunner } from './providers/checks/http';
+import { Checks } from './providers/checks';
 import { openCmdb } from './providers/cmdb/open';
 import { LocalDnsStore } from './providers/dns/local-store';
 import { LocalProcessInfra } from './providers/infra/local-process';
@@ -27,7 +27,7 @@ export interface Providers {
 export async function createLocalProviders(
   config: Config,
   stateDir: string,
-  options: { cmdbUrl?: string; onError?: (e: Error) => void } = {},
+  options: { cmdbUrl?: string; searchPath?: string; onError?: (e: Error) => void } = {},
 ): Promise<Providers> {
   const cmdb = await openCmdb(stateDir, options.cmdbUrl, options.onError);
   return {
@@ -36,7 +36,7 @@ export async function createLocalProviders(
       infra: new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE }),
       dns: new LocalDnsStore(stateDir),
       cmdb: cmdb.cmdb,
-      checks: new HttpCheckRunner(),
+      checks: new Checks({ searchPath: options.searchPath ?? '' }),
     },
     cmdbLocation: cmdb.location,
     close: () => cmdb.close(),

@@ -31,7 +31,14 @@ describe('configuration', () => {
     assert.equal(dev.bake, 10_000);
     assert.equal(dev.terminationWait, 30_000);
     assert.equal(stage.approval.timeout, 86_400_000);
-    assert.equal(config.checks[2].latencyBudget, 500);
+    assert.deepEqual(config.checks[2], {
+      name: 'latency',
+      path: '/healthz',
+      expectStatus: 200,
+      latencyBudget: 500,
+      repeat: 50,
+      slow: true,
+    });
     assert.equal(targetSettings(config, 'toString'), undefined, 'no prototype keys');
   });
 
@@ -86,6 +93,27 @@ describe('configuration', () => {
       'targets: { dev: { bakeTime: 5s } }\nchecks: [{ name: h, path: / }]\nhealthCheck: { name: h, path: / }\n',
     );
     assert.throws(() => loadConfig(path), /targets\.dev: Unrecognized key: "bakeTime"/);
+  });
+
+  it('takes HTTP and command checks, and refuses a check that is neither', async () => {
+    const ok = await tempFile(
+      'checks.yaml',
+      'targets: { dev: {} }\nchecks: [{ name: h, path: /healthz }, { name: smoke, command: [npm, run, smoke], timeout: 2m }]\nhealthCheck: { name: h, path: / }\n',
+    );
+    assert.deepEqual(loadConfig(ok).config.checks[1], {
+      name: 'smoke',
+      command: ['npm', 'run', 'smoke'],
+      timeout: 120_000,
+      slow: false,
+    });
+    const bad = await tempFile(
+      'bad-check.yaml',
+      'targets: { dev: {} }\nchecks: [{ name: x, command: "npm run smoke" }]\nhealthCheck: { name: h, path: / }\n',
+    );
+    assert.throws(
+      () => loadConfig(bad),
+      /checks\.0: a check has either `path` \(HTTP\) or `command` \(an argument array\)/,
+    );
   });
 
   it('refuses a policy that names an unknown fact', async () => {

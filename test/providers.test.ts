@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HttpCheckRunner } from '../src/providers/checks/http';
-import type { HttpCheck } from '../src/providers/checks/types';
+import { CommandCheckRunner } from '../src/providers/checks/command';
+import type { CommandCheck, HttpCheck } from '../src/providers/checks/types';
 import { LocalDnsStore } from '../src/providers/dns/local-store';
 import { isProviderError } from '../src/providers/errors';
 import { LocalProcessInfra } from '../src/providers/infra/local-process';
@@ -161,6 +163,7 @@ describe('HTTP checks', () => {
   after(() => server.close());
 
   const check = (over: Partial<HttpCheck>): HttpCheck => ({
+    kind: 'http',
     name: 'c',
     path: '/ok',
     expectStatus: 200,
@@ -192,5 +195,85 @@ describe('HTTP checks', () => {
     const refused = await runner.run(check({}), { ...ctx(), endpoint: `http://127.0.0.1:${port}` });
     assert.equal(refused.passed, false);
     assert.match(refused.detail, /ECONNREFUSED/);
+  });
+});
+
+describe('command checks', () => {
+  const runner = new CommandCheckRunner({ searchPath: process.env.PATH ?? '' });
+  const check = (command: string[], over: Partial<CommandCheck> = {}): CommandCheck => ({
+    kind: 'command',
+    name: 'cmd',
+    command,
+    timeoutMs: 10_000,
+    slow: false,
+    ...over,
+  });
+  const ctx = { endpoint: 'http://127.0.0.1:9', service: 'web', version: 'v7' };
+
+  it('passes on exit 0 and sees only BASE_URL, the release and PATH in its environment', async () => {
+    const script =
+      'console.log(JSON.stringify(Object.keys(process.env).sort())); console.log(process.env.BASE_URL)';
+    const r = await runner.run(check([process.execPath, '-e', script]), ctx);
+    assert.equal(r.passed, true, r.detail);
+    assert.match(r.detail, /^exit 0 in \d+ ms$/);
+    const [keys, url] = r.output!.split('\n');
+    assert.deepEqual(JSON.parse(keys), ['BASE_URL', 'GREENLIGHT_SERVICE', 'GREENLIGHT_VERSION', 'PATH']);
+    assert.equal(url, 'http://127.0.0.1:9');
+  });
+
+  it('passes arguments to the program as they are: no shell ever sees them', async () => {
+    const marker = join(stateDir, 'pwned');
+    const hostile = `$(touch ${marker}); touch ${marker} && echo \`touch ${marker}\``;
+    const r = await runner.run(
+      check([
+        process.execPath,
+        '-e',
+        'process.exit(process.argv[1] === process.argv[2] ? 0 : 1)',
+        hostile,
+        hostile,
+      ]),
+      ctx,
+    );
+    assert.equal(r.passed, true, r.detail);
+    assert.equal(existsSync(marker), false, 'nothing was executed by a shell');
+  });
+
+  it('fails with the exit code and the tail of the output', async () => {
+    const r = await runner.run(
+      check([
+        process.execPath,
+        '-e',
+        'console.log("x".repeat(5000)); console.error("boom"); process.exit(3)',
+      ]),
+      ctx,
+    );
+    assert.equal(r.passed, false);
+    assert.match(r.detail, /^exit 3 after \d+ ms$/);
+    assert.ok(r.output!.endsWith('boom'));
+    assert.ok(r.output!.length <= 2000);
+  });
+
+  it('fails on a timeout, and on a program that does not exist', async () => {
+    const slow = await runner.run(
+      check([process.execPath, '-e', 'setTimeout(() => {}, 60000)'], { timeoutMs: 300 }),
+      ctx,
+    );
+    assert.equal(slow.passed, false);
+    assert.equal(slow.detail, 'timed out after 300 ms');
+    const missing = await runner.run(check(['greenlight-no-such-program']), ctx);
+    assert.equal(missing.passed, false);
+    assert.equal(missing.detail, 'could not run greenlight-no-such-program: ENOENT');
+  });
+
+  it('stops the command when the activity is cancelled', async () => {
+    const controller = new AbortController();
+    const pending = runner.run(check([process.execPath, '-e', 'setTimeout(() => {}, 60000)']), {
+      ...ctx,
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(new Error('cancelled')), 200);
+    const t0 = Date.now();
+    await assert.rejects(pending, /cancelled/);
+    assert.ok(Date.now() - t0 < 5000);
   });
 });

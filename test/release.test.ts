@@ -250,6 +250,21 @@ describe('blue/green release on a real Temporal dev server', () => {
     assert.equal(await h.infra.describe({ hostname: 'fast-v1.prod.test.internal' }), null, 'green torn down');
   });
 
+  it('runs a command check against green with BASE_URL and keeps its output', async () => {
+    const { releaseId } = await h.api.startRelease({
+      service: 'smoke',
+      version: 'v5',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'completed', done.reason ?? '');
+    const [smoke] = done.tests!.checks;
+    assert.equal(smoke.name, 'smoke');
+    assert.equal(smoke.passed, true, smoke.detail);
+    assert.equal(smoke.output, 'green says v5');
+  });
+
   it('ends as rejected when an approver rejects, and tears green down', async () => {
     await establishBlue('pay');
     const { releaseId } = await h.api.startRelease({

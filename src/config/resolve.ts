@@ -1,6 +1,6 @@
-import type { HttpCheck } from '../providers/checks/types';
+import type { Check, HttpCheck } from '../providers/checks/types';
 import type { TargetSettings } from '../shared/target';
-import type { Config, HttpCheckConfig } from './schema';
+import type { CheckConfig, Config, HttpCheckConfig } from './schema';
 
 /** The settings the release workflow receives for `target`, or undefined when it is not configured. */
 export function targetSettings(config: Config, target: string): TargetSettings | undefined {
@@ -19,19 +19,23 @@ export function targetSettings(config: Config, target: string): TargetSettings |
   };
 }
 
-export function serviceChecks(
-  config: Config,
-  service: string,
-): { checks: HttpCheck[]; healthCheck: HttpCheck } {
+export function serviceChecks(config: Config, service: string): { checks: Check[]; healthCheck: HttpCheck } {
   const s = Object.hasOwn(config.services, service) ? config.services[service] : undefined;
   return {
-    checks: (s?.checks ?? config.checks).map(toHttpCheck),
+    checks: (s?.checks ?? config.checks).map(toCheck),
     healthCheck: toHttpCheck(s?.healthCheck ?? config.healthCheck),
   };
 }
 
+function toCheck(c: CheckConfig): Check {
+  if ('command' in c)
+    return { kind: 'command', name: c.name, command: c.command, timeoutMs: c.timeout, slow: c.slow };
+  return toHttpCheck(c);
+}
+
 function toHttpCheck(c: HttpCheckConfig): HttpCheck {
   return {
+    kind: 'http',
     name: c.name,
     path: c.path,
     expectStatus: c.expectStatus,

@@ -16,6 +16,19 @@ export const HttpCheckConfig = z.strictObject({
   slow: z.boolean().default(false),
 });
 
+export const CommandCheckConfig = z.strictObject({
+  name: z.string().min(1).max(60),
+  /** Program and arguments, run without a shell; BASE_URL is green's endpoint. */
+  command: z.array(z.string().min(1)).min(1).max(100),
+  timeout: Duration.prefault('5m'),
+  slow: z.boolean().default(false),
+});
+
+/** An HTTP check (`path`) or a command check (`command`). */
+export const CheckConfig = z.union([HttpCheckConfig, CommandCheckConfig], {
+  error: 'a check has either `path` (HTTP) or `command` (an argument array)',
+});
+
 export const TargetConfig = z
   .strictObject({
     /** DNS zone; default: the top-level `zone`. */
@@ -44,7 +57,7 @@ export const TargetConfig = z
 
 export const ServiceConfig = z.strictObject({
   /** Integration checks run against green; default: the top-level `checks`. */
-  checks: z.array(HttpCheckConfig).min(1).optional(),
+  checks: z.array(CheckConfig).min(1).optional(),
   /** The health check used while baking. Default GET /healthz → 200. */
   healthCheck: HttpCheckConfig.optional(),
 });
@@ -55,9 +68,10 @@ export const Config = z.strictObject({
   targets: z.record(TargetName, TargetConfig),
   services: z.record(ServiceName, ServiceConfig).default({}),
   /** Integration checks for services without their own. */
-  checks: z.array(HttpCheckConfig).min(1),
+  checks: z.array(CheckConfig).min(1),
   healthCheck: HttpCheckConfig,
 });
 export type Config = z.output<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
 export type HttpCheckConfig = z.output<typeof HttpCheckConfig>;
+export type CheckConfig = z.output<typeof CheckConfig>;

@@ -113,6 +113,8 @@ export interface CheckResult {
   skipped: boolean;
   durationMs: number;
   detail: string;
+  /** The tail of a command check's output. */
+  output?: string;
 }
 
 export interface TestReport {

@@ -55,6 +55,20 @@ export const TEST_CONFIG: ConfigInput = {
   },
   services: {
     broken: { checks: [{ name: 'missing-page', path: '/does-not-exist', expectStatus: 200 }] },
+    // A test command that asks green for its version, the way a smoke-test suite would.
+    smoke: {
+      checks: [
+        {
+          name: 'smoke',
+          command: [
+            process.execPath,
+            '-e',
+            "fetch(process.env.BASE_URL + '/version').then((r) => r.json()).then((j) => { console.log('green says', j.version); process.exit(j.version === process.env.GREENLIGHT_VERSION ? 0 : 1); })",
+          ],
+          timeout: '30s',
+        },
+      ],
+    },
     // Integration tests that take a few seconds, to act while they run.
     slowtests: {
       checks: [
@@ -137,7 +151,7 @@ export async function startHarness(configInput: ConfigInput = TEST_CONFIG): Prom
   const env = await startDevServer();
   const stateDir = await mkdtemp(join(tmpdir(), 'greenlight-test-'));
   const taskQueue = `greenlight-test-${process.pid}`;
-  const providers = await createLocalProviders(config, stateDir);
+  const providers = await createLocalProviders(config, stateDir, { searchPath: process.env.PATH ?? '' });
   const { deps } = providers;
   const worker = await createWorker({
     connection: env.nativeConnection,

@@ -2,7 +2,7 @@ import type { CheckResult } from '../../shared/release';
 import type { CheckContext, CheckRunner, HttpCheck } from './types';
 
 /** Real HTTP checks with Node's fetch: status, body text and a per-request latency budget. */
-export class HttpCheckRunner implements CheckRunner {
+export class HttpCheckRunner implements CheckRunner<HttpCheck> {
   async run(check: HttpCheck, context: CheckContext): Promise<CheckResult> {
     const started = performance.now();
     const url = new URL(check.path, context.endpoint).toString();

@@ -2,6 +2,7 @@ import type { CheckResult } from '../../shared/release';
 
 /** An HTTP check against a deployment's endpoint. */
 export interface HttpCheck {
+  kind: 'http';
   name: string;
   /** Request path, e.g. `/healthz`. */
   path: string;
@@ -17,6 +18,21 @@ export interface HttpCheck {
   slow: boolean;
 }
 
+/**
+ * A test command run against green: an argument array (never shell text) with `BASE_URL` set to
+ * green's endpoint. It passes when it exits 0 within its timeout.
+ */
+export interface CommandCheck {
+  kind: 'command';
+  name: string;
+  /** Program and arguments, e.g. `["npm", "run", "smoke"]`. */
+  command: string[];
+  timeoutMs: number;
+  slow: boolean;
+}
+
+export type Check = HttpCheck | CommandCheck;
+
 export interface CheckContext {
   endpoint: string;
   service: string;
@@ -24,6 +40,6 @@ export interface CheckContext {
   signal?: AbortSignal;
 }
 
-export interface CheckRunner {
-  run(check: HttpCheck, context: CheckContext): Promise<CheckResult>;
+export interface CheckRunner<C extends Check = Check> {
+  run(check: C, context: CheckContext): Promise<CheckResult>;
 }

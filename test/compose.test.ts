@@ -22,7 +22,7 @@ const hasGo = (): Promise<boolean> =>
   new Promise((resolve) => execFile('go', ['version'], (error) => resolve(!error)));
 
 describe('docker-compose.yml', () => {
-  it('is a valid Compose project with the Temporal server and the worker', async (t) => {
+  it('is a valid Compose project with the Temporal server, PostgreSQL and the worker', async (t) => {
     if (!(await hasGo())) {
       // CI installs Go (it builds the Temporal CLI); only a developer machine without Go gets here.
       assert.notEqual(process.env.CI, 'true', 'Go is required in CI');
@@ -31,7 +31,7 @@ describe('docker-compose.yml', () => {
     }
     const { code, output } = await composeCheck(join(ROOT, 'docker-compose.yml'));
     assert.equal(code, 0, output);
-    assert.match(output, /valid; project "greenlight" with services \[temporal worker\]/);
+    assert.match(output, /valid; project "greenlight" with services \[postgres temporal worker\]/);
   });
 
   it('rejects a broken variant, so the check can fail', async (t) => {

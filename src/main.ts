@@ -60,28 +60,31 @@ async function main(): Promise<void> {
   });
   started.close = () => providers.close();
   logger.info({ cmdb: providers.cmdbLocation }, 'CMDB ready');
-  const connection = await workerConnection(settings.temporal, address);
-  const worker = await createWorker({
-    connection,
-    namespace: settings.temporal.namespace,
-    taskQueue: settings.temporal.taskQueue,
-    deps: providers.deps,
-  });
-  logger.info(
-    { address, namespace: settings.temporal.namespace, taskQueue: settings.temporal.taskQueue },
-    'worker started',
-  );
-  started.worker = worker;
-  if (server) {
-    const ui = `http://localhost:${settings.temporal.uiPort}/namespaces/${settings.temporal.namespace}/workflows`;
-    process.stdout.write(
-      `\n  Temporal Web UI: ${ui}\n  Try: npx greenlight release start --service web --version 1f2e3d4 --target stage\n\n`,
-    );
-  }
   try {
-    await worker.run();
+    const connection = await workerConnection(settings.temporal, address);
+    try {
+      const worker = await createWorker({
+        connection,
+        namespace: settings.temporal.namespace,
+        taskQueue: settings.temporal.taskQueue,
+        deps: providers.deps,
+      });
+      logger.info(
+        { address, namespace: settings.temporal.namespace, taskQueue: settings.temporal.taskQueue },
+        'worker started',
+      );
+      started.worker = worker;
+      if (server) {
+        const ui = `http://localhost:${settings.temporal.uiPort}/namespaces/${settings.temporal.namespace}/workflows`;
+        process.stdout.write(
+          `\n  Temporal Web UI: ${ui}\n  Try: npx greenlight release start --service web --version 1f2e3d4 --target stage\n\n`,
+        );
+      }
+      await worker.run();
+    } finally {
+      await connection.close();
+    }
   } finally {
-    await connection.close();
     await providers.close();
     await server?.teardown();
   }

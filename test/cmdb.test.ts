@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { isProviderError } from '../src/providers/errors';
 import { openCmdb, openCmdbForReading } from '../src/providers/cmdb/open';
 import type { OpenCmdb } from '../src/providers/cmdb/open';
-import { PostgresCmdb, redactUrl } from '../src/providers/cmdb/postgres';
+import { describeUrl, PostgresCmdb } from '../src/providers/cmdb/postgres';
 import type { DeploymentItem } from '../src/providers/cmdb/types';
 import type { PostgresServer } from './helpers/postgres';
 import { startPostgres } from './helpers/postgres';
@@ -104,24 +104,28 @@ describe('CMDB on the embedded PGlite', () => {
   });
   cmdbBehaviour(() => openCmdb(stateDir));
 
-  it('keeps its data across a restart, and serves it to a reader while the owner runs', async () => {
-    const owner = await openCmdb(stateDir);
+  it('keeps its data across a restart, refuses a second owner, and serves readers through the owner', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'greenlight-cmdb-owner-'));
     try {
-      const reader = await openCmdbForReading(stateDir);
-      assert.match(reader.location, /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
-      assert.ok(
-        (await reader.cmdb.changes('web', 'dev')).length >= 2,
-        'the changes of the first open are there',
-      );
-      await reader.close();
+      const owner = await openCmdb(dir);
+      try {
+        await owner.cmdb.recordChange(change('2:deploying', '2026-11-21T10:00:01.000Z'));
+        await assert.rejects(openCmdb(dir), /the embedded CMDB in .* is in use by process \d+/);
+        const reader = await openCmdbForReading(dir);
+        assert.match(reader.location, /^embedded PGlite served by process \d+$/);
+        assert.equal((await reader.cmdb.changes('web', 'dev')).length, 1);
+        await reader.close();
+      } finally {
+        await owner.close();
+      }
+      // No owner now: the reader opens the data directory itself, and finds what was written.
+      const alone = await openCmdbForReading(dir);
+      assert.match(alone.location, /^embedded PGlite \(/);
+      assert.equal((await alone.cmdb.changes('web', 'dev')).length, 1);
+      await alone.close();
     } finally {
-      await owner.close();
+      await rm(dir, { recursive: true, force: true });
     }
-    // No owner now: the reader opens the data directory itself.
-    const alone = await openCmdbForReading(stateDir);
-    assert.match(alone.location, /^embedded PGlite/);
-    assert.ok((await alone.cmdb.deployments('web')).length >= 3);
-    await alone.close();
   });
 });
 
@@ -135,30 +139,51 @@ describe('CMDB on a PostgreSQL server', () => {
   });
   cmdbBehaviour(() => openCmdb('/nonexistent', server.url));
 
-  it('migrates safely when several workers start at once', async () => {
-    const workers = Array.from({ length: 4 }, () => new PostgresCmdb({ connectionString: server.url }));
+  it('migrates a fresh database exactly once when several workers start at once', async () => {
+    const admin = new PostgresCmdb({ connectionString: server.url });
+    await (admin as unknown as { pool: { query(sql: string): Promise<unknown> } }).pool.query(
+      'CREATE DATABASE fresh',
+    );
+    await admin.close();
+    const url = server.url.replace(/\/postgres$/, '/fresh');
+    const workers = Array.from({ length: 4 }, () => new PostgresCmdb({ connectionString: url }));
     try {
       const applied = await Promise.all(workers.map((w) => w.migrate()));
-      assert.deepEqual(applied.flat(), [], 'already migrated by the shared tests: nothing more to apply');
+      assert.deepEqual(applied.flat(), [1], 'one worker applied migration 1, the others found it done');
     } finally {
       await Promise.all(workers.map((w) => w.close()));
     }
   });
 
-  it('fails with a retryable error that never shows the password when the server is unreachable', async () => {
-    const url = server.url.replace(/:(\d+)\//, ':1/');
-    const cmdb = new PostgresCmdb({ connectionString: url, connectionTimeoutMillis: 2000 });
+  it('never shows a password: not in errors, not in the location it logs', async () => {
+    const wrong = server.url.replace(server.password, 'not-the-password-42');
+    const cmdb = new PostgresCmdb({ connectionString: wrong });
     try {
       await assert.rejects(cmdb.deployments('web'), (e: unknown) => {
         assert.ok(isProviderError(e));
-        assert.equal(e.isRetryable, true);
-        assert.ok(!e.message.includes(server.password), e.message);
+        assert.match(e.message, /password authentication failed/);
+        assert.ok(!e.message.includes('not-the-password-42'), e.message);
         return true;
       });
     } finally {
       await cmdb.close();
     }
-    assert.ok(!redactUrl(server.url).includes(server.password));
-    assert.match(redactUrl(server.url), /^postgres:\/\/greenlight:\*\*\*@127\.0\.0\.1:\d+\/postgres$/);
+    const inQuery = `postgres://greenlight@127.0.0.1:5432/postgres?password=${server.password}&sslmode=disable`;
+    for (const url of [server.url, inQuery]) {
+      assert.ok(!describeUrl(url).includes(server.password), describeUrl(url));
+    }
+    assert.match(describeUrl(server.url), /^postgres:\/\/greenlight@127\.0\.0\.1:\d+\/postgres$/);
+  });
+
+  it('fails with a retryable error when the server is unreachable', async () => {
+    const cmdb = new PostgresCmdb({
+      connectionString: server.url.replace(/:(\d+)\//, ':1/'),
+      connectionTimeoutMillis: 2000,
+    });
+    try {
+      await assert.rejects(cmdb.deployments('web'), (e: unknown) => isProviderError(e) && e.isRetryable);
+    } finally {
+      await cmdb.close();
+    }
   });
 });

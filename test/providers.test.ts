@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -263,6 +264,31 @@ describe('command checks', () => {
     const missing = await runner.run(check(['greenlight-no-such-program']), ctx);
     assert.equal(missing.passed, false);
     assert.equal(missing.detail, 'could not run greenlight-no-such-program: ENOENT');
+  });
+
+  it('does not wait for, or leave behind, processes the command started', async () => {
+    const marker = `sleep 29.${process.pid}`;
+    const background = await runner.run(check(['sh', '-c', `${marker} & echo started`]), ctx);
+    assert.equal(background.passed, true, background.detail);
+    assert.equal(background.output, 'started');
+    const t0 = Date.now();
+    const slow = await runner.run(check(['sh', '-c', `${marker}; echo never`], { timeoutMs: 500 }), ctx);
+    assert.equal(slow.detail, 'timed out after 500 ms');
+    assert.ok(Date.now() - t0 < 5000, 'the timeout is kept even though the shell waits on a child');
+    await new Promise((r) => setTimeout(r, 300));
+    const left = spawnSync('pgrep', ['-f', marker], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(left, '', `no process of the checks is left: ${left}`);
+  });
+
+  it('does not start a command for an already cancelled check', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('cancelled before'));
+    const marker = join(stateDir, 'started');
+    await assert.rejects(
+      runner.run(check(['touch', marker]), { ...ctx, signal: controller.signal }),
+      /cancelled before/,
+    );
+    assert.equal(existsSync(marker), false);
   });
 
   it('stops the command when the activity is cancelled', async () => {

@@ -65,8 +65,11 @@ export async function startPostgres(): Promise<PostgresServer> {
       break;
     } catch {
       await client.end().catch(() => undefined);
-      if (server.exitCode !== null || Date.now() > deadline)
+      if (server.exitCode !== null || Date.now() > deadline) {
+        server.kill('SIGKILL');
+        await rm(dir, { recursive: true, force: true });
         throw new Error(`PostgreSQL did not start:\n${log}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { delimiter, isAbsolute } from 'node:path';
 import type { CheckResult } from '../../shared/release';
 import type { CheckContext, CheckRunner, CommandCheck } from './types';
 
@@ -20,11 +21,20 @@ export interface CommandCheckOptions {
  * no secret of the worker reaches it.
  */
 export class CommandCheckRunner implements CheckRunner<CommandCheck> {
-  constructor(private readonly options: CommandCheckOptions) {}
+  private readonly searchPath: string;
+
+  constructor(private readonly options: CommandCheckOptions) {
+    // Only absolute entries: an empty or relative one would find programs in the working directory.
+    this.searchPath = options.searchPath
+      .split(delimiter)
+      .filter((dir) => isAbsolute(dir))
+      .join(delimiter);
+  }
 
   run(check: CommandCheck, context: CheckContext): Promise<CheckResult> {
     const started = performance.now();
     const [program, ...args] = check.command;
+    if (context.signal?.aborted) return Promise.reject(context.signal.reason);
     return new Promise((resolve, reject) => {
       let output = '';
       let isTimedOut = false;
@@ -32,9 +42,11 @@ export class CommandCheckRunner implements CheckRunner<CommandCheck> {
       const child = spawn(program, args, {
         cwd: this.options.cwd,
         shell: false,
+        // Its own process group, so a timeout or cancellation stops what it started too.
+        detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
-          PATH: this.options.searchPath,
+          PATH: this.searchPath,
           BASE_URL: context.endpoint,
           GREENLIGHT_SERVICE: context.service,
           GREENLIGHT_VERSION: context.version,
@@ -45,9 +57,16 @@ export class CommandCheckRunner implements CheckRunner<CommandCheck> {
       };
       child.stdout.on('data', collect);
       child.stderr.on('data', collect);
+      const signalGroup = (signal: NodeJS.Signals) => {
+        try {
+          if (child.pid) process.kill(-child.pid, signal);
+        } catch {
+          // The group is gone already.
+        }
+      };
       const stop = (signal: NodeJS.Signals) => {
-        child.kill(signal);
-        killer ??= setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+        signalGroup(signal);
+        killer ??= setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS);
       };
       const timer = setTimeout(() => {
         isTimedOut = true;
@@ -73,13 +92,26 @@ export class CommandCheckRunner implements CheckRunner<CommandCheck> {
         finish();
         resolve(result(false, `could not run ${program}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
       });
-      child.once('close', (code, signal) => {
-        finish();
-        if (context.signal?.aborted) return reject(context.signal.reason);
-        const ms = Math.round(performance.now() - started);
-        if (isTimedOut) return resolve(result(false, `timed out after ${check.timeoutMs} ms`));
-        if (code === 0) return resolve(result(true, `exit 0 in ${ms} ms`));
-        resolve(result(false, signal ? `killed by ${signal} after ${ms} ms` : `exit ${code} after ${ms} ms`));
+      // A background process it left could hold the output pipes open: once the command exits, its
+      // group is killed and the pipes get a moment to drain before they are closed.
+      let drain: NodeJS.Timeout | undefined;
+      child.once('exit', (code, signal) => {
+        signalGroup('SIGKILL');
+        drain = setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+        }, 200);
+        child.once('close', () => {
+          clearTimeout(drain);
+          finish();
+          if (context.signal?.aborted) return reject(context.signal.reason);
+          const ms = Math.round(performance.now() - started);
+          if (isTimedOut) return resolve(result(false, `timed out after ${check.timeoutMs} ms`));
+          if (code === 0) return resolve(result(true, `exit 0 in ${ms} ms`));
+          resolve(
+            result(false, signal ? `killed by ${signal} after ${ms} ms` : `exit ${code} after ${ms} ms`),
+          );
+        });
       });
     });
   }

@@ -1,17 +1,16 @@
-import { readFile } from 'node:fs/promises';
-import { endpointFile, startEmbeddedPostgres } from './embedded';
-import { PostgresCmdb, redactUrl } from './postgres';
+import { embeddedConnection, embeddedOwner, startEmbeddedPostgres } from './embedded';
+import { describeUrl, PostgresCmdb } from './postgres';
 
 export interface OpenCmdb {
   cmdb: PostgresCmdb;
-  /** Where it is, password hidden: for logs. */
+  /** Where it is, without credentials: for logs. */
   location: string;
   close(): Promise<void>;
 }
 
 /**
  * The worker's CMDB, migrated: PostgreSQL at `url` when given, otherwise the embedded PGlite under
- * the state dir (which this process then owns and serves to the CLI).
+ * the state dir, which this process then owns and serves to the CLI.
  */
 export async function openCmdb(
   stateDir: string,
@@ -20,12 +19,17 @@ export async function openCmdb(
 ): Promise<OpenCmdb> {
   if (url) {
     const cmdb = new PostgresCmdb({ connectionString: url }, onError);
-    await cmdb.migrate();
-    return { cmdb, location: redactUrl(url), close: () => cmdb.close() };
+    try {
+      await cmdb.migrate();
+    } catch (e) {
+      await cmdb.close();
+      throw e;
+    }
+    return { cmdb, location: describeUrl(url), close: () => cmdb.close() };
   }
   const embedded = await startEmbeddedPostgres(stateDir);
   // PGlite is one session: a single connection keeps a transaction from interleaving with other queries.
-  const cmdb = new PostgresCmdb({ connectionString: embedded.url, max: 1 }, onError);
+  const cmdb = new PostgresCmdb({ ...embedded.connection, max: 1 }, onError);
   try {
     await cmdb.migrate();
   } catch (e) {
@@ -35,7 +39,7 @@ export async function openCmdb(
   }
   return {
     cmdb,
-    location: `embedded PGlite (${embedded.url})`,
+    location: embedded.location,
     async close() {
       await cmdb.close();
       await embedded.stop();
@@ -44,17 +48,16 @@ export async function openCmdb(
 }
 
 /**
- * The CMDB for reading from the CLI: PostgreSQL at `url`, or the running worker's embedded one, or —
- * when no worker runs — the embedded data directory opened for the duration of the command.
+ * The CMDB for reading (the CLI); never migrates. PostgreSQL at `url`; or the embedded one through
+ * the process that owns it; or, when no process does, the embedded data directory itself.
  */
 export async function openCmdbForReading(stateDir: string, url?: string): Promise<OpenCmdb> {
-  if (url) return openCmdb(stateDir, url);
-  try {
-    const { url: served } = JSON.parse(await readFile(endpointFile(stateDir), 'utf8')) as { url: string };
-    const cmdb = new PostgresCmdb({ connectionString: served, max: 1 });
-    await cmdb.deployments('probe');
-    return { cmdb, location: served, close: () => cmdb.close() };
-  } catch {
-    return openCmdb(stateDir);
+  if (url) {
+    const cmdb = new PostgresCmdb({ connectionString: url });
+    return { cmdb, location: describeUrl(url), close: () => cmdb.close() };
   }
+  const owner = await embeddedOwner(stateDir);
+  if (owner === null) return openCmdb(stateDir);
+  const cmdb = new PostgresCmdb({ ...embeddedConnection(stateDir), max: 1 });
+  return { cmdb, location: `embedded PGlite served by process ${owner}`, close: () => cmdb.close() };
 }

@@ -26,7 +26,13 @@ export class PostgresCmdb implements CmdbProvider {
   private readonly pool: Pool;
 
   constructor(config: PoolConfig, onError: (e: Error) => void = () => undefined) {
-    this.pool = new Pool({ max: 4, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5_000, ...config });
+    this.pool = new Pool({
+      max: 4,
+      idleTimeoutMillis: 10_000,
+      connectionTimeoutMillis: 5_000,
+      query_timeout: 30_000,
+      ...config,
+    });
     this.pool.on('error', onError);
   }
 
@@ -86,11 +92,12 @@ export class PostgresCmdb implements CmdbProvider {
                 ON CONFLICT (hostname) DO UPDATE SET
                   version = EXCLUDED.version, colour = EXCLUDED.colour, status = EXCLUDED.status,
                   release_id = EXCLUDED.release_id, updated_at = EXCLUDED.updated_at
-                WHERE deployments.updated_at <= EXCLUDED.updated_at)
+                WHERE deployments.updated_at <= EXCLUDED.updated_at
+                RETURNING 1)
          -- A deployment going live replaces the one that was live (the snapshot predates this statement).
          INSERT INTO relationships (from_kind, from_id, relation, to_kind, to_id)
          SELECT 'deployment', $1, 'replaces', 'deployment', old.hostname
-           FROM deployments old
+           FROM deployments old, (SELECT 1 FROM d) AS written -- none when the write was stale
           WHERE $6 = 'live' AND old.service = $2 AND old.environment = $3
             AND old.status = 'live' AND old.hostname <> $1
          ON CONFLICT DO NOTHING`,
@@ -189,12 +196,14 @@ function iso(value: Date | string): string {
   return (value instanceof Date ? value : new Date(value)).toISOString();
 }
 
-/** A connection URL with its password hidden, for logs and messages. */
-export function redactUrl(url: string): string {
+/**
+ * Where a connection URL points, for logs and messages: scheme, user, host, port and database only.
+ * Passwords (in the user part or in query parameters such as `?password=`) never appear.
+ */
+export function describeUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
+    return `${u.protocol}//${u.username ? `${u.username}@` : ''}${u.host}${u.pathname}`;
   } catch {
     return '(unparseable URL)';
   }

@@ -32,11 +32,11 @@ async function establishBlue(service: string, target = 'dev'): Promise<ReleaseSt
 }
 
 /** A blue that existed before greenlight: deployed and aliased directly through the providers. */
-async function existingBlue(service: string, target: string): Promise<Deployment> {
+async function existingBlue(service: string, target: string, aliasTtl = 30): Promise<Deployment> {
   const hostname = `${service}-v1.${target}.test.internal`;
   const blue = await h.infra.deploy({ service, version: 'v1', target, hostname, releaseId: 'manual' });
   await h.dns.upsert({ name: hostname, type: 'A', value: '127.0.0.1', ttl: 30 });
-  await h.dns.upsert({ name: alias(service, target), type: 'CNAME', value: hostname, ttl: 30 });
+  await h.dns.upsert({ name: alias(service, target), type: 'CNAME', value: hostname, ttl: aliasTtl });
   return blue;
 }
 
@@ -248,6 +248,25 @@ describe('blue/green release on a real Temporal dev server', () => {
     assert.equal(status.tests?.checks.find((c) => c.name === 'latency')?.skipped, true);
     assert.equal(await aliasTarget('fast', 'prod'), null);
     assert.equal(await h.infra.describe({ hostname: 'fast-v1.prod.test.internal' }), null, 'green torn down');
+  });
+
+  it("keeps blue until the old alias record's TTL has run out, even past the termination wait", async () => {
+    // dev waits 500 ms before terminating blue; the alias that pointed at blue had a TTL of 3 s.
+    await existingBlue('ttl', 'dev', 3);
+    const { releaseId } = await h.api.startRelease({
+      service: 'ttl',
+      version: 'v2',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'completed', done.reason ?? '');
+    const at = (stage: string) => Date.parse(done.history.find((x) => x.stage === stage)!.at);
+    const blueLived = at('terminating_blue') - at('baking');
+    assert.ok(
+      blueLived >= 2900,
+      `blue was terminated ${blueLived} ms after cutover, before the 3 s TTL ran out`,
+    );
   });
 
   it('runs a command check against green with BASE_URL and keeps its output', async () => {

@@ -225,10 +225,13 @@ export function createActivities(deps: ActivityDeps) {
      * Points the unsuffixed alias from one host name to another, compare-and-swap, and verifies the
      * change with a lookup. A retry after a successful swap finds the alias already changed and only verifies.
      */
-    async cutOverAlias(input: z.input<typeof CutOverInput>): Promise<{ alias: string; chain: string[] }> {
+    async cutOverAlias(
+      input: z.input<typeof CutOverInput>,
+    ): Promise<{ alias: string; chain: string[]; previousTtl: number | null }> {
       const { service, target, zone, from, to, ttl, requireAddress } = parseInput(CutOverInput, input);
       const { alias } = hostnames(service, 'x', target, zone);
-      const current = (await callProvider('read alias', () => dns.get(alias)))?.value ?? null;
+      const record = await callProvider('read alias', () => dns.get(alias));
+      const current = record?.value ?? null;
       if (current !== to) {
         if (current !== from) {
           throw ApplicationFailure.create({
@@ -252,7 +255,9 @@ export function createActivities(deps: ActivityDeps) {
           FailureTypes.dnsVerification,
         );
       }
-      return { alias, chain: resolution.chain };
+      // Resolvers may keep the old answer for its TTL: the caller keeps the old target that long.
+      // On a retry after the swap the old TTL is no longer known (null).
+      return { alias, chain: resolution.chain, previousTtl: current === to ? null : (record?.ttl ?? null) };
     },
 
     /** One health check of a deployment (used while baking). A failed check is a result, not an error. */

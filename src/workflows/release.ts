@@ -222,6 +222,8 @@ class ReleaseRun {
   private settings!: TargetSettings;
   private blue: Deployment | null = null;
   private green: Deployment | null = null;
+  /** When blue may go: the termination wait, but never before the old alias record's TTL has run out. */
+  private blueNeededUntil = 0;
 
   constructor(private readonly release: ReleaseState) {}
 
@@ -339,7 +341,7 @@ class ReleaseRun {
     const green = this.green!;
     await this.enter('cutting_over', `${this.aliasName()} → ${green.hostname}`);
     try {
-      await acts.cutOverAlias.executeWithOptions(
+      const { previousTtl } = await acts.cutOverAlias.executeWithOptions(
         { summary: `cut over ${this.aliasName()} → ${green.hostname}` },
         [
           {
@@ -350,6 +352,8 @@ class ReleaseRun {
           },
         ],
       );
+      // Until resolvers have dropped the old answer, clients may still reach blue.
+      this.blueNeededUntil = Date.now() + (previousTtl ?? this.settings.recordTtl) * 1000;
     } catch (e) {
       const reason = describeFailure('cutover', e);
       if (!isFailureOfType(e, FailureTypes.dnsConflict) && !(await this.restoreAlias())) {
@@ -377,14 +381,15 @@ class ReleaseRun {
       return this.rollBack(this.release.interventionNote ?? 'rollback requested');
 
     if (this.blue) {
-      const until = new Date(Date.now() + this.settings.terminationWait).toISOString();
+      const wait = Math.max(this.settings.terminationWait, this.blueNeededUntil - Date.now());
+      const until = new Date(Date.now() + wait).toISOString();
       await this.enter(
         'awaiting_termination',
         `blue ${this.blue.version} kept until ${until} for a quick rollback`,
         [],
         `termination of blue ${this.blue.version} at ${until}; rollback possible until then`,
       );
-      await condition(() => this.release.isRollbackRequested, this.settings.terminationWait);
+      await condition(() => this.release.isRollbackRequested, wait);
       if (this.release.isRollbackRequested)
         return this.rollBack(this.release.interventionNote ?? 'rollback requested');
       await this.enter('terminating_blue', `terminating ${this.blue.hostname}`);

@@ -1,4 +1,7 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { ConfigError } from './config/errors';
+import { TerraformInfra } from './providers/infra/terraform';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from './activities';
@@ -15,6 +18,8 @@ export const EXAMPLE_SERVICE = resolve(__dirname, '..', '..', 'examples', 'servi
 
 export interface Providers {
   deps: ActivityDeps;
+  /** The local-process infrastructure of targets that use no other. */
+  localInfra: LocalProcessInfra;
   /** Where the CMDB is, password hidden. */
   cmdbLocation: string;
   close(): Promise<void>;
@@ -27,13 +32,36 @@ export interface Providers {
 export async function createLocalProviders(
   config: Config,
   stateDir: string,
-  options: { cmdbUrl?: string; searchPath?: string; onError?: (e: Error) => void } = {},
+  options: {
+    cmdbUrl?: string;
+    searchPath?: string;
+    onError?: (e: Error) => void;
+    /** Each line Terraform/OpenTofu prints. */
+    onInfraOutput?: (target: string, line: string) => void;
+  } = {},
 ): Promise<Providers> {
+  const searchPath = options.searchPath ?? '';
+  const localInfra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
+  const terraform = new Map<string, TerraformInfra>();
+  for (const [target, t] of Object.entries(config.targets)) {
+    if (t.infra.kind !== 'terraform') continue;
+    terraform.set(
+      target,
+      new TerraformInfra({
+        binary: t.infra.binary ?? findIacBinary(searchPath, target),
+        moduleDir: t.infra.module,
+        workDir: join(stateDir, 'terraform', target),
+        searchPath,
+        onOutput: (line) => options.onInfraOutput?.(target, line),
+      }),
+    );
+  }
   const cmdb = await openCmdb(stateDir, options.cmdbUrl, options.onError);
   return {
+    localInfra,
     deps: {
       config,
-      infra: new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE }),
+      infra: (target) => terraform.get(target) ?? localInfra,
       dns: new LocalDnsStore(stateDir),
       cmdb: cmdb.cmdb,
       checks: new Checks({ searchPath: options.searchPath ?? '' }),
@@ -41,6 +69,18 @@ export async function createLocalProviders(
     cmdbLocation: cmdb.location,
     close: () => cmdb.close(),
   };
+}
+
+/** `tofu`, then `terraform`, on PATH. */
+function findIacBinary(searchPath: string, target: string): string {
+  for (const name of ['tofu', 'terraform']) {
+    for (const dir of searchPath.split(delimiter)) {
+      if (dir && existsSync(join(dir, name))) return join(dir, name);
+    }
+  }
+  throw new ConfigError(
+    `targets.${target}.infra: no tofu or terraform on PATH; install one or set infra.binary`,
+  );
 }
 
 export interface WorkerOptions {

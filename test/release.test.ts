@@ -32,10 +32,10 @@ async function establishBlue(service: string, target = 'dev'): Promise<ReleaseSt
 }
 
 /** A blue that existed before greenlight: deployed and aliased directly through the providers. */
-async function existingBlue(service: string, target: string, aliasTtl = 30): Promise<Deployment> {
+async function existingBlue(service: string, target: string, aliasTtl = 1): Promise<Deployment> {
   const hostname = `${service}-v1.${target}.test.internal`;
   const blue = await h.infra.deploy({ service, version: 'v1', target, hostname, releaseId: 'manual' });
-  await h.dns.upsert({ name: hostname, type: 'A', value: '127.0.0.1', ttl: 30 });
+  await h.dns.upsert({ name: hostname, type: 'A', value: '127.0.0.1', ttl: 1 });
   await h.dns.upsert({ name: alias(service, target), type: 'CNAME', value: hostname, ttl: aliasTtl });
   return blue;
 }
@@ -512,7 +512,7 @@ describe('versions and host names', () => {
       name: alias('ghost', 'dev'),
       type: 'CNAME',
       value: 'ghost-v0.dev.test.internal',
-      ttl: 30,
+      ttl: 1,
     });
     const { releaseId } = await h.api.startRelease({
       service: 'ghost',
@@ -525,7 +525,7 @@ describe('versions and host names', () => {
     assert.equal(done.previous?.version, 'unknown');
     assert.equal(await aliasTarget('ghost', 'dev'), 'ghost-v1.dev.test.internal');
 
-    await h.dns.upsert({ name: alias('foreign', 'dev'), type: 'CNAME', value: 'lb.example.com', ttl: 30 });
+    await h.dns.upsert({ name: alias('foreign', 'dev'), type: 'CNAME', value: 'lb.example.com', ttl: 1 });
     const foreign = await h.api.startRelease({
       service: 'foreign',
       version: 'v1',
@@ -560,7 +560,7 @@ describe('versions and host names', () => {
 
   it('rolls back to a live deployment whose instance is gone by restoring the alias', async () => {
     const gone = 'spook-v0.soak.test.internal';
-    await h.dns.upsert({ name: alias('spook', 'soak'), type: 'CNAME', value: gone, ttl: 30 });
+    await h.dns.upsert({ name: alias('spook', 'soak'), type: 'CNAME', value: gone, ttl: 1 });
     const { releaseId } = await h.api.startRelease({
       service: 'spook',
       version: 'v1',

@@ -16,7 +16,8 @@ import { callProvider, parseInput } from './failures';
 
 export interface ActivityDeps {
   config: Config;
-  infra: InfraProvider;
+  /** The infrastructure provider of a target (targets choose theirs in the configuration). */
+  infra: (target: string) => InfraProvider;
   dns: DnsProvider;
   cmdb: CmdbProvider;
   checks: CheckRunner;
@@ -56,6 +57,7 @@ const CutOverInput = ReleaseCoordinates.extend({
 const HealthInput = z.object({ deployment: DeploymentSchema });
 const TearDownInput = z.object({
   hostname: Hostname,
+  target: TargetName,
   /** Tear down only if this release created the deployment (used when green's identity is unknown). */
   ifOwnedBy: z.string().min(1).optional(),
 });
@@ -131,7 +133,7 @@ export function createActivities(deps: ActivityDeps) {
         });
       }
       const live = await callProvider('describe live deployment', () =>
-        infra.describe({ hostname: record.value }),
+        infra(target).describe({ hostname: record.value }),
       );
       if (live) {
         if (live.service === service) return live;
@@ -173,7 +175,7 @@ export function createActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const deployment = await withHeartbeats(() =>
         callProvider('deploy green', () =>
-          infra.deploy({ ...spec, hostname: green }, ctx.cancellationSignal),
+          infra(spec.target).deploy({ ...spec, hostname: green }, ctx.cancellationSignal),
         ),
       );
       const address = new URL(deployment.endpoint).hostname;
@@ -273,9 +275,11 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Removes a deployment's record and its instances (green on failure, blue after a release). */
     async tearDownDeployment(input: z.input<typeof TearDownInput>): Promise<void> {
-      const { hostname, ifOwnedBy } = parseInput(TearDownInput, input);
+      const { hostname, target, ifOwnedBy } = parseInput(TearDownInput, input);
       if (ifOwnedBy) {
-        const existing = await callProvider('describe deployment', () => infra.describe({ hostname }));
+        const existing = await callProvider('describe deployment', () =>
+          infra(target).describe({ hostname }),
+        );
         if (existing?.releaseId !== ifOwnedBy) {
           Context.current().log.warn('not tearing down a deployment this release did not create', {
             hostname,
@@ -285,7 +289,9 @@ export function createActivities(deps: ActivityDeps) {
         }
       }
       await callProvider('remove record', () => dns.remove(hostname));
-      await callProvider('destroy deployment', () => infra.destroy({ hostname }));
+      await callProvider('destroy deployment', () =>
+        withHeartbeats(() => infra(target).destroy({ hostname }, Context.current().cancellationSignal)),
+      );
     },
 
     /** Records a stage change, and the deployments it touched, in the CMDB. Idempotent. */

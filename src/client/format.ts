@@ -25,6 +25,9 @@ export function formatStatus(s: ReleaseStatus): string {
     `previous  ${s.previous ? `${s.previous.version} (${s.previous.hostname})${s.isBlueTerminated ? ', terminated' : ''}` : 'none'}`,
   );
   if (s.green) lines.push(`green     ${s.green.version} at ${s.green.endpoint} (${s.green.hostname})`);
+  if (s.green?.plan) {
+    lines.push(`plan      ${s.green.plan.add} to add, ${s.green.plan.change} to change, ${s.green.plan.destroy} to destroy`);
+  }
   if (s.tests) {
     lines.push(`tests     ${s.tests.passed ? 'passed' : 'FAILED'}`);
     for (const c of s.tests.checks) {

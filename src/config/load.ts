@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_CONFIG } from './defaults';
@@ -126,5 +126,10 @@ export function loadConfig(
       `${full} is not valid ${/\.json$/i.test(full) ? 'JSON' : 'YAML'}: ${(e as Error).message}`,
     );
   }
-  return { config: parseOrThrow(Config, data, `invalid configuration in ${full}`), source: full };
+  const config = parseOrThrow(Config, data, `invalid configuration in ${full}`);
+  // Module paths are relative to the configuration file.
+  for (const target of Object.values(config.targets)) {
+    if (target.infra.kind === 'terraform') target.infra.module = resolve(dirname(full), target.infra.module);
+  }
+  return { config, source: full };
 }

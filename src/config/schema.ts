@@ -29,6 +29,19 @@ export const CheckConfig = z.union([HttpCheckConfig, CommandCheckConfig], {
   error: 'a check has either `path` (HTTP) or `command` (an argument array)',
 });
 
+/** How a target's deployments are created: local processes (default) or a Terraform/OpenTofu module. */
+export const InfraConfig = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('local') }),
+  z.strictObject({
+    kind: z.literal('terraform'),
+    /** The module applied per deployment; relative paths are relative to the configuration file. */
+    module: z.string().min(1),
+    /** The `tofu` or `terraform` binary; default: `tofu`, then `terraform`, on PATH. */
+    binary: z.string().min(1).optional(),
+  }),
+]);
+export type InfraConfig = z.output<typeof InfraConfig>;
+
 export const TargetConfig = z
   .strictObject({
     /** DNS zone; default: the top-level `zone`. */
@@ -41,6 +54,7 @@ export const TargetConfig = z
     terminationWait: Duration.prefault('30s'),
     maintenanceWindows: z.array(MaintenanceWindow).default([]),
     recordTtl: z.number().int().min(1).max(86_400).default(30),
+    infra: InfraConfig.default({ kind: 'local' }),
   })
   .superRefine((target, ctx) => {
     for (const fact of policyFacts(target.policy)) {

@@ -6,6 +6,8 @@ export const ProviderErrorKinds = {
   dnsConflict: 'DnsConflict',
   dnsVerification: 'DnsVerificationFailed',
   deployFailed: 'DeployFailed',
+  infraStateLocked: 'InfraStateLocked',
+  infraConfigInvalid: 'InfraConfigInvalid',
   unavailable: 'DependencyUnavailable',
 } as const;
 export type ProviderErrorKind = (typeof ProviderErrorKinds)[keyof typeof ProviderErrorKinds];

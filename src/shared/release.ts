@@ -104,6 +104,8 @@ export interface Deployment {
   releaseId?: string;
   /** True for a live deployment whose instance no longer runs (the alias still names it). */
   isGone?: boolean;
+  /** What the infrastructure plan did, when the provider plans (Terraform/OpenTofu). */
+  plan?: { add: number; change: number; destroy: number };
 }
 
 export interface CheckResult {

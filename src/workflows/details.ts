@@ -24,6 +24,10 @@ export function currentDetails(s: ReleaseStatus): string {
   if (refused)
     lines.push(`**Last refused request:** ${refused.kind} by ${refused.by ?? 'unknown'}: ${refused.reason}`);
   if (s.green) lines.push(`**Green:** ${s.green.version} at ${s.green.hostname}`);
+  if (s.green?.plan) {
+    const p = s.green.plan;
+    lines.push(`**Infrastructure plan:** ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy`);
+  }
   lines.push(`**Live:** ${s.live ? `${s.live.version} at ${s.live.hostname}` : 'none'}`);
   if (s.reason) lines.push(`**Outcome:** ${s.reason}`);
   return lines.join('\n\n');

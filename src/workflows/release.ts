@@ -504,7 +504,7 @@ class ReleaseRun {
   private async tearDown(hostname: string, ifOwnedBy?: string): Promise<string | null> {
     try {
       await acts.tearDownDeployment.executeWithOptions({ summary: `tear down ${hostname}` }, [
-        ifOwnedBy ? { hostname, ifOwnedBy } : { hostname },
+        { hostname, target: this.request.target, ...(ifOwnedBy ? { ifOwnedBy } : {}) },
       ]);
       return null;
     } catch (e) {

@@ -23,6 +23,7 @@ export const TEST_CONFIG: ConfigInput = {
   zone: 'test.internal',
   targets: {
     dev: {
+      recordTtl: 1,
       approval: { required: 0 },
       policy: { all: ['tests_passed'] },
       bake: '1s',
@@ -30,6 +31,7 @@ export const TEST_CONFIG: ConfigInput = {
       terminationWait: '500ms',
     },
     stage: {
+      recordTtl: 1,
       approval: { required: 1, timeout: '1h' },
       policy: { all: ['tests_passed', 'approval_obtained'] },
       bake: '1s',
@@ -37,6 +39,7 @@ export const TEST_CONFIG: ConfigInput = {
       terminationWait: '500ms',
     },
     prod: {
+      recordTtl: 1,
       approval: {
         required: 2,
         approvers: ['alice', 'bob', 'carol'],
@@ -49,9 +52,25 @@ export const TEST_CONFIG: ConfigInput = {
       terminationWait: '500ms',
     },
     // Targets for tests that act during a wait.
-    qa: { approval: { required: 1, timeout: '2s' }, policy: { all: ['tests_passed', 'approval_obtained'] } },
-    uat: { policy: 'tests_passed', bake: '500ms', healthCheckInterval: '100ms', terminationWait: '60s' },
-    soak: { policy: 'tests_passed', bake: '60s', healthCheckInterval: '200ms', terminationWait: '60s' },
+    qa: {
+      recordTtl: 1,
+      approval: { required: 1, timeout: '2s' },
+      policy: { all: ['tests_passed', 'approval_obtained'] },
+    },
+    uat: {
+      recordTtl: 1,
+      policy: 'tests_passed',
+      bake: '500ms',
+      healthCheckInterval: '100ms',
+      terminationWait: '60s',
+    },
+    soak: {
+      recordTtl: 1,
+      policy: 'tests_passed',
+      bake: '60s',
+      healthCheckInterval: '200ms',
+      terminationWait: '60s',
+    },
   },
   services: {
     broken: { checks: [{ name: 'missing-page', path: '/does-not-exist', expectStatus: 200 }] },
@@ -169,7 +188,7 @@ export async function startHarness(configInput: ConfigInput = TEST_CONFIG): Prom
     client,
     api,
     worker,
-    infra: deps.infra as LocalProcessInfra,
+    infra: providers.localInfra,
     dns: deps.dns as LocalDnsStore,
     cmdb: deps.cmdb as PostgresCmdb,
     stateDir,
@@ -180,7 +199,7 @@ export async function startHarness(configInput: ConfigInput = TEST_CONFIG): Prom
       worker.shutdown();
       await running;
       await providers.close();
-      await destroyAll(deps.infra as LocalProcessInfra, stateDir);
+      await destroyAll(providers.localInfra, stateDir);
       await env.teardown();
       await rm(stateDir, { recursive: true, force: true });
     },

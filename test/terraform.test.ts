@@ -76,6 +76,35 @@ describe('Terraform/OpenTofu infrastructure, with a real binary', () => {
     await tf.destroy(spec);
   });
 
+  it('describes a deployment of any module from the values it was applied with', async () => {
+    const plain = join(dir, 'plain-module');
+    await mkdir(plain, { recursive: true });
+    await writeFile(
+      join(plain, 'main.tf'),
+      ['service', 'app_version', 'target', 'hostname', 'release_id']
+        .map((v) => `variable "${v}" {}`)
+        .join('\n') + '\noutput "endpoint" {\n  value = "http://${var.hostname}:8080"\n}\n',
+    );
+    const tf = infra(plain);
+    const spec = {
+      service: 'api',
+      version: 'V1.2',
+      target: 'qa',
+      hostname: 'api-v1-2.qa.tf.test',
+      releaseId: 'rel-$x',
+    };
+    await tf.deploy(spec);
+    assert.deepEqual(await tf.describe(spec), {
+      service: 'api',
+      version: 'V1.2',
+      target: 'qa',
+      hostname: spec.hostname,
+      endpoint: 'http://api-v1-2.qa.tf.test:8080',
+      releaseId: 'rel-$x',
+    });
+    await tf.destroy(spec);
+  });
+
   it('fails with a non-retryable error for an invalid module', async () => {
     const broken = join(dir, 'broken-module');
     await mkdir(broken, { recursive: true });

@@ -26,7 +26,9 @@ export function formatStatus(s: ReleaseStatus): string {
   );
   if (s.green) lines.push(`green     ${s.green.version} at ${s.green.endpoint} (${s.green.hostname})`);
   if (s.green?.plan) {
-    lines.push(`plan      ${s.green.plan.add} to add, ${s.green.plan.change} to change, ${s.green.plan.destroy} to destroy`);
+    lines.push(
+      `plan      ${s.green.plan.add} to add, ${s.green.plan.change} to change, ${s.green.plan.destroy} to destroy`,
+    );
   }
   if (s.tests) {
     lines.push(`tests     ${s.tests.passed ? 'passed' : 'FAILED'}`);

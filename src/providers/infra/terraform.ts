@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import type { Deployment } from '../../shared/release';
@@ -64,23 +64,21 @@ export class TerraformInfra implements InfraProvider {
   async describe(ref: Pick<DeploymentRef, 'hostname'>): Promise<Deployment | null> {
     const dir = this.dirOf(ref.hostname);
     if (!existsSync(join(dir, 'terraform.tfstate'))) return null;
-    const state = await this.run(dir, ['output', '-json', '-no-color']);
-    const outputs = JSON.parse(state) as Record<string, { value: unknown }>;
-    if (!outputs.endpoint) return null;
-    const meta = JSON.parse(await this.run(dir, ['show', '-json', '-no-color'])) as {
-      values?: {
-        root_module?: { child_modules?: { resources?: { values?: { input?: Record<string, string> } }[] }[] };
-      };
-    };
-    const input = meta.values?.root_module?.child_modules?.[0]?.resources?.[0]?.values?.input;
-    if (!input) return null;
+    const outputs = Outputs.safeParse(JSON.parse(await this.run(dir, ['output', '-json', '-no-color'])));
+    if (!outputs.success) return null; // nothing applied (yet), or destroyed
+    // The values this deployment was applied with are the ones greenlight wrote into its root module.
+    const root = JSON.parse(await readFile(join(dir, 'main.tf.json'), 'utf8')) as ReturnType<
+      TerraformInfra['rootModule']
+    >;
+    const app = root.module.app;
+    const unescape = (value: string) => value.replaceAll('$$', '$');
     return {
-      service: input.service,
-      version: input.version,
-      target: input.target,
+      service: unescape(app.service),
+      version: unescape(app.app_version),
+      target: unescape(app.target),
       hostname: ref.hostname,
-      endpoint: Outputs.parse(outputs).endpoint.value,
-      ...(typeof outputs.release_id?.value === 'string' ? { releaseId: outputs.release_id.value } : {}),
+      endpoint: outputs.data.endpoint.value,
+      releaseId: unescape(app.release_id),
     };
   }
 

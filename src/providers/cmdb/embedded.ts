@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { PoolConfig } from 'pg';
 import { ProviderError, ProviderErrorKinds } from '../errors';
+import { isAlive } from '../process';
 
 export interface EmbeddedPostgres {
   /** How to connect: the Unix socket in the state dir. */
@@ -93,15 +94,6 @@ async function acquireLock(stateDir: string): Promise<void> {
 async function releaseLock(stateDir: string): Promise<void> {
   const pid = (await readFile(lockPath(stateDir), 'utf8').catch(() => '')).trim();
   if (pid === String(process.pid)) await rm(lockPath(stateDir), { force: true });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function withTimeout(work: Promise<unknown>, ms: number): Promise<unknown> {

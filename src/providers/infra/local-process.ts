@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Deployment } from '../../shared/release';
 import { ProviderError, ProviderErrorKinds } from '../errors';
 import type { DeploymentRef, DeploymentSpec, InfraProvider } from './types';
+import { isAlive } from '../process';
 
 interface InstanceFile {
   service: string;
@@ -160,13 +161,4 @@ function toDeployment(instance: InstanceFile): Deployment {
     endpoint: `http://127.0.0.1:${instance.port}`,
     releaseId: instance.releaseId,
   };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalProcessInfra } from '../src/providers/infra/local-process';
 import { EXAMPLE_SERVICE } from '../src/worker';
+import { freePort } from './helpers/postgres';
 import { destroyAll, getJson, runCli, temporalCliPath } from './helpers/temporal';
 
 const ROOT = join(__dirname, '..', '..');
@@ -16,14 +15,6 @@ const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 
 let stateDir: string;
 let env: NodeJS.ProcessEnv;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** `npm start`'s program, until it prints that the worker started. */
 async function start(): Promise<{ child: ChildProcess; output: () => string }> {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { delimiter, isAbsolute } from 'node:path';
 import type { CheckResult } from '../../shared/release';
+import { checkResult } from './types';
 import type { CheckContext, CheckRunner, CommandCheck } from './types';
 
 /** How much of a command's output a result keeps. */
@@ -79,15 +80,8 @@ export class CommandCheckRunner implements CheckRunner<CommandCheck> {
         clearTimeout(killer);
         context.signal?.removeEventListener('abort', onAbort);
       };
-      const result = (passed: boolean, detail: string): CheckResult => ({
-        name: check.name,
-        passed,
-        slow: check.slow,
-        skipped: false,
-        durationMs: Math.round(performance.now() - started),
-        detail,
-        output: output.trim(),
-      });
+      const result = (passed: boolean, detail: string) =>
+        checkResult(check, started, passed, detail, output.trim());
       child.once('error', (e) => {
         finish();
         resolve(result(false, `could not run ${program}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));

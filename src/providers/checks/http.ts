@@ -1,4 +1,5 @@
 import type { CheckResult } from '../../shared/release';
+import { checkResult } from './types';
 import type { CheckContext, CheckRunner, HttpCheck } from './types';
 
 /** Real HTTP checks with Node's fetch: status, body text and a per-request latency budget. */
@@ -9,14 +10,7 @@ export class HttpCheckRunner implements CheckRunner<HttpCheck> {
     const expectedBody = check.bodyIncludes
       ?.replaceAll('{{version}}', context.version)
       .replaceAll('{{service}}', context.service);
-    const result = (passed: boolean, detail: string): CheckResult => ({
-      name: check.name,
-      passed,
-      slow: check.slow,
-      skipped: false,
-      durationMs: Math.round(performance.now() - started),
-      detail,
-    });
+    const result = (passed: boolean, detail: string) => checkResult(check, started, passed, detail);
     let slowest = 0;
     for (let i = 0; i < check.repeat; i++) {
       const t0 = performance.now();

@@ -40,6 +40,25 @@ export interface CheckContext {
   signal?: AbortSignal;
 }
 
+/** A finished check's result; `startedAt` is a `performance.now()` reading. */
+export function checkResult(
+  check: Check,
+  startedAt: number,
+  passed: boolean,
+  detail: string,
+  output?: string,
+): CheckResult {
+  return {
+    name: check.name,
+    passed,
+    slow: check.slow,
+    skipped: false,
+    durationMs: Math.round(performance.now() - startedAt),
+    detail,
+    ...(output === undefined ? {} : { output }),
+  };
+}
+
 export interface CheckRunner<C extends Check = Check> {
   run(check: C, context: CheckContext): Promise<CheckResult>;
 }

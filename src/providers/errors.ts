@@ -1,14 +1,17 @@
+import { FailureTypes } from '../shared/messages';
+
 /**
  * Typed provider errors. Each carries a brand so activities can recognise it across module copies
  * (no `instanceof` across realms), and a flag saying whether retrying may help.
  */
+// The kinds are failure type names that activities throw and workflows branch on: one list, shared.
 export const ProviderErrorKinds = {
-  dnsConflict: 'DnsConflict',
-  dnsVerification: 'DnsVerificationFailed',
-  deployFailed: 'DeployFailed',
-  infraStateLocked: 'InfraStateLocked',
-  infraConfigInvalid: 'InfraConfigInvalid',
-  unavailable: 'DependencyUnavailable',
+  dnsConflict: FailureTypes.dnsConflict,
+  dnsVerification: FailureTypes.dnsVerification,
+  deployFailed: FailureTypes.deployFailed,
+  infraStateLocked: FailureTypes.infraStateLocked,
+  infraConfigInvalid: FailureTypes.infraConfigInvalid,
+  unavailable: FailureTypes.dependencyUnavailable,
 } as const;
 export type ProviderErrorKind = (typeof ProviderErrorKinds)[keyof typeof ProviderErrorKinds];
 

@@ -6,7 +6,6 @@ import type { ApprovalInput, InterventionInput, ReleaseStatus } from './release'
 export const TASK_QUEUE = 'greenlight';
 
 export const RELEASE_WORKFLOW = 'blueGreenRelease';
-export const LANE_WORKFLOW = 'releaseLane';
 
 export const statusQuery = defineQuery<ReleaseStatus>('status');
 
@@ -52,8 +51,10 @@ export const FailureTypes = {
   dnsConflict: 'DnsConflict',
   dnsVerification: 'DnsVerificationFailed',
   deployFailed: 'DeployFailed',
+  infraStateLocked: 'InfraStateLocked',
+  infraConfigInvalid: 'InfraConfigInvalid',
+  dependencyUnavailable: 'DependencyUnavailable',
   releaseConflict: 'ReleaseConflict',
-  approvalRefused: 'ApprovalRefused',
   requestRefused: 'RequestRefused',
   releaseFailed: 'ReleaseFailed',
 } as const;

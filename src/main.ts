@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   const providers = await createLocalProviders(settings.config, settings.stateDir, {
     cmdbUrl: settings.cmdbUrl,
     searchPath: settings.searchPath,
+    env: process.env,
     onInfraOutput: (target, line) => logger.info({ target, tool: 'terraform' }, line),
     onError: (e) => logger.warn({ error: e.message }, 'CMDB connection error'),
   });

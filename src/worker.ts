@@ -9,7 +9,8 @@ import type { ActivityDeps } from './activities';
 import type { Config } from './config/schema';
 import { Checks } from './providers/checks';
 import { openCmdb } from './providers/cmdb/open';
-import { LocalDnsStore } from './providers/dns/local-store';
+import { openDnsProviders } from './providers/dns/open';
+import type { DnsProviders } from './providers/dns/open';
 import { LocalProcessInfra } from './providers/infra/local-process';
 import { TASK_QUEUE } from './shared/messages';
 
@@ -20,14 +21,17 @@ export interface Providers {
   deps: ActivityDeps;
   /** The local-process infrastructure of targets that use no other. */
   localInfra: LocalProcessInfra;
+  /** Every target's DNS provider. */
+  dns: DnsProviders;
   /** Where the CMDB is, password hidden. */
   cmdbLocation: string;
   close(): Promise<void>;
 }
 
 /**
- * The embedded default providers: local processes, a local DNS record store, real HTTP checks, and
- * the CMDB on PostgreSQL at `cmdbUrl` or on the embedded PGlite under the state dir.
+ * The providers the configuration selects: per target, local processes or Terraform/OpenTofu, and
+ * the local DNS record store, RFC 2136 or Route 53; real HTTP and command checks; the CMDB on
+ * PostgreSQL at `cmdbUrl` or on the embedded PGlite under the state dir.
  */
 export async function createLocalProviders(
   config: Config,
@@ -35,6 +39,8 @@ export async function createLocalProviders(
   options: {
     cmdbUrl?: string;
     searchPath?: string;
+    /** Where secrets that the configuration names (`{ env: NAME }`) are read from. */
+    env?: NodeJS.ProcessEnv;
     onError?: (e: Error) => void;
     /** Each line Terraform/OpenTofu prints. */
     onInfraOutput?: (target: string, line: string) => void;
@@ -56,13 +62,15 @@ export async function createLocalProviders(
       }),
     );
   }
+  const dns = openDnsProviders(config, stateDir, options.env ?? {});
   const cmdb = await openCmdb(stateDir, options.cmdbUrl, options.onError);
   return {
     localInfra,
+    dns,
     deps: {
       config,
       infra: (target) => terraform.get(target) ?? localInfra,
-      dns: new LocalDnsStore(stateDir),
+      dns: dns.forTarget,
       cmdb: cmdb.cmdb,
       checks: new Checks({ searchPath: options.searchPath ?? '' }),
     },

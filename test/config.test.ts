@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../src/config/errors';
 import { loadConfig, loadSettings } from '../src/config/load';
 import { targetSettings } from '../src/config/resolve';
+import { readTsigSecret } from '../src/providers/dns/open';
 import { Duration } from '../src/shared/durations';
 import { isMaintenanceWindowOpen } from '../src/shared/target';
 
@@ -163,6 +164,86 @@ describe('configuration', () => {
       /TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together/,
     );
     assert.throws(() => loadSettings({ TEMPORAL_TLS_KEY: '/k.pem' }), /go together/);
+  });
+});
+
+describe('DNS provider configuration', () => {
+  const base = `checks: [{ name: h, path: /healthz }]\nhealthCheck: { name: h, path: /healthz }\n`;
+
+  it('reads the documented example, with defaults, secret files relative to the file', async () => {
+    const { config } = loadConfig(join(__dirname, '..', '..', 'examples', 'greenlight.config.yaml'));
+    assert.deepEqual(config.targets.dev!.dns, {
+      kind: 'rfc2136',
+      server: { host: '127.0.0.1', port: 5353 },
+      tsig: { name: 'greenlight-key', algorithm: 'hmac-sha256', secret: { env: 'GREENLIGHT_TSIG_SECRET' } },
+      timeout: 5_000,
+    });
+    assert.equal(config.targets.prod!.dns.kind, 'route53');
+    const path = await tempFile(
+      'g.yaml',
+      `targets:\n  t:\n    dns: { kind: rfc2136, server: ns1.internal, tsig: { name: k, secret: { file: keys/k.key } } }\n${base}`,
+    );
+    const dns = loadConfig(path).config.targets.t!.dns;
+    assert.ok(dns.kind === 'rfc2136');
+    assert.deepEqual(dns.server, { host: 'ns1.internal', port: 53 });
+    assert.deepEqual(dns.tsig?.secret, { file: join(dirname(path), 'keys', 'k.key') });
+  });
+
+  it('refuses a secret written in the file, and names every bad key and value', async () => {
+    const path = await tempFile(
+      'g.yaml',
+      `targets:
+  a:
+    dns: { kind: rfc2136, server: '127.0.0.1:99999', tsig: { name: k, secret: c2VjcmV0 } }
+  b:
+    dns: { kind: route53, hostedZoneId: 'z-lower', syncTimeout: 10m }
+  c:
+    dns: { kind: powerdns }
+${base}`,
+    );
+    assert.throws(
+      () => loadConfig(path),
+      (e: Error) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, /targets\.a\.dns\.server: port 99999 is out of range/);
+        assert.match(e.message, /targets\.a\.dns\.tsig\.secret: a secret is referenced, never written here/);
+        assert.match(e.message, /targets\.b\.dns\.hostedZoneId: a hosted zone id .*\(got "z-lower"\)/);
+        assert.match(e.message, /targets\.b\.dns\.syncTimeout: between 1s and 100s \(got "600s"\)/);
+        assert.match(
+          e.message,
+          /targets\.c\.dns\.kind: .*'local' \| 'rfc2136' \| 'route53' \(got \{"kind":"powerdns"\}\)/,
+        );
+        assert.ok(!e.message.includes('c2VjcmV0'), 'the inline secret is not echoed');
+        return true;
+      },
+    );
+  });
+
+  it('reads a TSIG secret from the environment or a tsig-keygen file, and names what is missing', async () => {
+    const secret = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
+    assert.deepEqual(
+      readTsigSecret({ env: 'K' }, 'x', { K: secret }),
+      Buffer.from('0123456789abcdef0123456789abcdef'),
+    );
+    const file = await tempFile(
+      'k.key',
+      `key "greenlight-key" {\n\talgorithm hmac-sha256;\n\tsecret "${secret}";\n};\n`,
+    );
+    assert.equal(readTsigSecret({ file }, 'x', {}).toString(), '0123456789abcdef0123456789abcdef');
+    assert.throws(() => readTsigSecret({ env: 'K' }, 'targets.t.dns.tsig.secret', {}), {
+      message: 'targets.t.dns.tsig.secret: the environment variable K is not set',
+    });
+    assert.throws(() => readTsigSecret({ file: '/nonexistent/k.key' }, 'k', {}), {
+      message: /cannot read .*ENOENT/,
+    });
+    assert.throws(
+      () => readTsigSecret({ env: 'K' }, 'k', { K: 'not base64!' }),
+      (e: Error) => {
+        assert.match(e.message, /not base64/);
+        assert.ok(!e.message.includes('not base64!'), 'the bad value is not echoed: it may be a secret');
+        return true;
+      },
+    );
   });
 });
 

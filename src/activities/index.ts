@@ -18,7 +18,8 @@ export interface ActivityDeps {
   config: Config;
   /** The infrastructure provider of a target (targets choose theirs in the configuration). */
   infra: (target: string) => InfraProvider;
-  dns: DnsProvider;
+  /** The DNS provider of a target (targets choose theirs in the configuration). */
+  dns: (target: string) => DnsProvider;
   cmdb: CmdbProvider;
   checks: CheckRunner;
 }
@@ -123,7 +124,7 @@ export function createActivities(deps: ActivityDeps) {
     async resolveLiveDeployment(input: z.input<typeof ReleaseCoordinates>): Promise<Deployment | null> {
       const { service, target, zone } = parseInput(ReleaseCoordinates, input);
       const { alias } = hostnames(service, 'x', target, zone);
-      const record = await callProvider('read alias', () => dns.get(alias));
+      const record = await callProvider('read alias', () => dns(target).get(alias));
       if (!record) return null;
       if (record.type !== 'CNAME') {
         throw ApplicationFailure.create({
@@ -179,8 +180,16 @@ export function createActivities(deps: ActivityDeps) {
         ),
       );
       const address = new URL(deployment.endpoint).hostname;
-      await callProvider('publish green record', () =>
-        dns.upsert({ name: green, type: /:/.test(address) ? 'AAAA' : 'A', value: address, ttl: spec.ttl }),
+      // A DNS change may wait until it is in sync (Route 53): keep heartbeating meanwhile.
+      await withHeartbeats(() =>
+        callProvider('publish green record', () =>
+          dns(spec.target).upsert({
+            name: green,
+            type: /:/.test(address) ? 'AAAA' : 'A',
+            value: address,
+            ttl: spec.ttl,
+          }),
+        ),
       );
       return deployment;
     },
@@ -232,7 +241,7 @@ export function createActivities(deps: ActivityDeps) {
     ): Promise<{ alias: string; chain: string[]; previousTtl: number | null }> {
       const { service, target, zone, from, to, ttl, requireAddress } = parseInput(CutOverInput, input);
       const { alias } = hostnames(service, 'x', target, zone);
-      const record = await callProvider('read alias', () => dns.get(alias));
+      const record = await callProvider('read alias', () => dns(target).get(alias));
       const current = record?.value ?? null;
       if (current !== to) {
         if (current !== from) {
@@ -243,10 +252,10 @@ export function createActivities(deps: ActivityDeps) {
           });
         }
         await callProvider('swap alias', () =>
-          dns.compareAndSwap({ name: alias, type: 'CNAME', expected: from, next: to, ttl }),
+          dns(target).compareAndSwap({ name: alias, type: 'CNAME', expected: from, next: to, ttl }),
         );
       }
-      const resolution = await callProvider('verify alias', () => dns.resolve(alias));
+      const resolution = await callProvider('verify alias', () => dns(target).resolve(alias));
       const isVerified =
         to === null
           ? resolution.chain.length === 0 && resolution.address === null
@@ -288,7 +297,7 @@ export function createActivities(deps: ActivityDeps) {
           return;
         }
       }
-      await callProvider('remove record', () => dns.remove(hostname));
+      await withHeartbeats(() => callProvider('remove record', () => dns(target).remove(hostname)));
       await callProvider('destroy deployment', () =>
         withHeartbeats(() => infra(target).destroy({ hostname }, Context.current().cancellationSignal)),
       );

@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ConfigError } from '../config/errors';
 import { loadSettings } from '../config/load';
 import type { Settings } from '../config/load';
-import { LocalDnsStore } from '../providers/dns/local-store';
+import { openDnsProviders } from '../providers/dns/open';
 import type { ReleaseStatus } from '../shared/release';
 import { clientConnection } from '../temporal/connection';
 import { GreenlightClient, GreenlightError } from './api';
@@ -178,18 +178,44 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
 
   program
     .command('dns')
-    .description('the local DNS record store of the embedded default')
+    .description("the DNS records of the targets' providers")
     .command('list')
-    .description('list the records')
+    .description('list the records greenlight manages (A, AAAA, CNAME), per DNS provider')
+    .option('--target <env>', 'only the provider of this target')
     .option('--json', 'print JSON', false)
-    .action(async (o: { json: boolean }) => {
-      const records = await new LocalDnsStore(getSettings().stateDir).list();
-      const text = records.length
-        ? records
-            .map((r) => `${r.name.padEnd(48)} ${String(r.ttl).padStart(5)} ${r.type.padEnd(5)} ${r.value}`)
-            .join('\n')
-        : '(no records)';
-      print(o.json, records, text);
+    .action(async (o: { target?: string; json: boolean }) => {
+      const s = getSettings();
+      if (o.target !== undefined) {
+        validateName(TargetName, o.target, 'target');
+        if (!Object.hasOwn(s.config.targets, o.target)) {
+          throw new GreenlightError(
+            `unknown target ${JSON.stringify(o.target)}; configured targets: ${Object.keys(s.config.targets).join(', ')}`,
+            'unknown_target',
+          );
+        }
+      }
+      const groups = openDnsProviders(s.config, s.stateDir, io.env)
+        .all()
+        .filter((g) => o.target === undefined || g.targets.includes(o.target));
+      const listed = [];
+      for (const g of groups) {
+        const records = await g.provider.list().catch((e: unknown) => {
+          throw new GreenlightError(`${g.location}: ${(e as Error).message}`, 'not_found');
+        });
+        listed.push({ ...g, records });
+      }
+      const rows = listed.flatMap((g) => g.records.map((r) => ({ ...r, targets: g.targets })));
+      const text = listed
+        .map((g) => {
+          const lines = g.records.length
+            ? g.records.map(
+                (r) => `  ${r.name.padEnd(48)} ${String(r.ttl).padStart(5)} ${r.type.padEnd(5)} ${r.value}`,
+              )
+            : ['  (no records)'];
+          return [`${g.location} (${g.targets.join(', ')})`, ...lines].join('\n');
+        })
+        .join('\n');
+      print(o.json, rows, text);
     });
 
   program

@@ -16,7 +16,10 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
     .map((issue) => {
       const key = issue.path.length ? issue.path.map(String).join('.') : '(root)';
-      const got = 'input' in issue && issue.input !== undefined ? ` (got ${preview(issue.input)})` : '';
+      // A value under a secret-looking key is never echoed: it may be the secret itself.
+      const isSecret = issue.path.some((p) => /secret|password|token/i.test(String(p)));
+      const got =
+        'input' in issue && issue.input !== undefined && !isSecret ? ` (got ${preview(issue.input)})` : '';
       return `  ${key}: ${issue.message}${got}`;
     })
     .join('\n');

@@ -127,9 +127,11 @@ export function loadConfig(
     );
   }
   const config = parseOrThrow(Config, data, `invalid configuration in ${full}`);
-  // Module paths are relative to the configuration file.
+  // Module and secret file paths are relative to the configuration file.
   for (const target of Object.values(config.targets)) {
     if (target.infra.kind === 'terraform') target.infra.module = resolve(dirname(full), target.infra.module);
+    const secret = target.dns.kind === 'rfc2136' ? target.dns.tsig?.secret : undefined;
+    if (secret && 'file' in secret) secret.file = resolve(dirname(full), secret.file);
   }
   return { config, source: full };
 }

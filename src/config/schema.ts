@@ -3,6 +3,10 @@ import { Duration } from '../shared/durations';
 import { Policy, policyFacts, RELEASE_FACTS } from '../shared/policy';
 import { ServiceName, TargetName } from '../shared/release';
 import { ApprovalRule, MaintenanceWindow } from '../shared/target';
+import { TsigAlgorithms } from '../providers/dns/wire';
+import type { TsigAlgorithm } from '../providers/dns/wire';
+
+const TSIG_ALGORITHMS = Object.keys(TsigAlgorithms) as [TsigAlgorithm, ...TsigAlgorithm[]];
 
 const Zone = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'a zone is a DNS name such as example.internal');
 
@@ -42,6 +46,76 @@ export const InfraConfig = z.discriminatedUnion('kind', [
 ]);
 export type InfraConfig = z.output<typeof InfraConfig>;
 
+/**
+ * Where a secret is: an environment variable or a file (relative to the configuration file).
+ * Never the secret itself, so a configuration file can be committed and shown.
+ */
+export const SecretRef = z.union(
+  [
+    z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }),
+    z.strictObject({ file: z.string().min(1) }),
+  ],
+  { error: 'a secret is referenced, never written here: use { env: VARIABLE } or { file: path }' },
+);
+export type SecretRef = z.output<typeof SecretRef>;
+
+const HostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'host or host:port, e.g. 127.0.0.1:53')
+  .transform((value, ctx) => {
+    const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(value)!;
+    const port = match[3] === undefined ? 53 : Number(match[3]);
+    if (port < 1 || port > 65_535) {
+      ctx.addIssue({ code: 'custom', message: `port ${port} is out of range` });
+      return z.NEVER;
+    }
+    return { host: (match[1] ?? match[2])!, port };
+  });
+
+/** How a target's DNS records are changed: the embedded store (default), RFC 2136, or Route 53. */
+export const DnsConfig = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('local') }),
+  z.strictObject({
+    kind: z.literal('rfc2136'),
+    /** The primary server that takes dynamic updates. */
+    server: HostPort,
+    /** The zone updated (its apex); default: the target's zone. */
+    zone: Zone.optional(),
+    /** The TSIG key that signs every request; without one, requests are unsigned. */
+    tsig: z
+      .strictObject({
+        name: z.string().regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/, 'a key name such as greenlight-key'),
+        algorithm: z.enum(TSIG_ALGORITHMS).default('hmac-sha256'),
+        /** The base64 secret, or a BIND key file (as `tsig-keygen` writes) holding it. */
+        secret: SecretRef,
+      })
+      .optional(),
+    timeout: Duration.prefault('5s'),
+  }),
+  z.strictObject({
+    kind: z.literal('route53'),
+    hostedZoneId: z.string().regex(/^[A-Z0-9]{1,32}$/, 'a hosted zone id such as Z0123456789ABC'),
+    /** The hosted zone's name; default: the target's zone. */
+    zone: Zone.optional(),
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'an AWS region such as us-east-1')
+      .default('us-east-1'),
+    /** A Route 53-compatible endpoint; default: AWS's own. */
+    endpoint: z.url().optional(),
+    /**
+     * How long one attempt waits for a change to become INSYNC. At most 100s: a cutover attempt
+     * has two minutes, and a retry finds the alias already swapped and only verifies it.
+     */
+    syncTimeout: Duration.prefault('90s').superRefine((ms, ctx) => {
+      if (ms < 1_000 || ms > 100_000) {
+        ctx.addIssue({ code: 'custom', message: 'between 1s and 100s', input: `${ms / 1000}s` });
+      }
+    }),
+  }),
+]);
+export type DnsConfig = z.output<typeof DnsConfig>;
+
 export const TargetConfig = z
   .strictObject({
     /** DNS zone; default: the top-level `zone`. */
@@ -55,6 +129,7 @@ export const TargetConfig = z
     maintenanceWindows: z.array(MaintenanceWindow).default([]),
     recordTtl: z.number().int().min(1).max(86_400).default(30),
     infra: InfraConfig.default({ kind: 'local' }),
+    dns: DnsConfig.default({ kind: 'local' }),
   })
   .superRefine((target, ctx) => {
     for (const fact of policyFacts(target.policy)) {

@@ -8,6 +8,8 @@ import { FailureTypes } from '../shared/messages';
 export const ProviderErrorKinds = {
   dnsConflict: FailureTypes.dnsConflict,
   dnsVerification: FailureTypes.dnsVerification,
+  /** The DNS server refused the request: the key, its permissions, or a name outside the zone. */
+  dnsRefused: FailureTypes.dnsRefused,
   deployFailed: FailureTypes.deployFailed,
   infraStateLocked: FailureTypes.infraStateLocked,
   infraConfigInvalid: FailureTypes.infraConfigInvalid,

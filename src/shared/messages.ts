@@ -50,6 +50,7 @@ export const FailureTypes = {
   unknownTarget: 'UnknownTarget',
   dnsConflict: 'DnsConflict',
   dnsVerification: 'DnsVerificationFailed',
+  dnsRefused: 'DnsUpdateRefused',
   deployFailed: 'DeployFailed',
   infraStateLocked: 'InfraStateLocked',
   infraConfigInvalid: 'InfraConfigInvalid',

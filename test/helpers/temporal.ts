@@ -16,6 +16,7 @@ import { findTemporalCli } from '../../src/temporal/cli-binary';
 import { bundleWorkflows, createLocalProviders, createWorker } from '../../src/worker';
 import type { LocalProcessInfra } from '../../src/providers/infra/local-process';
 import type { LocalDnsStore } from '../../src/providers/dns/local-store';
+import type { DnsProvider } from '../../src/providers/dns/types';
 import type { PostgresCmdb } from '../../src/providers/cmdb/postgres';
 
 /** Short durations so the suite is fast; the rules are the embedded default's. */
@@ -129,11 +130,19 @@ export async function temporalCliPath(): Promise<string> {
 }
 
 let isRuntimeInstalled = false;
+/** What the worker logged (level INFO and up) in this test process, for tests that check its text. */
+export const workerLog: string[] = [];
 
 /** A real Temporal dev server on a free port. */
 export async function startDevServer(): Promise<TestWorkflowEnvironment> {
   if (!isRuntimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    const errors = new DefaultLogger('ERROR');
+    Runtime.install({
+      logger: new DefaultLogger('INFO', (entry) => {
+        workerLog.push(`${entry.level} ${entry.message} ${JSON.stringify(entry.meta ?? {})}`);
+        if (entry.level === 'ERROR') errors.log(entry.level, entry.message, entry.meta);
+      }),
+    });
     isRuntimeInstalled = true;
   }
   return TestWorkflowEnvironment.createLocal({
@@ -155,7 +164,9 @@ export interface Harness {
   api: GreenlightClient;
   worker: Worker;
   infra: LocalProcessInfra;
+  /** The embedded DNS store of targets with `dns.kind: local`. */
   dns: LocalDnsStore;
+  dnsFor(target: string): DnsProvider;
   cmdb: PostgresCmdb;
   stateDir: string;
   taskQueue: string;
@@ -165,12 +176,25 @@ export interface Harness {
 }
 
 /** A dev server, a worker with the local providers on a fresh state dir, and a client. */
-export async function startHarness(configInput: ConfigInput = TEST_CONFIG): Promise<Harness> {
-  const config = parseOrThrow(Config, configInput, 'test config');
+export async function startHarness(
+  configInput: ConfigInput | { parsed: Config } = TEST_CONFIG,
+  options: {
+    env?: NodeJS.ProcessEnv;
+    cmdbUrl?: string;
+    onInfraOutput?: (target: string, line: string) => void;
+  } = {},
+): Promise<Harness> {
+  const config =
+    'parsed' in configInput ? configInput.parsed : parseOrThrow(Config, configInput, 'test config');
   const env = await startDevServer();
   const stateDir = await mkdtemp(join(tmpdir(), 'greenlight-test-'));
   const taskQueue = `greenlight-test-${process.pid}`;
-  const providers = await createLocalProviders(config, stateDir, { searchPath: process.env.PATH ?? '' });
+  const providers = await createLocalProviders(config, stateDir, {
+    searchPath: process.env.PATH ?? '',
+    env: options.env,
+    cmdbUrl: options.cmdbUrl,
+    onInfraOutput: options.onInfraOutput,
+  });
   const { deps } = providers;
   const worker = await createWorker({
     connection: env.nativeConnection,
@@ -189,7 +213,8 @@ export async function startHarness(configInput: ConfigInput = TEST_CONFIG): Prom
     api,
     worker,
     infra: providers.localInfra,
-    dns: deps.dns as LocalDnsStore,
+    dns: providers.dns.forTarget('') as LocalDnsStore,
+    dnsFor: providers.dns.forTarget,
     cmdb: deps.cmdb as PostgresCmdb,
     stateDir,
     taskQueue,
@@ -266,4 +291,13 @@ export function isProcessAlive(pid: number): boolean {
 export async function getJson(url: string): Promise<unknown> {
   const response = await fetch(url);
   return response.json();
+}
+
+/** Every string in a workflow history, with each payload's bytes decoded as text (payloads are JSON). */
+export function readableText(value: unknown): string {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map(readableText).join('\n');
+  if (value && typeof value === 'object') return Object.values(value).map(readableText).join('\n');
+  return String(value);
 }

@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Resolver } from 'node:dns/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './postgres';
+
+export interface BindServer {
+  host: string;
+  port: number;
+  zone: string;
+  keyName: string;
+  /** The TSIG secret, base64. */
+  secret: string;
+  /** A stub resolver (the system's c-ares, not greenlight's code) that asks this server. */
+  resolver: Resolver;
+  /** Everything named logged, for tests that prove a secret never reached it. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** BIND's `named` (Debian's bind9 package). */
+export function namedBinary(): string {
+  const found = ['/usr/sbin/named', '/usr/bin/named'].find((p) => existsSync(p));
+  if (!found) throw new Error('no BIND named found (apt-get install bind9)');
+  return found;
+}
+
+/**
+ * A real BIND 9 authoritative server for one test file, on a loopback port: one zone that a TSIG
+ * key may update and transfer, and nobody else may.
+ */
+export async function startBind(zone = 'greenlight.test'): Promise<BindServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'greenlight-bind-'));
+  const port = await freePort();
+  const keyName = 'greenlight-key';
+  const secret = randomBytes(32).toString('base64');
+  writeFileSync(
+    join(dir, 'named.conf'),
+    `key "${keyName}" { algorithm hmac-sha256; secret "${secret}"; };
+options {
+  directory "${dir}";
+  pid-file none;
+  session-keyfile none;
+  managed-keys-directory "${dir}";
+  listen-on port ${port} { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  dnssec-validation no;
+  notify no;
+};
+controls { };
+zone "${zone}" {
+  type primary;
+  file "${dir}/zone.db";
+  allow-update { key "${keyName}"; };
+  allow-transfer { key "${keyName}"; };
+};
+`,
+  );
+  writeFileSync(
+    join(dir, 'zone.db'),
+    `$TTL 60
+@ IN SOA ns.${zone}. hostmaster.${zone}. 1 60 60 3600 60
+@ IN NS ns.${zone}.
+ns IN A 127.0.0.1
+`,
+  );
+  const server: ChildProcess = spawn(namedBinary(), ['-g', '-4', '-n', '1', '-c', join(dir, 'named.conf')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: dir,
+  });
+  let log = '';
+  server.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const resolver = new Resolver({ timeout: 1000, tries: 1 });
+  resolver.setServers([`127.0.0.1:${port}`]);
+  const deadline = Date.now() + 30_000;
+  while (!log.includes('running')) {
+    if (server.exitCode !== null || Date.now() > deadline) {
+      server.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`named did not start:\n${log.slice(-4000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    host: '127.0.0.1',
+    port,
+    zone,
+    keyName,
+    secret,
+    resolver,
+    log: () => log,
+    async stop() {
+      if (server.exitCode === null) {
+        const exited = new Promise((r) => server.once('exit', r));
+        server.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

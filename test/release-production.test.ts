@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../src/config/load';
 import type { ConfigInput } from '../src/config/schema';
-import { TerraformInfra } from '../src/providers/infra/terraform';
 import { startBind } from './helpers/bind';
 import type { BindServer } from './helpers/bind';
-import { EXAMPLE_MODULE, iacBinary } from './helpers/iac';
+import { destroyModuleDeployments, EXAMPLE_MODULE, iacBinary } from './helpers/iac';
 import { startPostgres } from './helpers/postgres';
 import type { PostgresServer } from './helpers/postgres';
 import type { Harness } from './helpers/temporal';
@@ -58,14 +57,7 @@ before(async () => {
 
 after(async () => {
   if (h) {
-    const workDir = join(h.stateDir, 'terraform', 'dev');
-    const tf = new TerraformInfra({
-      binary: iacBinary(),
-      moduleDir: EXAMPLE_MODULE,
-      workDir,
-      searchPath: process.env.PATH ?? '',
-    });
-    for (const hostname of await readdir(workDir).catch(() => [] as string[])) await tf.destroy({ hostname });
+    await destroyModuleDeployments(h.stateDir, 'dev');
     await h.stop();
   }
   await Promise.all([bind?.stop(), postgres?.stop()]);

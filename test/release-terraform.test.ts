@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ConfigInput } from '../src/config/schema';
-import { TerraformInfra } from '../src/providers/infra/terraform';
-import { EXAMPLE_MODULE, iacBinary } from './helpers/iac';
+import { destroyModuleDeployments, EXAMPLE_MODULE, iacBinary } from './helpers/iac';
 import type { Harness } from './helpers/temporal';
 import { getJson, startHarness, TEST_CONFIG } from './helpers/temporal';
 
@@ -29,14 +26,7 @@ before(async () => {
 
 after(async () => {
   // Destroy what the module created, with the same tool, before the state dir goes.
-  const workDir = join(h.stateDir, 'terraform', 'tf');
-  const tf = new TerraformInfra({
-    binary: iacBinary(),
-    moduleDir: EXAMPLE_MODULE,
-    workDir,
-    searchPath: process.env.PATH ?? '',
-  });
-  for (const hostname of await readdir(workDir).catch(() => [] as string[])) await tf.destroy({ hostname });
+  if (h) await destroyModuleDeployments(h.stateDir, 'tf');
   await h?.stop();
 });
 

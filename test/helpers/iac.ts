@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
+import { TerraformInfra } from '../../src/providers/infra/terraform';
 
 export const EXAMPLE_MODULE = resolve(__dirname, '..', '..', '..', 'examples', 'infra');
 
@@ -15,4 +17,16 @@ export function iacBinary(): string {
   const found = candidates.find((c) => c.startsWith('/') && existsSync(c));
   if (!found) throw new Error('no tofu or terraform binary: run .ci/run, or install one on PATH');
   return found;
+}
+
+/** Destroys, with the same tool, every deployment of the example module a test left on a target. */
+export async function destroyModuleDeployments(stateDir: string, target: string): Promise<void> {
+  const workDir = join(stateDir, 'terraform', target);
+  const tf = new TerraformInfra({
+    binary: iacBinary(),
+    moduleDir: EXAMPLE_MODULE,
+    workDir,
+    searchPath: process.env.PATH ?? '',
+  });
+  for (const hostname of await readdir(workDir).catch(() => [] as string[])) await tf.destroy({ hostname });
 }

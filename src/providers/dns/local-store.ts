@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { JsonFile } from '../json-file';
-import { dnsConflict, ProviderError, ProviderErrorKinds } from '../errors';
+import { dnsConflict } from '../errors';
+import { followCnames } from './follow';
 import type { CompareAndSwap, DnsProvider, DnsRecord, Resolution } from './types';
 
 interface Zone {
@@ -46,16 +47,7 @@ export class LocalDnsStore implements DnsProvider {
 
   async resolve(name: string): Promise<Resolution> {
     const { records } = await this.file.read();
-    const chain: string[] = [];
-    let current = normalise(name);
-    for (let hops = 0; hops < 8; hops++) {
-      const record = records[current];
-      if (!record) return { chain, address: null };
-      if (record.type !== 'CNAME') return { chain, address: record.value };
-      current = normalise(record.value);
-      chain.push(current);
-    }
-    throw new ProviderError(ProviderErrorKinds.dnsVerification, `CNAME loop resolving ${name}`, false);
+    return followCnames(name, (n) => Promise.resolve(records[n] ?? null));
   }
 
   async list(): Promise<DnsRecord[]> {

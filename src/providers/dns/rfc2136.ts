@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { connect } from 'node:net';
 import { dnsConflict, ProviderError, ProviderErrorKinds } from '../errors';
+import { followCnames } from './follow';
 import type { CompareAndSwap, DnsProvider, DnsRecord, RecordType, Resolution } from './types';
 import type { Message, ResourceRecord, TsigKey } from './wire';
 import {
@@ -95,17 +96,8 @@ export class Rfc2136Dns implements DnsProvider {
     );
   }
 
-  async resolve(name: string): Promise<Resolution> {
-    const chain: string[] = [];
-    let current = normalise(name);
-    for (let hops = 0; hops < 8; hops++) {
-      const record = await this.get(current);
-      if (!record) return { chain, address: null };
-      if (record.type !== 'CNAME') return { chain, address: record.value };
-      current = record.value;
-      chain.push(current);
-    }
-    throw new ProviderError(ProviderErrorKinds.dnsVerification, `CNAME loop resolving ${name}`, false);
+  resolve(name: string): Promise<Resolution> {
+    return followCnames(name, (n) => this.get(n));
   }
 
   /** The zone's A, AAAA and CNAME records, by a zone transfer (the server must allow it to the key). */

@@ -7,6 +7,7 @@ import {
 import type { Change, ResourceRecordSet, Route53ClientConfig } from '@aws-sdk/client-route-53';
 import { z } from 'zod';
 import { dnsConflict, ProviderError, ProviderErrorKinds } from '../errors';
+import { followCnames } from './follow';
 import type { CompareAndSwap, DnsProvider, DnsRecord, RecordType, Resolution } from './types';
 import { RecordTypes } from './types';
 
@@ -126,17 +127,8 @@ export class Route53Dns implements DnsProvider {
     );
   }
 
-  async resolve(name: string): Promise<Resolution> {
-    const chain: string[] = [];
-    let current = normalise(name);
-    for (let hops = 0; hops < 8; hops++) {
-      const record = await this.get(current);
-      if (!record) return { chain, address: null };
-      if (record.type !== 'CNAME') return { chain, address: record.value };
-      current = record.value;
-      chain.push(current);
-    }
-    throw new ProviderError(ProviderErrorKinds.dnsVerification, `CNAME loop resolving ${name}`, false);
+  resolve(name: string): Promise<Resolution> {
+    return followCnames(name, (n) => this.get(n));
   }
 
   async list(): Promise<DnsRecord[]> {

@@ -1,0 +1,424 @@
+import { CountWindow, TimeWindow } from './window';
+import type { OutcomeWindow } from './window';
+
+export const BreakerStates = [
+  'closed',
+  'open',
+  'half_open',
+  'forced_open',
+  'disabled',
+  'metrics_only',
+] as const;
+export type BreakerState = (typeof BreakerStates)[number];
+
+/** The settings of one breaker; durations in milliseconds. See `BreakerConfig` in the config schema. */
+export interface BreakerSettings {
+  window: { type: 'count' | 'time'; size: number };
+  /** Calls the window must hold before its rates are judged. */
+  minimumCalls: number;
+  /** Percent of failed calls that opens the breaker (≥). */
+  failureRateThreshold: number;
+  /** Failed calls in the window that open the breaker (≥), whatever the rate; null: rate only. */
+  failureCountThreshold: number | null;
+  /** Percent of slow calls that opens the breaker (≥). */
+  slowCallRateThreshold: number;
+  /** A call this long or longer is slow. */
+  slowCallDurationMs: number;
+  /** How long the breaker stays open before a trial. */
+  waitDurationMs: number;
+  /** Each consecutive opening waits this many times longer (1: always the same). */
+  waitBackoffMultiplier: number;
+  maxWaitDurationMs: number;
+  /** Trial calls in half-open; more are rejected. */
+  permittedCallsInHalfOpen: number;
+  /** Half-open longer than this (a trial that hangs) opens again; 0: no limit. */
+  maxWaitInHalfOpenMs: number;
+}
+
+/** The circuit-breaker source document's defaults: 3 failures within 300 s open it for 60 s. */
+export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = {
+  window: { type: 'time', size: 300 },
+  minimumCalls: 3,
+  failureRateThreshold: 100,
+  failureCountThreshold: 3,
+  slowCallRateThreshold: 100,
+  slowCallDurationMs: 60_000,
+  waitDurationMs: 60_000,
+  waitBackoffMultiplier: 1,
+  maxWaitDurationMs: 600_000,
+  permittedCallsInHalfOpen: 1,
+  maxWaitInHalfOpenMs: 120_000,
+};
+
+export type Clock = () => number;
+
+/** How soon a call held back while the breaker sees failures (closed, at its in-flight limit) may retry. */
+const THROTTLE_RETRY_MS = 1_000;
+
+/** What to make of an error: the dependency's fault, not its fault, or the caller gave up. */
+export type ErrorVerdict = 'failure' | 'ignore' | 'cancelled';
+
+export type CallOutcome =
+  'success' | 'failure' | 'slow_success' | 'slow_failure' | 'ignored' | 'cancelled' | 'rejected';
+
+export interface Transition {
+  breaker: string;
+  from: BreakerState;
+  to: BreakerState;
+  at: number;
+  /** Why, in words: the rate that tripped it, the trial's result, an operator. */
+  reason: string;
+}
+
+export interface BreakerListener {
+  onTransition?(t: Transition): void;
+  onOutcome?(breaker: string, outcome: CallOutcome, durationMs: number): void;
+}
+
+/** What a breaker's state is at a moment, to save and restore (a restart, a shared store). */
+export interface BreakerSnapshot {
+  state: BreakerState;
+  /** When the current state began. */
+  since: number;
+  /** Open: when a trial becomes possible. */
+  openUntil: number;
+  /** How many times in a row it opened without closing (for the backoff). */
+  consecutiveOpens: number;
+}
+
+/**
+ * A rejection: cheap to make (no stack trace is captured, the message is built only when read),
+ * because an open breaker may reject many calls a second.
+ */
+export class CircuitOpenError extends Error {
+  constructor(
+    readonly breaker: string,
+    readonly state: BreakerState,
+    /** How long until a trial call may be allowed; 0 in half-open (a trial is running). */
+    readonly retryAfterMs: number,
+  ) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    super();
+    Error.stackTraceLimit = limit;
+  }
+
+  override get name(): string {
+    return 'CircuitOpenError';
+  }
+
+  override get message(): string {
+    const why =
+      this.state === 'forced_open'
+        ? 'forced open by an operator'
+        : this.state === 'half_open'
+          ? 'half-open, its trial calls are in progress'
+          : this.state === 'closed'
+            ? 'closed but seeing failures, and as many calls as could still fail are in flight'
+            : 'open';
+    return `the circuit breaker ${this.breaker} is ${why}; next trial in ${Math.ceil(this.retryAfterMs / 1000)}s`;
+  }
+}
+
+export function isCircuitOpenError(e: unknown): e is CircuitOpenError {
+  return e instanceof CircuitOpenError;
+}
+
+/**
+ * A circuit breaker with the rules of resilience4j: a count or time sliding window, failure-rate,
+ * failure-count and slow-call-rate thresholds judged after every call once the window holds enough
+ * calls, an open period that may grow with each consecutive opening, a lazy move to half-open on the
+ * first call after it, and a fixed number of trial calls judged as a window of their own.
+ *
+ * While closed, once the window holds a failure, calls in flight count against the failure
+ * threshold: a dependency that has started failing never receives more calls at once than could
+ * still fail without tripping the breaker.
+ *
+ * `tryAcquire` and `onResult` are the hot path; `execute` wraps both around a promise.
+ */
+export class CircuitBreaker {
+  private s: BreakerState = 'closed';
+  private since: number;
+  private openUntil = 0;
+  private consecutiveOpens = 0;
+  private window: OutcomeWindow;
+  private readonly trialWindow: CountWindow;
+  private inFlight = 0;
+  private trialPermits = 0;
+  /** Counts state changes: a permit from an earlier state is not judged in this one. */
+  private epoch = 0;
+  private readonly listeners: BreakerListener[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly settings: BreakerSettings = DEFAULT_BREAKER_SETTINGS,
+    private readonly clock: Clock = Date.now,
+  ) {
+    this.window =
+      settings.window.type === 'count'
+        ? new CountWindow(settings.window.size)
+        : new TimeWindow(settings.window.size);
+    this.trialWindow = new CountWindow(settings.permittedCallsInHalfOpen);
+    this.since = clock();
+  }
+
+  get state(): BreakerState {
+    return this.s;
+  }
+
+  listen(listener: BreakerListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** The current window's totals (the trial window's in half-open). */
+  metrics(): { calls: number; failures: number; slow: number; inFlight: number } {
+    if (this.s === 'closed' || this.s === 'metrics_only') this.window.expire(this.clock());
+    const w = this.s === 'half_open' ? this.trialWindow : this.window;
+    return { calls: w.calls, failures: w.failures, slow: w.slow, inFlight: this.inFlight };
+  }
+
+  /** How long until a call may be allowed (0 when it would be now). */
+  retryAfterMs(): number {
+    if (this.s === 'open') return Math.max(0, this.openUntil - this.clock());
+    if (this.s === 'forced_open') return this.settings.waitDurationMs;
+    return 0;
+  }
+
+  /**
+   * Asks to make a call: returns a permit (a number) when it may go ahead — then report the call
+   * with `onResult`, or give the permit back with `release` — or the rejection to throw.
+   */
+  tryAcquire(): number | CircuitOpenError {
+    switch (this.s) {
+      case 'closed': {
+        const threshold = this.settings.failureCountThreshold;
+        if (threshold !== null && this.inFlight > 0) {
+          this.window.expire(this.clock());
+          if (this.window.failures > 0 && this.window.failures + this.inFlight >= threshold) {
+            return this.reject(THROTTLE_RETRY_MS);
+          }
+        }
+        this.inFlight++;
+        return this.epoch;
+      }
+      case 'disabled':
+      case 'metrics_only':
+        this.inFlight++;
+        return this.epoch;
+      case 'open': {
+        const now = this.clock();
+        if (now < this.openUntil) return this.reject(this.openUntil - now);
+        this.transition('half_open', now, `the open period of ${this.currentWaitMs()} ms is over`);
+        return this.acquireTrial();
+      }
+      case 'half_open': {
+        const now = this.clock();
+        const limit = this.settings.maxWaitInHalfOpenMs;
+        if (limit > 0 && now - this.since >= limit) {
+          this.open(now, `no trial result within ${limit} ms`);
+          return this.reject(this.openUntil - now);
+        }
+        return this.acquireTrial();
+      }
+      case 'forced_open':
+        return this.reject(this.settings.waitDurationMs);
+    }
+  }
+
+  /** Reports a permitted call's result: success, or an error with its verdict. */
+  onResult(permit: number, durationMs: number, verdict: ErrorVerdict | 'success'): void {
+    if (verdict === 'cancelled' || verdict === 'ignore') {
+      this.release(permit);
+      if (this.listeners.length)
+        this.emitOutcome(verdict === 'cancelled' ? 'cancelled' : 'ignored', durationMs);
+      return;
+    }
+    const isFailure = verdict === 'failure';
+    const isSlow = durationMs >= this.settings.slowCallDurationMs;
+    if (this.listeners.length) {
+      this.emitOutcome(
+        isFailure ? (isSlow ? 'slow_failure' : 'failure') : isSlow ? 'slow_success' : 'success',
+        durationMs,
+      );
+    }
+    // A call that began before the last state change says nothing about this state.
+    if (permit !== this.epoch) return;
+    switch (this.s) {
+      case 'closed': {
+        this.inFlight--;
+        const now = this.clock();
+        this.window.record(now, isFailure, isSlow);
+        const reason = this.tripReason(this.window, this.settings.minimumCalls, true);
+        if (reason) this.open(now, reason);
+        return;
+      }
+      case 'half_open': {
+        this.trialPermits--;
+        this.trialWindow.record(0, isFailure, isSlow);
+        if (this.trialWindow.calls < this.settings.permittedCallsInHalfOpen) return;
+        const now = this.clock();
+        const reason = this.tripReason(this.trialWindow, this.settings.permittedCallsInHalfOpen, false);
+        if (reason) this.open(now, `trial calls: ${reason}`);
+        else
+          this.transition(
+            'closed',
+            now,
+            `trial calls: ${this.trialWindow.calls - this.trialWindow.failures} of ${this.trialWindow.calls} succeeded`,
+          );
+        return;
+      }
+      case 'metrics_only':
+        this.inFlight--;
+        this.window.record(this.clock(), isFailure, isSlow);
+        return;
+      default:
+        // disabled: nothing to judge.
+        this.inFlight--;
+    }
+  }
+
+  /** A permitted call that was not made, or not judged: gives its permit back, records nothing. */
+  release(permit: number): void {
+    if (permit !== this.epoch) return;
+    if (this.s === 'half_open') this.trialPermits--;
+    else this.inFlight--;
+  }
+
+  /** Runs `call` through the breaker; `classify` says what a thrown error means (default: failure). */
+  async execute<T>(call: () => Promise<T>, classify?: (e: unknown) => ErrorVerdict): Promise<T> {
+    const permit = this.tryAcquire();
+    if (typeof permit !== 'number') throw permit;
+    const start = this.clock();
+    let result: T;
+    try {
+      result = await call();
+    } catch (e) {
+      this.onResult(permit, this.clock() - start, classify ? classify(e) : 'failure');
+      throw e;
+    }
+    this.onResult(permit, this.clock() - start, 'success');
+    return result;
+  }
+
+  // --- operators -----------------------------------------------------------------------------
+
+  /** Rejects every call until `close` or `reset`. */
+  forceOpen(by = 'an operator'): void {
+    this.transition('forced_open', this.clock(), `forced open by ${by}`);
+  }
+
+  /** Closes the breaker with an empty window. */
+  close(by = 'an operator'): void {
+    this.transition('closed', this.clock(), `closed by ${by}`);
+  }
+
+  /** Closed, empty window, no backoff history: as new. */
+  reset(by = 'an operator'): void {
+    this.transition('closed', this.clock(), `reset by ${by}`);
+  }
+
+  disable(by = 'an operator'): void {
+    this.transition('disabled', this.clock(), `disabled by ${by}`);
+  }
+
+  metricsOnly(by = 'an operator'): void {
+    this.transition('metrics_only', this.clock(), `set to metrics-only by ${by}`);
+  }
+
+  snapshot(): BreakerSnapshot {
+    return {
+      state: this.s,
+      since: this.since,
+      openUntil: this.openUntil,
+      consecutiveOpens: this.consecutiveOpens,
+    };
+  }
+
+  /**
+   * Takes a saved or shared state (a restart, another worker's transition). The window starts
+   * empty: a state change resets it anyway, and a closed breaker's old calls are history.
+   */
+  restore(snapshot: BreakerSnapshot, reason = 'restored'): void {
+    const from = this.s;
+    this.consecutiveOpens = snapshot.consecutiveOpens;
+    this.openUntil = snapshot.openUntil;
+    if (from === snapshot.state && this.since === snapshot.since) return;
+    this.s = snapshot.state;
+    this.since = snapshot.since;
+    this.epoch++;
+    this.inFlight = 0;
+    this.window.reset();
+    this.trialWindow.reset();
+    this.trialPermits = 0;
+    if (from !== snapshot.state) {
+      for (const l of this.listeners)
+        l.onTransition?.({ breaker: this.name, from, to: this.s, at: this.clock(), reason });
+    }
+  }
+
+  // --- internals ----------------------------------------------------------------------------
+
+  private acquireTrial(): number | CircuitOpenError {
+    if (this.trialPermits + this.trialWindow.calls >= this.settings.permittedCallsInHalfOpen)
+      return this.reject(0);
+    this.trialPermits++;
+    return this.epoch;
+  }
+
+  private reject(retryAfterMs: number): CircuitOpenError {
+    if (this.listeners.length) this.emitOutcome('rejected', 0);
+    return new CircuitOpenError(this.name, this.s, retryAfterMs);
+  }
+
+  /** Why the window trips the breaker, or null. */
+  private tripReason(w: OutcomeWindow, minimumCalls: number, countsFailures: boolean): string | null {
+    const { failureCountThreshold, failureRateThreshold, slowCallRateThreshold } = this.settings;
+    if (countsFailures && failureCountThreshold !== null && w.failures >= failureCountThreshold) {
+      return `${w.failures} failures in the window (threshold ${failureCountThreshold})`;
+    }
+    if (w.calls < minimumCalls) return null;
+    const failureRate = (w.failures * 100) / w.calls;
+    if (failureRate >= failureRateThreshold) {
+      return `failure rate ${round(failureRate)}% of ${w.calls} calls (threshold ${failureRateThreshold}%)`;
+    }
+    const slowRate = (w.slow * 100) / w.calls;
+    if (slowRate >= slowCallRateThreshold) {
+      return `slow-call rate ${round(slowRate)}% of ${w.calls} calls (threshold ${slowCallRateThreshold}%)`;
+    }
+    return null;
+  }
+
+  private currentWaitMs(): number {
+    const { waitDurationMs, waitBackoffMultiplier, maxWaitDurationMs } = this.settings;
+    const grown = waitDurationMs * waitBackoffMultiplier ** Math.max(0, this.consecutiveOpens - 1);
+    return Math.min(Math.max(waitDurationMs, grown), Math.max(waitDurationMs, maxWaitDurationMs));
+  }
+
+  private open(now: number, reason: string): void {
+    this.consecutiveOpens++;
+    this.openUntil = now + this.currentWaitMs();
+    this.transition('open', now, reason);
+  }
+
+  private transition(to: BreakerState, now: number, reason: string): void {
+    const from = this.s;
+    if (to === 'closed') this.consecutiveOpens = 0;
+    this.s = to;
+    this.since = now;
+    // Metrics reset on every state change; calls still in flight belong to the old state.
+    this.epoch++;
+    this.window.reset();
+    this.trialWindow.reset();
+    this.trialPermits = 0;
+    this.inFlight = 0;
+    for (const l of this.listeners) l.onTransition?.({ breaker: this.name, from, to, at: now, reason });
+  }
+
+  private emitOutcome(outcome: CallOutcome, durationMs: number): void {
+    for (const l of this.listeners) l.onOutcome?.(this.name, outcome, durationMs);
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}

@@ -1,0 +1,301 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CircuitBreaker, CircuitOpenError, DEFAULT_BREAKER_SETTINGS } from '../src/breaker/breaker';
+import type { BreakerSettings, ErrorVerdict, Transition } from '../src/breaker/breaker';
+
+/** A clock the test moves by hand. */
+function fakeClock(start = 1_000_000) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => (now += ms) };
+}
+
+function breaker(overrides: Partial<BreakerSettings> = {}) {
+  const clock = fakeClock();
+  const b = new CircuitBreaker('dns:dev', { ...DEFAULT_BREAKER_SETTINGS, ...overrides }, clock.now);
+  const transitions: Transition[] = [];
+  b.listen({ onTransition: (t) => transitions.push(t) });
+  /** One call that takes `ms` and ends with `verdict`; returns the rejection if there was one. */
+  const call = (verdict: ErrorVerdict | 'success', ms = 10): CircuitOpenError | null => {
+    const permit = b.tryAcquire();
+    if (typeof permit !== 'number') return permit;
+    clock.advance(ms);
+    b.onResult(permit, ms, verdict);
+    return null;
+  };
+  return { b, clock, call, transitions };
+}
+
+const rateOnly = {
+  failureCountThreshold: null,
+  window: { type: 'count' as const, size: 4 },
+  minimumCalls: 4,
+};
+
+describe('circuit breaker: when it opens', () => {
+  it('opens when the failure rate reaches the threshold exactly, not below it', () => {
+    const below = breaker({ ...rateOnly, failureRateThreshold: 50 });
+    for (const v of ['failure', 'success', 'success', 'success'] as const) below.call(v);
+    assert.equal(below.b.state, 'closed', '25% < 50%');
+
+    const at = breaker({ ...rateOnly, failureRateThreshold: 50 });
+    for (const v of ['failure', 'success', 'failure'] as const) at.call(v);
+    assert.equal(at.b.state, 'closed', 'three calls are fewer than the minimum of four');
+    at.call('success');
+    assert.equal(at.b.state, 'open', '2 of 4 = 50% ≥ 50%');
+    assert.match(at.transitions[0]!.reason, /failure rate 50% of 4 calls \(threshold 50%\)/);
+  });
+
+  it('opens on slow calls alone, even when they all succeed', () => {
+    const { b, call, transitions } = breaker({
+      ...rateOnly,
+      slowCallRateThreshold: 75,
+      slowCallDurationMs: 1_000,
+    });
+    call('success', 1_000);
+    call('success', 5);
+    call('success', 2_000);
+    assert.equal(b.state, 'closed');
+    call('success', 1_500);
+    assert.equal(b.state, 'open');
+    assert.match(transitions[0]!.reason, /slow-call rate 75% of 4 calls/);
+  });
+
+  it('has the source document defaults: 3 failures within 300 s open it for 60 s', () => {
+    const { b, clock, call } = breaker();
+    call('failure');
+    clock.advance(100_000);
+    call('failure');
+    assert.equal(b.state, 'closed');
+    clock.advance(150_000);
+    call('failure');
+    assert.equal(b.state, 'open', 'the third failure within 300 s');
+    const rejection = call('success');
+    assert.ok(rejection instanceof CircuitOpenError);
+    assert.equal(rejection.retryAfterMs, 60_000);
+  });
+
+  it('forgets failures after an idle gap longer than the window', () => {
+    const { b, clock, call } = breaker();
+    call('failure');
+    call('failure');
+    clock.advance(301_000);
+    assert.deepEqual(b.metrics(), { calls: 0, failures: 0, slow: 0, inFlight: 0 }, 'no stale failures');
+    call('failure');
+    assert.equal(b.state, 'closed', 'one failure in the window, not three');
+    clock.advance(200_000);
+    call('failure');
+    clock.advance(99_000);
+    call('failure');
+    assert.equal(b.state, 'open', 'three failures within 300 s after all');
+  });
+
+  it('slides a time window second by second', () => {
+    const { b, clock, call } = breaker({ window: { type: 'time', size: 10 } });
+    call('failure');
+    clock.advance(5_000);
+    call('failure');
+    clock.advance(5_000); // the first failure's second is now out of the 10 s window
+    assert.equal(b.metrics().failures, 1);
+    call('failure');
+    assert.equal(b.state, 'closed');
+  });
+});
+
+describe('circuit breaker: open, half-open, closed', () => {
+  it('rejects while open, with the time left, and goes half-open lazily on the first call after', () => {
+    const { b, clock, call, transitions } = breaker({ waitDurationMs: 60_000 });
+    call('failure');
+    call('failure');
+    call('failure');
+    clock.advance(59_000);
+    assert.equal(call('success')?.retryAfterMs, 1_000);
+    clock.advance(1_000);
+    assert.equal(b.state, 'open', 'still open until a call comes');
+    assert.equal(b.retryAfterMs(), 0);
+    assert.equal(call('success'), null, 'the trial call is allowed');
+    assert.equal(b.state, 'closed');
+    assert.deepEqual(
+      transitions.map((t) => `${t.from}→${t.to}`),
+      ['closed→open', 'open→half_open', 'half_open→closed'],
+    );
+    assert.deepEqual(
+      b.metrics(),
+      { calls: 0, failures: 0, slow: 0, inFlight: 0 },
+      'metrics reset on every change',
+    );
+  });
+
+  it('allows exactly the permitted trial calls in half-open, judged as a window of their own', () => {
+    const { b, clock, call } = breaker({ permittedCallsInHalfOpen: 2, failureRateThreshold: 50 });
+    for (let i = 0; i < 3; i++) call('failure');
+    clock.advance(60_000);
+    const first = b.tryAcquire();
+    const second = b.tryAcquire();
+    assert.equal(typeof first, 'number');
+    assert.equal(typeof second, 'number');
+    const third = b.tryAcquire();
+    assert.ok(third instanceof CircuitOpenError, 'permits exhausted');
+    assert.equal(third.retryAfterMs, 0);
+    assert.match(third.message, /half-open, its trial calls are in progress/);
+    b.onResult(first as number, 10, 'success');
+    assert.equal(b.state, 'half_open', 'judged only when all trials are in');
+    b.onResult(second as number, 10, 'failure');
+    assert.equal(b.state, 'open', '1 of 2 trials failed: 50% ≥ 50%');
+  });
+
+  it('waits longer after each consecutive opening, up to the maximum, and forgets that on closing', () => {
+    const { b, clock, call } = breaker({
+      waitDurationMs: 10_000,
+      waitBackoffMultiplier: 2,
+      maxWaitDurationMs: 35_000,
+    });
+    for (let i = 0; i < 3; i++) call('failure');
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      waits.push(b.retryAfterMs());
+      clock.advance(b.retryAfterMs());
+      call('failure'); // the trial fails
+    }
+    assert.deepEqual(waits, [10_000, 20_000, 35_000, 35_000]);
+    clock.advance(b.retryAfterMs());
+    call('success');
+    assert.equal(b.state, 'closed');
+    for (let i = 0; i < 3; i++) call('failure');
+    assert.equal(b.retryAfterMs(), 10_000, 'back to the first wait');
+  });
+
+  it('gives an ignored error’s trial permit back, and records nothing for it', () => {
+    const { b, clock, call } = breaker();
+    for (let i = 0; i < 3; i++) call('failure');
+    clock.advance(60_000);
+    call('ignore');
+    assert.equal(b.state, 'half_open');
+    assert.equal(call('success'), null, 'the permit came back: another trial may run');
+    assert.equal(b.state, 'closed');
+  });
+
+  it('lets a cancelled call give its permit back and record nothing', () => {
+    const { b, clock, call } = breaker();
+    call('failure');
+    call('failure');
+    call('cancelled');
+    call('ignore');
+    assert.equal(b.state, 'closed');
+    assert.equal(b.metrics().failures, 2);
+    for (let i = 0; i < 1; i++) call('failure');
+    clock.advance(60_000);
+    call('cancelled');
+    assert.equal(b.state, 'half_open');
+    assert.equal(b.metrics().calls, 0);
+  });
+
+  it('opens again when a trial takes longer than the half-open limit', () => {
+    const { b, clock, call } = breaker({ maxWaitInHalfOpenMs: 30_000 });
+    for (let i = 0; i < 3; i++) call('failure');
+    clock.advance(60_000);
+    const hung = b.tryAcquire();
+    assert.equal(typeof hung, 'number');
+    clock.advance(30_000);
+    const next = call('success');
+    assert.ok(next instanceof CircuitOpenError);
+    assert.equal(b.state, 'open');
+    b.onResult(hung as number, 90_000, 'success');
+    assert.equal(b.state, 'open', 'the late trial result belongs to the old half-open state');
+  });
+
+  it('holds calls back while closed once failures are seen, so no more can fail than the threshold', () => {
+    const { b, call } = breaker();
+    call('failure');
+    const a = b.tryAcquire();
+    const c = b.tryAcquire();
+    assert.equal(typeof a, 'number');
+    assert.equal(typeof c, 'number', 'if both fail, 3 failures reach the dependency: the threshold');
+    const d = b.tryAcquire();
+    assert.ok(d instanceof CircuitOpenError, 'a fourth could fail beyond the threshold');
+    assert.equal(d.state, 'closed');
+    assert.equal(d.retryAfterMs, 1_000);
+    b.onResult(a as number, 10, 'success');
+    assert.equal(typeof b.tryAcquire(), 'number', 'allowed again when the call in flight ends');
+    const healthy = breaker();
+    const permits = Array.from({ length: 10 }, () => healthy.b.tryAcquire());
+    assert.ok(
+      permits.every((p) => typeof p === 'number'),
+      'no limit while no failure is seen',
+    );
+  });
+});
+
+describe('circuit breaker: operators, saved state, rejections', () => {
+  it('forced open rejects everything; disabled allows everything; metrics-only records and never opens', () => {
+    const forced = breaker();
+    forced.b.forceOpen('alice');
+    assert.match(forced.call('success')!.message, /forced open by an operator/);
+    assert.equal(forced.transitions[0]!.reason, 'forced open by alice');
+    forced.b.close('alice');
+    assert.equal(forced.call('success'), null);
+
+    const disabled = breaker();
+    disabled.b.disable();
+    for (let i = 0; i < 10; i++) assert.equal(disabled.call('failure'), null);
+    assert.equal(disabled.b.state, 'disabled');
+
+    const observed = breaker();
+    observed.b.metricsOnly();
+    for (let i = 0; i < 10; i++) assert.equal(observed.call('failure'), null);
+    assert.equal(observed.b.state, 'metrics_only');
+    assert.equal(observed.b.metrics().failures, 10);
+    observed.b.reset();
+    assert.equal(observed.b.state, 'closed');
+  });
+
+  it('restores a saved state: an open breaker stays open for the rest of its period', () => {
+    const first = breaker();
+    for (let i = 0; i < 3; i++) first.call('failure');
+    first.clock.advance(20_000);
+    const saved = first.b.snapshot();
+    assert.equal(saved.state, 'open');
+
+    const clock = fakeClock(first.clock.now());
+    const restarted = new CircuitBreaker('dns:dev', DEFAULT_BREAKER_SETTINGS, clock.now);
+    restarted.restore(saved);
+    assert.equal(restarted.state, 'open');
+    assert.equal(restarted.retryAfterMs(), 40_000);
+    clock.advance(40_000);
+    assert.equal(typeof restarted.tryAcquire(), 'number', 'the trial');
+    assert.equal(restarted.state, 'half_open');
+  });
+
+  it('makes rejections without a stack trace, as real errors', () => {
+    const { call } = breaker();
+    for (let i = 0; i < 3; i++) call('failure');
+    const rejection = call('success')!;
+    assert.ok(rejection instanceof Error);
+    assert.equal(rejection.name, 'CircuitOpenError');
+    assert.equal(rejection.message, 'the circuit breaker dns:dev is open; next trial in 60s');
+    assert.equal(rejection.stack?.split('\n').length, 1, 'no frames captured');
+  });
+
+  it('runs promises through execute, classifying errors', async () => {
+    const { b } = breaker();
+    const refused = new Error('bad input');
+    const classify = (e: unknown): ErrorVerdict => (e === refused ? 'ignore' : 'failure');
+    assert.equal(await b.execute(async () => 42, classify), 42);
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(
+        b.execute(() => Promise.reject(refused), classify),
+        refused,
+      );
+    }
+    assert.equal(b.state, 'closed', 'ignored errors are not the dependency’s fault');
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(
+        b.execute(() => Promise.reject(new Error('down')), classify),
+        /down/,
+      );
+    }
+    await assert.rejects(
+      b.execute(async () => 1),
+      CircuitOpenError,
+    );
+  });
+});

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { loadSettings } from './config/load';
@@ -53,7 +53,13 @@ async function main(): Promise<void> {
   if (!server) await registerSearchAttributes(settings, address, logger);
   if (isStopping) return;
 
+  // Activities signal a release that an open circuit breaker holds it back.
+  const client = new Client({
+    connection: await Connection.connect(connectionOptions(settings.temporal, address)),
+    namespace: settings.temporal.namespace,
+  });
   const providers = await createLocalProviders(settings.config, settings.stateDir, {
+    client,
     cmdbUrl: settings.cmdbUrl,
     searchPath: settings.searchPath,
     env: process.env,
@@ -88,6 +94,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await providers.close();
+    await client.connection.close();
     await server?.teardown();
   }
 }

@@ -12,7 +12,10 @@ import { openCmdb } from './providers/cmdb/open';
 import { openDnsProviders } from './providers/dns/open';
 import type { DnsProviders } from './providers/dns/open';
 import { LocalProcessInfra } from './providers/infra/local-process';
-import { TASK_QUEUE } from './shared/messages';
+import { breakerNoticeSignal, TASK_QUEUE } from './shared/messages';
+import type { Client } from '@temporalio/client';
+import { CmdbOutbox } from './breaker/outbox';
+import { Breakers } from './breaker/registry';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 export const EXAMPLE_SERVICE = resolve(__dirname, '..', '..', 'examples', 'service', 'server.js');
@@ -23,6 +26,8 @@ export interface Providers {
   localInfra: LocalProcessInfra;
   /** Every target's DNS provider. */
   dns: DnsProviders;
+  breakers: Breakers;
+  outbox: CmdbOutbox;
   /** Where the CMDB is, password hidden. */
   cmdbLocation: string;
   close(): Promise<void>;
@@ -44,6 +49,11 @@ export async function createLocalProviders(
     onError?: (e: Error) => void;
     /** Each line Terraform/OpenTofu prints. */
     onInfraOutput?: (target: string, line: string) => void;
+    /** A Temporal client, for activities to tell a release that a breaker holds it back. */
+    client?: Client;
+    /** How often deferred CMDB writes are retried (default 5 s). */
+    outboxIntervalMs?: number;
+    onOutboxReplayed?: (count: number) => void;
   } = {},
 ): Promise<Providers> {
   const searchPath = options.searchPath ?? '';
@@ -64,18 +74,41 @@ export async function createLocalProviders(
   }
   const dns = openDnsProviders(config, stateDir, options.env ?? {});
   const cmdb = await openCmdb(stateDir, options.cmdbUrl, options.onError);
+  const breakers = new Breakers(config.breakers);
+  const outbox = new CmdbOutbox(stateDir);
+  // Replays deferred CMDB writes once the CMDB's breaker lets calls through again.
+  const drainer = setInterval(() => {
+    const breaker = breakers.get('cmdb');
+    if (breaker.retryAfterMs() > 0 || breaker.state === 'forced_open') return;
+    void outbox.drain(cmdb.cmdb, breaker).then((n) => n > 0 && options.onOutboxReplayed?.(n));
+  }, options.outboxIntervalMs ?? 5_000);
+  drainer.unref();
+  const client = options.client;
   return {
     localInfra,
     dns,
+    breakers,
+    outbox,
     deps: {
       config,
       infra: (target) => terraform.get(target) ?? localInfra,
       dns: dns.forTarget,
       cmdb: cmdb.cmdb,
       checks: new Checks({ searchPath: options.searchPath ?? '' }),
+      breakers,
+      outbox,
+      notify: client
+        ? (execution, notice) =>
+            client.workflow
+              .getHandle(execution.workflowId, execution.runId)
+              .signal(breakerNoticeSignal, notice)
+        : undefined,
     },
     cmdbLocation: cmdb.location,
-    close: () => cmdb.close(),
+    close: async () => {
+      clearInterval(drainer);
+      await cmdb.close();
+    },
   };
 }
 

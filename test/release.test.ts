@@ -668,11 +668,13 @@ describe('one release per service and target', () => {
     assert.equal(status.releaseId, releaseId);
     assert.deepEqual(Object.keys(status).sort(), [
       'approvals',
+      'blockedBy',
       'green',
       'history',
       'initiator',
       'isBlueTerminated',
       'live',
+      'notes',
       'policyDecisions',
       'previous',
       'reason',

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { formatIssues } from '../config/errors';
 import { isProviderError } from '../providers/errors';
+import type { CircuitOpenError, ErrorVerdict } from '../breaker/breaker';
 import { FailureTypes } from '../shared/messages';
 
 /** Parses an activity's input: bad input is a non-retryable failure that names each bad field. */
@@ -29,4 +30,33 @@ export async function callProvider<T>(what: string, call: () => Promise<T>): Pro
     }
     throw e;
   }
+}
+
+/** What a breaker should make of a provider's error: the dependency's fault only if retrying may help. */
+export function verdictOf(e: unknown, signal: AbortSignal): ErrorVerdict {
+  if (signal.aborted) return 'cancelled';
+  if (isProviderError(e)) return e.isRetryable ? 'failure' : 'ignore';
+  if (e instanceof ApplicationFailure && e.nonRetryable) return 'ignore';
+  return 'failure';
+}
+
+/** The retry delay after a rejection: when the breaker allows a trial, spread by up to 20% (≤ 5 s). */
+export function retryDelayAfter(rejection: CircuitOpenError, random = Math.random): number {
+  const base = Math.max(rejection.retryAfterMs, 1_000);
+  return base + Math.round(random() * Math.min(base * 0.2, 5_000));
+}
+
+/** A rejection as Temporal sees it: retryable, and retried exactly when a trial becomes possible. */
+export function circuitOpenFailure(
+  what: string,
+  rejection: CircuitOpenError,
+  delayMs: number,
+): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureTypes.circuitOpen,
+    message: `${what}: ${rejection.message}`,
+    nonRetryable: false,
+    nextRetryDelay: delayMs,
+    details: [{ breaker: rejection.breaker, state: rejection.state, retryAfterMs: rejection.retryAfterMs }],
+  });
 }

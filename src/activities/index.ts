@@ -8,11 +8,15 @@ import type { CmdbProvider, DeploymentItem } from '../providers/cmdb/types';
 import type { DnsProvider } from '../providers/dns/types';
 import { dnsConflict } from '../providers/errors';
 import type { InfraProvider } from '../providers/infra/types';
-import { FailureTypes } from '../shared/messages';
+import { FailureTypes, RELEASE_WORKFLOW } from '../shared/messages';
 import type { CheckResult, Deployment, TestReport } from '../shared/release';
 import { ServiceName, TargetName, Version, hostnames } from '../shared/release';
 import type { TargetSettings } from '../shared/target';
-import { callProvider, parseInput } from './failures';
+import { isCircuitOpenError } from '../breaker/breaker';
+import type { CmdbOutbox } from '../breaker/outbox';
+import type { Breakers } from '../breaker/registry';
+import type { BreakerNotice } from '../shared/release';
+import { callProvider, circuitOpenFailure, parseInput, retryDelayAfter, verdictOf } from './failures';
 
 export interface ActivityDeps {
   config: Config;
@@ -22,6 +26,16 @@ export interface ActivityDeps {
   dns: (target: string) => DnsProvider;
   cmdb: CmdbProvider;
   checks: CheckRunner;
+  /** One circuit breaker per dependency: `infra:<target>`, `dns:<target>`, `cmdb`, `checks`. */
+  breakers: Breakers;
+  /** Where CMDB writes that the CMDB's breaker rejects are kept until it lets calls through. */
+  outbox: CmdbOutbox;
+  /** Tells a release that a breaker holds it back (a signal); best effort. */
+  notify?: (execution: { workflowId: string; runId: string }, notice: BreakerNotice) => Promise<void>;
+  /** Counts a health check's result (metrics). */
+  onHealthCheck?: (service: string, target: string, passed: boolean) => void;
+  /** Counts a fallback taken (metrics). */
+  onFallback?: (dependency: string) => void;
 }
 
 const Hostname = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'a DNS host name');
@@ -103,7 +117,39 @@ async function withHeartbeats<T>(work: () => Promise<T>, everyMs = 2_000): Promi
 
 /** The activities of the release workflow; the worker composes them with real providers. */
 export function createActivities(deps: ActivityDeps) {
-  const { config, infra, dns, cmdb, checks } = deps;
+  const { config, infra, dns, cmdb, checks, breakers, outbox } = deps;
+
+  /**
+   * Calls a provider through its dependency's breaker. A rejection becomes a retryable CircuitOpen
+   * failure retried when the breaker allows a trial, and the release is told what holds it back.
+   */
+  async function guarded<T>(dependency: string, what: string, call: () => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    try {
+      return await callProvider(what, () =>
+        breakers.run(dependency, call, (e) => verdictOf(e, ctx.cancellationSignal)),
+      );
+    } catch (e) {
+      if (!isCircuitOpenError(e)) throw e;
+      const delayMs = retryDelayAfter(e);
+      const { workflowExecution, workflowType } = ctx.info;
+      if (deps.notify && workflowExecution && workflowType === RELEASE_WORKFLOW) {
+        const notice: BreakerNotice = {
+          breaker: e.breaker,
+          state: e.state === 'disabled' || e.state === 'metrics_only' ? 'closed' : e.state,
+          step: what,
+          message: e.message,
+          retryAt: new Date(Date.now() + delayMs).toISOString(),
+        };
+        await deps
+          .notify(workflowExecution, notice)
+          .catch((error: Error) =>
+            ctx.log.warn('could not tell the release about the open breaker', { error: error.message }),
+          );
+      }
+      throw circuitOpenFailure(what, e, delayMs);
+    }
+  }
 
   return {
     /** The target's rules and durations, read from the worker's configuration. */
@@ -124,7 +170,7 @@ export function createActivities(deps: ActivityDeps) {
     async resolveLiveDeployment(input: z.input<typeof ReleaseCoordinates>): Promise<Deployment | null> {
       const { service, target, zone } = parseInput(ReleaseCoordinates, input);
       const { alias } = hostnames(service, 'x', target, zone);
-      const record = await callProvider('read alias', () => dns(target).get(alias));
+      const record = await guarded(`dns:${target}`, 'read alias', () => dns(target).get(alias));
       if (!record) return null;
       if (record.type !== 'CNAME') {
         throw ApplicationFailure.create({
@@ -133,7 +179,7 @@ export function createActivities(deps: ActivityDeps) {
           nonRetryable: true,
         });
       }
-      const live = await callProvider('describe live deployment', () =>
+      const live = await guarded(`infra:${target}`, 'describe live deployment', () =>
         infra(target).describe({ hostname: record.value }),
       );
       if (live) {
@@ -175,14 +221,14 @@ export function createActivities(deps: ActivityDeps) {
       const { green } = hostnames(spec.service, spec.version, spec.target, spec.zone);
       const ctx = Context.current();
       const deployment = await withHeartbeats(() =>
-        callProvider('deploy green', () =>
+        guarded(`infra:${spec.target}`, 'deploy green', () =>
           infra(spec.target).deploy({ ...spec, hostname: green }, ctx.cancellationSignal),
         ),
       );
       const address = new URL(deployment.endpoint).hostname;
       // A DNS change may wait until it is in sync (Route 53): keep heartbeating meanwhile.
       await withHeartbeats(() =>
-        callProvider('publish green record', () =>
+        guarded(`dns:${spec.target}`, 'publish green record', () =>
           dns(spec.target).upsert({
             name: green,
             type: /:/.test(address) ? 'AAAA' : 'A',
@@ -214,12 +260,14 @@ export function createActivities(deps: ActivityDeps) {
             continue;
           }
           results.push(
-            await checks.run(check, {
-              endpoint: deployment.endpoint,
-              service: deployment.service,
-              version: deployment.version,
-              signal: ctx.cancellationSignal,
-            }),
+            await guarded('checks', `run check ${check.name}`, () =>
+              checks.run(check, {
+                endpoint: deployment.endpoint,
+                service: deployment.service,
+                version: deployment.version,
+                signal: ctx.cancellationSignal,
+              }),
+            ),
           );
         }
       };
@@ -241,7 +289,7 @@ export function createActivities(deps: ActivityDeps) {
     ): Promise<{ alias: string; chain: string[]; previousTtl: number | null }> {
       const { service, target, zone, from, to, ttl, requireAddress } = parseInput(CutOverInput, input);
       const { alias } = hostnames(service, 'x', target, zone);
-      const record = await callProvider('read alias', () => dns(target).get(alias));
+      const record = await guarded(`dns:${target}`, 'read alias', () => dns(target).get(alias));
       const current = record?.value ?? null;
       if (current !== to) {
         if (current !== from) {
@@ -251,11 +299,11 @@ export function createActivities(deps: ActivityDeps) {
             nonRetryable: true,
           });
         }
-        await callProvider('swap alias', () =>
+        await guarded(`dns:${target}`, 'swap alias', () =>
           dns(target).compareAndSwap({ name: alias, type: 'CNAME', expected: from, next: to, ttl }),
         );
       }
-      const resolution = await callProvider('verify alias', () => dns(target).resolve(alias));
+      const resolution = await guarded(`dns:${target}`, 'verify alias', () => dns(target).resolve(alias));
       const isVerified =
         to === null
           ? resolution.chain.length === 0 && resolution.address === null
@@ -274,19 +322,23 @@ export function createActivities(deps: ActivityDeps) {
     /** One health check of a deployment (used while baking). A failed check is a result, not an error. */
     async checkHealth(input: z.input<typeof HealthInput>): Promise<CheckResult> {
       const { deployment } = parseInput(HealthInput, input);
-      return checks.run(serviceChecks(config, deployment.service).healthCheck, {
-        endpoint: deployment.endpoint,
-        service: deployment.service,
-        version: deployment.version,
-        signal: Context.current().cancellationSignal,
-      });
+      const result = await guarded('checks', 'check health', () =>
+        checks.run(serviceChecks(config, deployment.service).healthCheck, {
+          endpoint: deployment.endpoint,
+          service: deployment.service,
+          version: deployment.version,
+          signal: Context.current().cancellationSignal,
+        }),
+      );
+      deps.onHealthCheck?.(deployment.service, deployment.target, result.passed);
+      return result;
     },
 
     /** Removes a deployment's record and its instances (green on failure, blue after a release). */
     async tearDownDeployment(input: z.input<typeof TearDownInput>): Promise<void> {
       const { hostname, target, ifOwnedBy } = parseInput(TearDownInput, input);
       if (ifOwnedBy) {
-        const existing = await callProvider('describe deployment', () =>
+        const existing = await guarded(`infra:${target}`, 'describe deployment', () =>
           infra(target).describe({ hostname }),
         );
         if (existing?.releaseId !== ifOwnedBy) {
@@ -297,28 +349,42 @@ export function createActivities(deps: ActivityDeps) {
           return;
         }
       }
-      await withHeartbeats(() => callProvider('remove record', () => dns(target).remove(hostname)));
-      await callProvider('destroy deployment', () =>
+      await withHeartbeats(() =>
+        guarded(`dns:${target}`, 'remove record', () => dns(target).remove(hostname)),
+      );
+      await guarded(`infra:${target}`, 'destroy deployment', () =>
         withHeartbeats(() => infra(target).destroy({ hostname }, Context.current().cancellationSignal)),
       );
     },
 
-    /** Records a stage change, and the deployments it touched, in the CMDB. Idempotent. */
-    async recordChange(input: z.input<typeof ChangeInput>): Promise<void> {
+    /**
+     * Records a stage change, and the deployments it touched, in the CMDB. Idempotent. When the
+     * CMDB's breaker rejects the write, it is kept in the outbox for later and the release goes on.
+     */
+    async recordChange(input: z.input<typeof ChangeInput>): Promise<{ deferred: string | null }> {
       const { change, deployments } = parseInput(ChangeInput, input);
-      await callProvider('record change', () => cmdb.recordChange(change));
-      for (const d of deployments) {
-        const item: DeploymentItem = {
-          service: d.deployment.service,
-          target: d.deployment.target,
-          version: d.deployment.version,
-          hostname: d.deployment.hostname,
-          colour: d.colour,
-          status: d.status,
-          releaseId: d.releaseId,
-          updatedAt: change.at,
-        };
-        await callProvider('record deployment', () => cmdb.upsertDeployment(item));
+      const items: DeploymentItem[] = deployments.map((d) => ({
+        service: d.deployment.service,
+        target: d.deployment.target,
+        version: d.deployment.version,
+        hostname: d.deployment.hostname,
+        colour: d.colour,
+        status: d.status,
+        releaseId: d.releaseId,
+        updatedAt: change.at,
+      }));
+      try {
+        await guarded('cmdb', 'record change', async () => {
+          await cmdb.recordChange(change);
+          for (const item of items) await cmdb.upsertDeployment(item);
+        });
+        return { deferred: null };
+      } catch (e) {
+        if (!(e instanceof ApplicationFailure) || e.type !== FailureTypes.circuitOpen) throw e;
+        const reason = e.message;
+        await outbox.add({ change, deployments: items, reason, deferredAt: new Date().toISOString() });
+        deps.onFallback?.('cmdb');
+        return { deferred: reason };
       }
     },
   };

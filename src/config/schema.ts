@@ -144,6 +144,49 @@ export const TargetConfig = z
     }
   });
 
+const Percent = z.number().min(1).max(100);
+
+/**
+ * One circuit breaker's settings; every key optional, over `breakers.defaults` and the built-in
+ * defaults (3 failures within 300 s open it for 60 s).
+ */
+export const BreakerConfig = z.strictObject({
+  /** A duration (time-based window) or `{ calls: N }` (the last N calls). */
+  window: z.union([z.strictObject({ calls: z.number().int().min(1).max(10_000) }), Duration]).optional(),
+  minimumCalls: z.number().int().min(1).max(10_000).optional(),
+  failureRateThreshold: Percent.optional(),
+  /** Failures in the window that open the breaker whatever the rate; null: the rate only. */
+  failureCountThreshold: z.number().int().min(1).max(10_000).nullable().optional(),
+  slowCallRateThreshold: Percent.optional(),
+  slowCallDuration: Duration.optional(),
+  waitDuration: Duration.optional(),
+  waitBackoffMultiplier: z.number().min(1).max(10).optional(),
+  maxWaitDuration: Duration.optional(),
+  permittedCallsInHalfOpen: z.number().int().min(1).max(100).optional(),
+  /** 0: no limit. */
+  maxWaitInHalfOpen: Duration.optional(),
+  /** `disabled` lets every call through unjudged; `metrics_only` records but never opens. */
+  mode: z.enum(['normal', 'disabled', 'metrics_only']).optional(),
+});
+export type BreakerConfig = z.output<typeof BreakerConfig>;
+
+/** A dependency's breaker name: a kind, or a kind and a target (`dns:prod`). */
+export const BreakerName = z
+  .string()
+  .regex(
+    /^(infra|dns|cmdb|checks)(:[a-z0-9][a-z0-9-]*)?$/,
+    'infra, dns, cmdb or checks, optionally :<target>',
+  );
+
+export const BreakersConfig = z.strictObject({
+  /** `local`: per worker process; `postgres`: shared by every worker through the CMDB's database. */
+  backend: z.enum(['local', 'postgres']).default('local'),
+  defaults: BreakerConfig.default({}),
+  /** Per kind (`dns`) or per dependency (`dns:prod`); the more specific wins. */
+  dependencies: z.record(BreakerName, BreakerConfig).default({}),
+});
+export type BreakersConfig = z.output<typeof BreakersConfig>;
+
 export const ServiceConfig = z.strictObject({
   /** Integration checks run against green; default: the top-level `checks`. */
   checks: z.array(CheckConfig).min(1).optional(),
@@ -159,6 +202,8 @@ export const Config = z.strictObject({
   /** Integration checks for services without their own. */
   checks: z.array(CheckConfig).min(1),
   healthCheck: HttpCheckConfig,
+  /** The circuit breakers of the dependencies; see the README. */
+  breakers: BreakersConfig.prefault({}),
 });
 export type Config = z.output<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;

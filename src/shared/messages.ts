@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { ApprovalInput, InterventionInput, ReleaseStatus } from './release';
+import type { ApprovalInput, BreakerNotice, InterventionInput, ReleaseStatus } from './release';
 
 /** The task queue greenlight's worker polls. */
 export const TASK_QUEUE = 'greenlight';
@@ -26,6 +26,9 @@ export const approveUpdate = defineUpdate<DecisionReceipt, [ApprovalInput]>('app
 export const rejectUpdate = defineUpdate<DecisionReceipt, [ApprovalInput]>('reject');
 export const rollbackUpdate = defineUpdate<DecisionReceipt, [InterventionInput]>('rollback');
 export const abortUpdate = defineUpdate<DecisionReceipt, [InterventionInput]>('abort');
+
+/** Sent by an activity whose call a circuit breaker rejected: the release shows what blocks it. */
+export const breakerNoticeSignal = defineSignal<[BreakerNotice]>('breakerNotice');
 
 /** Signal that frees a lane. */
 export const freeLaneSignal = defineSignal('free');
@@ -58,6 +61,8 @@ export const FailureTypes = {
   releaseConflict: 'ReleaseConflict',
   requestRefused: 'RequestRefused',
   releaseFailed: 'ReleaseFailed',
+  /** A circuit breaker rejected the call; retryable, after the breaker's remaining open time. */
+  circuitOpen: 'CircuitOpen',
 } as const;
 
 /** Errors an activity must not retry: retrying cannot change the outcome. */

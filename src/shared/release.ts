@@ -186,7 +186,23 @@ export interface ReleaseStatus {
   history: StageChange[];
   /** Why the release ended the way it did, for every terminal stage but `completed`. */
   reason: string | null;
+  /** A dependency's open circuit breaker that holds the release back, until it allows a trial. */
+  blockedBy: BreakerNotice | null;
+  /** Things the release went on despite (a CMDB write kept for later), newest last, at most 20. */
+  notes: string[];
 }
+
+/** An activity's report that a circuit breaker rejected its call. */
+export const BreakerNotice = z.strictObject({
+  breaker: z.string().min(1).max(100),
+  state: z.enum(['open', 'half_open', 'forced_open', 'closed']),
+  /** What the activity was doing. */
+  step: z.string().min(1).max(200),
+  message: z.string().max(500),
+  /** When the activity tries again. */
+  retryAt: z.iso.datetime(),
+});
+export type BreakerNotice = z.output<typeof BreakerNotice>;
 
 /**
  * Host names of a release: green's version-suffixed name and the unsuffixed alias. The label is

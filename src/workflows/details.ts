@@ -4,6 +4,12 @@ import type { ReleaseStatus } from '../shared/release';
 export function currentDetails(s: ReleaseStatus): string {
   const lines = [`**Stage:** ${s.stage.replaceAll('_', ' ')}`];
   if (s.waitingFor) lines.push(`**Waiting for:** ${s.waitingFor}`);
+  if (s.blockedBy) {
+    const b = s.blockedBy;
+    lines.push(
+      `**Blocked by circuit breaker \`${b.breaker}\`** (${b.state.replace('_', '-')}) while trying to ${b.step}; next attempt at ${b.retryAt}`,
+    );
+  }
   const decision = s.policyDecisions.at(-1);
   if (decision)
     lines.push(`**Policy:** ${decision.allowed ? 'allowed' : 'blocked'}: \`${decision.explanation}\``);
@@ -30,5 +36,6 @@ export function currentDetails(s: ReleaseStatus): string {
   }
   lines.push(`**Live:** ${s.live ? `${s.live.version} at ${s.live.hostname}` : 'none'}`);
   if (s.reason) lines.push(`**Outcome:** ${s.reason}`);
+  for (const note of s.notes.slice(-3)) lines.push(`**Note:** ${note}`);
   return lines.join('\n\n');
 }

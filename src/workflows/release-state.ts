@@ -1,6 +1,7 @@
 import type { PolicyDecision } from '../shared/policy';
 import type {
   ApprovalRecord,
+  BreakerNotice,
   Deployment,
   PolicyDecisionRecord,
   ReleaseRequest,
@@ -17,6 +18,8 @@ export type Verdict = { ok: true; message: string } | { ok: false; reason: strin
 
 /** The newest refused requests kept in the status. */
 export const MAX_REFUSED = 50;
+/** The newest notes kept in the status. */
+export const MAX_NOTES = 20;
 
 const PRE_CUTOVER: readonly Stage[] = [
   'queued',
@@ -64,6 +67,8 @@ export class ReleaseState {
       policyDecisions: [],
       history: [{ stage: 'queued', at: now }],
       reason: null,
+      blockedBy: null,
+      notes: [],
     };
   }
 
@@ -80,6 +85,18 @@ export class ReleaseState {
     this.status.updatedAt = now;
     this.status.history.push(note ? { stage, at: now, note } : { stage, at: now });
     if (stage !== 'awaiting_approval') this.status.waitingFor = null;
+    this.status.blockedBy = null;
+  }
+
+  /** A circuit breaker holds the release back (until the stage changes or another notice). */
+  setBlocked(notice: BreakerNotice, now: string): void {
+    this.status.blockedBy = notice;
+    this.status.updatedAt = now;
+  }
+
+  addNote(note: string, now: string): void {
+    this.status.notes = [...this.status.notes, note].slice(-MAX_NOTES);
+    this.status.updatedAt = now;
   }
 
   setWaitingFor(text: string | null, now: string): void {

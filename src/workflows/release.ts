@@ -24,6 +24,7 @@ import {
   abortUpdate,
   approveSignal,
   approveUpdate,
+  breakerNoticeSignal,
   FailureTypes,
   freeLaneSignal,
   laneWorkflowId,
@@ -38,7 +39,7 @@ import {
 import type { DecisionReceipt } from '../shared/messages';
 import { evaluatePolicy } from '../shared/policy';
 import type { Deployment, ReleaseRequestInput, ReleaseStatus, Stage } from '../shared/release';
-import { hostnames, isTerminalStage, ReleaseRequest } from '../shared/release';
+import { BreakerNotice, hostnames, isTerminalStage, ReleaseRequest } from '../shared/release';
 import { isMaintenanceWindowOpen } from '../shared/target';
 import type { TargetSettings } from '../shared/target';
 import { currentDetails } from './details';
@@ -174,6 +175,12 @@ function registerHandlers(release: ReleaseState): void {
   setHandler(rejectSignal, (a) => logRefusal(release.decide('reject', a, 'signal', nowIso())));
   setHandler(rollbackSignal, (i) => logRefusal(release.intervene('rollback', i, 'signal', nowIso())));
   setHandler(abortSignal, (i) => logRefusal(release.intervene('abort', i, 'signal', nowIso())));
+  setHandler(breakerNoticeSignal, (input) => {
+    const notice = BreakerNotice.safeParse(input);
+    if (!notice.success || isTerminalStage(release.stage)) return;
+    release.setBlocked(notice.data, nowIso());
+    publish(release);
+  });
 }
 
 /**
@@ -573,7 +580,7 @@ class ReleaseRun {
     const { releaseId, service, target, version } = this.request;
     const step = `${this.release.status.history.length}:${stage}`;
     try {
-      await CancellationScope.nonCancellable(() =>
+      const result = await CancellationScope.nonCancellable(() =>
         auditActs.recordChange.executeWithOptions({ summary: `record ${stage} in CMDB` }, [
           {
             change: {
@@ -595,6 +602,14 @@ class ReleaseRun {
           },
         ]),
       );
+      // Older workers returned nothing.
+      if (result?.deferred) {
+        this.release.addNote(
+          `CMDB record of "${stage}" deferred: ${result.deferred}; kept in the outbox`,
+          nowIso(),
+        );
+        publish(this.release);
+      }
     } catch (e) {
       log.warn('CMDB write failed; the release goes on', { stage, error: describeFailure('cmdb', e) });
     }

@@ -194,6 +194,8 @@ export async function startHarness(
     env: options.env,
     cmdbUrl: options.cmdbUrl,
     onInfraOutput: options.onInfraOutput,
+    client: env.client,
+    outboxIntervalMs: 200,
   });
   const { deps } = providers;
   const worker = await createWorker({

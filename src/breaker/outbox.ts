@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import type { ChangeRecord, CmdbProvider, DeploymentItem } from '../providers/cmdb/types';
+import { JsonFile } from '../providers/json-file';
+import type { CircuitBreaker } from './breaker';
+
+/** One CMDB write that could not be made when the release made it. */
+export interface OutboxEntry {
+  change: ChangeRecord;
+  deployments: DeploymentItem[];
+  /** Why it was deferred. */
+  reason: string;
+  deferredAt: string;
+}
+
+/**
+ * The CMDB's fallback: writes that the CMDB's breaker rejected, kept in order in a file under the
+ * state dir (it survives a restart), and replayed through the same breaker once it lets calls
+ * through again. CMDB writes are idempotent (keyed by release and step), so a replayed write that
+ * had in fact been made before changes nothing.
+ */
+export class CmdbOutbox {
+  private readonly file: JsonFile<{ entries: OutboxEntry[] }>;
+  private isDraining = false;
+
+  constructor(stateDir: string) {
+    this.file = new JsonFile(join(stateDir, 'outbox', 'cmdb.json'), () => ({ entries: [] }));
+  }
+
+  async add(entry: OutboxEntry): Promise<void> {
+    await this.file.update((doc) => {
+      doc.entries.push(entry);
+    });
+  }
+
+  async size(): Promise<number> {
+    return (await this.file.read()).entries.length;
+  }
+
+  /**
+   * Replays the kept writes in order through `breaker`, stopping at the first one that fails or is
+   * rejected; returns how many were written.
+   */
+  async drain(cmdb: CmdbProvider, breaker: CircuitBreaker): Promise<number> {
+    if (this.isDraining) return 0;
+    this.isDraining = true;
+    let written = 0;
+    try {
+      for (;;) {
+        const [next] = (await this.file.read()).entries;
+        if (!next) return written;
+        try {
+          await breaker.execute(async () => {
+            await cmdb.recordChange(next.change);
+            for (const d of next.deployments) await cmdb.upsertDeployment(d);
+          });
+        } catch {
+          return written;
+        }
+        await this.file.update((doc) => {
+          const [first] = doc.entries;
+          if (
+            first &&
+            first.change.releaseId === next.change.releaseId &&
+            first.change.step === next.change.step
+          ) {
+            doc.entries.shift();
+          }
+        });
+        written++;
+      }
+    } finally {
+      this.isDraining = false;
+    }
+  }
+}

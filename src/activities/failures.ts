@@ -40,9 +40,9 @@ export function verdictOf(e: unknown, signal: AbortSignal): ErrorVerdict {
   return 'failure';
 }
 
-/** The retry delay after a rejection: when the breaker allows a trial, spread by up to 20% (≤ 5 s). */
-export function retryDelayAfter(rejection: CircuitOpenError, random = Math.random): number {
-  const base = Math.max(rejection.retryAfterMs, 1_000);
+/** The retry delay for a breaker that allows a trial in `waitMs`: then, spread by up to 20% (≤ 5 s). */
+export function retryDelay(waitMs: number, random = Math.random): number {
+  const base = Math.max(waitMs, 1_000);
   return base + Math.round(random() * Math.min(base * 0.2, 5_000));
 }
 

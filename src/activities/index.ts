@@ -16,7 +16,7 @@ import { isCircuitOpenError } from '../breaker/breaker';
 import type { CmdbOutbox } from '../breaker/outbox';
 import type { Breakers } from '../breaker/registry';
 import type { BreakerNotice } from '../shared/release';
-import { callProvider, circuitOpenFailure, parseInput, retryDelayAfter, verdictOf } from './failures';
+import { callProvider, circuitOpenFailure, parseInput, retryDelay, verdictOf } from './failures';
 
 export interface ActivityDeps {
   config: Config;
@@ -130,8 +130,24 @@ export function createActivities(deps: ActivityDeps) {
         breakers.run(dependency, call, (e) => verdictOf(e, ctx.cancellationSignal)),
       );
     } catch (e) {
-      if (!isCircuitOpenError(e)) throw e;
-      const delayMs = retryDelayAfter(e);
+      if (!isCircuitOpenError(e)) {
+        // A failure that opened the breaker (a failed trial among them) is retried when the next
+        // trial is possible, not on the activity's own backoff.
+        const waitMs = breakers.get(dependency).retryAfterMs();
+        if (waitMs > 0 && !(e instanceof ApplicationFailure && e.nonRetryable)) {
+          const isFailure = e instanceof ApplicationFailure;
+          throw ApplicationFailure.create({
+            type: isFailure
+              ? (e.type ?? FailureTypes.dependencyUnavailable)
+              : FailureTypes.dependencyUnavailable,
+            message: isFailure ? e.message : `${what}: ${(e as Error).message}`,
+            details: isFailure ? (e.details ?? undefined) : undefined,
+            nextRetryDelay: retryDelay(waitMs),
+          });
+        }
+        throw e;
+      }
+      const delayMs = retryDelay(e.retryAfterMs);
       const { workflowExecution, workflowType } = ctx.info;
       if (deps.notify && workflowExecution && workflowType === RELEASE_WORKFLOW) {
         const notice: BreakerNotice = {

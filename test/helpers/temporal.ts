@@ -17,6 +17,8 @@ import { bundleWorkflows, createLocalProviders, createWorker } from '../../src/w
 import type { LocalProcessInfra } from '../../src/providers/infra/local-process';
 import type { LocalDnsStore } from '../../src/providers/dns/local-store';
 import type { DnsProvider } from '../../src/providers/dns/types';
+import type { CmdbOutbox } from '../../src/breaker/outbox';
+import type { Breakers } from '../../src/breaker/registry';
 import type { PostgresCmdb } from '../../src/providers/cmdb/postgres';
 
 /** Short durations so the suite is fast; the rules are the embedded default's. */
@@ -167,6 +169,8 @@ export interface Harness {
   /** The embedded DNS store of targets with `dns.kind: local`. */
   dns: LocalDnsStore;
   dnsFor(target: string): DnsProvider;
+  breakers: Breakers;
+  outbox: CmdbOutbox;
   cmdb: PostgresCmdb;
   stateDir: string;
   taskQueue: string;
@@ -217,6 +221,8 @@ export async function startHarness(
     infra: providers.localInfra,
     dns: providers.dns.forTarget('') as LocalDnsStore,
     dnsFor: providers.dns.forTarget,
+    breakers: providers.breakers,
+    outbox: providers.outbox,
     cmdb: deps.cmdb as PostgresCmdb,
     stateDir,
     taskQueue,

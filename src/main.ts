@@ -19,6 +19,7 @@ import {
   workerConnection,
 } from './temporal/connection';
 import { createLocalProviders, createWorker } from './worker';
+import { startAdminServer } from './admin';
 
 async function main(): Promise<void> {
   const settings = loadSettings(process.env);
@@ -66,7 +67,32 @@ async function main(): Promise<void> {
     onInfraOutput: (target, line) => logger.info({ target, tool: 'terraform' }, line),
     onError: (e) => logger.warn({ error: e.message }, 'CMDB connection error'),
   });
-  started.close = () => providers.close();
+  providers.breakers.listen({
+    onTransition: (t) =>
+      logger[t.to === 'closed' ? 'info' : 'warn'](
+        { breaker: t.breaker, from: t.from, to: t.to, reason: t.reason },
+        `circuit breaker ${t.breaker}: ${t.from} → ${t.to}`,
+      ),
+  });
+  const admin =
+    settings.admin.port === 0
+      ? null
+      : await startAdminServer({
+          breakers: providers.breakers,
+          metrics: providers.metrics,
+          ...settings.admin,
+          onAction: (action, breaker, by) =>
+            logger.warn({ breaker, action, by }, 'breaker changed by an operator'),
+        }).catch((e: Error) => {
+          logger.warn({ error: e.message, port: settings.admin.port }, 'admin endpoint not started');
+          return null;
+        });
+  if (admin)
+    logger.info({ url: `http://${settings.admin.host}:${admin.port}/metrics` }, 'admin endpoint ready');
+  started.close = async () => {
+    await admin?.close();
+    await providers.close();
+  };
   logger.info({ cmdb: providers.cmdbLocation }, 'CMDB ready');
   try {
     const connection = await workerConnection(settings.temporal, address);
@@ -93,6 +119,7 @@ async function main(): Promise<void> {
       await connection.close();
     }
   } finally {
+    await admin?.close();
     await providers.close();
     await client.connection.close();
     await server?.teardown();

@@ -16,6 +16,7 @@ import { breakerNoticeSignal, TASK_QUEUE } from './shared/messages';
 import type { Client } from '@temporalio/client';
 import { CmdbOutbox } from './breaker/outbox';
 import { Breakers } from './breaker/registry';
+import { BreakerMetrics } from './breaker/metrics';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 export const EXAMPLE_SERVICE = resolve(__dirname, '..', '..', 'examples', 'service', 'server.js');
@@ -28,6 +29,7 @@ export interface Providers {
   dns: DnsProviders;
   breakers: Breakers;
   outbox: CmdbOutbox;
+  metrics: BreakerMetrics;
   /** Where the CMDB is, password hidden. */
   cmdbLocation: string;
   close(): Promise<void>;
@@ -75,6 +77,8 @@ export async function createLocalProviders(
   const dns = openDnsProviders(config, stateDir, options.env ?? {});
   const cmdb = await openCmdb(stateDir, options.cmdbUrl, options.onError);
   const breakers = new Breakers(config.breakers);
+  const metrics = new BreakerMetrics(breakers);
+  breakers.listen(metrics.listener);
   const outbox = new CmdbOutbox(stateDir);
   // Replays deferred CMDB writes once the CMDB's breaker lets calls through again.
   const drainer = setInterval(() => {
@@ -89,6 +93,7 @@ export async function createLocalProviders(
     dns,
     breakers,
     outbox,
+    metrics,
     deps: {
       config,
       infra: (target) => terraform.get(target) ?? localInfra,
@@ -97,6 +102,8 @@ export async function createLocalProviders(
       checks: new Checks({ searchPath: options.searchPath ?? '' }),
       breakers,
       outbox,
+      onFallback: (dependency) => metrics.fallback(dependency),
+      onHealthCheck: (service, target, passed) => metrics.healthCheck(service, target, passed),
       notify: client
         ? (execution, notice) =>
             client.workflow

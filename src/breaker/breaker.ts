@@ -54,6 +54,8 @@ export type Clock = () => number;
 
 /** How soon a call held back while the breaker sees failures (closed, at its in-flight limit) may retry. */
 const THROTTLE_RETRY_MS = 1_000;
+/** How often callers held back by a forced-open breaker look again: an operator may close it any time. */
+const FORCED_OPEN_RETRY_MS = 10_000;
 
 /** What to make of an error: the dependency's fault, not its fault, or the caller gave up. */
 export type ErrorVerdict = 'failure' | 'ignore' | 'cancelled';
@@ -180,7 +182,7 @@ export class CircuitBreaker {
   /** How long until a call may be allowed (0 when it would be now). */
   retryAfterMs(): number {
     if (this.s === 'open') return Math.max(0, this.openUntil - this.clock());
-    if (this.s === 'forced_open') return this.settings.waitDurationMs;
+    if (this.s === 'forced_open') return Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS);
     return 0;
   }
 
@@ -221,7 +223,7 @@ export class CircuitBreaker {
         return this.acquireTrial();
       }
       case 'forced_open':
-        return this.reject(this.settings.waitDurationMs);
+        return this.reject(Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS));
     }
   }
 

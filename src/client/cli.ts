@@ -10,7 +10,9 @@ import { clientConnection } from '../temporal/connection';
 import { GreenlightClient, GreenlightError } from './api';
 import { openCmdbForReading } from '../providers/cmdb/open';
 import { ServiceName, TargetName } from '../shared/release';
-import { formatCmdb, formatList, formatStageChange, formatStatus } from './format';
+import { formatBreakers, formatCmdb, formatList, formatStageChange, formatStatus } from './format';
+import type { BreakerView } from '../breaker/registry';
+import { BreakerName } from '../config/schema';
 
 /** Exit codes: 0 done, 1 error or refusal, 2 bad usage, 3 the release ended without completing. */
 export const ExitCodes = { ok: 0, error: 1, usage: 2, notCompleted: 3 } as const;
@@ -217,6 +219,53 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
         .join('\n');
       print(o.json, rows, text);
     });
+
+  const admin = async (method: 'GET' | 'POST', path: string): Promise<unknown> => {
+    const { host, port, token } = getSettings().admin;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+    const res = await fetch(url, {
+      method,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(5_000),
+    }).catch((e: Error) => {
+      throw new GreenlightError(
+        `cannot reach the worker's admin endpoint at ${host}:${port} (${e.message}); is \`npm start\` running? (GREENLIGHT_ADMIN_HOST/PORT)`,
+        'not_found',
+      );
+    });
+    const body = (await res.json().catch(() => ({}))) as { error?: string };
+    if (!res.ok) throw new GreenlightError(`the worker refused: ${body.error ?? res.status}`, 'refused');
+    return body;
+  };
+  const breakers = program
+    .command('breakers')
+    .description("the circuit breakers of the dependencies, as the worker's admin endpoint reports them")
+    .option('--json', 'print JSON', false)
+    .action(async (o: { json: boolean }) => {
+      const list = (await admin('GET', '/breakers')) as BreakerView[];
+      print(o.json, list, formatBreakers(list));
+    });
+  for (const action of ['open', 'close', 'reset'] as const) {
+    breakers
+      .command(`${action} <name>`)
+      .description(
+        {
+          open: 'force a breaker open: every call is rejected until it is closed or reset',
+          close: 'close a breaker (from forced open, open or half-open), with an empty window',
+          reset: 'reset a breaker: closed, empty window, no backoff history',
+        }[action],
+      )
+      .option('--by <name>', 'who does it (logged)', userInfo().username)
+      .option('--json', 'print JSON', false)
+      .action(async (name: string, o: { by: string; json: boolean }) => {
+        validateName(BreakerName, name, 'breaker name');
+        const view = (await admin(
+          'POST',
+          `/breakers/${encodeURIComponent(name)}/${action}?by=${encodeURIComponent(o.by)}`,
+        )) as BreakerView;
+        print(o.json, view, formatBreakers([view]));
+      });
+  }
 
   program
     .command('cmdb')

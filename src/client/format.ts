@@ -1,3 +1,4 @@
+import type { BreakerView } from '../breaker/registry';
 import type { ChangeRecord, DeploymentItem } from '../providers/cmdb/types';
 import type { Relationship } from '../providers/cmdb/postgres';
 import type { ReleaseStatus } from '../shared/release';
@@ -20,6 +21,13 @@ export function formatStatus(s: ReleaseStatus): string {
     `stage     ${s.stage}${s.reason ? ` — ${s.reason}` : ''}`,
   ];
   if (s.waitingFor) lines.push(`waiting   ${s.waitingFor}`);
+  if (s.blockedBy) {
+    const b = s.blockedBy;
+    lines.push(
+      `blocked   by circuit breaker ${b.breaker} (${b.state.replace('_', ' ')}) while trying to ${b.step}; next attempt at ${b.retryAt}`,
+    );
+  }
+  for (const note of s.notes ?? []) lines.push(`note      ${note}`);
   lines.push(`live      ${s.live ? `${s.live.version} at ${s.live.endpoint} (${s.live.hostname})` : 'none'}`);
   lines.push(
     `previous  ${s.previous ? `${s.previous.version} (${s.previous.hostname})${s.isBlueTerminated ? ', terminated' : ''}` : 'none'}`,
@@ -99,5 +107,15 @@ export function formatList(rows: ReleaseSummary[]): string {
         .join('  ')
         .trimEnd(),
     )
+    .join('\n');
+}
+
+export function formatBreakers(list: BreakerView[]): string {
+  if (list.length === 0) return '(no breaker has been used yet)';
+  return list
+    .map((b) => {
+      const wait = b.retryAfterMs > 0 ? `, next trial in ${Math.ceil(b.retryAfterMs / 1000)}s` : '';
+      return `${b.name.padEnd(24)} ${b.state.padEnd(12)} since ${b.since}${wait}  (${b.calls} calls, ${b.failures} failed, ${b.slow} slow, ${b.inFlight} in flight)`;
+    })
     .join('\n');
 }

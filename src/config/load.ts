@@ -25,6 +25,9 @@ export const Environment = z.object({
   GREENLIGHT_DEV_SERVER_PORT: Port.default(7233),
   GREENLIGHT_UI_PORT: Port.default(8233),
   GREENLIGHT_CMDB_URL: optionalText,
+  GREENLIGHT_ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+  GREENLIGHT_ADMIN_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
+  GREENLIGHT_ADMIN_TOKEN: optionalText,
   TEMPORAL_ADDRESS: optionalText,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_API_KEY: optionalText,
@@ -60,6 +63,8 @@ export interface Settings {
   /** PostgreSQL URL of the CMDB; absent means the embedded PGlite. A secret: never logged. */
   cmdbUrl?: string;
   searchPath: string;
+  /** The worker's admin endpoint (metrics, breakers); port 0 turns it off. */
+  admin: { host: string; port: number; token?: string };
 }
 
 /** Reads and validates the environment and the configuration file, once, at a composition root. */
@@ -81,6 +86,7 @@ export function loadSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Setti
     logLevel: e.GREENLIGHT_LOG_LEVEL,
     searchPath: e.PATH,
     cmdbUrl: e.GREENLIGHT_CMDB_URL,
+    admin: { host: e.GREENLIGHT_ADMIN_HOST, port: e.GREENLIGHT_ADMIN_PORT, token: e.GREENLIGHT_ADMIN_TOKEN },
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,

@@ -19,6 +19,7 @@ import type { LocalDnsStore } from '../../src/providers/dns/local-store';
 import type { DnsProvider } from '../../src/providers/dns/types';
 import type { CmdbOutbox } from '../../src/breaker/outbox';
 import type { Breakers } from '../../src/breaker/registry';
+import type { BreakerMetrics } from '../../src/breaker/metrics';
 import type { PostgresCmdb } from '../../src/providers/cmdb/postgres';
 
 /** Short durations so the suite is fast; the rules are the embedded default's. */
@@ -171,6 +172,7 @@ export interface Harness {
   dnsFor(target: string): DnsProvider;
   breakers: Breakers;
   outbox: CmdbOutbox;
+  metrics: BreakerMetrics;
   cmdb: PostgresCmdb;
   stateDir: string;
   taskQueue: string;
@@ -223,6 +225,7 @@ export async function startHarness(
     dnsFor: providers.dns.forTarget,
     breakers: providers.breakers,
     outbox: providers.outbox,
+    metrics: providers.metrics,
     cmdb: deps.cmdb as PostgresCmdb,
     stateDir,
     taskQueue,

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startAdminServer } from '../src/admin';
+import type { AdminServer } from '../src/admin';
+import type { BreakerView } from '../src/breaker/registry';
+import type { Harness } from './helpers/temporal';
+import { runCli, startHarness, TEST_CONFIG, waitFor } from './helpers/temporal';
+
+let h: Harness;
+let admin: AdminServer;
+let env: NodeJS.ProcessEnv;
+const TOKEN = 'admin-token-for-the-test';
+
+before(async () => {
+  // A short open period: callers held back by a forced-open breaker look again that often.
+  h = await startHarness({ ...TEST_CONFIG, breakers: { dependencies: { dns: { waitDuration: '2s' } } } });
+  admin = await startAdminServer({
+    breakers: h.breakers,
+    metrics: h.metrics,
+    host: '127.0.0.1',
+    port: 0,
+    token: TOKEN,
+  });
+  const configPath = join(h.stateDir, 'greenlight.config.json');
+  await writeFile(configPath, JSON.stringify(TEST_CONFIG));
+  env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TEMPORAL_ADDRESS: h.address,
+    GREENLIGHT_TASK_QUEUE: h.taskQueue,
+    GREENLIGHT_STATE_DIR: h.stateDir,
+    GREENLIGHT_CONFIG: configPath,
+    GREENLIGHT_ADMIN_PORT: String(admin.port),
+    GREENLIGHT_ADMIN_TOKEN: TOKEN,
+  };
+});
+
+after(async () => {
+  await admin?.close();
+  await h?.stop();
+});
+
+const cli = (args: string[]) => runCli(args, env);
+
+async function metric(name: string, labels: string): Promise<number> {
+  const text = await (
+    await fetch(`http://127.0.0.1:${admin.port}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
+  ).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+describe('breakers for operators: CLI, metrics, fallback', () => {
+  it('lists the breakers a release used, and counts its calls and health checks', async () => {
+    const { releaseId } = await h.api.startRelease({
+      service: 'web',
+      version: 'v1',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    assert.equal((await h.api.wait(releaseId)).stage, 'completed');
+    const listed = await cli(['breakers', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const names = (JSON.parse(listed.stdout) as BreakerView[]).map((b) => `${b.name} ${b.state}`);
+    for (const expected of ['checks closed', 'cmdb closed', 'dns:dev closed', 'infra:dev closed']) {
+      assert.ok(names.includes(expected), `${expected} in ${names.join(', ')}`);
+    }
+    assert.ok(
+      (await metric('greenlight_circuit_breaker_calls_total', 'dependency="dns:dev",outcome="success"')) >= 4,
+    );
+    assert.ok(
+      (await metric('greenlight_health_check_results_total', 'service="web",target="dev",result="passed"')) >=
+        1,
+    );
+    assert.equal(await metric('greenlight_circuit_breaker_state', 'dependency="cmdb",state="closed"'), 1);
+  });
+
+  it('keeps CMDB writes in the outbox while its breaker is forced open, and replays them when it closes', async () => {
+    const opened = await cli(['breakers', 'open', 'cmdb', '--by', 'alice']);
+    assert.equal(opened.code, 0, opened.stderr);
+    assert.match(opened.stdout, /^cmdb\s+forced_open/);
+    assert.equal(await metric('greenlight_circuit_breaker_open', 'dependency="cmdb"'), 1);
+
+    const { releaseId } = await h.api.startRelease({
+      service: 'api',
+      version: 'v1',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'completed', 'the CMDB is not a gate');
+    assert.ok(
+      done.notes.some((n) => /CMDB record of "completed" deferred: .*forced open/.test(n)),
+      done.notes.join('\n'),
+    );
+    assert.ok((await h.outbox.size()) > 0);
+    assert.equal((await h.cmdb.changes('api', 'dev')).length, 0, 'nothing reached the CMDB');
+    assert.ok((await metric('greenlight_fallback_invocations_total', 'dependency="cmdb"')) >= 1);
+
+    const closed = await cli(['breakers', 'close', 'cmdb']);
+    assert.equal(closed.code, 0, closed.stderr);
+    const deadline = Date.now() + 10_000;
+    while ((await h.outbox.size()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await h.outbox.size(), 0, 'the outbox was replayed');
+    const changes = await h.cmdb.changes('api', 'dev');
+    assert.ok(changes.some((c) => c.releaseId === releaseId && c.stage === 'completed'));
+    assert.deepEqual(
+      (await h.cmdb.deployments('api', 'dev')).map((d) => d.status),
+      ['live'],
+    );
+  });
+
+  it('shows a release held back by a forced-open breaker, and lets it go on when closed', async () => {
+    assert.equal((await cli(['breakers', 'open', 'dns:dev'])).code, 0);
+    const { releaseId } = await h.api.startRelease({
+      service: 'web',
+      version: 'v2',
+      target: 'dev',
+      initiator: 'ci',
+    });
+    const held = await waitFor(h.api, releaseId, (s) => s.blockedBy !== null, 'a breaker notice');
+    assert.equal(held.blockedBy!.state, 'forced_open');
+    assert.match(held.blockedBy!.message, /dns:dev is forced open by an operator/);
+    const text = await cli(['release', 'status', releaseId]);
+    assert.match(text.stdout, /blocked\s+by circuit breaker dns:dev \(forced open\) while trying to read alias/);
+    assert.equal((await cli(['breakers', 'reset', 'dns:dev'])).code, 0);
+    assert.equal((await h.api.wait(releaseId)).stage, 'completed');
+  });
+
+  it('refuses bad names and requests without the token', async () => {
+    const bad = await cli(['breakers', 'open', 'dns;rm -rf /']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid breaker name "dns;rm -rf \/"/);
+    const unauthorised = await runCli(['breakers'], { ...env, GREENLIGHT_ADMIN_TOKEN: 'wrong' });
+    assert.equal(unauthorised.code, 1);
+    assert.match(unauthorised.stderr, /the worker refused: a valid bearer token is required/);
+    const nobody = await runCli(['breakers'], { ...env, GREENLIGHT_ADMIN_PORT: '9' });
+    assert.equal(nobody.code, 1);
+    assert.match(nobody.stderr, /cannot reach the worker's admin endpoint at 127\.0\.0\.1:9/);
+  });
+});

@@ -46,7 +46,7 @@ export async function startAdminServer(options: {
       if (req.method === 'GET' && url.pathname === '/metrics') {
         return send(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
       }
-      if (req.method === 'GET' && url.pathname === '/breakers') return send(res, 200, breakers.list());
+      if (req.method === 'GET' && url.pathname === '/breakers') return send(res, 200, await breakers.list());
       const match = /^\/breakers\/([^/]+)\/([a-z]+)$/.exec(url.pathname);
       if (req.method === 'POST' && match) {
         const name = BreakerName.safeParse(decodeURIComponent(match[1]!));
@@ -57,16 +57,9 @@ export async function startAdminServer(options: {
         if (!action.success) return send(res, 400, { error: `unknown action; use ${Actions.join(', ')}` });
         if (!by.success)
           return send(res, 400, { error: `invalid operator name: ${by.error.issues[0]!.message}` });
-        const breaker = breakers.get(name.data);
-        if (action.data === 'open') breaker.forceOpen(by.data);
-        else if (action.data === 'close') breaker.close(by.data);
-        else breaker.reset(by.data);
+        const view = await breakers.operate(name.data, action.data, by.data);
         options.onAction?.(action.data, name.data, by.data);
-        return send(
-          res,
-          200,
-          breakers.list().find((b) => b.name === name.data),
-        );
+        return send(res, 200, view);
       }
       return send(res, 404, { error: 'not found' });
     })().catch((e: Error) => send(res, 500, { error: e.message }));

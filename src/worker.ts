@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { ConfigError } from './config/errors';
 import { TerraformInfra } from './providers/infra/terraform';
@@ -76,15 +77,28 @@ export async function createLocalProviders(
   }
   const dns = openDnsProviders(config, stateDir, options.env ?? {});
   const cmdb = await openCmdb(stateDir, options.cmdbUrl, options.onError);
-  const breakers = new Breakers(config.breakers);
+  // With the postgres backend, every worker shares the breakers through the CMDB's database.
+  const breakers = new Breakers(
+    config.breakers,
+    Date.now,
+    config.breakers.backend === 'postgres'
+      ? {
+          query: (text, values) => cmdb.cmdb.query(text, values),
+          worker: `${hostname()}:${process.pid}`,
+          onStoreError: (e) => options.onError?.(new Error(`shared circuit breakers: ${e.message}`)),
+        }
+      : undefined,
+  );
   const metrics = new BreakerMetrics(breakers);
   breakers.listen(metrics.listener);
   const outbox = new CmdbOutbox(stateDir);
   // Replays deferred CMDB writes once the CMDB's breaker lets calls through again.
   const drainer = setInterval(() => {
-    const breaker = breakers.get('cmdb');
-    if (breaker.retryAfterMs() > 0 || breaker.state === 'forced_open') return;
-    void outbox.drain(cmdb.cmdb, breaker).then((n) => n > 0 && options.onOutboxReplayed?.(n));
+    void (async () => {
+      if ((await outbox.size()) === 0 || (await breakers.retryAfterMs('cmdb')) > 0) return;
+      const n = await outbox.drain(cmdb.cmdb, (write) => breakers.run('cmdb', write, () => 'failure'));
+      if (n > 0) options.onOutboxReplayed?.(n);
+    })().catch((e: Error) => options.onError?.(e));
   }, options.outboxIntervalMs ?? 5_000);
   drainer.unref();
   const client = options.client;

@@ -124,7 +124,10 @@ describe('breakers for operators: CLI, metrics, fallback', () => {
     assert.equal(held.blockedBy!.state, 'forced_open');
     assert.match(held.blockedBy!.message, /dns:dev is forced open by an operator/);
     const text = await cli(['release', 'status', releaseId]);
-    assert.match(text.stdout, /blocked\s+by circuit breaker dns:dev \(forced open\) while trying to read alias/);
+    assert.match(
+      text.stdout,
+      /blocked\s+by circuit breaker dns:dev \(forced open\) while trying to read alias/,
+    );
     assert.equal((await cli(['breakers', 'reset', 'dns:dev'])).code, 0);
     assert.equal((await h.api.wait(releaseId)).stage, 'completed');
   });

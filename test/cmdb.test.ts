@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { isProviderError } from '../src/providers/errors';
 import { openCmdb, openCmdbForReading } from '../src/providers/cmdb/open';
 import type { OpenCmdb } from '../src/providers/cmdb/open';
+import { MIGRATIONS } from '../src/providers/cmdb/migrations';
 import { describeUrl, PostgresCmdb } from '../src/providers/cmdb/postgres';
 import type { DeploymentItem } from '../src/providers/cmdb/types';
 import type { PostgresServer } from './helpers/postgres';
@@ -141,15 +142,15 @@ describe('CMDB on a PostgreSQL server', () => {
 
   it('migrates a fresh database exactly once when several workers start at once', async () => {
     const admin = new PostgresCmdb({ connectionString: server.url });
-    await (admin as unknown as { pool: { query(sql: string): Promise<unknown> } }).pool.query(
-      'CREATE DATABASE fresh',
-    );
+    await admin.query('CREATE DATABASE fresh', []);
     await admin.close();
     const url = server.url.replace(/\/postgres$/, '/fresh');
     const workers = Array.from({ length: 4 }, () => new PostgresCmdb({ connectionString: url }));
     try {
       const applied = await Promise.all(workers.map((w) => w.migrate()));
-      assert.deepEqual(applied.flat(), [1], 'one worker applied migration 1, the others found it done');
+      const all = MIGRATIONS.map((m) => m.version);
+      assert.deepEqual(applied.flat(), all, 'one worker applied each migration, the others found it done');
+      assert.equal(applied.filter((a) => a.length > 0).length, 1);
     } finally {
       await Promise.all(workers.map((w) => w.close()));
     }

@@ -133,7 +133,7 @@ export function createActivities(deps: ActivityDeps) {
       if (!isCircuitOpenError(e)) {
         // A failure that opened the breaker (a failed trial among them) is retried when the next
         // trial is possible, not on the activity's own backoff.
-        const waitMs = breakers.get(dependency).retryAfterMs();
+        const waitMs = await breakers.retryAfterMs(dependency);
         if (waitMs > 0 && !(e instanceof ApplicationFailure && e.nonRetryable)) {
           const isFailure = e instanceof ApplicationFailure;
           throw ApplicationFailure.create({

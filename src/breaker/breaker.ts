@@ -1,5 +1,5 @@
 import { CountWindow, TimeWindow } from './window';
-import type { OutcomeWindow } from './window';
+import type { OutcomeWindow, Totals } from './window';
 
 export const BreakerStates = [
   'closed',
@@ -53,9 +53,9 @@ export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = {
 export type Clock = () => number;
 
 /** How soon a call held back while the breaker sees failures (closed, at its in-flight limit) may retry. */
-const THROTTLE_RETRY_MS = 1_000;
+export const THROTTLE_RETRY_MS = 1_000;
 /** How often callers held back by a forced-open breaker look again: an operator may close it any time. */
-const FORCED_OPEN_RETRY_MS = 10_000;
+export const FORCED_OPEN_RETRY_MS = 10_000;
 
 /** What to make of an error: the dependency's fault, not its fault, or the caller gave up. */
 export type ErrorVerdict = 'failure' | 'ignore' | 'cancelled';
@@ -210,7 +210,11 @@ export class CircuitBreaker {
       case 'open': {
         const now = this.clock();
         if (now < this.openUntil) return this.reject(this.openUntil - now);
-        this.transition('half_open', now, `the open period of ${this.currentWaitMs()} ms is over`);
+        this.transition(
+          'half_open',
+          now,
+          `the open period of ${openPeriodMs(this.settings, this.consecutiveOpens)} ms is over`,
+        );
         return this.acquireTrial();
       }
       case 'half_open': {
@@ -250,7 +254,7 @@ export class CircuitBreaker {
         this.inFlight--;
         const now = this.clock();
         this.window.record(now, isFailure, isSlow);
-        const reason = this.tripReason(this.window, this.settings.minimumCalls, true);
+        const reason = tripReason(this.settings, this.window, this.settings.minimumCalls, true);
         if (reason) this.open(now, reason);
         return;
       }
@@ -259,7 +263,12 @@ export class CircuitBreaker {
         this.trialWindow.record(0, isFailure, isSlow);
         if (this.trialWindow.calls < this.settings.permittedCallsInHalfOpen) return;
         const now = this.clock();
-        const reason = this.tripReason(this.trialWindow, this.settings.permittedCallsInHalfOpen, false);
+        const reason = tripReason(
+          this.settings,
+          this.trialWindow,
+          this.settings.permittedCallsInHalfOpen,
+          false,
+        );
         if (reason) this.open(now, `trial calls: ${reason}`);
         else
           this.transition(
@@ -372,33 +381,9 @@ export class CircuitBreaker {
     return new CircuitOpenError(this.name, this.s, retryAfterMs);
   }
 
-  /** Why the window trips the breaker, or null. */
-  private tripReason(w: OutcomeWindow, minimumCalls: number, countsFailures: boolean): string | null {
-    const { failureCountThreshold, failureRateThreshold, slowCallRateThreshold } = this.settings;
-    if (countsFailures && failureCountThreshold !== null && w.failures >= failureCountThreshold) {
-      return `${w.failures} failures in the window (threshold ${failureCountThreshold})`;
-    }
-    if (w.calls < minimumCalls) return null;
-    const failureRate = (w.failures * 100) / w.calls;
-    if (failureRate >= failureRateThreshold) {
-      return `failure rate ${round(failureRate)}% of ${w.calls} calls (threshold ${failureRateThreshold}%)`;
-    }
-    const slowRate = (w.slow * 100) / w.calls;
-    if (slowRate >= slowCallRateThreshold) {
-      return `slow-call rate ${round(slowRate)}% of ${w.calls} calls (threshold ${slowCallRateThreshold}%)`;
-    }
-    return null;
-  }
-
-  private currentWaitMs(): number {
-    const { waitDurationMs, waitBackoffMultiplier, maxWaitDurationMs } = this.settings;
-    const grown = waitDurationMs * waitBackoffMultiplier ** Math.max(0, this.consecutiveOpens - 1);
-    return Math.min(Math.max(waitDurationMs, grown), Math.max(waitDurationMs, maxWaitDurationMs));
-  }
-
   private open(now: number, reason: string): void {
     this.consecutiveOpens++;
-    this.openUntil = now + this.currentWaitMs();
+    this.openUntil = now + openPeriodMs(this.settings, this.consecutiveOpens);
     this.transition('open', now, reason);
   }
 
@@ -419,6 +404,39 @@ export class CircuitBreaker {
   private emitOutcome(outcome: CallOutcome, durationMs: number): void {
     for (const l of this.listeners) l.onOutcome?.(this.name, outcome, durationMs);
   }
+}
+
+/**
+ * Why a window's totals trip a breaker, or null: the failure count (in a closed state's window), or
+ * the failure or slow-call rate once the window holds `minimumCalls`.
+ */
+export function tripReason(
+  settings: BreakerSettings,
+  w: Totals,
+  minimumCalls: number,
+  countsFailures: boolean,
+): string | null {
+  const { failureCountThreshold, failureRateThreshold, slowCallRateThreshold } = settings;
+  if (countsFailures && failureCountThreshold !== null && w.failures >= failureCountThreshold) {
+    return `${w.failures} failures in the window (threshold ${failureCountThreshold})`;
+  }
+  if (w.calls < minimumCalls || w.calls === 0) return null;
+  const failureRate = (w.failures * 100) / w.calls;
+  if (failureRate >= failureRateThreshold) {
+    return `failure rate ${round(failureRate)}% of ${w.calls} calls (threshold ${failureRateThreshold}%)`;
+  }
+  const slowRate = (w.slow * 100) / w.calls;
+  if (slowRate >= slowCallRateThreshold) {
+    return `slow-call rate ${round(slowRate)}% of ${w.calls} calls (threshold ${slowCallRateThreshold}%)`;
+  }
+  return null;
+}
+
+/** How long the `consecutiveOpens`-th opening in a row lasts: the wait, grown by the backoff, capped. */
+export function openPeriodMs(settings: BreakerSettings, consecutiveOpens: number): number {
+  const { waitDurationMs, waitBackoffMultiplier, maxWaitDurationMs } = settings;
+  const grown = waitDurationMs * waitBackoffMultiplier ** Math.max(0, consecutiveOpens - 1);
+  return Math.min(Math.max(waitDurationMs, grown), Math.max(waitDurationMs, maxWaitDurationMs));
 }
 
 function round(n: number): number {

@@ -22,9 +22,9 @@ export class BreakerMetrics {
       help: 'The state of each dependency’s circuit breaker: 1 for the current state, 0 for the others.',
       labelNames: ['dependency', 'state'],
       registers,
-      collect() {
+      async collect() {
         this.reset();
-        for (const b of breakers.list()) {
+        for (const b of await breakers.list()) {
           for (const state of BreakerStates)
             this.set({ dependency: b.name, state }, b.state === state ? 1 : 0);
         }
@@ -35,9 +35,9 @@ export class BreakerMetrics {
       help: 'CircuitBreakerOpen: 1 while a dependency’s breaker rejects calls (open or forced open).',
       labelNames: ['dependency'],
       registers,
-      collect() {
+      async collect() {
         this.reset();
-        for (const b of breakers.list()) {
+        for (const b of await breakers.list()) {
           this.set({ dependency: b.name }, b.state === 'open' || b.state === 'forced_open' ? 1 : 0);
         }
       },

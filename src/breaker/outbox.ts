@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { ChangeRecord, CmdbProvider, DeploymentItem } from '../providers/cmdb/types';
 import { JsonFile } from '../providers/json-file';
-import type { CircuitBreaker } from './breaker';
 
 /** One CMDB write that could not be made when the release made it. */
 export interface OutboxEntry {
@@ -37,10 +36,10 @@ export class CmdbOutbox {
   }
 
   /**
-   * Replays the kept writes in order through `breaker`, stopping at the first one that fails or is
-   * rejected; returns how many were written.
+   * Replays the kept writes in order, each through `run` (the CMDB's breaker), stopping at the
+   * first one that fails or is rejected; returns how many were written.
    */
-  async drain(cmdb: CmdbProvider, breaker: CircuitBreaker): Promise<number> {
+  async drain(cmdb: CmdbProvider, run: (write: () => Promise<void>) => Promise<void>): Promise<number> {
     if (this.isDraining) return 0;
     this.isDraining = true;
     let written = 0;
@@ -49,7 +48,7 @@ export class CmdbOutbox {
         const [next] = (await this.file.read()).entries;
         if (!next) return written;
         try {
-          await breaker.execute(async () => {
+          await run(async () => {
             await cmdb.recordChange(next.change);
             for (const d of next.deployments) await cmdb.upsertDeployment(d);
           });

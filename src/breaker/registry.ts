@@ -1,6 +1,8 @@
 import type { BreakerConfig, BreakersConfig } from '../config/schema';
 import { CircuitBreaker, DEFAULT_BREAKER_SETTINGS } from './breaker';
 import type { BreakerListener, BreakerSettings, BreakerState, Clock, ErrorVerdict } from './breaker';
+import { SharedBreaker } from './shared';
+import type { Query } from './shared';
 
 /** What each kind of dependency needs beyond the general defaults: infrastructure calls are slow. */
 const KIND_DEFAULTS: Record<string, Partial<BreakerSettings>> = {
@@ -46,23 +48,34 @@ export function toSettings(base: BreakerSettings, c: BreakerConfig): BreakerSett
   };
 }
 
+export type BreakerAction = 'open' | 'close' | 'reset';
+
 /**
  * The breakers of one worker, one per dependency (`dns:<target>`, `infra:<target>`, `cmdb`,
- * `checks`), made on first use with the settings the configuration gives that dependency.
+ * `checks`), made on first use with the settings the configuration gives that dependency. With a
+ * shared store (`backend: postgres`) every worker's breakers are the same ones; each worker's local
+ * breaker then stands in only while the database cannot be reached.
  */
 export class Breakers {
   private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly sharedBreakers = new Map<string, SharedBreaker>();
   private readonly listeners: BreakerListener[] = [];
 
   constructor(
     private readonly config: BreakersConfig,
     private readonly clock: Clock = Date.now,
+    private readonly shared?: { query: Query; worker: string; onStoreError?: (e: Error) => void },
   ) {}
+
+  get isShared(): boolean {
+    return this.shared !== undefined;
+  }
 
   /** Listens to every breaker, present and future. */
   listen(listener: BreakerListener): void {
     this.listeners.push(listener);
     for (const b of this.breakers.values()) b.listen(listener);
+    for (const b of this.sharedBreakers.values()) b.listen(listener);
   }
 
   settingsFor(name: string): BreakerSettings {
@@ -74,16 +87,13 @@ export class Breakers {
     return settings;
   }
 
+  /** This worker's own breaker for a dependency (the breaker itself when the backend is local). */
   get(name: string): CircuitBreaker {
     let b = this.breakers.get(name);
     if (!b) {
       b = new CircuitBreaker(name, this.settingsFor(name), this.clock);
       for (const l of this.listeners) b.listen(l);
-      const kind = name.split(':')[0]!;
-      const mode =
-        this.config.dependencies[name]?.mode ??
-        this.config.dependencies[kind]?.mode ??
-        this.config.defaults.mode;
+      const mode = this.modeOf(name);
       if (mode === 'disabled') b.disable('the configuration');
       if (mode === 'metrics_only') b.metricsOnly('the configuration');
       this.breakers.set(name, b);
@@ -91,24 +101,87 @@ export class Breakers {
     return b;
   }
 
-  /** Every breaker made so far, by name. */
-  list(): BreakerView[] {
-    return [...this.breakers.values()]
-      .map((b) => {
-        const m = b.metrics();
-        return {
-          name: b.name,
-          state: b.state,
-          since: new Date(b.snapshot().since).toISOString(),
-          retryAfterMs: b.retryAfterMs(),
-          ...m,
-        };
-      })
-      .sort((a, b) => a.name.localeCompare(b.name));
-  }
-
   /** Runs `call` through the named breaker; a rejection is thrown as a CircuitOpenError. */
   run<T>(name: string, call: () => Promise<T>, classify: (e: unknown) => ErrorVerdict): Promise<T> {
-    return this.get(name).execute(call, classify);
+    if (!this.shared) return this.get(name).execute(call, classify);
+    const local = () => this.get(name).execute(call, classify);
+    return this.sharedFor(name).execute(call, classify, local, (e) => this.shared?.onStoreError?.(e));
+  }
+
+  /** How long until the named breaker may let a call through (0: now). */
+  async retryAfterMs(name: string): Promise<number> {
+    if (this.shared) {
+      try {
+        return await this.sharedFor(name).retryAfterMs();
+      } catch (e) {
+        this.shared.onStoreError?.(e as Error);
+      }
+    }
+    return this.get(name).retryAfterMs();
+  }
+
+  /** Every breaker: this worker's, or with a shared store every worker's. */
+  async list(): Promise<BreakerView[]> {
+    if (this.shared) {
+      const { rows } = await this.shared.query<{ name: string }>(
+        'SELECT name FROM circuit_breakers ORDER BY name',
+        [],
+      );
+      return Promise.all(rows.map((r) => this.view(r.name)));
+    }
+    return [...this.breakers.keys()].sort().map((name) => this.localView(name));
+  }
+
+  async view(name: string): Promise<BreakerView> {
+    if (!this.shared) return this.localView(name);
+    const v = await this.sharedFor(name).view();
+    return { name, ...v, inFlight: this.get(name).metrics().inFlight };
+  }
+
+  /** An operator's change, on the shared state too when there is one. */
+  async operate(name: string, action: BreakerAction, by: string): Promise<BreakerView> {
+    const b = this.get(name);
+    if (action === 'open') b.forceOpen(by);
+    else if (action === 'close') b.close(by);
+    else b.reset(by);
+    if (this.shared) await this.sharedFor(name).operate(action, by);
+    return this.view(name);
+  }
+
+  private localView(name: string): BreakerView {
+    const b = this.get(name);
+    return {
+      name,
+      state: b.state,
+      since: new Date(b.snapshot().since).toISOString(),
+      retryAfterMs: b.retryAfterMs(),
+      ...b.metrics(),
+    };
+  }
+
+  private sharedFor(name: string): SharedBreaker {
+    let b = this.sharedBreakers.get(name);
+    if (!b) {
+      const mode = this.modeOf(name);
+      b = new SharedBreaker(
+        name,
+        this.settingsFor(name),
+        this.shared!.query,
+        this.shared!.worker,
+        mode === 'disabled' || mode === 'metrics_only' ? mode : 'closed',
+      );
+      for (const l of this.listeners) b.listen(l);
+      this.sharedBreakers.set(name, b);
+    }
+    return b;
+  }
+
+  private modeOf(name: string) {
+    const kind = name.split(':')[0]!;
+    return (
+      this.config.dependencies[name]?.mode ??
+      this.config.dependencies[kind]?.mode ??
+      this.config.defaults.mode
+    );
   }
 }

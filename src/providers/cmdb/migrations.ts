@@ -52,4 +52,34 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX changes_service_environment_at ON changes (service, environment, at DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'circuit breakers shared by workers',
+    sql: `
+      -- One row per dependency; epoch counts state changes, so every change is a conditional update.
+      CREATE TABLE circuit_breakers (
+        name              text PRIMARY KEY,
+        state             text NOT NULL DEFAULT 'closed',
+        epoch             bigint NOT NULL DEFAULT 0,
+        since             timestamptz NOT NULL DEFAULT now(),
+        open_until        timestamptz,
+        consecutive_opens int NOT NULL DEFAULT 0,
+        -- The trial lease: the one worker that makes the half-open trial calls, until when.
+        trial_owner       text,
+        trial_until       timestamptz,
+        trials_issued     int NOT NULL DEFAULT 0,
+        reason            text
+      );
+      -- The calls of each breaker's current state (its window), from every worker.
+      CREATE TABLE circuit_breaker_calls (
+        name    text NOT NULL,
+        epoch   bigint NOT NULL,
+        at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+        failed  boolean NOT NULL,
+        slow    boolean NOT NULL,
+        worker  text NOT NULL
+      );
+      CREATE INDEX circuit_breaker_calls_window ON circuit_breaker_calls (name, epoch, at DESC);
+    `,
+  },
 ];

@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import type { DatabaseError, PoolConfig } from 'pg';
+import type { DatabaseError, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { ProviderError, ProviderErrorKinds } from '../errors';
 import { MIGRATIONS } from './migrations';
 import type { ChangeRecord, CmdbProvider, DeploymentItem } from './types';
@@ -66,6 +66,11 @@ export class PostgresCmdb implements CmdbProvider {
         client.release();
       }
     });
+  }
+
+  /** A query on the CMDB's database, for what shares it (the circuit breakers of a fleet). */
+  query<R extends QueryResultRow>(text: string, values: unknown[]): Promise<QueryResult<R>> {
+    return this.pool.query<R>(text, values);
   }
 
   async recordChange(c: ChangeRecord): Promise<void> {

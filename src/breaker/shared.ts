@@ -1,0 +1,338 @@
+import type { QueryResult, QueryResultRow } from 'pg';
+import {
+  CircuitOpenError,
+  FORCED_OPEN_RETRY_MS,
+  openPeriodMs,
+  THROTTLE_RETRY_MS,
+  tripReason,
+} from './breaker';
+import type { BreakerListener, BreakerSettings, BreakerState, ErrorVerdict } from './breaker';
+
+/** What runs the shared breakers' SQL: the CMDB's database. */
+export type Query = <R extends QueryResultRow>(text: string, values: unknown[]) => Promise<QueryResult<R>>;
+
+interface Row {
+  state: BreakerState;
+  epoch: string;
+  since: Date;
+  consecutive_opens: number;
+  open_ms_left: number | null;
+  trial_owner: string | null;
+  trial_ms_left: number | null;
+  trials_issued: number;
+}
+
+interface SharedPermit {
+  epoch: string;
+  isTrial: boolean;
+  /** Whether calls in this state are recorded (not when the breaker is disabled). */
+  isRecorded: boolean;
+}
+
+/** A half-open trial lease lasts this long when the settings set no half-open limit. */
+const DEFAULT_LEASE_MS = 10 * 60_000;
+
+/**
+ * A circuit breaker whose state lives in PostgreSQL, shared by every worker: their calls fill one
+ * window, any worker may trip it (a conditional update on the state's epoch, so exactly one
+ * transition wins), and when the open period ends a trial lease — another conditional update —
+ * lets exactly one worker make the half-open trial calls. Times are the database's clock, so
+ * workers with skewed clocks agree.
+ *
+ * The rules are the local breaker's (`tripReason`, `openPeriodMs`); a call in flight is this
+ * worker's business, so the closed-state in-flight limit is the local breaker's alone.
+ */
+export class SharedBreaker {
+  private isKnown = false;
+  private readonly listeners: BreakerListener[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly settings: BreakerSettings,
+    private readonly query: Query,
+    /** This worker, as the trial lease names it. */
+    private readonly worker: string,
+    /** The state a breaker starts in when no worker has used it yet (the configured mode). */
+    private readonly initialState: BreakerState = 'closed',
+  ) {}
+
+  listen(listener: BreakerListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Runs `call` through the shared breaker. If the database cannot be asked for a permit, `fallback`
+   * runs it instead (the worker's local breaker); a result that cannot be recorded is only reported.
+   */
+  async execute<T>(
+    call: () => Promise<T>,
+    classify: (e: unknown) => ErrorVerdict,
+    fallback: () => Promise<T>,
+    onStoreError: (e: Error) => void,
+  ): Promise<T> {
+    let permit: SharedPermit | CircuitOpenError;
+    try {
+      permit = await this.acquire();
+    } catch (e) {
+      onStoreError(e as Error);
+      return fallback();
+    }
+    if (permit instanceof CircuitOpenError) throw permit;
+    const start = Date.now();
+    const record = (verdict: ErrorVerdict | 'success') =>
+      this.report(permit as SharedPermit, Date.now() - start, verdict).catch(onStoreError);
+    let result: T;
+    try {
+      result = await call();
+    } catch (e) {
+      await record(classify(e));
+      throw e;
+    }
+    await record('success');
+    return result;
+  }
+
+  async acquire(): Promise<SharedPermit | CircuitOpenError> {
+    const row = await this.read();
+    switch (row.state) {
+      case 'closed':
+      case 'metrics_only':
+        return { epoch: row.epoch, isTrial: false, isRecorded: true };
+      case 'disabled':
+        return { epoch: row.epoch, isTrial: false, isRecorded: false };
+      case 'forced_open':
+        return this.reject(row.state, Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS));
+      case 'open': {
+        if ((row.open_ms_left ?? 0) > 0) return this.reject('open', row.open_ms_left!);
+        // The open period is over: whoever takes the lease makes the trial.
+        const leaseMs = this.settings.maxWaitInHalfOpenMs || DEFAULT_LEASE_MS;
+        const { rows } = await this.query<{ epoch: string }>(
+          `UPDATE circuit_breakers
+              SET state = 'half_open', epoch = epoch + 1, since = now(), trial_owner = $3,
+                  trial_until = now() + $4 * interval '1 millisecond', trials_issued = 1,
+                  reason = 'the open period is over'
+            WHERE name = $1 AND epoch = $2 AND state = 'open' AND open_until <= now()
+            RETURNING epoch`,
+          [this.name, row.epoch, this.worker, leaseMs],
+        );
+        if (!rows[0]) return this.reject('half_open', THROTTLE_RETRY_MS);
+        this.emit('open', 'half_open', `the open period is over; ${this.worker} holds the trial lease`);
+        return { epoch: rows[0].epoch, isTrial: true, isRecorded: true };
+      }
+      case 'half_open': {
+        if ((row.trial_ms_left ?? 0) <= 0) {
+          await this.transition(
+            row.epoch,
+            'half_open',
+            'open',
+            'no trial result before the lease ended',
+            row.consecutive_opens + 1,
+          );
+          return this.reject('open', openPeriodMs(this.settings, row.consecutive_opens + 1));
+        }
+        if (row.trial_owner !== this.worker) return this.reject('half_open', THROTTLE_RETRY_MS);
+        const { rows } = await this.query<{ epoch: string }>(
+          `UPDATE circuit_breakers SET trials_issued = trials_issued + 1
+            WHERE name = $1 AND epoch = $2 AND trial_owner = $3 AND trials_issued < $4
+            RETURNING epoch`,
+          [this.name, row.epoch, this.worker, this.settings.permittedCallsInHalfOpen],
+        );
+        if (!rows[0]) return this.reject('half_open', THROTTLE_RETRY_MS);
+        return { epoch: row.epoch, isTrial: true, isRecorded: true };
+      }
+    }
+  }
+
+  async report(permit: SharedPermit, durationMs: number, verdict: ErrorVerdict | 'success'): Promise<void> {
+    if (verdict === 'cancelled' || verdict === 'ignore') {
+      for (const l of this.listeners)
+        l.onOutcome?.(this.name, verdict === 'cancelled' ? 'cancelled' : 'ignored', durationMs);
+      if (permit.isTrial) {
+        await this.query(
+          `UPDATE circuit_breakers SET trials_issued = trials_issued - 1 WHERE name = $1 AND epoch = $2 AND trials_issued > 0`,
+          [this.name, permit.epoch],
+        );
+      }
+      return;
+    }
+    const failed = verdict === 'failure';
+    const slow = durationMs >= this.settings.slowCallDurationMs;
+    for (const l of this.listeners) {
+      l.onOutcome?.(
+        this.name,
+        failed ? (slow ? 'slow_failure' : 'failure') : slow ? 'slow_success' : 'success',
+        durationMs,
+      );
+    }
+    if (!permit.isRecorded) return;
+    await this.query(
+      `INSERT INTO circuit_breaker_calls (name, epoch, failed, slow, worker) VALUES ($1, $2, $3, $4, $5)`,
+      [this.name, permit.epoch, failed, slow, this.worker],
+    );
+    const row = await this.read();
+    if (row.epoch !== permit.epoch) return; // the state changed meanwhile: this call is history
+    if (permit.isTrial) {
+      const totals = await this.totals(permit.epoch, null);
+      if (totals.calls < this.settings.permittedCallsInHalfOpen) return;
+      const reason = tripReason(this.settings, totals, this.settings.permittedCallsInHalfOpen, false);
+      if (reason)
+        await this.transition(
+          row.epoch,
+          'half_open',
+          'open',
+          `trial calls: ${reason}`,
+          row.consecutive_opens + 1,
+        );
+      else
+        await this.transition(
+          row.epoch,
+          'half_open',
+          'closed',
+          `trial calls: ${totals.calls - totals.failures} of ${totals.calls} succeeded`,
+          0,
+        );
+      return;
+    }
+    if (row.state !== 'closed' || (!failed && !slow)) return;
+    const totals = await this.totals(permit.epoch, this.settings.window);
+    const reason = tripReason(this.settings, totals, this.settings.minimumCalls, true);
+    if (reason) await this.transition(row.epoch, 'closed', 'open', reason, row.consecutive_opens + 1);
+  }
+
+  /** An operator's change; it wins over whatever state the breaker is in. */
+  async operate(action: 'open' | 'close' | 'reset' | 'disable' | 'metrics_only', by: string): Promise<void> {
+    const row = await this.read();
+    const to: BreakerState =
+      action === 'open'
+        ? 'forced_open'
+        : action === 'disable'
+          ? 'disabled'
+          : action === 'metrics_only'
+            ? action
+            : 'closed';
+    await this.query(
+      `UPDATE circuit_breakers
+          SET state = $2, epoch = epoch + 1, since = now(), open_until = NULL, trial_owner = NULL,
+              trial_until = NULL, trials_issued = 0, reason = $3,
+              consecutive_opens = CASE WHEN $2 = 'closed' THEN 0 ELSE consecutive_opens END
+        WHERE name = $1`,
+      [this.name, to, `${action} by ${by}`],
+    );
+    this.emit(row.state, to, `${action === 'open' ? 'forced open' : action} by ${by}`);
+  }
+
+  /** The shared state, and the totals of its window, as `greenlight breakers` shows them. */
+  async view(): Promise<{
+    state: BreakerState;
+    since: string;
+    retryAfterMs: number;
+    calls: number;
+    failures: number;
+    slow: number;
+  }> {
+    const row = await this.read();
+    const totals = await this.totals(row.epoch, row.state === 'half_open' ? null : this.settings.window);
+    return {
+      state: row.state,
+      since: row.since.toISOString(),
+      retryAfterMs: this.retryAfterMsOf(row),
+      ...totals,
+    };
+  }
+
+  async retryAfterMs(): Promise<number> {
+    return this.retryAfterMsOf(await this.read());
+  }
+
+  private retryAfterMsOf(row: Row): number {
+    if (row.state === 'open') return Math.max(0, Math.round(row.open_ms_left ?? 0));
+    if (row.state === 'forced_open') return Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS);
+    return 0;
+  }
+
+  private async read(): Promise<Row> {
+    if (!this.isKnown) {
+      await this.query(`INSERT INTO circuit_breakers (name, state) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [
+        this.name,
+        this.initialState,
+      ]);
+      this.isKnown = true;
+    }
+    const { rows } = await this.query<Row>(
+      `SELECT state, epoch::text AS epoch, since, consecutive_opens, trial_owner, trials_issued,
+              EXTRACT(EPOCH FROM (open_until - now())) * 1000 AS open_ms_left,
+              EXTRACT(EPOCH FROM (trial_until - now())) * 1000 AS trial_ms_left
+         FROM circuit_breakers WHERE name = $1`,
+      [this.name],
+    );
+    const row = rows[0];
+    if (!row) {
+      this.isKnown = false;
+      return this.read();
+    }
+    return { ...row, open_ms_left: num(row.open_ms_left), trial_ms_left: num(row.trial_ms_left) };
+  }
+
+  /** The calls of one state: in a window of time or count, or all of them (a trial). */
+  private async totals(
+    epoch: string,
+    window: BreakerSettings['window'] | null,
+  ): Promise<{ calls: number; failures: number; slow: number }> {
+    const recent =
+      window === null
+        ? `SELECT failed, slow FROM circuit_breaker_calls WHERE name = $1 AND epoch = $2`
+        : window.type === 'time'
+          ? `SELECT failed, slow FROM circuit_breaker_calls
+              WHERE name = $1 AND epoch = $2 AND at > now() - $3 * interval '1 second'`
+          : `SELECT failed, slow FROM circuit_breaker_calls
+              WHERE name = $1 AND epoch = $2 ORDER BY at DESC LIMIT $3`;
+    const { rows } = await this.query<{ calls: string; failures: string; slow: string }>(
+      `SELECT count(*) AS calls, count(*) FILTER (WHERE failed) AS failures, count(*) FILTER (WHERE slow) AS slow
+         FROM (${recent}) AS w`,
+      window === null ? [this.name, epoch] : [this.name, epoch, window.size],
+    );
+    const r = rows[0]!;
+    return { calls: Number(r.calls), failures: Number(r.failures), slow: Number(r.slow) };
+  }
+
+  /** Moves the shared state from `from` at `epoch`; only the first worker to try succeeds. */
+  private async transition(
+    epoch: string,
+    from: BreakerState,
+    to: BreakerState,
+    reason: string,
+    consecutiveOpens: number,
+  ): Promise<void> {
+    const openMs = to === 'open' ? openPeriodMs(this.settings, consecutiveOpens) : 0;
+    const { rowCount } = await this.query(
+      `UPDATE circuit_breakers
+          SET state = $4, epoch = epoch + 1, since = now(), consecutive_opens = $5,
+              open_until = CASE WHEN $4 = 'open' THEN now() + $6 * interval '1 millisecond' END,
+              trial_owner = NULL, trial_until = NULL, trials_issued = 0, reason = $7
+        WHERE name = $1 AND epoch = $2 AND state = $3`,
+      [this.name, epoch, from, to, consecutiveOpens, openMs, reason],
+    );
+    if (rowCount) {
+      this.emit(from, to, reason);
+      // The window of a state that is over is history.
+      await this.query(`DELETE FROM circuit_breaker_calls WHERE name = $1 AND epoch <= $2`, [
+        this.name,
+        epoch,
+      ]);
+    }
+  }
+
+  private reject(state: BreakerState, retryAfterMs: number): CircuitOpenError {
+    for (const l of this.listeners) l.onOutcome?.(this.name, 'rejected', 0);
+    return new CircuitOpenError(this.name, state, retryAfterMs);
+  }
+
+  private emit(from: BreakerState, to: BreakerState, reason: string): void {
+    for (const l of this.listeners)
+      l.onTransition?.({ breaker: this.name, from, to, at: Date.now(), reason });
+  }
+}
+
+function num(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}

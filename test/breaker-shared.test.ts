@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { BreakerView } from '../src/breaker/registry';
+import { PostgresCmdb } from '../src/providers/cmdb/postgres';
+import { startPostgres } from './helpers/postgres';
+import type { PostgresServer } from './helpers/postgres';
+
+/** A worker process sharing the breaker through PostgreSQL (test/fixtures/shared-breaker-worker). */
+interface Worker {
+  call(fail: boolean, durationMs?: number): Promise<'ok' | 'failed' | 'rejected'>;
+  view(): Promise<BreakerView>;
+  stop(): void;
+}
+
+const BREAKER = 'dns:prod';
+const CONFIG = {
+  backend: 'postgres',
+  // The documented defaults (3 failures within 300 s), a 1 s open period that doubles.
+  dependencies: { dns: { waitDuration: '1s', waitBackoffMultiplier: 2 } },
+};
+
+let server: PostgresServer;
+let workers: Worker[] = [];
+
+async function startWorker(url: string): Promise<Worker> {
+  const child: ChildProcess = fork(
+    join(__dirname, 'fixtures', 'shared-breaker-worker.js'),
+    [url, BREAKER, JSON.stringify(CONFIG)],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  const pending = new Map<number, (m: Record<string, unknown>) => void>();
+  let next = 1;
+  const ready = new Promise<void>((resolve) => {
+    child.on('message', (m: { id: number; ready?: boolean; error?: string }) => {
+      if (m.ready) return resolve();
+      if (m.error) throw new Error(`worker store error: ${m.error}`);
+      pending.get(m.id)?.(m);
+      pending.delete(m.id);
+    });
+  });
+  const ask = (request: object) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const id = next++;
+      pending.set(id, resolve);
+      child.send({ id, ...request });
+    });
+  await ready;
+  return {
+    call: async (fail, durationMs = 0) => (await ask({ op: 'call', fail, durationMs })).outcome as 'ok',
+    view: async () => (await ask({ op: 'view' })).view as BreakerView,
+    stop: () => child.disconnect(),
+  };
+}
+
+before(async () => {
+  server = await startPostgres();
+  const db = new PostgresCmdb({ connectionString: server.url });
+  await db.migrate();
+  await db.close();
+  workers = await Promise.all([1, 2, 3].map(() => startWorker(server.url)));
+});
+
+after(async () => {
+  for (const w of workers) w.stop();
+  await server?.stop();
+});
+
+describe('a circuit breaker shared by worker processes through PostgreSQL', () => {
+  it('counts the failures of all workers together and opens for all of them', async () => {
+    const [a, b, c] = workers as [Worker, Worker, Worker];
+    assert.equal(await a.call(true), 'failed');
+    assert.equal(await b.call(true), 'failed');
+    assert.equal((await c.view()).state, 'closed', 'two failures, threshold three');
+    assert.equal(await c.call(true), 'failed');
+    for (const w of workers) assert.equal(await w.call(true), 'rejected', 'open for every worker');
+    const view = await a.view();
+    assert.equal(view.state, 'open');
+    assert.ok(view.retryAfterMs > 0 && view.retryAfterMs <= 1_000);
+  });
+
+  it('lets exactly one worker make the half-open trial, by a lease', async () => {
+    await new Promise((r) => setTimeout(r, 1_100));
+    // All three try at once; the trial takes 300 ms, so the others see it running.
+    const outcomes = await Promise.all(workers.map((w) => w.call(false, 300)));
+    assert.deepEqual(outcomes.filter((o) => o === 'ok').length, 1, `one trial: ${outcomes.join(', ')}`);
+    assert.deepEqual(outcomes.filter((o) => o === 'rejected').length, 2);
+    assert.equal((await workers[2]!.view()).state, 'closed', 'the trial succeeded: closed for all');
+    for (const w of workers) assert.equal(await w.call(false), 'ok');
+  });
+
+  it('opens again, for longer, when the one trial fails', async () => {
+    for (const w of workers) assert.equal(await w.call(true), 'failed');
+    await new Promise((r) => setTimeout(r, 1_100));
+    const outcomes = await Promise.all(workers.map((w) => w.call(true, 200)));
+    assert.equal(outcomes.filter((o) => o === 'failed').length, 1, `one trial: ${outcomes.join(', ')}`);
+    const view = await workers[0]!.view();
+    assert.equal(view.state, 'open');
+    assert.ok(
+      view.retryAfterMs > 1_000,
+      `the second opening in a row lasts 2 s (${view.retryAfterMs} ms left)`,
+    );
+  });
+});

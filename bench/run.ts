@@ -8,6 +8,7 @@ import type { Policy } from '../src/shared/policy';
 import type { ConfigInput } from '../src/config/schema';
 import { startHarness, TEST_CONFIG } from '../test/helpers/temporal';
 import { quietLogger } from '../src/worker';
+import { benchBreakers } from './breakers';
 
 interface Result {
   name: string;
@@ -149,6 +150,7 @@ async function benchRelease(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  await benchBreakers(report);
   benchPolicy();
   await benchRelease();
   const dir = join(__dirname, '..', '..', 'bench', 'results');

@@ -101,6 +101,25 @@ describe('circuit breaker: when it opens', () => {
   });
 });
 
+describe('circuit breaker: judged after every call', () => {
+  it('opens on a success when old successes have left the time window before a failure', () => {
+    const { b, clock, call } = breaker({
+      window: { type: 'time', size: 10 },
+      minimumCalls: 2,
+      failureRateThreshold: 50,
+      failureCountThreshold: null,
+    });
+    call('success');
+    call('success');
+    clock.advance(5_000);
+    call('failure');
+    assert.equal(b.state, 'closed', '1 of 3 failed');
+    clock.advance(5_500);
+    call('success');
+    assert.equal(b.state, 'open', 'the first two left the window: 1 of 2 failed, 50%');
+  });
+});
+
 describe('circuit breaker: open, half-open, closed', () => {
   it('rejects while open, with the time left, and goes half-open lazily on the first call after', () => {
     const { b, clock, call, transitions } = breaker({ waitDurationMs: 60_000 });

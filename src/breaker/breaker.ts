@@ -1,3 +1,4 @@
+import { coarseClock, startCoarseClock } from './clock';
 import { CountWindow, TimeWindow } from './window';
 import type { OutcomeWindow, Totals } from './window';
 
@@ -89,20 +90,24 @@ export interface BreakerSnapshot {
 }
 
 /**
- * A rejection: cheap to make (no stack trace is captured, the message is built only when read),
- * because an open breaker may reject many calls a second.
+ * A rejection. An open breaker may reject many calls a second, so a rejection is cheap to make:
+ * `CircuitOpenError.of` captures no stack trace (the rejection happens at a known place, the
+ * breaker) and builds its message only when it is read. It is a real Error all the same.
  */
 export class CircuitOpenError extends Error {
-  constructor(
-    readonly breaker: string,
-    readonly state: BreakerState,
-    /** How long until a trial call may be allowed; 0 in half-open (a trial is running). */
-    readonly retryAfterMs: number,
-  ) {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    super();
-    Error.stackTraceLimit = limit;
+  declare readonly breaker: string;
+  declare readonly state: BreakerState;
+  /** How long until a trial call may be allowed; 0 in half-open (a trial is running). */
+  declare readonly retryAfterMs: number;
+
+  static of(breaker: string, state: BreakerState, retryAfterMs: number): CircuitOpenError {
+    const e = Object.create(CircuitOpenError.prototype) as {
+      -readonly [K in keyof CircuitOpenError]: CircuitOpenError[K];
+    };
+    e.breaker = breaker;
+    e.state = state;
+    e.retryAfterMs = retryAfterMs;
+    return e as CircuitOpenError;
   }
 
   override get name(): string {
@@ -119,6 +124,11 @@ export class CircuitOpenError extends Error {
             ? 'closed but seeing failures, and as many calls as could still fail are in flight'
             : 'open';
     return `the circuit breaker ${this.breaker} is ${why}; next trial in ${Math.ceil(this.retryAfterMs / 1000)}s`;
+  }
+
+  /** No frames: where a rejection comes from is the breaker, and its name is in the message. */
+  override get stack(): string {
+    return `${this.name}: ${this.message}`;
   }
 }
 
@@ -154,8 +164,9 @@ export class CircuitBreaker {
   constructor(
     readonly name: string,
     readonly settings: BreakerSettings = DEFAULT_BREAKER_SETTINGS,
-    private readonly clock: Clock = Date.now,
+    private readonly clock: Clock = coarseClock,
   ) {
+    if (clock === coarseClock) startCoarseClock();
     this.window =
       settings.window.type === 'count'
         ? new CountWindow(settings.window.size)
@@ -254,6 +265,8 @@ export class CircuitBreaker {
         this.inFlight--;
         const now = this.clock();
         this.window.record(now, isFailure, isSlow);
+        // Judged after every call: even a success may complete the minimum number of calls, and
+        // old successes leave a time window before old failures do.
         const reason = tripReason(this.settings, this.window, this.settings.minimumCalls, true);
         if (reason) this.open(now, reason);
         return;
@@ -296,19 +309,46 @@ export class CircuitBreaker {
   }
 
   /** Runs `call` through the breaker; `classify` says what a thrown error means (default: failure). */
-  async execute<T>(call: () => Promise<T>, classify?: (e: unknown) => ErrorVerdict): Promise<T> {
+  execute<T>(call: () => Promise<T>, classify?: (e: unknown) => ErrorVerdict): Promise<T> {
     const permit = this.tryAcquire();
-    if (typeof permit !== 'number') throw permit;
+    if (typeof permit !== 'number') return Promise.reject(permit);
     const start = this.clock();
-    let result: T;
+    let pending: Promise<T>;
     try {
-      result = await call();
+      pending = call();
     } catch (e) {
       this.onResult(permit, this.clock() - start, classify ? classify(e) : 'failure');
-      throw e;
+      return Promise.reject(e as Error);
     }
-    this.onResult(permit, this.clock() - start, 'success');
-    return result;
+    // One `then`, not an async function: the closed-state path is every call's cost.
+    return pending.then(
+      (result) => {
+        this.succeeded(permit, start);
+        return result;
+      },
+      (e: unknown) => {
+        this.onResult(permit, this.clock() - start, classify ? classify(e) : 'failure');
+        throw e;
+      },
+    );
+  }
+
+  /** `onResult(…, 'success')`, with the common case — closed, quick, unobserved — first. */
+  private succeeded(permit: number, start: number): void {
+    const now = this.clock();
+    if (
+      this.s === 'closed' &&
+      permit === this.epoch &&
+      now - start < this.settings.slowCallDurationMs &&
+      this.listeners.length === 0
+    ) {
+      this.inFlight--;
+      this.window.record(now, false, false);
+      const reason = tripReason(this.settings, this.window, this.settings.minimumCalls, true);
+      if (reason) this.open(now, reason);
+      return;
+    }
+    this.onResult(permit, now - start, 'success');
   }
 
   // --- operators -----------------------------------------------------------------------------
@@ -378,7 +418,7 @@ export class CircuitBreaker {
 
   private reject(retryAfterMs: number): CircuitOpenError {
     if (this.listeners.length) this.emitOutcome('rejected', 0);
-    return new CircuitOpenError(this.name, this.s, retryAfterMs);
+    return CircuitOpenError.of(this.name, this.s, retryAfterMs);
   }
 
   private open(now: number, reason: string): void {
@@ -421,13 +461,11 @@ export function tripReason(
     return `${w.failures} failures in the window (threshold ${failureCountThreshold})`;
   }
   if (w.calls < minimumCalls || w.calls === 0) return null;
-  const failureRate = (w.failures * 100) / w.calls;
-  if (failureRate >= failureRateThreshold) {
-    return `failure rate ${round(failureRate)}% of ${w.calls} calls (threshold ${failureRateThreshold}%)`;
+  if (w.failures * 100 >= failureRateThreshold * w.calls) {
+    return `failure rate ${round((w.failures * 100) / w.calls)}% of ${w.calls} calls (threshold ${failureRateThreshold}%)`;
   }
-  const slowRate = (w.slow * 100) / w.calls;
-  if (slowRate >= slowCallRateThreshold) {
-    return `slow-call rate ${round(slowRate)}% of ${w.calls} calls (threshold ${slowCallRateThreshold}%)`;
+  if (w.slow * 100 >= slowCallRateThreshold * w.calls) {
+    return `slow-call rate ${round((w.slow * 100) / w.calls)}% of ${w.calls} calls (threshold ${slowCallRateThreshold}%)`;
   }
   return null;
 }

@@ -1,6 +1,7 @@
 import type { BreakerConfig, BreakersConfig } from '../config/schema';
 import { CircuitBreaker, DEFAULT_BREAKER_SETTINGS } from './breaker';
 import type { BreakerListener, BreakerSettings, BreakerState, Clock, ErrorVerdict } from './breaker';
+import { coarseClock } from './clock';
 import { SharedBreaker } from './shared';
 import type { Query } from './shared';
 
@@ -63,7 +64,7 @@ export class Breakers {
 
   constructor(
     private readonly config: BreakersConfig,
-    private readonly clock: Clock = Date.now,
+    private readonly clock: Clock = coarseClock,
     private readonly shared?: { query: Query; worker: string; onStoreError?: (e: Error) => void },
   ) {}
 

@@ -324,7 +324,7 @@ export class SharedBreaker {
 
   private reject(state: BreakerState, retryAfterMs: number): CircuitOpenError {
     for (const l of this.listeners) l.onOutcome?.(this.name, 'rejected', 0);
-    return new CircuitOpenError(this.name, state, retryAfterMs);
+    return CircuitOpenError.of(this.name, state, retryAfterMs);
   }
 
   private emit(from: BreakerState, to: BreakerState, reason: string): void {

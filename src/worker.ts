@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { ConfigError } from './config/errors';
@@ -18,6 +18,9 @@ import type { Client } from '@temporalio/client';
 import { CmdbOutbox } from './breaker/outbox';
 import { Breakers } from './breaker/registry';
 import { BreakerMetrics } from './breaker/metrics';
+import type { BreakerSnapshot } from './breaker/breaker';
+import { coarseClock } from './breaker/clock';
+import { JsonFile } from './providers/json-file';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 export const EXAMPLE_SERVICE = resolve(__dirname, '..', '..', 'examples', 'service', 'server.js');
@@ -80,13 +83,16 @@ export async function createLocalProviders(
   // With the postgres backend, every worker shares the breakers through the CMDB's database.
   const breakers = new Breakers(
     config.breakers,
-    Date.now,
+    coarseClock,
     config.breakers.backend === 'postgres'
       ? {
           query: (text, values) => cmdb.cmdb.query(text, values),
           worker: `${hostname()}:${process.pid}`,
           onStoreError: (e) => options.onError?.(new Error(`shared circuit breakers: ${e.message}`)),
         }
+      : undefined,
+    config.breakers.backend === 'local'
+      ? savedBreakers(join(stateDir, 'breakers.json'), options.onError)
       : undefined,
   );
   const metrics = new BreakerMetrics(breakers);
@@ -130,6 +136,26 @@ export async function createLocalProviders(
       clearInterval(drainer);
       await cmdb.close();
     },
+  };
+}
+
+/** Local breakers' states in a file under the state dir, so an open breaker stays open across a restart. */
+function savedBreakers(path: string, onError?: (e: Error) => void) {
+  const file = new JsonFile<Record<string, BreakerSnapshot>>(path, () => ({}));
+  let saved: Record<string, BreakerSnapshot> = {};
+  try {
+    saved = JSON.parse(readFileSync(path, 'utf8')) as Record<string, BreakerSnapshot>;
+  } catch {
+    // None saved yet, or unreadable: start closed.
+  }
+  return {
+    saved,
+    save: (snapshots: Record<string, BreakerSnapshot>) =>
+      void file
+        .update((doc) => {
+          Object.assign(doc, snapshots);
+        })
+        .catch((e: Error) => onError?.(e)),
   };
 }
 

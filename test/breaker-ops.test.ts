@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { startAdminServer } from '../src/admin';
 import type { AdminServer } from '../src/admin';
 import type { BreakerView } from '../src/breaker/registry';
+import { breakerNoticeSignal } from '../src/shared/messages';
 import type { Harness } from './helpers/temporal';
 import { runCli, startHarness, TEST_CONFIG, waitFor } from './helpers/temporal';
 
@@ -123,6 +124,19 @@ describe('breakers for operators: CLI, metrics, fallback', () => {
     const held = await waitFor(h.api, releaseId, (s) => s.blockedBy !== null, 'a breaker notice');
     assert.equal(held.blockedBy!.state, 'forced_open');
     assert.match(held.blockedBy!.message, /dns:dev is forced open by an operator/);
+    // A malformed notice is ignored: it never corrupts the release's status.
+    await h.client.workflow
+      .getHandle(releaseId)
+      .signal(breakerNoticeSignal, {
+        breaker: '',
+        state: 'melted',
+        step: 'x',
+        message: 'x',
+        retryAt: 'soon',
+      } as never);
+    const after = (await h.api.status(releaseId)).blockedBy;
+    assert.equal(after?.breaker, 'dns:dev');
+    assert.equal(after?.state, 'forced_open');
     const text = await cli(['release', 'status', releaseId]);
     assert.match(
       text.stdout,

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CircuitBreaker, CircuitOpenError, DEFAULT_BREAKER_SETTINGS } from '../src/breaker/breaker';
-import type { BreakerSettings, ErrorVerdict, Transition } from '../src/breaker/breaker';
+import type { BreakerSettings, BreakerSnapshot, ErrorVerdict, Transition } from '../src/breaker/breaker';
+import { Breakers } from '../src/breaker/registry';
+import { BreakersConfig } from '../src/config/schema';
 
 /** A clock the test moves by hand. */
 function fakeClock(start = 1_000_000) {
@@ -316,5 +318,53 @@ describe('circuit breaker: operators, saved state, rejections', () => {
       b.execute(async () => 1),
       CircuitOpenError,
     );
+  });
+});
+
+describe('the breakers of a worker', () => {
+  it('gives each dependency the settings of its kind and name over the defaults', () => {
+    const breakers = new Breakers(
+      BreakersConfig.parse({
+        defaults: { waitDuration: '30s' },
+        dependencies: {
+          dns: { window: { calls: 20 }, failureCountThreshold: null },
+          'dns:prod': { waitDuration: '2m' },
+        },
+      }),
+    );
+    const prod = breakers.settingsFor('dns:prod');
+    assert.deepEqual(prod.window, { type: 'count', size: 20 });
+    assert.equal(prod.failureCountThreshold, null);
+    assert.equal(prod.waitDurationMs, 120_000);
+    assert.equal(breakers.settingsFor('dns:dev').waitDurationMs, 30_000);
+    assert.equal(
+      breakers.settingsFor('infra:dev').slowCallDurationMs,
+      30 * 60_000,
+      'infra calls are slow by nature',
+    );
+    assert.deepEqual(breakers.settingsFor('cmdb').window, { type: 'time', size: 300 });
+  });
+
+  it('keeps an open breaker open across a restart, from the saved state', async () => {
+    const clock = fakeClock();
+    let saved: Record<string, BreakerSnapshot> = {};
+    const persistence = () => ({ saved, save: (s: Record<string, BreakerSnapshot>) => (saved = s) });
+    const before = new Breakers(BreakersConfig.parse({}), clock.now, undefined, persistence());
+    for (let i = 0; i < 3; i++) {
+      await before
+        .run(
+          'dns:dev',
+          () => Promise.reject(new Error('down')),
+          () => 'failure',
+        )
+        .catch(() => undefined);
+    }
+    assert.equal(saved['dns:dev']?.state, 'open');
+    clock.advance(20_000);
+
+    const after = new Breakers(BreakersConfig.parse({}), clock.now, undefined, persistence());
+    assert.equal(after.get('dns:dev').state, 'open');
+    assert.equal(await after.retryAfterMs('dns:dev'), 40_000);
+    assert.equal(after.get('cmdb').state, 'closed', 'only what was saved open is restored');
   });
 });

@@ -247,6 +247,39 @@ ${base}`,
   });
 });
 
+describe('circuit breaker configuration', () => {
+  it('names the key and the bad value of every breaker setting', async () => {
+    const path = await tempFile(
+      'g.yaml',
+      `targets: { dev: {} }
+checks: [{ name: h, path: /healthz }]
+healthCheck: { name: h, path: /healthz }
+breakers:
+  backend: redis
+  defaults: { failureRateThreshold: 0, window: { calls: 0 } }
+  dependencies:
+    queue: { waitDuration: 5s }
+    'dns:prod': { waitBackoffMultiplier: 20, mode: sometimes }
+`,
+    );
+    assert.throws(
+      () => loadConfig(path),
+      (e: Error) => {
+        assert.match(e.message, /breakers\.backend: .*\(got "redis"\)/);
+        assert.match(e.message, /breakers\.defaults\.failureRateThreshold: .*\(got 0\)/);
+        assert.match(e.message, /breakers\.defaults\.window/);
+        assert.match(
+          e.message,
+          /breakers\.dependencies\.queue: a dependency is infra, dns, cmdb or checks, optionally :<target> \(got "queue"\)/,
+        );
+        assert.match(e.message, /breakers\.dependencies\.dns:prod\.waitBackoffMultiplier: .*\(got 20\)/);
+        assert.match(e.message, /breakers\.dependencies\.dns:prod\.mode: .*\(got "sometimes"\)/);
+        return true;
+      },
+    );
+  });
+});
+
 describe('durations and maintenance windows', () => {
   it('parses durations to milliseconds and refuses nonsense', () => {
     assert.equal(Duration.parse('1500ms'), 1500);

@@ -1,6 +1,16 @@
 import type { BreakerConfig, BreakersConfig } from '../config/schema';
 import { CircuitBreaker, DEFAULT_BREAKER_SETTINGS } from './breaker';
-import type { BreakerListener, BreakerSettings, BreakerState, Clock, ErrorVerdict } from './breaker';
+import type {
+  BreakerListener,
+  BreakerSettings,
+  BreakerSnapshot,
+  BreakerState,
+  Clock,
+  ErrorVerdict,
+} from './breaker';
+
+/** The states worth keeping across a restart: the ones that keep calls off a dependency. */
+const REJECTING: readonly BreakerState[] = ['open', 'half_open', 'forced_open'];
 import { coarseClock } from './clock';
 import { SharedBreaker } from './shared';
 import type { Query } from './shared';
@@ -66,6 +76,11 @@ export class Breakers {
     private readonly config: BreakersConfig,
     private readonly clock: Clock = coarseClock,
     private readonly shared?: { query: Query; worker: string; onStoreError?: (e: Error) => void },
+    /** Local breakers' states saved by an earlier run (open ones survive a restart), and where to save them. */
+    private readonly persistence?: {
+      saved: Record<string, BreakerSnapshot>;
+      save: (snapshots: Record<string, BreakerSnapshot>) => void;
+    },
   ) {}
 
   get isShared(): boolean {
@@ -97,6 +112,15 @@ export class Breakers {
       const mode = this.modeOf(name);
       if (mode === 'disabled') b.disable('the configuration');
       if (mode === 'metrics_only') b.metricsOnly('the configuration');
+      const saved = this.persistence?.saved[name];
+      if (saved && (mode ?? 'normal') === 'normal' && REJECTING.includes(saved.state)) {
+        // Open before the restart: open still, for the rest of its period (a trial at once if it ended).
+        b.restore(
+          saved.state === 'half_open' ? { ...saved, state: 'open', openUntil: saved.since } : saved,
+          'restored from the state saved before a restart',
+        );
+      }
+      if (this.persistence) b.listen({ onTransition: () => this.save() });
       this.breakers.set(name, b);
     }
     return b;
@@ -147,6 +171,12 @@ export class Breakers {
     else b.reset(by);
     if (this.shared) await this.sharedFor(name).operate(action, by);
     return this.view(name);
+  }
+
+  private save(): void {
+    const snapshots: Record<string, BreakerSnapshot> = {};
+    for (const [name, b] of this.breakers) snapshots[name] = b.snapshot();
+    this.persistence?.save(snapshots);
   }
 
   private localView(name: string): BreakerView {

@@ -183,7 +183,14 @@ export const BreakersConfig = z.strictObject({
   backend: z.enum(['local', 'postgres']).default('local'),
   defaults: BreakerConfig.default({}),
   /** Per kind (`dns`) or per dependency (`dns:prod`); the more specific wins. */
-  dependencies: z.record(BreakerName, BreakerConfig).default({}),
+  dependencies: z
+    .record(BreakerName, BreakerConfig, {
+      error: (issue) =>
+        issue.code === 'invalid_key'
+          ? 'a dependency is infra, dns, cmdb or checks, optionally :<target>'
+          : undefined,
+    })
+    .default({}),
 });
 export type BreakersConfig = z.output<typeof BreakersConfig>;
 

@@ -7,6 +7,10 @@ import type { BreakerMetrics } from './breaker/metrics';
 import type { Breakers } from './breaker/registry';
 import { BreakerName } from './config/schema';
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
 export interface AdminServer {
   port: number;
   close(): Promise<void>;
@@ -26,9 +30,26 @@ export async function startAdminServer(options: {
   host: string;
   port: number;
   token?: string;
+  /** Whether a name is one of this worker's dependencies (`cmdb`, `checks`, `dns:<target>`, `infra:<target>`). */
+  isDependency: (name: string) => boolean;
   onAction?: (action: string, breaker: string, by: string) => void;
 }): Promise<AdminServer> {
   const { breakers, metrics, token } = options;
+  if (!token && !isLoopback(options.host)) {
+    throw new Error(
+      `the admin endpoint listens on ${options.host}, beyond this machine: set GREENLIGHT_ADMIN_TOKEN`,
+    );
+  }
+  const port = () => (server.address() as AddressInfo | null)?.port ?? options.port;
+  /**
+   * Without a token, only this machine's own tools may talk to it: no browser (a page's requests
+   * carry an Origin), and no name but a loopback one (DNS rebinding sends another Host).
+   */
+  const isFromThisMachine = (req: IncomingMessage) => {
+    if (req.headers.origin !== undefined) return false;
+    const hostHeader = (req.headers.host ?? '').toLowerCase();
+    return ['127.0.0.1', 'localhost', '[::1]', options.host].some((h) => hostHeader === `${h}:${port()}`);
+  };
   const send = (res: ServerResponse, status: number, body: unknown, type = 'application/json') => {
     res.writeHead(status, { 'content-type': type });
     res.end(typeof body === 'string' ? body : `${JSON.stringify(body)}\n`);
@@ -42,6 +63,9 @@ export async function startAdminServer(options: {
   const server = createServer((req, res) => {
     void (async () => {
       if (!isAuthorised(req)) return send(res, 401, { error: 'a valid bearer token is required' });
+      if (!token && !isFromThisMachine(req)) {
+        return send(res, 403, { error: 'requests from browsers or other host names are refused' });
+      }
       const url = new URL(req.url ?? '/', 'http://admin');
       if (req.method === 'GET' && url.pathname === '/metrics') {
         return send(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
@@ -54,6 +78,11 @@ export async function startAdminServer(options: {
         const by = Operator.safeParse(url.searchParams.get('by') ?? 'operator');
         if (!name.success)
           return send(res, 400, { error: `invalid breaker name: ${name.error.issues[0]!.message}` });
+        if (!options.isDependency(name.data)) {
+          return send(res, 404, {
+            error: `no dependency ${name.data}: cmdb, checks, dns:<target> or infra:<target>`,
+          });
+        }
         if (!action.success) return send(res, 400, { error: `unknown action; use ${Actions.join(', ')}` });
         if (!by.success)
           return send(res, 400, { error: `invalid operator name: ${by.error.issues[0]!.message}` });

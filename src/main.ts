@@ -20,6 +20,7 @@ import {
 } from './temporal/connection';
 import { createLocalProviders, createWorker } from './worker';
 import { startAdminServer } from './admin';
+import { isDependency } from './breaker/registry';
 
 async function main(): Promise<void> {
   const settings = loadSettings(process.env);
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
       : await startAdminServer({
           breakers: providers.breakers,
           metrics: providers.metrics,
+          isDependency: (name) => isDependency(name, Object.keys(settings.config.targets)),
           ...settings.admin,
           onAction: (action, breaker, by) =>
             logger.warn({ breaker, action, by }, 'breaker changed by an operator'),

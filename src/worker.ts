@@ -21,6 +21,7 @@ import { BreakerMetrics } from './breaker/metrics';
 import type { BreakerSnapshot } from './breaker/breaker';
 import { coarseClock } from './breaker/clock';
 import { JsonFile } from './providers/json-file';
+import { isProviderError } from './providers/errors';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 export const EXAMPLE_SERVICE = resolve(__dirname, '..', '..', 'examples', 'service', 'server.js');
@@ -102,7 +103,13 @@ export async function createLocalProviders(
   const drainer = setInterval(() => {
     void (async () => {
       if ((await outbox.size()) === 0 || (await breakers.retryAfterMs('cmdb')) > 0) return;
-      const n = await outbox.drain(cmdb.cmdb, (write) => breakers.run('cmdb', write, () => 'failure'));
+      // A write the CMDB refuses for good is not the CMDB being down: the breaker ignores it.
+      const isPermanent = (e: unknown) => isProviderError(e) && !e.isRetryable;
+      const n = await outbox.drain(
+        cmdb.cmdb,
+        (write) => breakers.run('cmdb', write, (e) => (isPermanent(e) ? 'ignore' : 'failure')),
+        isPermanent,
+      );
       if (n > 0) options.onOutboxReplayed?.(n);
     })().catch((e: Error) => options.onError?.(e));
   }, options.outboxIntervalMs ?? 5_000);

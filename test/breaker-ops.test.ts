@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAdminServer } from '../src/admin';
 import type { AdminServer } from '../src/admin';
+import { isDependency } from '../src/breaker/registry';
 import type { BreakerView } from '../src/breaker/registry';
 import { breakerNoticeSignal } from '../src/shared/messages';
 import type { Harness } from './helpers/temporal';
@@ -23,6 +25,7 @@ before(async () => {
     host: '127.0.0.1',
     port: 0,
     token: TOKEN,
+    isDependency: (name) => isDependency(name, Object.keys(TEST_CONFIG.targets)),
   });
   const configPath = join(h.stateDir, 'greenlight.config.json');
   await writeFile(configPath, JSON.stringify(TEST_CONFIG));
@@ -125,15 +128,13 @@ describe('breakers for operators: CLI, metrics, fallback', () => {
     assert.equal(held.blockedBy!.state, 'forced_open');
     assert.match(held.blockedBy!.message, /dns:dev is forced open by an operator/);
     // A malformed notice is ignored: it never corrupts the release's status.
-    await h.client.workflow
-      .getHandle(releaseId)
-      .signal(breakerNoticeSignal, {
-        breaker: '',
-        state: 'melted',
-        step: 'x',
-        message: 'x',
-        retryAt: 'soon',
-      } as never);
+    await h.client.workflow.getHandle(releaseId).signal(breakerNoticeSignal, {
+      breaker: '',
+      state: 'melted',
+      step: 'x',
+      message: 'x',
+      retryAt: 'soon',
+    } as never);
     const after = (await h.api.status(releaseId)).blockedBy;
     assert.equal(after?.breaker, 'dns:dev');
     assert.equal(after?.state, 'forced_open');
@@ -144,6 +145,56 @@ describe('breakers for operators: CLI, metrics, fallback', () => {
     );
     assert.equal((await cli(['breakers', 'reset', 'dns:dev'])).code, 0);
     assert.equal((await h.api.wait(releaseId)).stage, 'completed');
+  });
+
+  it('without a token, answers only this machine’s tools, and never listens beyond it', async () => {
+    const open = await startAdminServer({
+      breakers: h.breakers,
+      metrics: h.metrics,
+      host: '127.0.0.1',
+      port: 0,
+      isDependency: (name) => isDependency(name, Object.keys(TEST_CONFIG.targets)),
+    });
+    try {
+      const base = `http://127.0.0.1:${open.port}`;
+      assert.equal((await fetch(`${base}/breakers`)).status, 200);
+      const fromPage = await fetch(`${base}/breakers/infra:dev/open`, {
+        method: 'POST',
+        headers: { origin: 'http://evil.example' },
+      });
+      assert.equal(fromPage.status, 403, 'a web page cannot drive it');
+      const rebound = await new Promise<number>((resolve, reject) =>
+        request(
+          {
+            host: '127.0.0.1',
+            port: open.port,
+            path: '/breakers',
+            headers: { host: `evil.example:${open.port}` },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        )
+          .on('error', reject)
+          .end(),
+      );
+      assert.equal(rebound, 403, 'nor a rebound DNS name');
+      assert.equal((await fetch(`${base}/breakers/dns:nowhere/open`, { method: 'POST' })).status, 404);
+      assert.equal(h.breakers.get('infra:dev').state, 'closed');
+    } finally {
+      await open.close();
+    }
+    await assert.rejects(
+      startAdminServer({
+        breakers: h.breakers,
+        metrics: h.metrics,
+        host: '0.0.0.0',
+        port: 0,
+        isDependency: () => true,
+      }),
+      /set GREENLIGHT_ADMIN_TOKEN/,
+    );
   });
 
   it('refuses bad names and requests without the token', async () => {

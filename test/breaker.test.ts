@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CircuitBreaker, CircuitOpenError, DEFAULT_BREAKER_SETTINGS } from '../src/breaker/breaker';
 import type { BreakerSettings, BreakerSnapshot, ErrorVerdict, Transition } from '../src/breaker/breaker';
+import { CmdbOutbox } from '../src/breaker/outbox';
 import { Breakers } from '../src/breaker/registry';
+import { verdictOf } from '../src/activities/failures';
+import { ProviderError, ProviderErrorKinds } from '../src/providers/errors';
+import type { ChangeRecord, CmdbProvider } from '../src/providers/cmdb/types';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BreakersConfig } from '../src/config/schema';
 
 /** A clock the test moves by hand. */
@@ -156,7 +163,7 @@ describe('circuit breaker: open, half-open, closed', () => {
     assert.equal(typeof second, 'number');
     const third = b.tryAcquire();
     assert.ok(third instanceof CircuitOpenError, 'permits exhausted');
-    assert.equal(third.retryAfterMs, 0);
+    assert.equal(third.retryAfterMs, 5_000, 'look again when the trial may be done');
     assert.match(third.message, /half-open, its trial calls are in progress/);
     b.onResult(first as number, 10, 'success');
     assert.equal(b.state, 'half_open', 'judged only when all trials are in');
@@ -234,7 +241,7 @@ describe('circuit breaker: open, half-open, closed', () => {
     const d = b.tryAcquire();
     assert.ok(d instanceof CircuitOpenError, 'a fourth could fail beyond the threshold');
     assert.equal(d.state, 'closed');
-    assert.equal(d.retryAfterMs, 1_000);
+    assert.equal(d.retryAfterMs, 5_000);
     b.onResult(a as number, 10, 'success');
     assert.equal(typeof b.tryAcquire(), 'number', 'allowed again when the call in flight ends');
     const healthy = breaker();
@@ -337,11 +344,9 @@ describe('the breakers of a worker', () => {
     assert.equal(prod.failureCountThreshold, null);
     assert.equal(prod.waitDurationMs, 120_000);
     assert.equal(breakers.settingsFor('dns:dev').waitDurationMs, 30_000);
-    assert.equal(
-      breakers.settingsFor('infra:dev').slowCallDurationMs,
-      30 * 60_000,
-      'infra calls are slow by nature',
-    );
+    const infra = breakers.settingsFor('infra:dev');
+    assert.equal(infra.slowCallDurationMs, 10 * 60_000, 'slow before the 15 min an attempt may take');
+    assert.equal(infra.maxWaitInHalfOpenMs, 20 * 60_000, 'a trial may take as long as an attempt');
     assert.deepEqual(breakers.settingsFor('cmdb').window, { type: 'time', size: 300 });
   });
 
@@ -366,5 +371,71 @@ describe('the breakers of a worker', () => {
     assert.equal(after.get('dns:dev').state, 'open');
     assert.equal(await after.retryAfterMs('dns:dev'), 40_000);
     assert.equal(after.get('cmdb').state, 'closed', 'only what was saved open is restored');
+  });
+});
+
+describe('what counts as a failure, and the CMDB outbox', () => {
+  it('counts errors retrying may fix, ignores refusals, and tells a timeout from a cancellation', () => {
+    const live = new AbortController().signal;
+    const aborted = AbortSignal.abort();
+    const down = new ProviderError(ProviderErrorKinds.unavailable, 'ECONNREFUSED', true);
+    const conflict = new ProviderError(ProviderErrorKinds.dnsConflict, 'changed elsewhere', false);
+    assert.equal(verdictOf(down, live), 'failure');
+    assert.equal(verdictOf(conflict, live), 'ignore', 'not the dependency’s fault');
+    assert.equal(verdictOf(new Error('bug'), live), 'failure');
+    assert.equal(verdictOf(down, aborted, false), 'cancelled', 'the release gave up: nothing to record');
+    assert.equal(verdictOf(down, aborted, true), 'failure', 'a hang that hit the timeout is a failure');
+  });
+
+  it('moves a write the CMDB refuses for good aside, and replays the others in order', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'greenlight-outbox-'));
+    try {
+      const outbox = new CmdbOutbox(dir);
+      const change = (step: string): ChangeRecord => ({
+        releaseId: 'r1',
+        step,
+        service: 'web',
+        target: 'dev',
+        version: 'v1',
+        stage: step,
+        at: '2026-11-22T00:00:00.000Z',
+      });
+      for (const step of ['1:queued', '2:bad', '3:completed']) {
+        await outbox.add({ change: change(step), deployments: [], reason: 'open', deferredAt: 'now' });
+      }
+      const written: string[] = [];
+      let isDown = true;
+      // A typed fake CMDB: the rare error paths of a real one, on demand.
+      const cmdb: CmdbProvider = {
+        async recordChange(c) {
+          if (isDown) throw new ProviderError(ProviderErrorKinds.unavailable, 'down', true);
+          if (c.step === '2:bad')
+            throw new ProviderError(ProviderErrorKinds.unavailable, 'value too long', false);
+          written.push(c.step);
+        },
+        async upsertDeployment() {},
+        async deployments() {
+          return [];
+        },
+        async changes() {
+          return [];
+        },
+      };
+      const isPermanent = (e: unknown) => e instanceof ProviderError && !e.isRetryable;
+      const run = (write: () => Promise<void>) => write();
+      assert.equal(
+        await outbox.drain(cmdb, run, isPermanent),
+        0,
+        'still down: nothing written, nothing lost',
+      );
+      assert.equal(await outbox.size(), 3);
+      isDown = false;
+      assert.equal(await outbox.drain(cmdb, run, isPermanent), 2);
+      assert.deepEqual(written, ['1:queued', '3:completed']);
+      assert.equal(await outbox.size(), 0);
+      assert.equal(await outbox.deadLetters(), 1, 'the bad write is kept aside for an operator');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -32,9 +32,13 @@ export async function callProvider<T>(what: string, call: () => Promise<T>): Pro
   }
 }
 
-/** What a breaker should make of a provider's error: the dependency's fault only if retrying may help. */
-export function verdictOf(e: unknown, signal: AbortSignal): ErrorVerdict {
-  if (signal.aborted) return 'cancelled';
+/**
+ * What a breaker should make of a provider's error: the dependency's fault only if retrying may
+ * help. A call cut short by the activity's timeout failed (a hang is the commonest outage); one
+ * cancelled by the release records nothing.
+ */
+export function verdictOf(e: unknown, signal: AbortSignal, isTimedOut = false): ErrorVerdict {
+  if (signal.aborted) return isTimedOut ? 'failure' : 'cancelled';
   if (isProviderError(e)) return e.isRetryable ? 'failure' : 'ignore';
   if (e instanceof ApplicationFailure && e.nonRetryable) return 'ignore';
   return 'failure';

@@ -118,17 +118,28 @@ async function withHeartbeats<T>(work: () => Promise<T>, everyMs = 2_000): Promi
 /** The activities of the release workflow; the worker composes them with real providers. */
 export function createActivities(deps: ActivityDeps) {
   const { config, infra, dns, cmdb, checks, breakers, outbox } = deps;
+  /** The last breaker notice sent to each release run: one signal per breaker and state, not per attempt. */
+  const notified = new Map<string, string>();
 
   /**
    * Calls a provider through its dependency's breaker. A rejection becomes a retryable CircuitOpen
    * failure retried when the breaker allows a trial, and the release is told what holds it back.
    */
-  async function guarded<T>(dependency: string, what: string, call: () => Promise<T>): Promise<T> {
+  async function guarded<T>(
+    dependency: string,
+    what: string,
+    call: () => Promise<T>,
+    options: { notify: boolean } = { notify: true },
+  ): Promise<T> {
     const ctx = Context.current();
+    const classify = (e: unknown) =>
+      verdictOf(e, ctx.cancellationSignal, ctx.cancellationDetails?.timedOut === true);
     try {
-      return await callProvider(what, () =>
-        breakers.run(dependency, call, (e) => verdictOf(e, ctx.cancellationSignal)),
-      );
+      const result = await callProvider(what, () => breakers.run(dependency, call, classify));
+      // The release got past its breakers: a later block is news again.
+      const runId = ctx.info.workflowExecution?.runId;
+      if (runId) notified.delete(runId);
+      return result;
     } catch (e) {
       if (!isCircuitOpenError(e)) {
         // A failure that opened the breaker (a failed trial among them) is retried when the next
@@ -149,7 +160,16 @@ export function createActivities(deps: ActivityDeps) {
       }
       const delayMs = retryDelay(e.retryAfterMs);
       const { workflowExecution, workflowType } = ctx.info;
-      if (deps.notify && workflowExecution && workflowType === RELEASE_WORKFLOW) {
+      const key = `${e.breaker} ${e.state}`;
+      if (
+        options.notify &&
+        deps.notify &&
+        workflowExecution &&
+        workflowType === RELEASE_WORKFLOW &&
+        notified.get(workflowExecution.runId) !== key
+      ) {
+        if (notified.size >= 10_000) notified.clear();
+        notified.set(workflowExecution.runId, key);
         const notice: BreakerNotice = {
           breaker: e.breaker,
           state: e.state === 'disabled' || e.state === 'metrics_only' ? 'closed' : e.state,
@@ -390,13 +410,24 @@ export function createActivities(deps: ActivityDeps) {
         updatedAt: change.at,
       }));
       try {
-        await guarded('cmdb', 'record change', async () => {
-          await cmdb.recordChange(change);
-          for (const item of items) await cmdb.upsertDeployment(item);
-        });
+        // No notice to the release: nothing waits on this write.
+        await guarded(
+          'cmdb',
+          'record change',
+          async () => {
+            await cmdb.recordChange(change);
+            for (const item of items) await cmdb.upsertDeployment(item);
+          },
+          { notify: false },
+        );
         return { deferred: null };
       } catch (e) {
-        if (!(e instanceof ApplicationFailure) || e.type !== FailureTypes.circuitOpen) throw e;
+        // Rejected by the breaker, or failed and left it open: keep the write for later.
+        const isDeferred =
+          e instanceof ApplicationFailure &&
+          (e.type === FailureTypes.circuitOpen ||
+            (!e.nonRetryable && (await breakers.retryAfterMs('cmdb')) > 0));
+        if (!isDeferred) throw e;
         const reason = e.message;
         await outbox.add({ change, deployments: items, reason, deferredAt: new Date().toISOString() });
         deps.onFallback?.('cmdb');

@@ -53,8 +53,11 @@ export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = {
 
 export type Clock = () => number;
 
-/** How soon a call held back while the breaker sees failures (closed, at its in-flight limit) may retry. */
-export const THROTTLE_RETRY_MS = 1_000;
+/**
+ * How soon a call held back while others run may retry: a trial in half-open, or calls in flight at
+ * the closed state's limit. Not sooner: every retry is an activity attempt.
+ */
+export const THROTTLE_RETRY_MS = 5_000;
 /** How often callers held back by a forced-open breaker look again: an operator may close it any time. */
 export const FORCED_OPEN_RETRY_MS = 10_000;
 
@@ -97,7 +100,7 @@ export interface BreakerSnapshot {
 export class CircuitOpenError extends Error {
   declare readonly breaker: string;
   declare readonly state: BreakerState;
-  /** How long until a trial call may be allowed; 0 in half-open (a trial is running). */
+  /** How long until the caller should try again: the rest of the open period, or a short wait while others run. */
   declare readonly retryAfterMs: number;
 
   static of(breaker: string, state: BreakerState, retryAfterMs: number): CircuitOpenError {
@@ -358,9 +361,11 @@ export class CircuitBreaker {
     this.transition('forced_open', this.clock(), `forced open by ${by}`);
   }
 
-  /** Closes the breaker with an empty window. */
+  /** Closes the breaker with an empty window; the next opening still waits as long as it would have. */
   close(by = 'an operator'): void {
+    const history = this.consecutiveOpens;
     this.transition('closed', this.clock(), `closed by ${by}`);
+    this.consecutiveOpens = history;
   }
 
   /** Closed, empty window, no backoff history: as new. */
@@ -410,8 +415,9 @@ export class CircuitBreaker {
   // --- internals ----------------------------------------------------------------------------
 
   private acquireTrial(): number | CircuitOpenError {
-    if (this.trialPermits + this.trialWindow.calls >= this.settings.permittedCallsInHalfOpen)
-      return this.reject(0);
+    if (this.trialPermits + this.trialWindow.calls >= this.settings.permittedCallsInHalfOpen) {
+      return this.reject(THROTTLE_RETRY_MS);
+    }
     this.trialPermits++;
     return this.epoch;
   }

@@ -19,10 +19,13 @@ export interface OutboxEntry {
  */
 export class CmdbOutbox {
   private readonly file: JsonFile<{ entries: OutboxEntry[] }>;
+  /** Writes the CMDB refused for good (not for being down): kept for an operator, never retried. */
+  private readonly dead: JsonFile<{ entries: (OutboxEntry & { error: string })[] }>;
   private isDraining = false;
 
   constructor(stateDir: string) {
     this.file = new JsonFile(join(stateDir, 'outbox', 'cmdb.json'), () => ({ entries: [] }));
+    this.dead = new JsonFile(join(stateDir, 'outbox', 'cmdb.dead.json'), () => ({ entries: [] }));
   }
 
   async add(entry: OutboxEntry): Promise<void> {
@@ -35,11 +38,22 @@ export class CmdbOutbox {
     return (await this.file.read()).entries.length;
   }
 
+  /** Writes moved aside because the CMDB refused them for good. */
+  async deadLetters(): Promise<number> {
+    return (await this.dead.read()).entries.length;
+  }
+
   /**
    * Replays the kept writes in order, each through `run` (the CMDB's breaker), stopping at the
-   * first one that fails or is rejected; returns how many were written.
+   * first one that fails or is rejected; returns how many were written. A write the CMDB refuses
+   * for good (`isPermanent`: a bad value, not an outage) moves to `cmdb.dead.json` and the replay
+   * goes on, so one bad write never blocks the others.
    */
-  async drain(cmdb: CmdbProvider, run: (write: () => Promise<void>) => Promise<void>): Promise<number> {
+  async drain(
+    cmdb: CmdbProvider,
+    run: (write: () => Promise<void>) => Promise<void>,
+    isPermanent: (e: unknown) => boolean,
+  ): Promise<number> {
     if (this.isDraining) return 0;
     this.isDraining = true;
     let written = 0;
@@ -52,8 +66,12 @@ export class CmdbOutbox {
             await cmdb.recordChange(next.change);
             for (const d of next.deployments) await cmdb.upsertDeployment(d);
           });
-        } catch {
-          return written;
+          written++;
+        } catch (e) {
+          if (!isPermanent(e)) return written;
+          await this.dead.update((doc) => {
+            doc.entries.push({ ...next, error: (e as Error).message });
+          });
         }
         await this.file.update((doc) => {
           const [first] = doc.entries;
@@ -65,7 +83,6 @@ export class CmdbOutbox {
             doc.entries.shift();
           }
         });
-        written++;
       }
     } finally {
       this.isDraining = false;

@@ -15,10 +15,14 @@ import { coarseClock } from './clock';
 import { SharedBreaker } from './shared';
 import type { Query } from './shared';
 
-/** What each kind of dependency needs beyond the general defaults: infrastructure calls are slow. */
+/**
+ * What each kind of dependency needs beyond the general defaults. Infrastructure calls and test
+ * runs are long (their activities may take 15 min): a call is slow well before that limit, and a
+ * trial may take as long as one attempt may, so the half-open limit never discards a trial result.
+ */
 const KIND_DEFAULTS: Record<string, Partial<BreakerSettings>> = {
-  infra: { slowCallDurationMs: 30 * 60_000 },
-  checks: { slowCallDurationMs: 10 * 60_000 },
+  infra: { slowCallDurationMs: 10 * 60_000, maxWaitInHalfOpenMs: 20 * 60_000 },
+  checks: { slowCallDurationMs: 10 * 60_000, maxWaitInHalfOpenMs: 20 * 60_000 },
   dns: { slowCallDurationMs: 60_000 },
   cmdb: { slowCallDurationMs: 30_000 },
 };
@@ -60,6 +64,13 @@ export function toSettings(base: BreakerSettings, c: BreakerConfig): BreakerSett
 }
 
 export type BreakerAction = 'open' | 'close' | 'reset';
+
+/** Whether `name` is a dependency of a worker with these targets: `cmdb`, `checks`, `dns:<t>`, `infra:<t>`. */
+export function isDependency(name: string, targets: readonly string[]): boolean {
+  const [kind, target] = name.split(':');
+  if (target === undefined) return kind === 'cmdb' || kind === 'checks';
+  return (kind === 'dns' || kind === 'infra') && targets.includes(target);
+}
 
 /**
  * The breakers of one worker, one per dependency (`dns:<target>`, `infra:<target>`, `cmdb`,
@@ -169,6 +180,10 @@ export class Breakers {
     if (action === 'open') b.forceOpen(by);
     else if (action === 'close') b.close(by);
     else b.reset(by);
+    // Closing or resetting returns a breaker to its configured mode.
+    const mode = this.modeOf(name);
+    if (action !== 'open' && mode === 'disabled') b.disable(`the configuration (after ${by})`);
+    if (action !== 'open' && mode === 'metrics_only') b.metricsOnly(`the configuration (after ${by})`);
     if (this.shared) await this.sharedFor(name).operate(action, by);
     return this.view(name);
   }
@@ -194,12 +209,15 @@ export class Breakers {
     let b = this.sharedBreakers.get(name);
     if (!b) {
       const mode = this.modeOf(name);
+      const local = this.get(name);
       b = new SharedBreaker(
         name,
         this.settingsFor(name),
         this.shared!.query,
         this.shared!.worker,
         mode === 'disabled' || mode === 'metrics_only' ? mode : 'closed',
+        // The local breaker mirrors the shared state, to stand in for it when the database is out of reach.
+        (snapshot) => local.restore(snapshot, 'the shared state'),
       );
       for (const l of this.listeners) b.listen(l);
       this.sharedBreakers.set(name, b);

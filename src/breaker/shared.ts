@@ -6,7 +6,13 @@ import {
   THROTTLE_RETRY_MS,
   tripReason,
 } from './breaker';
-import type { BreakerListener, BreakerSettings, BreakerState, ErrorVerdict } from './breaker';
+import type {
+  BreakerListener,
+  BreakerSettings,
+  BreakerSnapshot,
+  BreakerState,
+  ErrorVerdict,
+} from './breaker';
 
 /** What runs the shared breakers' SQL: the CMDB's database. */
 export type Query = <R extends QueryResultRow>(text: string, values: unknown[]) => Promise<QueryResult<R>>;
@@ -29,6 +35,9 @@ interface SharedPermit {
   isRecorded: boolean;
 }
 
+/** Every this many recorded calls, a worker drops the calls that have left the window. */
+const PRUNE_EVERY = 50;
+
 /** A half-open trial lease lasts this long when the settings set no half-open limit. */
 const DEFAULT_LEASE_MS = 10 * 60_000;
 
@@ -44,6 +53,7 @@ const DEFAULT_LEASE_MS = 10 * 60_000;
  */
 export class SharedBreaker {
   private isKnown = false;
+  private recorded = 0;
   private readonly listeners: BreakerListener[] = [];
 
   constructor(
@@ -52,8 +62,10 @@ export class SharedBreaker {
     private readonly query: Query,
     /** This worker, as the trial lease names it. */
     private readonly worker: string,
-    /** The state a breaker starts in when no worker has used it yet (the configured mode). */
-    private readonly initialState: BreakerState = 'closed',
+    /** The configured mode's state: `closed`, or `disabled`/`metrics_only`, which the configuration enforces. */
+    private readonly modeState: BreakerState = 'closed',
+    /** Told each shared state read, with times on this process's clock. */
+    private readonly onState?: (snapshot: BreakerSnapshot) => void,
   ) {}
 
   listen(listener: BreakerListener): void {
@@ -193,32 +205,36 @@ export class SharedBreaker {
         );
       return;
     }
-    if (row.state !== 'closed' || (!failed && !slow)) return;
+    if (row.state !== 'closed') return;
+    // Judged after every call, as the local breaker is; now and then, old calls are dropped.
+    if (++this.recorded % PRUNE_EVERY === 0) await this.prune(row.epoch);
     const totals = await this.totals(permit.epoch, this.settings.window);
     const reason = tripReason(this.settings, totals, this.settings.minimumCalls, true);
     if (reason) await this.transition(row.epoch, 'closed', 'open', reason, row.consecutive_opens + 1);
   }
 
   /** An operator's change; it wins over whatever state the breaker is in. */
-  async operate(action: 'open' | 'close' | 'reset' | 'disable' | 'metrics_only', by: string): Promise<void> {
+  async operate(action: 'open' | 'close' | 'reset', by: string): Promise<void> {
     const row = await this.read();
-    const to: BreakerState =
-      action === 'open'
-        ? 'forced_open'
-        : action === 'disable'
-          ? 'disabled'
-          : action === 'metrics_only'
-            ? action
-            : 'closed';
-    await this.query(
+    // Closing or resetting returns the breaker to its configured mode; only reset forgets the backoff.
+    const to: BreakerState = action === 'open' ? 'forced_open' : this.modeState;
+    const { rows } = await this.query<{ epoch: string }>(
       `UPDATE circuit_breakers
           SET state = $2, epoch = epoch + 1, since = now(), open_until = NULL, trial_owner = NULL,
               trial_until = NULL, trials_issued = 0, reason = $3,
-              consecutive_opens = CASE WHEN $2 = 'closed' THEN 0 ELSE consecutive_opens END
-        WHERE name = $1`,
-      [this.name, to, `${action} by ${by}`],
+              consecutive_opens = CASE WHEN $4 THEN 0 ELSE consecutive_opens END
+        WHERE name = $1
+        RETURNING epoch`,
+      [this.name, to, `${action} by ${by}`, action === 'reset'],
     );
-    this.emit(row.state, to, `${action === 'open' ? 'forced open' : action} by ${by}`);
+    if (rows[0]) {
+      await this.query(`DELETE FROM circuit_breaker_calls WHERE name = $1 AND epoch < $2`, [
+        this.name,
+        rows[0].epoch,
+      ]);
+    }
+    const verb = action === 'open' ? 'forced open' : action === 'close' ? 'closed' : 'reset';
+    this.emit(row.state, to, `${verb} by ${by}`);
   }
 
   /** The shared state, and the totals of its window, as `greenlight breakers` shows them. */
@@ -252,10 +268,15 @@ export class SharedBreaker {
 
   private async read(): Promise<Row> {
     if (!this.isKnown) {
-      await this.query(`INSERT INTO circuit_breakers (name, state) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [
-        this.name,
-        this.initialState,
-      ]);
+      // The configuration decides whether a breaker judges at all: a row left disabled or
+      // metrics-only by an earlier configuration follows this one (open states are left alone).
+      await this.query(
+        `INSERT INTO circuit_breakers (name, state) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, epoch = circuit_breakers.epoch + 1, since = now()
+          WHERE circuit_breakers.state IN ('closed', 'disabled', 'metrics_only')
+            AND circuit_breakers.state <> EXCLUDED.state`,
+        [this.name, this.modeState],
+      );
       this.isKnown = true;
     }
     const { rows } = await this.query<Row>(
@@ -270,7 +291,14 @@ export class SharedBreaker {
       this.isKnown = false;
       return this.read();
     }
-    return { ...row, open_ms_left: num(row.open_ms_left), trial_ms_left: num(row.trial_ms_left) };
+    const result = { ...row, open_ms_left: num(row.open_ms_left), trial_ms_left: num(row.trial_ms_left) };
+    this.onState?.({
+      state: result.state,
+      since: result.since.getTime(),
+      openUntil: Date.now() + (result.open_ms_left ?? 0),
+      consecutiveOpens: result.consecutive_opens,
+    });
+    return result;
   }
 
   /** The calls of one state: in a window of time or count, or all of them (a trial). */
@@ -293,6 +321,26 @@ export class SharedBreaker {
     );
     const r = rows[0]!;
     return { calls: Number(r.calls), failures: Number(r.failures), slow: Number(r.slow) };
+  }
+
+  /** Drops calls that have left the window, and those of states that are over. */
+  private async prune(epoch: string): Promise<void> {
+    const { window } = this.settings;
+    if (window.type === 'time') {
+      await this.query(
+        `DELETE FROM circuit_breaker_calls
+          WHERE name = $1 AND (epoch < $2 OR at < now() - $3 * interval '1 second')`,
+        [this.name, epoch, window.size],
+      );
+    } else {
+      await this.query(
+        `DELETE FROM circuit_breaker_calls
+          WHERE name = $1 AND (epoch < $2 OR at < (
+            SELECT at FROM circuit_breaker_calls
+             WHERE name = $1 AND epoch = $2 ORDER BY at DESC OFFSET $3 LIMIT 1))`,
+        [this.name, epoch, window.size],
+      );
+    }
   }
 
   /** Moves the shared state from `from` at `epoch`; only the first worker to try succeeds. */

@@ -350,6 +350,37 @@ describe('the breakers of a worker', () => {
     assert.deepEqual(breakers.settingsFor('cmdb').window, { type: 'time', size: 300 });
   });
 
+  it('returns a breaker to its configured mode when an operator closes it; only reset forgets the backoff', async () => {
+    const clock = fakeClock();
+    const breakers = new Breakers(
+      BreakersConfig.parse({
+        dependencies: {
+          checks: { mode: 'metrics_only' },
+          dns: { waitDuration: '10s', waitBackoffMultiplier: 2 },
+        },
+      }),
+      clock.now,
+    );
+    assert.equal((await breakers.operate('checks', 'open', 'alice')).state, 'forced_open');
+    assert.equal((await breakers.operate('checks', 'close', 'alice')).state, 'metrics_only');
+    assert.equal((await breakers.operate('checks', 'reset', 'alice')).state, 'metrics_only');
+
+    const fail = () =>
+      breakers.run(
+        'dns:dev',
+        () => Promise.reject(new Error('down')),
+        () => 'failure',
+      );
+    for (let i = 0; i < 3; i++) await fail().catch(() => undefined);
+    assert.equal(await breakers.retryAfterMs('dns:dev'), 10_000, 'first opening');
+    await breakers.operate('dns:dev', 'close', 'alice');
+    for (let i = 0; i < 3; i++) await fail().catch(() => undefined);
+    assert.equal(await breakers.retryAfterMs('dns:dev'), 20_000, 'close kept the backoff history');
+    await breakers.operate('dns:dev', 'reset', 'alice');
+    for (let i = 0; i < 3; i++) await fail().catch(() => undefined);
+    assert.equal(await breakers.retryAfterMs('dns:dev'), 10_000, 'reset forgot it');
+  });
+
   it('keeps an open breaker open across a restart, from the saved state', async () => {
     const clock = fakeClock();
     let saved: Record<string, BreakerSnapshot> = {};

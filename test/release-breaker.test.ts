@@ -87,6 +87,17 @@ describe('a DNS outage during concurrent releases', () => {
     }
     t.diagnostic(`all releases completed ${Date.now() - returnedAt} ms after the server returned`);
     assert.equal(h.breakers.get('dns:dev').state, 'closed');
+    // A notice per breaker state a release waited in, not one per retried attempt.
+    let allNotices = 0;
+    for (const id of ids) {
+      const history = await h.client.workflow.getHandle(id).fetchHistory();
+      const notices = history.events!.filter(
+        (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'breakerNotice',
+      ).length;
+      assert.ok(notices <= 2 * trials + 2, `${id} got ${notices} notices in ${trials} trials`);
+      allNotices += notices;
+    }
+    assert.ok(allNotices >= 1, 'the releases were told');
     for (const service of services) {
       assert.deepEqual(await bind.resolver.resolveCname(`${service}.dev.greenlight.test`), [
         `${service}-v1.dev.greenlight.test`,

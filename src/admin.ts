@@ -68,7 +68,7 @@ export async function startAdminServer(options: {
       }
       const url = new URL(req.url ?? '/', 'http://admin');
       if (req.method === 'GET' && url.pathname === '/metrics') {
-        return send(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
+        return send(res, 200, await metrics.scrape(), metrics.registry.contentType);
       }
       if (req.method === 'GET' && url.pathname === '/breakers') return send(res, 200, await breakers.list());
       const match = /^\/breakers\/([^/]+)\/([a-z]+)$/.exec(url.pathname);

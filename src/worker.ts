@@ -102,7 +102,7 @@ export async function createLocalProviders(
   // Replays deferred CMDB writes once the CMDB's breaker lets calls through again.
   const drainer = setInterval(() => {
     void (async () => {
-      if ((await outbox.size()) === 0 || (await breakers.retryAfterMs('cmdb')) > 0) return;
+      if ((await outbox.isEmpty()) || (await breakers.retryAfterMs('cmdb')) > 0) return;
       // A write the CMDB refuses for good is not the CMDB being down: the breaker ignores it.
       const isPermanent = (e: unknown) => isProviderError(e) && !e.isRetryable;
       const n = await outbox.drain(

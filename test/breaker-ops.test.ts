@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAdminServer } from '../src/admin';
 import type { AdminServer } from '../src/admin';
@@ -9,7 +7,7 @@ import { isDependency } from '../src/breaker/registry';
 import type { BreakerView } from '../src/breaker/registry';
 import { breakerNoticeSignal } from '../src/shared/messages';
 import type { Harness } from './helpers/temporal';
-import { runCli, startHarness, TEST_CONFIG, waitFor } from './helpers/temporal';
+import { cliEnvironment, runCli, startHarness, TEST_CONFIG, waitFor } from './helpers/temporal';
 
 let h: Harness;
 let admin: AdminServer;
@@ -27,18 +25,10 @@ before(async () => {
     token: TOKEN,
     isDependency: (name) => isDependency(name, Object.keys(TEST_CONFIG.targets)),
   });
-  const configPath = join(h.stateDir, 'greenlight.config.json');
-  await writeFile(configPath, JSON.stringify(TEST_CONFIG));
-  env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TEMPORAL_ADDRESS: h.address,
-    GREENLIGHT_TASK_QUEUE: h.taskQueue,
-    GREENLIGHT_STATE_DIR: h.stateDir,
-    GREENLIGHT_CONFIG: configPath,
+  env = await cliEnvironment(h, TEST_CONFIG, {
     GREENLIGHT_ADMIN_PORT: String(admin.port),
     GREENLIGHT_ADMIN_TOKEN: TOKEN,
-  };
+  });
 });
 
 after(async () => {

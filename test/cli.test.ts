@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Harness } from './helpers/temporal';
-import { runCli, startHarness, TEST_CONFIG, waitForStage } from './helpers/temporal';
+import { cliEnvironment, runCli, startHarness, waitForStage } from './helpers/temporal';
 
 let h: Harness;
 let env: NodeJS.ProcessEnv;
 
 before(async () => {
   h = await startHarness();
-  const configPath = join(h.stateDir, 'greenlight.config.json');
-  await writeFile(configPath, JSON.stringify(TEST_CONFIG));
-  env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TEMPORAL_ADDRESS: h.address,
-    GREENLIGHT_TASK_QUEUE: h.taskQueue,
-    GREENLIGHT_STATE_DIR: h.stateDir,
-    GREENLIGHT_CONFIG: configPath,
-  };
+  env = await cliEnvironment(h);
 });
 
 after(async () => {

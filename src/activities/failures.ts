@@ -64,3 +64,24 @@ export function circuitOpenFailure(
     details: [{ breaker: rejection.breaker, state: rejection.state, retryAfterMs: rejection.retryAfterMs }],
   });
 }
+
+/**
+ * A retryable failure retried after `delayMs` (when the breaker allows a trial) instead of on the
+ * activity's backoff; a non-retryable failure stays as it is.
+ */
+export function retryWhenAllowed(e: unknown, what: string, delayMs: number): unknown {
+  if (e instanceof ApplicationFailure && e.nonRetryable) return e;
+  const failure =
+    e instanceof ApplicationFailure
+      ? e
+      : ApplicationFailure.create({
+          type: FailureTypes.dependencyUnavailable,
+          message: `${what}: ${(e as Error).message}`,
+        });
+  return ApplicationFailure.create({
+    type: failure.type ?? FailureTypes.dependencyUnavailable,
+    message: failure.message,
+    details: failure.details ?? undefined,
+    nextRetryDelay: delayMs,
+  });
+}

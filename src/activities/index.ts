@@ -13,10 +13,18 @@ import type { CheckResult, Deployment, TestReport } from '../shared/release';
 import { ServiceName, TargetName, Version, hostnames } from '../shared/release';
 import type { TargetSettings } from '../shared/target';
 import { isCircuitOpenError } from '../breaker/breaker';
+import type { CircuitOpenError } from '../breaker/breaker';
 import type { CmdbOutbox } from '../breaker/outbox';
 import type { Breakers } from '../breaker/registry';
 import type { BreakerNotice } from '../shared/release';
-import { callProvider, circuitOpenFailure, parseInput, retryDelay, verdictOf } from './failures';
+import {
+  callProvider,
+  circuitOpenFailure,
+  parseInput,
+  retryDelay,
+  retryWhenAllowed,
+  verdictOf,
+} from './failures';
 
 export interface ActivityDeps {
   config: Config;
@@ -145,46 +153,39 @@ export function createActivities(deps: ActivityDeps) {
         // A failure that opened the breaker (a failed trial among them) is retried when the next
         // trial is possible, not on the activity's own backoff.
         const waitMs = await breakers.retryAfterMs(dependency);
-        if (waitMs > 0 && !(e instanceof ApplicationFailure && e.nonRetryable)) {
-          const isFailure = e instanceof ApplicationFailure;
-          throw ApplicationFailure.create({
-            type: isFailure
-              ? (e.type ?? FailureTypes.dependencyUnavailable)
-              : FailureTypes.dependencyUnavailable,
-            message: isFailure ? e.message : `${what}: ${(e as Error).message}`,
-            details: isFailure ? (e.details ?? undefined) : undefined,
-            nextRetryDelay: retryDelay(waitMs),
-          });
-        }
-        throw e;
+        throw waitMs > 0 ? retryWhenAllowed(e, what, retryDelay(waitMs)) : e;
       }
       const delayMs = retryDelay(e.retryAfterMs);
-      const { workflowExecution, workflowType } = ctx.info;
-      const key = `${e.breaker} ${e.state}`;
-      if (
-        options.notify &&
-        deps.notify &&
-        workflowExecution &&
-        workflowType === RELEASE_WORKFLOW &&
-        notified.get(workflowExecution.runId) !== key
-      ) {
-        if (notified.size >= 10_000) notified.clear();
-        notified.set(workflowExecution.runId, key);
-        const notice: BreakerNotice = {
-          breaker: e.breaker,
-          state: e.state === 'disabled' || e.state === 'metrics_only' ? 'closed' : e.state,
-          step: what,
-          message: e.message,
-          retryAt: new Date(Date.now() + delayMs).toISOString(),
-        };
-        await deps
-          .notify(workflowExecution, notice)
-          .catch((error: Error) =>
-            ctx.log.warn('could not tell the release about the open breaker', { error: error.message }),
-          );
-      }
+      if (options.notify) await tellRelease(ctx, e, what, delayMs);
       throw circuitOpenFailure(what, e, delayMs);
     }
+  }
+
+  /** Tells the release what holds it back: once per breaker and state, not once per attempt. */
+  async function tellRelease(
+    ctx: Context,
+    e: CircuitOpenError,
+    what: string,
+    delayMs: number,
+  ): Promise<void> {
+    const { workflowExecution, workflowType } = ctx.info;
+    const key = `${e.breaker} ${e.state}`;
+    if (!deps.notify || !workflowExecution || workflowType !== RELEASE_WORKFLOW) return;
+    if (notified.get(workflowExecution.runId) === key) return;
+    if (notified.size >= 10_000) notified.clear();
+    notified.set(workflowExecution.runId, key);
+    const notice: BreakerNotice = {
+      breaker: e.breaker,
+      state: e.state === 'disabled' || e.state === 'metrics_only' ? 'closed' : e.state,
+      step: what,
+      message: e.message,
+      retryAt: new Date(Date.now() + delayMs).toISOString(),
+    };
+    await deps
+      .notify(workflowExecution, notice)
+      .catch((error: Error) =>
+        ctx.log.warn('could not tell the release about the open breaker', { error: error.message }),
+      );
   }
 
   return {

@@ -15,8 +15,14 @@ export class BreakerMetrics {
   private readonly healthChecks: Counter<'service' | 'target' | 'result'>;
   private readonly transitions: Counter<'dependency' | 'from' | 'to'>;
 
-  constructor(breakers: Breakers) {
+  /** The breakers' views during a scrape. */
+  private scraping: ReturnType<Breakers['list']> | null = null;
+
+  constructor(private readonly breakers: Breakers) {
     const registers = [this.registry];
+    // Both gauges read the breakers' views: one scrape asks for them once (with the shared
+    // backend, that is a database round trip per breaker).
+    const views = () => this.scraping ?? breakers.list();
     new Gauge({
       name: 'greenlight_circuit_breaker_state',
       help: 'The state of each dependency’s circuit breaker: 1 for the current state, 0 for the others.',
@@ -24,7 +30,7 @@ export class BreakerMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const b of await breakers.list()) {
+        for (const b of await views()) {
           for (const state of BreakerStates)
             this.set({ dependency: b.name, state }, b.state === state ? 1 : 0);
         }
@@ -37,7 +43,7 @@ export class BreakerMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const b of await breakers.list()) {
+        for (const b of await views()) {
           this.set({ dependency: b.name }, b.state === 'open' || b.state === 'forced_open' ? 1 : 0);
         }
       },
@@ -72,6 +78,16 @@ export class BreakerMetrics {
       labelNames: ['dependency', 'from', 'to'],
       registers,
     });
+  }
+
+  /** The metrics in Prometheus's text format. */
+  async scrape(): Promise<string> {
+    this.scraping = this.breakers.list();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.scraping = null;
+    }
   }
 
   /** Counts calls and transitions: attach it to the breakers with `breakers.listen`. */

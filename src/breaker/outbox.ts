@@ -22,6 +22,10 @@ export class CmdbOutbox {
   /** Writes the CMDB refused for good (not for being down): kept for an operator, never retried. */
   private readonly dead: JsonFile<{ entries: (OutboxEntry & { error: string })[] }>;
   private isDraining = false;
+  /** Whether the file is known to be empty (this process is its only writer): spares a read per tick. */
+  private isKnownEmpty = false;
+  /** Counts additions, so a read that raced one does not mark the file empty. */
+  private additions = 0;
 
   constructor(stateDir: string) {
     this.file = new JsonFile(join(stateDir, 'outbox', 'cmdb.json'), () => ({ entries: [] }));
@@ -32,6 +36,19 @@ export class CmdbOutbox {
     await this.file.update((doc) => {
       doc.entries.push(entry);
     });
+    this.additions++;
+    this.isKnownEmpty = false;
+  }
+
+  async isEmpty(): Promise<boolean> {
+    if (this.isKnownEmpty) return true;
+    const additionsBefore = this.additions;
+    this.noteIfEmpty((await this.file.read()).entries.length, additionsBefore);
+    return this.isKnownEmpty;
+  }
+
+  private noteIfEmpty(length: number, additionsBefore: number): void {
+    if (length === 0 && additionsBefore === this.additions) this.isKnownEmpty = true;
   }
 
   async size(): Promise<number> {
@@ -59,8 +76,12 @@ export class CmdbOutbox {
     let written = 0;
     try {
       for (;;) {
+        const additionsBefore = this.additions;
         const [next] = (await this.file.read()).entries;
-        if (!next) return written;
+        if (!next) {
+          this.noteIfEmpty(0, additionsBefore);
+          return written;
+        }
         try {
           await run(async () => {
             await cmdb.recordChange(next.change);

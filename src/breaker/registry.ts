@@ -120,11 +120,10 @@ export class Breakers {
     if (!b) {
       b = new CircuitBreaker(name, this.settingsFor(name), this.clock);
       for (const l of this.listeners) b.listen(l);
-      const mode = this.modeOf(name);
-      if (mode === 'disabled') b.disable('the configuration');
-      if (mode === 'metrics_only') b.metricsOnly('the configuration');
+      const mode = this.modeState(name);
+      applyMode(b, mode, 'the configuration');
       const saved = this.persistence?.saved[name];
-      if (saved && (mode ?? 'normal') === 'normal' && REJECTING.includes(saved.state)) {
+      if (saved && mode === 'closed' && REJECTING.includes(saved.state)) {
         // Open before the restart: open still, for the rest of its period (a trial at once if it ended).
         b.restore(
           saved.state === 'half_open' ? { ...saved, state: 'open', openUntil: saved.since } : saved,
@@ -181,9 +180,7 @@ export class Breakers {
     else if (action === 'close') b.close(by);
     else b.reset(by);
     // Closing or resetting returns a breaker to its configured mode.
-    const mode = this.modeOf(name);
-    if (action !== 'open' && mode === 'disabled') b.disable(`the configuration (after ${by})`);
-    if (action !== 'open' && mode === 'metrics_only') b.metricsOnly(`the configuration (after ${by})`);
+    if (action !== 'open') applyMode(b, this.modeState(name), `the configuration (after ${by})`);
     if (this.shared) await this.sharedFor(name).operate(action, by);
     return this.view(name);
   }
@@ -208,14 +205,13 @@ export class Breakers {
   private sharedFor(name: string): SharedBreaker {
     let b = this.sharedBreakers.get(name);
     if (!b) {
-      const mode = this.modeOf(name);
       const local = this.get(name);
       b = new SharedBreaker(
         name,
         this.settingsFor(name),
         this.shared!.query,
         this.shared!.worker,
-        mode === 'disabled' || mode === 'metrics_only' ? mode : 'closed',
+        this.modeState(name),
         // The local breaker mirrors the shared state, to stand in for it when the database is out of reach.
         (snapshot) => local.restore(snapshot, 'the shared state'),
       );
@@ -225,12 +221,18 @@ export class Breakers {
     return b;
   }
 
-  private modeOf(name: string) {
+  /** The state the configured mode puts a breaker in when it is not open: closed, disabled or metrics-only. */
+  private modeState(name: string): 'closed' | 'disabled' | 'metrics_only' {
     const kind = name.split(':')[0]!;
-    return (
+    const mode =
       this.config.dependencies[name]?.mode ??
       this.config.dependencies[kind]?.mode ??
-      this.config.defaults.mode
-    );
+      this.config.defaults.mode;
+    return mode === 'disabled' || mode === 'metrics_only' ? mode : 'closed';
   }
+}
+
+function applyMode(b: CircuitBreaker, mode: 'closed' | 'disabled' | 'metrics_only', reason: string): void {
+  if (mode === 'disabled') b.disable(reason);
+  if (mode === 'metrics_only') b.metricsOnly(reason);
 }

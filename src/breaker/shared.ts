@@ -13,6 +13,7 @@ import type {
   BreakerState,
   ErrorVerdict,
 } from './breaker';
+import type { BreakerView } from './registry';
 
 /** What runs the shared breakers' SQL: the CMDB's database. */
 export type Query = <R extends QueryResultRow>(text: string, values: unknown[]) => Promise<QueryResult<R>>;
@@ -238,14 +239,7 @@ export class SharedBreaker {
   }
 
   /** The shared state, and the totals of its window, as `greenlight breakers` shows them. */
-  async view(): Promise<{
-    state: BreakerState;
-    since: string;
-    retryAfterMs: number;
-    calls: number;
-    failures: number;
-    slow: number;
-  }> {
+  async view(): Promise<Omit<BreakerView, 'name' | 'inFlight'>> {
     const row = await this.read();
     const totals = await this.totals(row.epoch, row.state === 'half_open' ? null : this.settings.window);
     return {

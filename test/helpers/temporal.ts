@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -311,4 +311,26 @@ export function readableText(value: unknown): string {
   if (Array.isArray(value)) return value.map(readableText).join('\n');
   if (value && typeof value === 'object') return Object.values(value).map(readableText).join('\n');
   return String(value);
+}
+
+/**
+ * The environment of a `greenlight` CLI that talks to a harness: its server, task queue and state
+ * dir, and `config` written to a file in the state dir.
+ */
+export async function cliEnvironment(
+  h: Harness,
+  config: ConfigInput = TEST_CONFIG,
+  extra: NodeJS.ProcessEnv = {},
+): Promise<NodeJS.ProcessEnv> {
+  const configPath = join(h.stateDir, 'greenlight.config.json');
+  await writeFile(configPath, JSON.stringify(config));
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TEMPORAL_ADDRESS: h.address,
+    GREENLIGHT_TASK_QUEUE: h.taskQueue,
+    GREENLIGHT_STATE_DIR: h.stateDir,
+    GREENLIGHT_CONFIG: configPath,
+    ...extra,
+  };
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { JsonFile } from '../json-file';
 import { dnsConflict } from '../errors';
-import { followCnames } from './follow';
+import { followCnames, normaliseName } from './names';
 import type { CompareAndSwap, DnsProvider, DnsRecord, Resolution } from './types';
 
 interface Zone {
@@ -20,17 +20,17 @@ export class LocalDnsStore implements DnsProvider {
   }
 
   async get(name: string): Promise<DnsRecord | null> {
-    return (await this.file.read()).records[normalise(name)] ?? null;
+    return (await this.file.read()).records[normaliseName(name)] ?? null;
   }
 
   async upsert(record: DnsRecord): Promise<void> {
     await this.file.update((zone) => {
-      zone.records[normalise(record.name)] = { ...record, name: normalise(record.name) };
+      zone.records[normaliseName(record.name)] = { ...record, name: normaliseName(record.name) };
     });
   }
 
   async compareAndSwap(change: CompareAndSwap): Promise<void> {
-    const name = normalise(change.name);
+    const name = normaliseName(change.name);
     await this.file.update((zone) => {
       const current = zone.records[name]?.value ?? null;
       if (current !== change.expected) throw dnsConflict(name, change.expected, current);
@@ -41,7 +41,7 @@ export class LocalDnsStore implements DnsProvider {
 
   async remove(name: string): Promise<void> {
     await this.file.update((zone) => {
-      delete zone.records[normalise(name)];
+      delete zone.records[normaliseName(name)];
     });
   }
 
@@ -53,8 +53,4 @@ export class LocalDnsStore implements DnsProvider {
   async list(): Promise<DnsRecord[]> {
     return Object.values((await this.file.read()).records).sort((a, b) => a.name.localeCompare(b.name));
   }
-}
-
-function normalise(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '');
 }

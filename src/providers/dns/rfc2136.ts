@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { connect } from 'node:net';
 import { dnsConflict, ProviderError, ProviderErrorKinds } from '../errors';
-import { followCnames } from './follow';
+import { followCnames, normaliseName, requireInZone } from './names';
 import type { CompareAndSwap, DnsProvider, DnsRecord, RecordType, Resolution } from './types';
 import type { Message, ResourceRecord, TsigKey } from './wire';
 import {
@@ -46,19 +46,21 @@ export class Rfc2136Dns implements DnsProvider {
   }
 
   async get(name: string): Promise<DnsRecord | null> {
-    const fqdn = normalise(name);
-    for (const type of MANAGED_TYPES) {
-      const response = await this.query(fqdn, RRType[type]);
-      const rr = response.answers.find((a) => a.name === fqdn && a.type === RRType[type] && a.data);
-      if (rr) return { name: fqdn, type, value: rr.data!, ttl: rr.ttl };
-      // A CNAME owns its name: a query for A at an alias answers with the CNAME.
-      if (response.answers.some((a) => a.name === fqdn && a.type === RRType.CNAME)) break;
+    const fqdn = normaliseName(name);
+    for (const type of ['A', 'AAAA'] as const) {
+      // A CNAME owns its name: a query for an address at an alias answers with the CNAME.
+      const { answers } = await this.query(fqdn, RRType[type]);
+      const rr = answers.find(
+        (a) => a.name === fqdn && a.data && (a.type === RRType.CNAME || a.type === RRType[type]),
+      );
+      if (rr)
+        return { name: fqdn, type: rr.type === RRType.CNAME ? 'CNAME' : type, value: rr.data!, ttl: rr.ttl };
     }
     return null;
   }
 
   async upsert(record: DnsRecord): Promise<void> {
-    const name = normalise(record.name);
+    const name = normaliseName(record.name);
     await this.update(
       name,
       [],
@@ -70,14 +72,22 @@ export class Rfc2136Dns implements DnsProvider {
   }
 
   async compareAndSwap(change: CompareAndSwap): Promise<void> {
-    const name = normalise(change.name);
+    const name = normaliseName(change.name);
     const type = RRType[change.type];
     const prerequisite =
       change.expected === null
         ? // RFC 2136 §2.4.5: the name is not in use.
           [{ name, type: RRType.ANY, class: RRClass.NONE, ttl: 0, rdata: Buffer.alloc(0) }]
         : // §2.4.2: the RRset exists with exactly this value.
-          [{ name, type, class: RRClass.IN, ttl: 0, rdata: encodeRdata(type, normalise(change.expected)) }];
+          [
+            {
+              name,
+              type,
+              class: RRClass.IN,
+              ttl: 0,
+              rdata: encodeRdata(type, normaliseName(change.expected)),
+            },
+          ];
     const updates = [deleteRRset(name, type)];
     if (change.next !== null) updates.push(addRecord(name, change.type, change.next, change.ttl));
     const rcode = await this.update(name, prerequisite, updates, [Rcode.NXRRSET, Rcode.YXDOMAIN]);
@@ -88,7 +98,7 @@ export class Rfc2136Dns implements DnsProvider {
   }
 
   async remove(name: string): Promise<void> {
-    const fqdn = normalise(name);
+    const fqdn = normaliseName(name);
     await this.update(
       fqdn,
       [],
@@ -102,7 +112,7 @@ export class Rfc2136Dns implements DnsProvider {
 
   /** The zone's A, AAAA and CNAME records, by a zone transfer (the server must allow it to the key). */
   async list(): Promise<DnsRecord[]> {
-    const zone = normalise(this.options.zone);
+    const zone = normaliseName(this.options.zone);
     const messages = await this.exchange(
       { questions: [{ name: zone, type: RRType.AXFR, class: RRClass.IN }] },
       'zone transfer',
@@ -136,14 +146,8 @@ export class Rfc2136Dns implements DnsProvider {
     updates: ResourceRecord[],
     accepted: number[] = [],
   ): Promise<number> {
-    const zone = normalise(this.options.zone);
-    if (name !== zone && !name.endsWith(`.${zone}`)) {
-      throw new ProviderError(
-        ProviderErrorKinds.dnsRefused,
-        `${name} is not in the zone ${zone} that this target updates`,
-        false,
-      );
-    }
+    const zone = normaliseName(this.options.zone);
+    requireInZone(name, zone, 'zone');
     const [response] = await this.exchange(
       {
         opcode: Opcode.update,
@@ -261,10 +265,6 @@ export class Rfc2136Dns implements DnsProvider {
   }
 }
 
-function normalise(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '');
-}
-
 /** RFC 2136 §2.5.2: delete an RRset. */
 function deleteRRset(name: string, type: number): ResourceRecord {
   return { name, type, class: RRClass.ANY, ttl: 0, rdata: Buffer.alloc(0) };
@@ -277,6 +277,6 @@ function addRecord(name: string, type: RecordType, value: string, ttl: number): 
     type: RRType[type],
     class: RRClass.IN,
     ttl,
-    rdata: encodeRdata(RRType[type], normalise(value)),
+    rdata: encodeRdata(RRType[type], normaliseName(value)),
   };
 }

@@ -7,7 +7,7 @@ import {
 import type { Change, ResourceRecordSet, Route53ClientConfig } from '@aws-sdk/client-route-53';
 import { z } from 'zod';
 import { dnsConflict, ProviderError, ProviderErrorKinds } from '../errors';
-import { followCnames } from './follow';
+import { followCnames, normaliseName, requireInZone } from './names';
 import type { CompareAndSwap, DnsProvider, DnsRecord, RecordType, Resolution } from './types';
 import { RecordTypes } from './types';
 
@@ -59,7 +59,7 @@ export class Route53Dns implements DnsProvider {
   private readonly zone: string;
 
   constructor(private readonly options: Route53Options) {
-    this.zone = normalise(options.zone);
+    this.zone = normaliseName(options.zone);
     this.client = new Route53Client({
       region: options.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -74,7 +74,7 @@ export class Route53Dns implements DnsProvider {
   }
 
   async get(name: string): Promise<DnsRecord | null> {
-    const fqdn = normalise(name);
+    const fqdn = normaliseName(name);
     const sets = await this.recordSets(fqdn);
     const set = sets[0];
     if (!set) return null;
@@ -94,7 +94,7 @@ export class Route53Dns implements DnsProvider {
     const name = this.inZone(change.name);
     const current = (await this.recordSets(name))[0];
     const currentValue = current ? toRecord(current).value : null;
-    const expected = change.expected === null ? null : normalise(change.expected);
+    const expected = change.expected === null ? null : normaliseName(change.expected);
     if (currentValue !== expected) throw dnsConflict(name, change.expected, currentValue);
     const changes: Change[] = [];
     if (current) changes.push({ Action: 'DELETE', ResourceRecordSet: current });
@@ -176,7 +176,7 @@ export class Route53Dns implements DnsProvider {
         );
       }
       const set = raw as ResourceRecordSet;
-      if (normalise(decodeName(parsed.data.Name)) === name && isManaged(set)) sets.push(set);
+      if (normaliseName(decodeName(parsed.data.Name)) === name && isManaged(set)) sets.push(set);
     }
     return sets;
   }
@@ -249,20 +249,8 @@ export class Route53Dns implements DnsProvider {
   }
 
   private inZone(name: string): string {
-    const fqdn = normalise(name);
-    if (fqdn !== this.zone && !fqdn.endsWith(`.${this.zone}`)) {
-      throw new ProviderError(
-        ProviderErrorKinds.dnsRefused,
-        `${fqdn} is not in the hosted zone ${this.zone} that this target updates`,
-        false,
-      );
-    }
-    return fqdn;
+    return requireInZone(name, this.zone, 'hosted zone');
   }
-}
-
-function normalise(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '');
 }
 
 /** Route 53 writes some characters of names in octal escapes (`\052` for `*`). */
@@ -277,9 +265,9 @@ function isManaged(set: ResourceRecordSet): boolean {
 function toRecord(set: ResourceRecordSet): DnsRecord {
   const value = set.AliasTarget?.DNSName ?? set.ResourceRecords?.[0]?.Value ?? '';
   return {
-    name: normalise(decodeName(set.Name!)),
+    name: normaliseName(decodeName(set.Name!)),
     type: set.Type as RecordType,
-    value: set.Type === 'CNAME' || set.AliasTarget ? normalise(value) : value,
+    value: set.Type === 'CNAME' || set.AliasTarget ? normaliseName(value) : value,
     ttl: set.TTL ?? 0,
   };
 }
@@ -289,6 +277,6 @@ function toRecordSet(record: DnsRecord): ResourceRecordSet {
     Name: `${record.name}.`,
     Type: record.type,
     TTL: record.ttl,
-    ResourceRecords: [{ Value: record.type === 'CNAME' ? `${normalise(record.value)}.` : record.value }],
+    ResourceRecords: [{ Value: record.type === 'CNAME' ? `${normaliseName(record.value)}.` : record.value }],
   };
 }

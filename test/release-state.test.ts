@@ -59,6 +59,59 @@ describe('approval rules', () => {
     );
   });
 
+  it('refuses names with invisible or control characters, so one person cannot approve twice', () => {
+    const r = awaitingApproval();
+    assert.equal(r.decide('approve', { approver: 'bob' }, 'update', NOW).ok, true);
+    for (const [name, code] of [
+      ['b\u0085ob', 'U+0085'],
+      ['bo\u200bb', 'U+200B'],
+      ['bob\u202e', 'U+202E'],
+      ['\u2066bob', 'U+2066'],
+      ['bo\u2028b', 'U+2028'],
+    ]) {
+      const verdict = r.judge('approve', { approver: name });
+      assert.deepEqual(verdict, {
+        ok: false,
+        reason: `invalid approve: approver contains the invisible or control character ${code}; type it as plain text`,
+      });
+    }
+    assert.equal(r.isApproved, false, 'still one approval of two');
+  });
+
+  it('compares names after Unicode NFKC and case folding', () => {
+    const r = awaitingApproval(
+      { required: 2, approvers: ['Straße', 'bob'], initiatorMayApprove: false, timeout: 1 },
+      'ＢＯＢ',
+    );
+    assert.match(
+      (r.judge('approve', { approver: 'bob' }) as { reason: string }).reason,
+      /started this release/,
+    );
+    assert.equal(r.decide('approve', { approver: 'STRASSE' }, 'update', NOW).ok, true);
+    assert.match(
+      (r.judge('approve', { approver: 'strasse' }) as { reason: string }).reason,
+      /already approved/,
+    );
+  });
+
+  it('judges without changing anything, as an Update validator must', () => {
+    const r = awaitingApproval();
+    const before = JSON.stringify(r.status);
+    assert.equal(r.judge('approve', { approver: 'bob' }).ok, true);
+    assert.equal(r.judge('approve', { approver: 'alice' }).ok, false);
+    assert.equal(r.judge('abort', { by: 'ops' }).ok, true);
+    assert.deepEqual(r.judge('approve', { who: 'bob' }), {
+      ok: false,
+      reason: 'invalid approve: approver is missing; unknown field "who"; the fields are approver, comment',
+    });
+    assert.deepEqual(r.judge('approve', { approver: '  ' }), {
+      ok: false,
+      reason: 'invalid approve: approver is empty',
+    });
+    assert.equal(JSON.stringify(r.status), before);
+    assert.equal(r.isAbortRequested, false);
+  });
+
   it('lets the initiator approve where the rule allows it (stage)', () => {
     const r = awaitingApproval({ required: 1, initiatorMayApprove: true, timeout: 1000 });
     assert.equal(r.decide('approve', { approver: 'alice' }, 'update', NOW).ok, true);
@@ -81,8 +134,8 @@ describe('approval rules', () => {
     assert.equal(r.status.approvals.refused[3].by, 'bob', 'the claimed name is kept for the audit');
     assert.equal(
       r.status.approvals.refused[4].by,
-      'bob',
-      'control characters are stripped from the claimed name',
+      'bo<U+000A>b',
+      'invisible characters in the claimed name are shown, not kept',
     );
     assert.equal(JSON.stringify({ ...r.status, approvals: { ...r.status.approvals, refused: [] } }), before);
   });
@@ -150,7 +203,7 @@ describe('abort and rollback', () => {
     late.end('completed', NOW, null);
     assert.match(
       (late.intervene('rollback', {}, 'update', NOW) as { reason: string }).reason,
-      /release has ended/,
+      /release has already ended \(completed\); to go back, release the previous version/,
     );
   });
 });

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { GreenlightError } from '../src/client/api';
-import { approveSignal, RELEASE_WORKFLOW, statusQuery } from '../src/shared/messages';
+import { approveSignal, laneWorkflowId, RELEASE_WORKFLOW, statusQuery } from '../src/shared/messages';
 import type { Deployment, ReleaseStatus } from '../src/shared/release';
 import type { Harness } from './helpers/temporal';
-import { getJson, isProcessAlive, startHarness, waitFor, waitForStage } from './helpers/temporal';
+import { findCli, getJson, isProcessAlive, startHarness, waitFor, waitForStage } from './helpers/temporal';
 
 let h: Harness;
 
@@ -198,21 +199,17 @@ describe('blue/green release on a real Temporal dev server', () => {
     // A malformed signal is recorded and changes nothing.
     await h.client.workflow.getHandle(releaseId).signal(approveSignal, { approver: '' } as never);
 
-    const after = await waitFor(h.api, releaseId, (s) => s.approvals.refused.length === 5, 'five refusals');
+    const after = await waitFor(h.api, releaseId, (s) => s.approvals.refused.length === 1, 'a refusal');
     assert.equal(after.stage, 'awaiting_approval');
     assert.deepEqual(after.approvals.approvedBy, []);
     assert.equal(after.approvals.rejectedBy, null);
     assert.deepEqual(after.green, before.green);
+    // Refused Updates were rejected by the validator: only the signal is in the history.
     assert.deepEqual(
       after.approvals.refused.map((r) => [r.kind, r.by, r.via]),
-      [
-        ['approve', 'mallory', 'update'],
-        ['approve', 'alice', 'update'],
-        ['approve', 'ALICE', 'update'],
-        ['reject', 'mallory', 'update'],
-        ['approve', '', 'signal'],
-      ],
+      [['approve', '', 'signal']],
     );
+    assert.equal(await updateEventCount(releaseId), 0, 'no refused Update entered the history');
     assert.equal(await aliasTarget('shop', 'prod'), 'shop-v1.prod.test.internal', 'prod alias still on blue');
 
     await h.api.approve(releaseId, { approver: 'bob' });
@@ -227,6 +224,59 @@ describe('blue/green release on a real Temporal dev server', () => {
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'completed');
     assert.equal(await aliasTarget('shop', 'prod'), 'shop-v2.prod.test.internal');
+  });
+
+  it('rejects oversized, malformed and invisible-name Updates before they are accepted', async () => {
+    const { releaseId } = await h.api.startRelease({
+      service: 'huge',
+      version: 'v1',
+      target: 'prod',
+      initiator: 'erin',
+    });
+    await waitForStage(h.api, releaseId, 'awaiting_approval');
+    const raw = h.client.workflow.getHandle(releaseId);
+    const sizeBefore = await historyBytes(releaseId);
+    const refusedBy = async (payload: unknown, pattern: RegExp) =>
+      assert.rejects(raw.executeUpdate('approve', { args: [payload] }), (e: unknown) => {
+        assert.ok(e instanceof WorkflowUpdateFailedError, String(e));
+        assert.match(String(e.cause?.message), pattern);
+        assert.ok(String(e.cause?.message).length < 500, 'the refusal does not quote the payload');
+        return true;
+      });
+    // Sent as the plain `temporal` CLI would: nothing in between validates it.
+    await refusedBy(
+      { approver: 'bob', comment: 'y'.repeat(1_500_000) },
+      /comment is too long \(at most 1000/,
+    );
+    // Over the server's 2 MB blob limit, the rejection (which carries the request back) is itself
+    // too big for the server: it fails the Update, and the release goes on untouched.
+    await assert.rejects(
+      raw.executeUpdate('approve', { args: [{ approver: 'bob', comment: 'x'.repeat(3_000_000) }] }),
+    );
+    await refusedBy(
+      { who: 'bob' },
+      /approver is missing; unknown field "who"; the fields are approver, comment/,
+    );
+    await refusedBy({ approver: '' }, /approver is empty/);
+    // Invisible characters would make "b\u0085ob" and "bo\u200bb" two people who both read "bob".
+    await refusedBy(
+      { approver: 'b\u0085ob' },
+      /approver contains the invisible or control character U\+0085/,
+    );
+    await refusedBy({ approver: 'bo\u200bb' }, /U\+200B/);
+    await refusedBy({ approver: 'bob\u202e' }, /U\+202E/);
+
+    const status = await h.api.status(releaseId);
+    assert.equal(status.stage, 'awaiting_approval', 'the release goes on');
+    assert.equal(await updateEventCount(releaseId), 0);
+    const grown = (await historyBytes(releaseId)) - sizeBefore;
+    assert.ok(grown < 10_000, `refused Updates grew the history by ${grown} bytes`);
+
+    // Names are compared after NFKC and case folding: a full-width "ｂｏｂ" is bob.
+    await h.api.approve(releaseId, { approver: 'bob' });
+    await expectRefused(h.api.approve(releaseId, { approver: 'ＢＯＢ' }), /already approved/);
+    await h.api.abort(releaseId, { by: 'erin' });
+    assert.equal((await h.api.wait(releaseId)).stage, 'aborted');
   });
 
   it('blocks prod by policy when slow scans are skipped, with the decision recorded', async () => {
@@ -643,6 +693,117 @@ describe('one release per service and target', () => {
     await h.api.abort(next.releaseId, {});
   });
 
+  it('accepts exactly one of five simultaneous starts; the others are refused at once, naming it', async () => {
+    const starts = await Promise.allSettled(
+      ['v1', 'v2', 'v3', 'v4', 'v5'].map((version) =>
+        h.api.startRelease({ service: 'race', version, target: 'stage', initiator: 'ci' }),
+      ),
+    );
+    const accepted = starts.flatMap((s) => (s.status === 'fulfilled' ? [s.value.releaseId] : []));
+    assert.equal(accepted.length, 1, `accepted: ${accepted.join(', ')}`);
+    for (const start of starts) {
+      if (start.status === 'fulfilled') continue;
+      assert.ok(start.reason instanceof GreenlightError, String(start.reason));
+      assert.equal(start.reason.code, 'conflict');
+      assert.match(start.reason.message, new RegExp(`^release ${accepted[0]} \\(race v\\d → stage`));
+    }
+    // Nothing was started for the refused ones.
+    const listed = await h.client.workflow.count(
+      `WorkflowType = '${RELEASE_WORKFLOW}' AND GreenlightService = 'race'`,
+    );
+    assert.equal(listed.count, 1);
+
+    // Only the holder frees its lane: a `free` signal from outside changes nothing.
+    await signalAndWait(laneWorkflowId('race', 'stage'), 'free');
+    await assert.rejects(
+      h.api.startRelease({ service: 'race', version: 'v9', target: 'stage', initiator: 'ci' }),
+      (e: unknown) => e instanceof GreenlightError && e.code === 'conflict',
+    );
+    await waitForStage(h.api, accepted[0], 'awaiting_approval');
+    await h.api.abort(accepted[0], { by: 'ci' });
+    assert.equal((await h.api.wait(accepted[0])).stage, 'aborted');
+    // Its end frees the lane at once.
+    const next = await h.api.startRelease({
+      service: 'race',
+      version: 'v9',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await h.api.abort(next.releaseId, { by: 'ci' });
+  });
+
+  it('admits and refuses starts sent with the plain temporal CLI (Update-with-Start on the lane)', async () => {
+    const cliPath = await findCli();
+    assert.ok(cliPath, 'the Temporal CLI is needed');
+    const start = (releaseId: string, version: string) =>
+      runFile(cliPath, [
+        'workflow',
+        'execute-update-with-start',
+        '--address',
+        h.address,
+        '--workflow-id',
+        laneWorkflowId('plain', 'stage'),
+        '--type',
+        'releaseLane',
+        '--task-queue',
+        h.taskQueue,
+        '--id-conflict-policy',
+        'UseExisting',
+        '--update-name',
+        'startRelease',
+        '--update-input',
+        JSON.stringify({
+          releaseId,
+          request: { service: 'plain', version, target: 'stage', initiator: 'alice' },
+        }),
+      ]);
+    const first = await start('plain-by-hand-1', 'v1');
+    assert.equal(first.code, 0, first.stderr);
+    const second = await start('plain-by-hand-2', 'v2');
+    assert.notEqual(second.code, 0);
+    assert.match(second.stderr, /release plain-by-hand-1 holds the lane greenlight-lane:plain:stage/);
+    await assert.rejects(h.client.workflow.getHandle('plain-by-hand-2').describe(), /not found/i);
+    await waitForStage(h.api, 'plain-by-hand-1', 'awaiting_approval');
+    await h.api.abort('plain-by-hand-1', { by: 'ci' });
+    assert.equal((await h.api.wait('plain-by-hand-1')).stage, 'aborted');
+  });
+
+  it('keeps the lane of a release started directly until it ends, whatever is signalled', async () => {
+    const direct = await h.client.workflow.start(RELEASE_WORKFLOW, {
+      taskQueue: h.taskQueue,
+      workflowId: 'direct-release',
+      args: [{ service: 'direct', version: 'v1', target: 'stage', initiator: 'ci' }],
+    });
+    await waitForStage(h.api, direct.workflowId, 'awaiting_approval');
+    await signalAndWait(laneWorkflowId('direct', 'stage'), 'free');
+    await assert.rejects(
+      h.api.startRelease({ service: 'direct', version: 'v2', target: 'stage', initiator: 'ci' }),
+      (e: unknown) => {
+        assert.ok(e instanceof GreenlightError);
+        assert.match(
+          e.message,
+          /^release direct-release \(direct v1 → stage, stage awaiting_approval\) is running/,
+        );
+        return true;
+      },
+    );
+    await h.api.abort(direct.workflowId, { by: 'ci' });
+    assert.equal((await h.api.wait(direct.workflowId)).stage, 'aborted');
+    const lane = h.client.workflow.getHandle(laneWorkflowId('direct', 'stage'));
+    for (let i = 0; i < 50 && (await lane.describe()).status.name === 'RUNNING'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Not terminated by the parent-close policy: the holder cancelled it and it ended cleanly.
+    assert.equal((await lane.describe()).status.name, 'COMPLETED');
+    const next = await h.api.startRelease({
+      service: 'direct',
+      version: 'v2',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await h.api.abort(next.releaseId, { by: 'ci' });
+  });
+
   it('rejects an invalid release request in the workflow too', async () => {
     const handle = await h.client.workflow.start(RELEASE_WORKFLOW, {
       taskQueue: h.taskQueue,
@@ -692,6 +853,42 @@ describe('one release per service and target', () => {
     await h.api.abort(releaseId, {});
   });
 });
+
+/** Runs a program with an argument array (no shell); resolves with its exit code and output. */
+function runFile(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Sends a signal and waits until a workflow task has seen it (or the workflow has closed). */
+async function signalAndWait(workflowId: string, name: string): Promise<void> {
+  const handle = h.client.workflow.getHandle(workflowId);
+  await handle.signal(name);
+  for (let i = 0; i < 100; i++) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const signalled = events.map((e) => !!e.workflowExecutionSignaledEventAttributes).lastIndexOf(true);
+    const isSeen = events.slice(signalled).some((e) => e.workflowTaskCompletedEventAttributes);
+    if (isSeen || (await handle.describe()).status.name !== 'RUNNING') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no workflow task saw the ${name} signal to ${workflowId}`);
+}
+
+/** How many Update events a release's history holds. */
+async function updateEventCount(releaseId: string): Promise<number> {
+  const history = await h.client.workflow.getHandle(releaseId).fetchHistory();
+  return (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
+}
+
+/** The size of a release's history in bytes, as the server stores it. */
+async function historyBytes(releaseId: string): Promise<number> {
+  const { historySize } = await h.client.workflow.getHandle(releaseId).describe();
+  return Number(historySize);
+}
 
 async function waitForList(filter: { stage: string; service: string }) {
   // Visibility is eventually consistent: poll briefly.

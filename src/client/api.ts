@@ -1,17 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import type { Client, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
-import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { formatIssues } from '../config/errors';
 import {
   abortUpdate,
   approveUpdate,
+  FailureTypes,
+  LANE_WORKFLOW,
   laneWorkflowId,
   rejectUpdate,
   RELEASE_WORKFLOW,
   rollbackUpdate,
   SearchAttributes,
+  startReleaseUpdate,
   statusQuery,
   TASK_QUEUE,
 } from '../shared/messages';
@@ -25,7 +33,10 @@ import {
   TargetName,
 } from '../shared/release';
 import type { ReleaseRequestInput, ReleaseStatus, Stage } from '../shared/release';
-import type { blueGreenRelease } from '../workflows';
+import type { blueGreenRelease, releaseLane } from '../workflows';
+
+/** How often a start is tried while the lane's previous release is just ending. */
+const ADMIT_ATTEMPTS = 8;
 
 /** How many failed polls in a row `watch` rides out. */
 const WATCH_RETRIES = 30;
@@ -78,31 +89,66 @@ export class GreenlightClient {
         'unknown_target',
       );
     }
-    const running = await this.runningRelease(request.service, request.target);
-    if (running) {
-      throw new GreenlightError(
-        `release ${running.releaseId} (${request.service} ${running.version ?? '?'} → ${request.target}, stage ${running.stage ?? '?'}) is running; ` +
-          `only one release per service and target runs at a time`,
-        'conflict',
-      );
-    }
     const releaseId = `${request.service}-${request.target}-${request.version}-${randomBytes(3).toString('hex')}`;
-    await this.client.workflow.start<typeof blueGreenRelease>(RELEASE_WORKFLOW, {
-      taskQueue: this.options.taskQueue ?? TASK_QUEUE,
-      workflowId: releaseId,
-      args: [request],
-      typedSearchAttributes: [
-        { key: SearchAttributes.service, value: request.service },
-        { key: SearchAttributes.target, value: request.target },
-        { key: SearchAttributes.version, value: request.version },
-        { key: SearchAttributes.stage, value: 'queued' },
-      ],
-      staticSummary: `${request.service} ${request.version} → ${request.target}`,
-      staticDetails:
-        `Blue/green release of **${request.service}** version \`${request.version}\` to **${request.target}**, ` +
-        `started by ${request.initiator}${request.skipSlowScans ? ' (slow scans skipped)' : ''}.`,
-    });
+    await this.admit(releaseId, request);
     return { releaseId };
+  }
+
+  /**
+   * Starts the release through its lane with Update-with-Start: the lane admits exactly one release
+   * at a time and refuses the others synchronously, naming the one that holds it.
+   */
+  private async admit(releaseId: string, request: ReleaseRequest): Promise<void> {
+    const laneId = laneWorkflowId(request.service, request.target);
+    for (let attempt = 1; ; attempt++) {
+      const startLane = new WithStartWorkflowOperation<typeof releaseLane>(LANE_WORKFLOW, {
+        workflowId: laneId,
+        taskQueue: this.options.taskQueue ?? TASK_QUEUE,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        args: [],
+        staticSummary: `lane: ${request.service} → ${request.target}`,
+        staticDetails: 'The lock of one service and target; it runs one release at a time as its child.',
+      });
+      try {
+        await this.client.workflow.executeUpdateWithStart(startReleaseUpdate, {
+          args: [{ releaseId, request }],
+          startWorkflowOperation: startLane,
+        });
+        return;
+      } catch (e) {
+        const failure = e instanceof WorkflowUpdateFailedError ? e.cause : undefined;
+        if (!(failure instanceof ApplicationFailure)) throw e;
+        const holder = failure.type === FailureTypes.releaseConflict ? await this.holderOf(failure) : null;
+        // The lane's release has just ended and the lane is about to: the next attempt starts a new one.
+        const isClosing = failure.type === FailureTypes.laneClosing || holder?.status === 'closed';
+        if (isClosing && attempt < ADMIT_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, 200 * attempt));
+          continue;
+        }
+        if (holder) throw conflict(holder, request);
+        throw new GreenlightError(
+          failure.message,
+          failure.type === FailureTypes.invalidInput ? 'invalid_input' : 'conflict',
+        );
+      }
+    }
+  }
+
+  /** The release a lane's refusal names, and whether it still runs. */
+  private async holderOf(
+    failure: ApplicationFailure,
+  ): Promise<{ releaseId: string; summary: ReleaseSummary | null; status: 'running' | 'closed' } | null> {
+    const holder = failure.details?.[0] as { releaseId?: unknown } | undefined;
+    if (typeof holder?.releaseId !== 'string') return null;
+    const summary = await this.client.workflow
+      .getHandle(holder.releaseId)
+      .describe()
+      .then(summarise)
+      .catch(() => null);
+    const isClosed =
+      summary !== null &&
+      (summary.status !== 'running' || (summary.stage !== null && isTerminalStage(summary.stage as Stage)));
+    return { releaseId: holder.releaseId, summary, status: isClosed ? 'closed' : 'running' };
   }
 
   /** The release holding the lane of `service` on `target`, if one runs. */
@@ -111,7 +157,8 @@ export class GreenlightClient {
     validate(TargetName, target, 'target');
     try {
       const lane = await this.client.workflow.getHandle(laneWorkflowId(service, target)).describe();
-      const holderId = lane.parentExecution?.workflowId;
+      // A lane holds the release it admitted as its child, or is the child of a release started directly.
+      const holderId = lane.raw.pendingChildren?.[0]?.workflowId ?? lane.parentExecution?.workflowId;
       if (lane.status.name !== 'RUNNING' || !holderId) return null;
       const holder = summarise(await this.client.workflow.getHandle(holderId).describe());
       // A release that has reached its final stage frees its lane a moment later.
@@ -263,6 +310,19 @@ export class GreenlightClient {
       throw e;
     }
   }
+}
+
+/** The error for a release refused because another holds the lane: it names that release. */
+function conflict(
+  holder: { releaseId: string; summary: ReleaseSummary | null },
+  request: ReleaseRequest,
+): GreenlightError {
+  const { version, stage } = holder.summary ?? { version: null, stage: null };
+  return new GreenlightError(
+    `release ${holder.releaseId} (${request.service} ${version ?? '?'} → ${request.target}, stage ${stage ?? '?'}) is running; ` +
+      `only one release per service and target runs at a time`,
+    'conflict',
+  );
 }
 
 function validate<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {

@@ -1,6 +1,13 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { ApprovalInput, BreakerNotice, InterventionInput, ReleaseStatus } from './release';
+import type {
+  ApprovalInput,
+  BreakerNotice,
+  InterventionInput,
+  ReleaseRequest,
+  ReleaseRequestInput,
+  ReleaseStatus,
+} from './release';
 
 /** The task queue greenlight's worker polls. */
 export const TASK_QUEUE = 'greenlight';
@@ -30,8 +37,30 @@ export const abortUpdate = defineUpdate<DecisionReceipt, [InterventionInput]>('a
 /** Sent by an activity whose call a circuit breaker rejected: the release shows what blocks it. */
 export const breakerNoticeSignal = defineSignal<[BreakerNotice]>('breakerNotice');
 
-/** Signal that frees a lane. */
+/**
+ * Sent by releases of earlier versions to free their lane; lanes ignore it now (only the holder's
+ * end frees a lane). Kept so that those releases' histories replay.
+ */
 export const freeLaneSignal = defineSignal('free');
+
+/** Who holds a lane. */
+export interface LaneHolder {
+  releaseId: string;
+}
+
+/** What a client sends a lane to start a release in it. */
+export interface LaneStartRequest {
+  releaseId: string;
+  request: ReleaseRequestInput;
+}
+
+/** Update-with-Start on a lane: admits the release when the lane is free, refuses it otherwise. */
+export const startReleaseUpdate = defineUpdate<LaneHolder, [LaneStartRequest]>('startRelease');
+
+/** The release holding a lane, or null. */
+export const laneHolderQuery = defineQuery<LaneHolder | null>('holder');
+
+export const LANE_WORKFLOW = 'releaseLane';
 
 export const SearchAttributes = {
   service: defineSearchAttributeKey('GreenlightService', SearchAttributeType.KEYWORD),
@@ -59,6 +88,8 @@ export const FailureTypes = {
   infraConfigInvalid: 'InfraConfigInvalid',
   dependencyUnavailable: 'DependencyUnavailable',
   releaseConflict: 'ReleaseConflict',
+  /** The lane's release has just ended and the lane is about to end: try again. */
+  laneClosing: 'LaneClosing',
   requestRefused: 'RequestRefused',
   releaseFailed: 'ReleaseFailed',
   /** A circuit breaker rejected the call; retryable, after the breaker's remaining open time. */
@@ -71,3 +102,23 @@ export const NON_RETRYABLE_FAILURES = [
   FailureTypes.unknownTarget,
   FailureTypes.dnsConflict,
 ];
+
+/** The search attributes a release starts with; the stage one follows it as it runs. */
+export function releaseSearchAttributes(request: ReleaseRequest) {
+  return [
+    { key: SearchAttributes.service, value: request.service },
+    { key: SearchAttributes.target, value: request.target },
+    { key: SearchAttributes.version, value: request.version },
+    { key: SearchAttributes.stage, value: 'queued' },
+  ];
+}
+
+/** The Web UI's summary and details of a release (its "User Metadata" tab). */
+export function releaseSummary(request: ReleaseRequest): { staticSummary: string; staticDetails: string } {
+  return {
+    staticSummary: `${request.service} ${request.version} → ${request.target}`,
+    staticDetails:
+      `Blue/green release of **${request.service}** version \`${request.version}\` to **${request.target}**, ` +
+      `started by ${request.initiator}${request.skipSlowScans ? ' (slow scans skipped)' : ''}.`,
+  };
+}

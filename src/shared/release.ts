@@ -1,17 +1,6 @@
 import { z } from 'zod';
 
-/** Control characters: refused in names and comments so they cannot forge log lines or UI text. */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-export const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
-
-/** Printable text without control characters: safe for logs and the UI. */
-const plainText = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1)
-    .max(max)
-    .refine((s) => s.search(CONTROL_CHARS) === -1, 'must not contain control characters');
+import { personName, plainText } from './text';
 
 export const ServiceName = z
   .string()
@@ -35,28 +24,31 @@ export const Version = z
     'a version is a git SHA or tag: letters, digits, ".", "_" and "-", at most 40 characters',
   );
 
-export const PersonName = plainText(100);
+/** A person's name (approver, initiator, who intervened): see `personName`. */
+export const PersonName = personName();
 
 export const ReleaseRequest = z.strictObject({
   service: ServiceName,
   version: Version,
   target: TargetName,
   skipSlowScans: z.boolean().default(false),
-  initiator: PersonName,
+  initiator: personName('initiator'),
 });
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 export type ReleaseRequestInput = z.input<typeof ReleaseRequest>;
 
 export const ApprovalInput = z.strictObject({
-  approver: PersonName,
-  comment: plainText(1000).optional(),
+  approver: personName('approver'),
+  comment: plainText(1000, 'comment').optional(),
 });
+export const APPROVAL_FIELDS = ['approver', 'comment'] as const;
 export type ApprovalInput = z.infer<typeof ApprovalInput>;
 
 export const InterventionInput = z.strictObject({
-  by: PersonName.optional(),
-  reason: plainText(1000).optional(),
+  by: personName('by').optional(),
+  reason: plainText(1000, 'reason').optional(),
 });
+export const INTERVENTION_FIELDS = ['by', 'reason'] as const;
 export type InterventionInput = z.infer<typeof InterventionInput>;
 
 export const STAGES = [

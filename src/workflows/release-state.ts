@@ -9,11 +9,19 @@ import type {
   Stage,
   TestReport,
 } from '../shared/release';
-import { ApprovalInput, CONTROL_CHARS, InterventionInput, isTerminalStage } from '../shared/release';
+import {
+  APPROVAL_FIELDS,
+  ApprovalInput,
+  INTERVENTION_FIELDS,
+  InterventionInput,
+  isTerminalStage,
+} from '../shared/release';
+import { describeIssues, sameName, showInvisible } from '../shared/text';
 import type { ApprovalRule } from '../shared/target';
 
 /** How a request arrived; `cancel` is a cancellation of the workflow itself. */
 export type Via = 'signal' | 'update' | 'cancel';
+export type RequestKind = 'approve' | 'reject' | 'abort' | 'rollback';
 export type Verdict = { ok: true; message: string } | { ok: false; reason: string };
 
 /** The newest refused requests kept in the status. */
@@ -163,113 +171,109 @@ export class ReleaseState {
     return `${missing} more approval${missing === 1 ? '' : 's'} (${approvedBy.length} of ${required} given) ${who}${notInitiator}${until}`;
   }
 
+  /**
+   * Judges a request without changing anything: the Update validators call this, so a refused
+   * Update is rejected before it is accepted and never enters the history.
+   */
+  judge(kind: RequestKind, raw: unknown): Verdict {
+    const parsed = this.parse(kind, raw);
+    if (!parsed.ok) return parsed;
+    return kind === 'approve' || kind === 'reject'
+      ? this.judgeDecision(kind, parsed.data as ApprovalInput)
+      : this.judgeIntervention(kind, parsed.data as InterventionInput);
+  }
+
   /** Applies an `approve` or `reject` request; a refused one is recorded and changes nothing else. */
   decide(kind: 'approve' | 'reject', raw: unknown, via: Exclude<Via, 'cancel'>, now: string): Verdict {
-    const parsed = ApprovalInput.safeParse(raw);
-    if (!parsed.success) {
-      const reason = `invalid ${kind}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`;
-      return this.refuse(kind, claimedName(raw), reason, via, now);
-    }
-    const { approver, comment } = parsed.data;
-    const rule = this.approvalRule;
-    if (this.stage !== 'awaiting_approval' || !rule) {
-      return this.refuse(kind, approver, `release is not awaiting approval (stage ${this.stage})`, via, now);
-    }
-    if (this.isApproved || this.isRejected) {
-      // The gate has closed in this same workflow task: the first decision stands.
-      const decided = this.isRejected ? 'rejected' : 'approved';
-      return this.refuse(kind, approver, `release has already been ${decided}`, via, now);
-    }
-    if (rule.approvers && !rule.approvers.some((a) => sameName(a, approver))) {
-      return this.refuse(
-        kind,
-        approver,
-        `${approver} may not ${kind} releases to ${this.status.target}; allowed: ${rule.approvers.join(', ')}`,
-        via,
-        now,
-      );
-    }
+    const parsed = this.parse(kind, raw);
+    if (!parsed.ok) return this.refuse(kind, claimedName(raw, 'approver'), parsed.reason, via, now);
+    const { approver, comment } = parsed.data as ApprovalInput;
+    const verdict = this.judgeDecision(kind, { approver, comment });
+    if (!verdict.ok) return this.refuse(kind, approver, verdict.reason, via, now);
     const record: ApprovalRecord = { approver, at: now, via, ...(comment ? { comment } : {}) };
     if (kind === 'reject') {
       this.status.approvals.rejectedBy = record;
-      return { ok: true, message: `rejected by ${approver}` };
+    } else {
+      this.status.approvals.approvedBy.push(record);
+      if (!this.isApproved) this.status.waitingFor = this.approvalWaitText();
     }
-    if (!rule.initiatorMayApprove && sameName(approver, this.status.initiator)) {
-      return this.refuse(
-        kind,
-        approver,
-        `${approver} started this release and may not approve it on ${this.status.target}`,
-        via,
-        now,
-      );
-    }
-    if (this.status.approvals.approvedBy.some((a) => sameName(a.approver, approver))) {
-      return this.refuse(
-        kind,
-        approver,
-        `${approver} has already approved; approvals must come from distinct people`,
-        via,
-        now,
-      );
-    }
-    this.status.approvals.approvedBy.push(record);
     this.status.updatedAt = now;
-    if (!this.isApproved) this.status.waitingFor = this.approvalWaitText();
-    const { required, approvedBy } = this.status.approvals;
-    return { ok: true, message: `approved by ${approver} (${approvedBy.length} of ${required})` };
+    return verdict;
   }
 
   /** Applies an `abort` (before cutover) or `rollback` (until blue is terminated) request. */
   intervene(kind: 'abort' | 'rollback', raw: unknown, via: Via, now: string): Verdict {
-    const parsed = InterventionInput.safeParse(raw ?? {});
-    if (!parsed.success) {
-      return this.refuse(
-        kind,
-        claimedName(raw, 'by'),
-        `invalid ${kind}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
-        via,
-        now,
+    const parsed = this.parse(kind, raw ?? {});
+    if (!parsed.ok) return this.refuse(kind, claimedName(raw, 'by'), parsed.reason, via, now);
+    const input = parsed.data as InterventionInput;
+    const verdict = this.judgeIntervention(kind, input);
+    if (!verdict.ok) return this.refuse(kind, input.by ?? null, verdict.reason, via, now);
+    this.interventionNote = interventionNote(kind, input);
+    if (this.isCutOver) {
+      this.isRollbackRequested = true;
+    } else {
+      this.isAbortRequested = true;
+      this.onAbort?.();
+    }
+    this.status.updatedAt = now;
+    return verdict;
+  }
+
+  private parse(
+    kind: RequestKind,
+    raw: unknown,
+  ): { ok: true; data: unknown } | { ok: false; reason: string } {
+    const isDecision = kind === 'approve' || kind === 'reject';
+    const schema = isDecision ? ApprovalInput : InterventionInput;
+    const parsed = schema.safeParse(isDecision ? raw : (raw ?? {}));
+    if (parsed.success) return { ok: true, data: parsed.data };
+    const fields = isDecision ? APPROVAL_FIELDS : INTERVENTION_FIELDS;
+    return { ok: false, reason: `invalid ${kind}: ${describeIssues(parsed.error.issues, fields)}` };
+  }
+
+  private judgeDecision(kind: 'approve' | 'reject', { approver }: ApprovalInput): Verdict {
+    const rule = this.approvalRule;
+    if (this.stage !== 'awaiting_approval' || !rule) {
+      return refused(`release is not awaiting approval (stage ${this.stage})`);
+    }
+    if (this.isApproved || this.isRejected) {
+      // The gate has closed in this same workflow task: the first decision stands.
+      return refused(`release has already been ${this.isRejected ? 'rejected' : 'approved'}`);
+    }
+    if (rule.approvers && !rule.approvers.some((a) => sameName(a, approver))) {
+      return refused(
+        `${approver} may not ${kind} releases to ${this.status.target}; allowed: ${rule.approvers.join(', ')}`,
       );
     }
-    const by = parsed.data.by ?? null;
-    const note = `${kind} requested${by ? ` by ${by}` : ''}${parsed.data.reason ? `: ${parsed.data.reason}` : ''}`;
-    if (isTerminalStage(this.stage))
-      return this.refuse(kind, by, `release has ended (stage ${this.stage})`, via, now);
+    if (kind === 'reject') return { ok: true, message: `rejected by ${approver}` };
+    if (!rule.initiatorMayApprove && sameName(approver, this.status.initiator)) {
+      return refused(`${approver} started this release and may not approve it on ${this.status.target}`);
+    }
+    if (this.status.approvals.approvedBy.some((a) => sameName(a.approver, approver))) {
+      return refused(`${approver} has already approved; approvals must come from distinct people`);
+    }
+    const { required, approvedBy } = this.status.approvals;
+    return { ok: true, message: `approved by ${approver} (${approvedBy.length + 1} of ${required})` };
+  }
+
+  private judgeIntervention(kind: 'abort' | 'rollback', input: InterventionInput): Verdict {
+    if (isTerminalStage(this.stage)) return refused(endedReason(kind, this.stage));
     if (
       this.isAbortRequested ||
       this.isRollbackRequested ||
       this.stage === 'rolling_back' ||
       this.stage === 'cleaning_up'
     ) {
-      return this.refuse(
-        kind,
-        by,
-        `release is already being ${this.stage === 'rolling_back' || this.isRollbackRequested ? 'rolled back' : 'aborted'}`,
-        via,
-        now,
-      );
+      const doing = this.stage === 'rolling_back' || this.isRollbackRequested ? 'rolled back' : 'aborted';
+      return refused(`release is already being ${doing}`);
     }
-    if (!this.isCutOver) {
-      // Before cutover, a rollback and an abort are the same thing: tear green down, leave the alias.
-      this.isAbortRequested = true;
-      this.interventionNote = note;
-      this.onAbort?.();
-      return { ok: true, message: `${note}; tearing green down, the alias stays on blue` };
-    }
-    if (kind === 'abort') {
-      return this.refuse(
-        kind,
-        by,
-        `cannot abort after cutover (stage ${this.stage}); use rollback`,
-        via,
-        now,
-      );
-    }
+    const note = interventionNote(kind, input);
+    // Before cutover, a rollback and an abort are the same thing: tear green down, leave the alias.
+    if (!this.isCutOver) return { ok: true, message: `${note}; tearing green down, the alias stays on blue` };
+    if (kind === 'abort') return refused(`cannot abort after cutover (stage ${this.stage}); use rollback`);
     if (this.status.isBlueTerminated || this.stage === 'terminating_blue') {
-      return this.refuse(kind, by, 'blue is being terminated or gone; nothing to roll back to', via, now);
+      return refused('blue is being terminated or gone; nothing to roll back to');
     }
-    this.isRollbackRequested = true;
-    this.interventionNote = note;
     return { ok: true, message: `${note}; pointing the alias back to blue` };
   }
 
@@ -289,12 +293,22 @@ export class ReleaseState {
   }
 }
 
-function sameName(a: string, b: string): boolean {
-  return a.trim().toLowerCase() === b.trim().toLowerCase();
+const refused = (reason: string): Verdict => ({ ok: false, reason });
+
+function interventionNote(kind: 'abort' | 'rollback', { by, reason }: InterventionInput): string {
+  return `${kind} requested${by ? ` by ${by}` : ''}${reason ? `: ${reason}` : ''}`;
+}
+
+/** Why an ended release refuses an abort or a rollback, in the release's own words. */
+export function endedReason(kind: 'abort' | 'rollback', stage: Stage): string {
+  const hint =
+    kind === 'rollback' && stage === 'completed' ? '; to go back, release the previous version' : '';
+  return `release has already ended (${stage.replaceAll('_', ' ')})${hint}`;
 }
 
 /** The name a malformed request claims, kept for the audit trail when it is a short plain string. */
-function claimedName(raw: unknown, key = 'approver'): string | null {
+function claimedName(raw: unknown, key: 'approver' | 'by'): string | null {
   const value = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)[key] : undefined;
-  return typeof value === 'string' && value.length <= 100 ? value.replace(CONTROL_CHARS, '') : null;
+  if (typeof value !== 'string' || value.length > 100) return null;
+  return showInvisible(value);
 }

@@ -45,7 +45,7 @@ import type { TargetSettings } from '../shared/target';
 import { currentDetails } from './details';
 import { releaseLane } from './lane';
 import { ReleaseState } from './release-state';
-import type { Verdict } from './release-state';
+import type { RequestKind, Verdict } from './release-state';
 
 const RETRY = {
   initialInterval: '1s',
@@ -92,6 +92,8 @@ interface AuditedDeployment {
 const Patches = {
   /** The stage search attribute is upserted only when the stage changes. */
   publishStageOnChange: 'publish-stage-on-change',
+  /** A release started directly frees its lane by cancelling it; lanes ignore the `free` signal. */
+  freeLaneByCancel: 'free-lane-by-cancel',
 } as const;
 
 /** How often a rollback tries to restore the alias before it gives up and says so. */
@@ -133,7 +135,7 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
     publish(release);
   });
 
-  const lane = await acquireLane(release);
+  const freeLane = await holdLane(release);
   try {
     await CancellationScope.nonCancellable(() => new ReleaseRun(release).run());
   } catch (e) {
@@ -144,7 +146,7 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
       publish(release);
     }
   } finally {
-    await CancellationScope.nonCancellable(() => lane.signal(freeLaneSignal).catch(() => undefined));
+    await freeLane();
   }
   if (release.stage === 'failed' || release.stage === 'rolled_back') {
     throw outcome(
@@ -167,10 +169,27 @@ function registerHandlers(release: ReleaseState): void {
     publish(release);
     if (!verdict.ok) log.warn('request refused', { reason: verdict.reason });
   };
-  setHandler(approveUpdate, (a) => apply(release.decide('approve', a, 'update', nowIso())));
-  setHandler(rejectUpdate, (a) => apply(release.decide('reject', a, 'update', nowIso())));
-  setHandler(rollbackUpdate, (i) => apply(release.intervene('rollback', i, 'update', nowIso())));
-  setHandler(abortUpdate, (i) => apply(release.intervene('abort', i, 'update', nowIso())));
+  // Each Update is judged by its validator before it is accepted: a refused or malformed one is
+  // rejected without entering the history, and never changes the release.
+  const validator = (kind: RequestKind) => (input: unknown) => {
+    const verdict = release.judge(kind, input);
+    if (!verdict.ok) {
+      log.info('update refused', { kind, reason: verdict.reason });
+      throw outcome(FailureTypes.requestRefused, verdict.reason);
+    }
+  };
+  setHandler(approveUpdate, (a) => apply(release.decide('approve', a, 'update', nowIso())), {
+    validator: validator('approve'),
+  });
+  setHandler(rejectUpdate, (a) => apply(release.decide('reject', a, 'update', nowIso())), {
+    validator: validator('reject'),
+  });
+  setHandler(rollbackUpdate, (i) => apply(release.intervene('rollback', i, 'update', nowIso())), {
+    validator: validator('rollback'),
+  });
+  setHandler(abortUpdate, (i) => apply(release.intervene('abort', i, 'update', nowIso())), {
+    validator: validator('abort'),
+  });
   setHandler(approveSignal, (a) => logRefusal(release.decide('approve', a, 'signal', nowIso())));
   setHandler(rejectSignal, (a) => logRefusal(release.decide('reject', a, 'signal', nowIso())));
   setHandler(rollbackSignal, (i) => logRefusal(release.intervene('rollback', i, 'signal', nowIso())));
@@ -194,6 +213,31 @@ function publish(release: ReleaseState): void {
     release.publishedStage = release.stage;
   }
   setCurrentDetails(currentDetails(release.status));
+}
+
+/**
+ * Holds the release's lane until it ends; returns how to free it. A release admitted by its lane
+ * (Update-with-Start, as the client does) already holds it: the lane frees itself when the
+ * release ends. A release started directly takes the lane as its child, and frees it by
+ * cancelling it (releases of earlier versions signalled it).
+ */
+async function holdLane(release: ReleaseState): Promise<() => Promise<void>> {
+  const { service, target } = release.status;
+  if (workflowInfo().parent?.workflowId === laneWorkflowId(service, target)) return async () => {};
+  // Shielded from the release's own cancellation, which must not free the lane while green is
+  // being cleaned up; cancelled explicitly when the release ends.
+  let laneScope: CancellationScope | null = null;
+  const lane = await CancellationScope.nonCancellable(() => {
+    laneScope = new CancellationScope();
+    return laneScope.run(() => acquireLane(release));
+  });
+  return async () => {
+    if (patched(Patches.freeLaneByCancel)) {
+      // Waiting for the lane to end means it is free by the time the release has ended.
+      laneScope?.cancel();
+      await CancellationScope.nonCancellable(() => lane.result().catch(() => undefined));
+    } else await CancellationScope.nonCancellable(() => lane.signal(freeLaneSignal).catch(() => undefined));
+  };
 }
 
 async function acquireLane(release: ReleaseState): Promise<ChildWorkflowHandle<typeof releaseLane>> {

@@ -5,41 +5,14 @@ import { Rfc2136Dns } from '../src/providers/dns/rfc2136';
 import { TsigKey } from '../src/providers/dns/wire';
 import { isProviderError, ProviderErrorKinds } from '../src/providers/errors';
 import { startBind } from './helpers/bind';
-import type { BindServer } from './helpers/bind';
+import type { DnsTestServer } from './helpers/bind';
+import { startKnot } from './helpers/knot';
 import { freePort } from './helpers/postgres';
 
-let bind: BindServer;
-let dns: Rfc2136Dns;
-
-before(async () => {
-  bind = await startBind();
-  dns = provider(bind.secret);
-});
-after(async () => {
-  await bind?.stop();
-});
-
-function provider(secret: string | null, overrides: { port?: number; zone?: string } = {}): Rfc2136Dns {
-  return new Rfc2136Dns({
-    host: bind.host,
-    port: overrides.port ?? bind.port,
-    zone: overrides.zone ?? bind.zone,
-    key:
-      secret === null ? undefined : new TsigKey(bind.keyName, 'hmac-sha256', Buffer.from(secret, 'base64')),
-    timeoutMs: 2_000,
-  });
-}
-
-/** What a stub resolver (c-ares, not greenlight's code) gets from the server; codes on failure. */
-async function lookup(kind: 'A' | 'AAAA' | 'CNAME', name: string): Promise<string[] | string> {
-  try {
-    if (kind === 'A') return await bind.resolver.resolve4(name);
-    if (kind === 'AAAA') return await bind.resolver.resolve6(name);
-    return await bind.resolver.resolveCname(name);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? String(e);
-  }
-}
+const SERVERS: { product: string; start: () => Promise<DnsTestServer> }[] = [
+  { product: 'BIND 9', start: () => startBind() },
+  { product: 'Knot DNS', start: () => startKnot() },
+];
 
 async function rejectsWith(promise: Promise<unknown>, kind: string, isRetryable: boolean, pattern: RegExp) {
   await assert.rejects(promise, (e: unknown) => {
@@ -51,114 +24,158 @@ async function rejectsWith(promise: Promise<unknown>, kind: string, isRetryable:
   });
 }
 
-describe('RFC 2136 DNS against a real BIND 9', () => {
-  const zone = 'greenlight.test';
-  const alias = `web.dev.${zone}`;
-  const blue = `web-v1.dev.${zone}`;
-  const green = `web-v2.dev.${zone}`;
+for (const { product, start } of SERVERS) {
+  describe(`RFC 2136 DNS against a real ${product}`, () => {
+    const zone = 'greenlight.test';
+    const alias = `web.dev.${zone}`;
+    const blue = `web-v1.dev.${zone}`;
+    const green = `web-v2.dev.${zone}`;
+    let server: DnsTestServer;
+    let dns: Rfc2136Dns;
 
-  it('publishes suffixed records that a resolver then answers', async () => {
-    await dns.upsert({ name: blue, type: 'A', value: '127.0.0.11', ttl: 30 });
-    await dns.upsert({ name: green, type: 'A', value: '127.0.0.12', ttl: 30 });
-    await dns.upsert({ name: `web-v6.dev.${zone}`, type: 'AAAA', value: '::1', ttl: 30 });
-    assert.deepEqual(await lookup('A', blue), ['127.0.0.11']);
-    assert.deepEqual(await lookup('A', green), ['127.0.0.12']);
-    assert.deepEqual(await lookup('AAAA', `web-v6.dev.${zone}`), ['::1']);
-    assert.deepEqual(await dns.get(green), { name: green, type: 'A', value: '127.0.0.12', ttl: 30 });
+    before(async () => {
+      server = await start();
+      dns = provider(server.secret);
+    });
+    after(async () => {
+      await server?.stop();
+    });
 
-    await dns.upsert({ name: green, type: 'A', value: '127.0.0.13', ttl: 45 });
-    assert.deepEqual(await lookup('A', green), ['127.0.0.13'], 'upsert replaces, it does not add');
-    assert.deepEqual(await dns.get(green), { name: green, type: 'A', value: '127.0.0.13', ttl: 45 });
-  });
-
-  it('creates the alias only where none exists, and swaps it only from the expected value', async () => {
-    await dns.compareAndSwap({ name: alias, type: 'CNAME', expected: null, next: blue, ttl: 5 });
-    assert.deepEqual(await lookup('CNAME', alias), [blue]);
-    assert.deepEqual(await lookup('A', alias), ['127.0.0.11'], 'a client following the alias reaches blue');
-    assert.deepEqual(await dns.resolve(alias), { chain: [blue], address: '127.0.0.11' });
-
-    await rejectsWith(
-      dns.compareAndSwap({ name: alias, type: 'CNAME', expected: null, next: green, ttl: 5 }),
-      ProviderErrorKinds.dnsConflict,
-      false,
-      new RegExp(`${alias} points to ${blue}, expected nothing`),
-    );
-
-    await dns.compareAndSwap({ name: alias, type: 'CNAME', expected: blue, next: green, ttl: 5 });
-    assert.deepEqual(await lookup('CNAME', alias), [green]);
-    assert.deepEqual(await dns.get(alias), { name: alias, type: 'CNAME', value: green, ttl: 5 });
-  });
-
-  it('never overwrites a change made elsewhere', async () => {
-    // Somebody points the alias at their own host; greenlight still believes it points at green.
-    const theirs = `elsewhere.${zone}`;
-    await dns.upsert({ name: alias, type: 'CNAME', value: theirs, ttl: 5 });
-    await rejectsWith(
-      dns.compareAndSwap({ name: alias, type: 'CNAME', expected: green, next: blue, ttl: 5 }),
-      ProviderErrorKinds.dnsConflict,
-      false,
-      new RegExp(`${alias} points to ${theirs}, expected ${green}; refusing to overwrite`),
-    );
-    assert.deepEqual(await lookup('CNAME', alias), [theirs], 'their change stands');
-    await dns.compareAndSwap({ name: alias, type: 'CNAME', expected: theirs, next: green, ttl: 5 });
-  });
-
-  it('removes records, and removing a missing one succeeds', async () => {
-    await dns.remove(blue);
-    assert.equal(await lookup('A', blue), 'ENOTFOUND');
-    assert.equal(await dns.get(blue), null);
-    await dns.remove(blue);
-    assert.deepEqual(await dns.resolve(`web-missing.dev.${zone}`), { chain: [], address: null });
-    assert.deepEqual(await dns.resolve(alias), { chain: [green], address: '127.0.0.13' });
-  });
-
-  it('lists the zone by a signed zone transfer', async () => {
-    const names = (await dns.list()).map((r) => `${r.name} ${r.type} ${r.value}`);
-    assert.ok(names.includes(`${alias} CNAME ${green}`), names.join('\n'));
-    assert.ok(names.includes(`${green} A 127.0.0.13`), names.join('\n'));
-    assert.ok(!names.some((n) => n.startsWith(`${blue} `)), 'the removed record is gone');
-  });
-
-  it('fails clearly, without retrying, when the key is wrong or missing, and never shows the secret', async () => {
-    const wrong = randomBytes(32).toString('base64');
-    const attempts = [
-      provider(wrong).upsert({ name: green, type: 'A', value: '127.0.0.99', ttl: 5 }),
-      provider(wrong).get(green),
-      provider(null).upsert({ name: green, type: 'A', value: '127.0.0.99', ttl: 5 }),
-    ];
-    for (const attempt of attempts) {
-      await assert.rejects(attempt, (e: unknown) => {
-        assert.ok(isProviderError(e));
-        assert.equal(e.kind, ProviderErrorKinds.dnsRefused);
-        assert.equal(e.isRetryable, false);
-        assert.match(e.message, /BADSIG|BADKEY|REFUSED|NOTAUTH|signature/);
-        for (const text of [e.message, JSON.stringify(e), String(e.stack)]) {
-          assert.ok(!text.includes(wrong) && !text.includes(bind.secret), 'no secret in the error');
-        }
-        return true;
+    function provider(
+      secret: string | null,
+      overrides: { port?: number; zone?: string; keyName?: string } = {},
+    ): Rfc2136Dns {
+      const keyName = overrides.keyName ?? server.keyName;
+      return new Rfc2136Dns({
+        host: server.host,
+        port: overrides.port ?? server.port,
+        zone: overrides.zone ?? server.zone,
+        key: secret === null ? undefined : new TsigKey(keyName, 'hmac-sha256', Buffer.from(secret, 'base64')),
+        timeoutMs: 2_000,
       });
     }
-    assert.deepEqual(await lookup('A', green), ['127.0.0.13'], 'nothing changed');
-    const key = new TsigKey(bind.keyName, 'hmac-sha256', Buffer.from(bind.secret, 'base64'));
-    assert.ok(!JSON.stringify({ key }).includes(bind.secret), 'a key serialises without its secret');
-  });
 
-  it('refuses names outside its zone before sending anything', async () => {
-    await rejectsWith(
-      dns.upsert({ name: 'web.example.org', type: 'A', value: '127.0.0.1', ttl: 5 }),
-      ProviderErrorKinds.dnsRefused,
-      false,
-      /not in the zone greenlight\.test/,
-    );
-  });
+    /** What a stub resolver (c-ares, not greenlight's code) gets from the server; codes on failure. */
+    async function lookup(kind: 'A' | 'AAAA' | 'CNAME', name: string): Promise<string[] | string> {
+      try {
+        if (kind === 'A') return await server.resolver.resolve4(name);
+        if (kind === 'AAAA') return await server.resolver.resolve6(name);
+        return await server.resolver.resolveCname(name);
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code ?? String(e);
+      }
+    }
 
-  it('reports an unreachable server as retryable', async () => {
-    const closed = await freePort();
-    await rejectsWith(
-      provider(bind.secret, { port: closed }).get(green),
-      ProviderErrorKinds.unavailable,
-      true,
-      /ECONNREFUSED/,
-    );
+    it('publishes suffixed records that a resolver then answers', async () => {
+      await dns.upsert({ name: blue, type: 'A', value: '127.0.0.11', ttl: 30 });
+      await dns.upsert({ name: green, type: 'A', value: '127.0.0.12', ttl: 30 });
+      await dns.upsert({ name: `web-v6.dev.${zone}`, type: 'AAAA', value: '::1', ttl: 30 });
+      assert.deepEqual(await lookup('A', blue), ['127.0.0.11']);
+      assert.deepEqual(await lookup('A', green), ['127.0.0.12']);
+      assert.deepEqual(await lookup('AAAA', `web-v6.dev.${zone}`), ['::1']);
+      assert.deepEqual(await dns.get(green), { name: green, type: 'A', value: '127.0.0.12', ttl: 30 });
+
+      await dns.upsert({ name: green, type: 'A', value: '127.0.0.13', ttl: 45 });
+      assert.deepEqual(await lookup('A', green), ['127.0.0.13'], 'upsert replaces, it does not add');
+      assert.deepEqual(await dns.get(green), { name: green, type: 'A', value: '127.0.0.13', ttl: 45 });
+    });
+
+    it('creates the alias only where none exists, and swaps it only from the expected value', async () => {
+      await dns.compareAndSwap({ name: alias, type: 'CNAME', expected: null, next: blue, ttl: 5 });
+      assert.deepEqual(await lookup('CNAME', alias), [blue]);
+      assert.deepEqual(await lookup('A', alias), ['127.0.0.11'], 'a client following the alias reaches blue');
+      assert.deepEqual(await dns.resolve(alias), { chain: [blue], address: '127.0.0.11' });
+
+      await rejectsWith(
+        dns.compareAndSwap({ name: alias, type: 'CNAME', expected: null, next: green, ttl: 5 }),
+        ProviderErrorKinds.dnsConflict,
+        false,
+        new RegExp(`${alias} points to ${blue}, expected nothing`),
+      );
+
+      await dns.compareAndSwap({ name: alias, type: 'CNAME', expected: blue, next: green, ttl: 5 });
+      assert.deepEqual(await lookup('CNAME', alias), [green]);
+      assert.deepEqual(await dns.get(alias), { name: alias, type: 'CNAME', value: green, ttl: 5 });
+    });
+
+    it('never overwrites a change made elsewhere', async () => {
+      // Somebody points the alias at their own host; greenlight still believes it points at green.
+      const theirs = `elsewhere.${zone}`;
+      await dns.upsert({ name: alias, type: 'CNAME', value: theirs, ttl: 5 });
+      await rejectsWith(
+        dns.compareAndSwap({ name: alias, type: 'CNAME', expected: green, next: blue, ttl: 5 }),
+        ProviderErrorKinds.dnsConflict,
+        false,
+        new RegExp(`${alias} points to ${theirs}, expected ${green}; refusing to overwrite`),
+      );
+      assert.deepEqual(await lookup('CNAME', alias), [theirs], 'their change stands');
+      await dns.compareAndSwap({ name: alias, type: 'CNAME', expected: theirs, next: green, ttl: 5 });
+    });
+
+    it('removes records, and removing a missing one succeeds', async () => {
+      await dns.remove(blue);
+      assert.equal(await lookup('A', blue), 'ENOTFOUND');
+      assert.equal(await dns.get(blue), null);
+      await dns.remove(blue);
+      assert.deepEqual(await dns.resolve(`web-missing.dev.${zone}`), { chain: [], address: null });
+      assert.deepEqual(await dns.resolve(alias), { chain: [green], address: '127.0.0.13' });
+    });
+
+    it('lists the zone by a signed zone transfer', async () => {
+      const names = (await dns.list()).map((r) => `${r.name} ${r.type} ${r.value}`);
+      assert.ok(names.includes(`${alias} CNAME ${green}`), names.join('\n'));
+      assert.ok(names.includes(`${green} A 127.0.0.13`), names.join('\n'));
+      assert.ok(!names.some((n) => n.startsWith(`${blue} `)), 'the removed record is gone');
+    });
+
+    it('fails clearly, without retrying, when the key is wrong or missing, and never shows the secret', async () => {
+      const wrong = randomBytes(32).toString('base64');
+      const attempts = [
+        () => provider(wrong).upsert({ name: green, type: 'A', value: '127.0.0.99', ttl: 5 }),
+        () => provider(wrong).get(green),
+        () =>
+          provider(server.secret, { keyName: 'nobody-knows-this-key' }).upsert({
+            name: green,
+            type: 'A',
+            value: '127.0.0.99',
+            ttl: 5,
+          }),
+        () => provider(null).upsert({ name: green, type: 'A', value: '127.0.0.99', ttl: 5 }),
+      ];
+      for (const attempt of attempts) {
+        await assert.rejects(attempt(), (e: unknown) => {
+          assert.ok(isProviderError(e));
+          assert.equal(e.kind, ProviderErrorKinds.dnsRefused);
+          assert.equal(e.isRetryable, false);
+          assert.match(e.message, /BADSIG|BADKEY|REFUSED|NOTAUTH|signature/);
+          for (const text of [e.message, JSON.stringify(e), String(e.stack)]) {
+            assert.ok(!text.includes(wrong) && !text.includes(server.secret), 'no secret in the error');
+          }
+          return true;
+        });
+      }
+      assert.deepEqual(await lookup('A', green), ['127.0.0.13'], 'nothing changed');
+      const key = new TsigKey(server.keyName, 'hmac-sha256', Buffer.from(server.secret, 'base64'));
+      assert.ok(!JSON.stringify({ key }).includes(server.secret), 'a key serialises without its secret');
+    });
+
+    it('refuses names outside its zone before sending anything', async () => {
+      await rejectsWith(
+        dns.upsert({ name: 'web.example.org', type: 'A', value: '127.0.0.1', ttl: 5 }),
+        ProviderErrorKinds.dnsRefused,
+        false,
+        /not in the zone greenlight\.test/,
+      );
+    });
+
+    it('reports an unreachable server as retryable', async () => {
+      const closed = await freePort();
+      await rejectsWith(
+        provider(server.secret, { port: closed }).get(green),
+        ProviderErrorKinds.unavailable,
+        true,
+        /ECONNREFUSED/,
+      );
+    });
   });
-});
+}

@@ -14,6 +14,11 @@ const SERVERS: { product: string; start: () => Promise<DnsTestServer> }[] = [
   { product: 'Knot DNS', start: () => startKnot() },
 ];
 
+/** The address an IPv6 text names, in one canonical text form, to compare two forms of it. */
+function canonicalIPv6(address: string): string {
+  return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+}
+
 async function rejectsWith(promise: Promise<unknown>, kind: string, isRetryable: boolean, pattern: RegExp) {
   await assert.rejects(promise, (e: unknown) => {
     assert.ok(isProviderError(e), `a provider error, got ${String(e)}`);
@@ -80,6 +85,43 @@ for (const { product, start } of SERVERS) {
       assert.deepEqual(await dns.get(green), { name: green, type: 'A', value: '127.0.0.13', ttl: 45 });
     });
 
+    it('publishes every IPv6 text form as the address it names', async () => {
+      const forms = [
+        '::ffff:192.0.2.1',
+        '64:ff9b::192.0.2.1',
+        '::192.0.2.1',
+        '2001:db8:1:2:3:4:192.0.2.1',
+        '2001:DB8::1',
+        '2001:0db8:0000:0000:0000:0000:0000:0001',
+        '::',
+        '2001:db8::',
+        '::1:2:3:4:5:6:7',
+        '1:2:3:4:5:6:7::',
+        '2001:db8:0:1::1:0:1',
+      ];
+      for (const [i, value] of forms.entries()) {
+        const name = `web-v6-${i}.dev.${zone}`;
+        await dns.upsert({ name, type: 'AAAA', value, ttl: 30 });
+        const answered = await lookup('AAAA', name);
+        assert.ok(Array.isArray(answered), `${value}: ${String(answered)}`);
+        assert.deepEqual(answered.map(canonicalIPv6), [canonicalIPv6(value)], value);
+        assert.equal((await dns.get(name))?.value, canonicalIPv6(value), value);
+      }
+    });
+
+    it('swaps an AAAA record whose expected value has an embedded IPv4 part', async () => {
+      const name = `web-v6-swap.dev.${zone}`;
+      await dns.upsert({ name, type: 'AAAA', value: '::ffff:192.0.2.1', ttl: 30 });
+      await dns.compareAndSwap({
+        name,
+        type: 'AAAA',
+        expected: '::ffff:192.0.2.1',
+        next: '64:ff9b::198.51.100.7',
+        ttl: 30,
+      });
+      assert.deepEqual(await lookup('AAAA', name), [canonicalIPv6('64:ff9b::198.51.100.7')]);
+    });
+
     it('creates the alias only where none exists, and swaps it only from the expected value', async () => {
       await dns.compareAndSwap({ name: alias, type: 'CNAME', expected: null, next: blue, ttl: 5 });
       assert.deepEqual(await lookup('CNAME', alias), [blue]);
@@ -125,6 +167,7 @@ for (const { product, start } of SERVERS) {
       const names = (await dns.list()).map((r) => `${r.name} ${r.type} ${r.value}`);
       assert.ok(names.includes(`${alias} CNAME ${green}`), names.join('\n'));
       assert.ok(names.includes(`${green} A 127.0.0.13`), names.join('\n'));
+      assert.ok(names.includes(`web-v6-0.dev.${zone} AAAA ::ffff:c000:201`), names.join('\n'));
       assert.ok(!names.some((n) => n.startsWith(`${blue} `)), 'the removed record is gone');
     });
 

@@ -78,13 +78,15 @@ export function encodeName(name: string): Buffer {
     for (const label of trimmed.toLowerCase().split('.')) {
       const bytes = Buffer.from(label, 'ascii');
       if (bytes.length === 0 || bytes.length > 63)
-        throw new WireError(`bad DNS name ${JSON.stringify(name)}`);
+        throw new WireError(
+          `the DNS name ${quoteValue(name)} has an empty label or one longer than 63 characters`,
+        );
       parts.push(Buffer.from([bytes.length]), bytes);
     }
   }
   parts.push(Buffer.from([0]));
   const wire = Buffer.concat(parts);
-  if (wire.length > 255) throw new WireError(`DNS name too long: ${name}`);
+  if (wire.length > 255) throw new WireError(`the DNS name ${quoteValue(name)} is longer than 255 bytes`);
   return wire;
 }
 
@@ -437,5 +439,16 @@ export class TsigVerifier {
     this.unsigned = [];
     this.isFirst = false;
     return true;
+  }
+}
+
+/** The error code in a message's TSIG record (BADKEY, BADSIG, BADTIME…); 0 if it has none. */
+export function tsigErrorOf(message: Message): number {
+  const last = message.additional.at(-1);
+  if (!last || last.type !== RRType.TSIG) return 0;
+  try {
+    return parseTsig(last.rdata).error;
+  } catch {
+    return 0;
   }
 }

@@ -262,13 +262,16 @@ export function createActivities(deps: ActivityDeps) {
           infra(spec.target).deploy({ ...spec, hostname: green }, ctx.cancellationSignal),
         ),
       );
-      const address = new URL(deployment.endpoint).hostname;
+      // WHATWG URL writes an IPv6 host in brackets (`[2001:db8::1]`); the record takes the address.
+      const host = new URL(deployment.endpoint).hostname;
+      const isIPv6 = host.startsWith('[') && host.endsWith(']');
+      const address = isIPv6 ? host.slice(1, -1) : host;
       // A DNS change may wait until it is in sync (Route 53): keep heartbeating meanwhile.
       await withHeartbeats(() =>
         guarded(`dns:${spec.target}`, 'publish green record', () =>
           dns(spec.target).upsert({
             name: green,
-            type: /:/.test(address) ? 'AAAA' : 'A',
+            type: isIPv6 ? 'AAAA' : 'A',
             value: address,
             ttl: spec.ttl,
           }),

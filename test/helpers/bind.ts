@@ -8,19 +8,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './postgres';
 
-export interface BindServer {
+/** An authoritative DNS server that a test started on a loopback port (BIND, Knot). */
+export interface DnsTestServer {
   host: string;
   port: number;
   zone: string;
+  /** A TSIG key that may update and transfer the zone. */
   keyName: string;
   /** The TSIG secret, base64. */
   secret: string;
+  /** A TSIG key the server knows but does not let update or transfer the zone. */
+  readOnlyKeyName: string;
+  readOnlySecret: string;
   /** A stub resolver (the system's c-ares, not greenlight's code) that asks this server. */
   resolver: Resolver;
-  /** Everything named logged, for tests that prove a secret never reached it. */
+  /** Everything the server logged, for tests that prove a secret never reached it. */
   log(): string;
   stop(): Promise<void>;
 }
+
+export type BindServer = DnsTestServer;
 
 /** BIND's `named` (Debian's bind9 package). */
 export function namedBinary(): string {
@@ -38,9 +45,12 @@ export async function startBind(zone = 'greenlight.test'): Promise<BindServer> {
   const port = await freePort();
   const keyName = 'greenlight-key';
   const secret = randomBytes(32).toString('base64');
+  const readOnlyKeyName = 'greenlight-read-only';
+  const readOnlySecret = randomBytes(32).toString('base64');
   writeFileSync(
     join(dir, 'named.conf'),
     `key "${keyName}" { algorithm hmac-sha256; secret "${secret}"; };
+key "${readOnlyKeyName}" { algorithm hmac-sha256; secret "${readOnlySecret}"; };
 options {
   directory "${dir}";
   pid-file none;
@@ -92,6 +102,8 @@ ns IN A 127.0.0.1
     zone,
     keyName,
     secret,
+    readOnlyKeyName,
+    readOnlySecret,
     resolver,
     log: () => log,
     async stop() {

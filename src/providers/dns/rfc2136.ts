@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { connect } from 'node:net';
-import { dnsConflict, ProviderError, ProviderErrorKinds } from '../errors';
+import { dnsConflict, isProviderError, ProviderError, ProviderErrorKinds } from '../errors';
 import { followCnames, normaliseName, requireInZone } from './names';
 import type { CompareAndSwap, DnsProvider, DnsRecord, RecordType, Resolution } from './types';
 import type { Message, ResourceRecord, TsigKey } from './wire';
@@ -14,6 +14,8 @@ import {
   RRClass,
   RRType,
   signMessage,
+  TsigError,
+  tsigErrorOf,
   TsigVerifier,
   WireError,
 } from './wire';
@@ -31,6 +33,13 @@ export interface Rfc2136Options {
 
 const MANAGED_TYPES: readonly RecordType[] = ['CNAME', 'A', 'AAAA'];
 
+/** What a request asks of the server, for messages and hints: the verb its ACL is written for. */
+interface Purpose {
+  verb: 'query' | 'update' | 'transfer';
+  /** `lookup of web.example.org`, `update of web.example.org`, `zone transfer`. */
+  what: string;
+}
+
 /**
  * DNS through RFC 2136 dynamic updates, signed with TSIG: BIND, Knot and PowerDNS take these.
  * Every exchange is over TCP with the primary, which answers authoritatively, so a read after a
@@ -47,9 +56,10 @@ export class Rfc2136Dns implements DnsProvider {
 
   async get(name: string): Promise<DnsRecord | null> {
     const fqdn = normaliseName(name);
+    const purpose: Purpose = { verb: 'query', what: `lookup of ${fqdn}` };
     for (const type of ['A', 'AAAA'] as const) {
       // A CNAME owns its name: a query for an address at an alias answers with the CNAME.
-      const { answers } = await this.query(fqdn, RRType[type]);
+      const { answers } = await this.query(fqdn, RRType[type], purpose);
       const rr = answers.find(
         (a) => a.name === fqdn && a.data && (a.type === RRType.CNAME || a.type === RRType[type]),
       );
@@ -61,36 +71,21 @@ export class Rfc2136Dns implements DnsProvider {
 
   async upsert(record: DnsRecord): Promise<void> {
     const name = normaliseName(record.name);
-    await this.update(
-      name,
+    await this.update(name, () => [
       [],
       [
         ...MANAGED_TYPES.map((t) => deleteRRset(name, RRType[t])),
         addRecord(name, record.type, record.value, record.ttl),
       ],
-    );
+    ]);
   }
 
   async compareAndSwap(change: CompareAndSwap): Promise<void> {
     const name = normaliseName(change.name);
-    const type = RRType[change.type];
-    const prerequisite =
-      change.expected === null
-        ? // RFC 2136 §2.4.5: the name is not in use.
-          [{ name, type: RRType.ANY, class: RRClass.NONE, ttl: 0, rdata: Buffer.alloc(0) }]
-        : // §2.4.2: the RRset exists with exactly this value.
-          [
-            {
-              name,
-              type,
-              class: RRClass.IN,
-              ttl: 0,
-              rdata: encodeRdata(type, normaliseName(change.expected)),
-            },
-          ];
-    const updates = [deleteRRset(name, type)];
-    if (change.next !== null) updates.push(addRecord(name, change.type, change.next, change.ttl));
-    const rcode = await this.update(name, prerequisite, updates, [Rcode.NXRRSET, Rcode.YXDOMAIN]);
+    const rcode = await this.update(name, () => [casPrerequisite(name, change), casUpdates(name, change)], [
+      Rcode.NXRRSET,
+      Rcode.YXDOMAIN,
+    ]);
     if (rcode !== Rcode.NOERROR) {
       const current = await this.get(name);
       throw dnsConflict(name, change.expected, current?.value ?? null);
@@ -99,11 +94,7 @@ export class Rfc2136Dns implements DnsProvider {
 
   async remove(name: string): Promise<void> {
     const fqdn = normaliseName(name);
-    await this.update(
-      fqdn,
-      [],
-      MANAGED_TYPES.map((t) => deleteRRset(fqdn, RRType[t])),
-    );
+    await this.update(fqdn, () => [[], MANAGED_TYPES.map((t) => deleteRRset(fqdn, RRType[t]))]);
   }
 
   resolve(name: string): Promise<Resolution> {
@@ -115,7 +106,7 @@ export class Rfc2136Dns implements DnsProvider {
     const zone = normaliseName(this.options.zone);
     const messages = await this.exchange(
       { questions: [{ name: zone, type: RRType.AXFR, class: RRClass.IN }] },
-      'zone transfer',
+      { verb: 'transfer', what: 'zone transfer' },
       (m, seen) => m.answers.filter((a) => a.type === RRType.SOA).length + seen >= 2,
     );
     const records: DnsRecord[] = [];
@@ -128,26 +119,28 @@ export class Rfc2136Dns implements DnsProvider {
     return records.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  private async query(name: string, type: number): Promise<Message> {
-    const [response] = await this.exchange(
-      { questions: [{ name, type, class: RRClass.IN }] },
-      `lookup of ${name}`,
-    );
+  private async query(name: string, type: number, purpose: Purpose): Promise<Message> {
+    const [response] = await this.exchange({ questions: [{ name, type, class: RRClass.IN }] }, purpose);
     if (response!.rcode !== Rcode.NOERROR && response!.rcode !== Rcode.NXDOMAIN) {
-      throw this.failure(`lookup of ${name}`, response!.rcode);
+      throw this.failure(purpose, response!.rcode);
     }
     return response!;
   }
 
-  /** Sends one update; returns the response code if it is one of `accepted`, throws otherwise. */
+  /**
+   * Sends one update, its prerequisites and changes built by `build` (a value that cannot be
+   * encoded is refused before anything is sent); returns the response code if it is one of
+   * `accepted`, throws otherwise.
+   */
   private async update(
     name: string,
-    prerequisites: ResourceRecord[],
-    updates: ResourceRecord[],
+    build: () => [prerequisites: ResourceRecord[], updates: ResourceRecord[]],
     accepted: number[] = [],
   ): Promise<number> {
     const zone = normaliseName(this.options.zone);
+    const purpose: Purpose = { verb: 'update', what: `update of ${name}` };
     requireInZone(name, zone, 'zone');
+    const [prerequisites, updates] = this.encoding(purpose, build);
     const [response] = await this.exchange(
       {
         opcode: Opcode.update,
@@ -155,33 +148,71 @@ export class Rfc2136Dns implements DnsProvider {
         answers: prerequisites,
         authority: updates,
       },
-      `update of ${name}`,
+      purpose,
     );
     const rcode = response!.rcode;
     if (rcode === Rcode.NOERROR || accepted.includes(rcode)) return rcode;
-    throw this.failure(`update of ${name}`, rcode);
+    throw this.failure(purpose, rcode);
   }
 
-  private failure(what: string, rcode: number): ProviderError {
-    const name = rcodeName(rcode);
-    if (rcode === Rcode.SERVFAIL) {
-      return new ProviderError(
-        ProviderErrorKinds.unavailable,
-        `${what} on ${this.describe()}: ${name}`,
-        true,
+  /** Runs `encode`; a WireError (a value or name that has no wire form) becomes a refusal. */
+  private encoding<T>(purpose: Purpose, encode: () => T): T {
+    try {
+      return encode();
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      throw new ProviderError(
+        ProviderErrorKinds.dnsRefused,
+        `${purpose.what} on ${this.describe()}: ${e.message}`,
+        false,
+        { cause: e },
       );
     }
-    const hint =
-      rcode === Rcode.REFUSED || rcode === Rcode.NOTAUTH
-        ? ' (is the key allowed to update this zone?)'
-        : rcode === Rcode.NOTZONE
-          ? ' (the name is outside the zone)'
-          : '';
+  }
+
+  /**
+   * What the server answered, and what to check: SERVFAIL is retryable (the server may recover),
+   * every other refusal is not. `tsigError` is the error in the response's TSIG record, if any.
+   */
+  private failure(purpose: Purpose, rcode: number, tsigError = 0): ProviderError {
+    const answered = `${purpose.what} on ${this.describe()}: the server answered ${rcodeName(rcode)}`;
+    if (rcode === Rcode.SERVFAIL && tsigError === 0) {
+      return new ProviderError(ProviderErrorKinds.unavailable, answered, true);
+    }
+    const tsig = tsigError === 0 ? '' : ` (TSIG error ${rcodeName(tsigError)})`;
+    const hint = this.hint(purpose, rcode, tsigError);
     return new ProviderError(
       ProviderErrorKinds.dnsRefused,
-      `${what} on ${this.describe()}: ${name}${hint}`,
+      `${answered}${tsig}${hint ? `: ${hint}` : ''}`,
       false,
     );
+  }
+
+  private hint(purpose: Purpose, rcode: number, tsigError: number): string {
+    const zone = normaliseName(this.options.zone);
+    const key = this.options.key;
+    const { verb } = purpose;
+    if (tsigError === TsigError.BADTIME) {
+      return "the server's clock and this worker's differ by more than 5 minutes: check both clocks";
+    }
+    const isKeyRejected = tsigError === TsigError.BADKEY || tsigError === TsigError.BADSIG;
+    if (isKeyRejected || rcode === Rcode.NOTAUTH) {
+      if (!key) {
+        return `the server does not serve zone ${zone}, or requires a TSIG key to ${verb} it: check the zone name, and configure the key the server expects`;
+      }
+      const checks = `the key's name, algorithm (${key.algorithm}) and secret, and the server's ${verb} ACL`;
+      if (isKeyRejected) {
+        return `the server does not know key ${key.name} or does not allow it to ${verb} zone ${zone}: check ${checks}`;
+      }
+      // Knot answers NOTAUTH, unsigned, for a zone it does not serve.
+      return `the server does not serve zone ${zone}, does not know key ${key.name} or does not allow it to ${verb} the zone: check the zone name, ${checks}`;
+    }
+    if (rcode === Rcode.REFUSED) {
+      const who = key ? `key ${key.name}` : 'a request without a TSIG key';
+      return `the server does not let ${who} ${verb} zone ${zone}, or does not serve that zone: check the server's ${verb} ACL and the zone name`;
+    }
+    if (rcode === Rcode.NOTZONE) return `the name is outside zone ${zone}`;
+    return '';
   }
 
   /**
@@ -193,23 +224,26 @@ export class Rfc2136Dns implements DnsProvider {
       opcode?: number;
       questions: Message['questions'];
     },
-    what: string,
+    purpose: Purpose,
     isDone: (m: Message, soaSeen: number) => boolean = () => true,
   ): Promise<Message[]> {
     const { host, port, key, timeoutMs } = this.options;
     const id = randomInt(0, 0x10000);
-    const unsigned = encodeMessage({
-      id,
-      opcode: parts.opcode ?? Opcode.query,
-      questions: parts.questions,
-      answers: parts.answers ?? [],
-      authority: parts.authority ?? [],
-      additional: [],
+    const signed = this.encoding(purpose, () => {
+      const unsigned = encodeMessage({
+        id,
+        opcode: parts.opcode ?? Opcode.query,
+        questions: parts.questions,
+        answers: parts.answers ?? [],
+        authority: parts.authority ?? [],
+        additional: [],
+      });
+      return key ? signMessage(unsigned, key) : { wire: unsigned, mac: Buffer.alloc(0) };
     });
-    const signed = key ? signMessage(unsigned, key) : { wire: unsigned, mac: Buffer.alloc(0) };
     const verifier = key ? new TsigVerifier(key, signed.mac) : null;
     const frame = Buffer.alloc(2);
     frame.writeUInt16BE(signed.wire.length, 0);
+    const { what } = purpose;
 
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port });
@@ -231,38 +265,78 @@ export class Rfc2136Dns implements DnsProvider {
         while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
           const wire = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
           buffered = buffered.subarray(2 + wire.length);
+          let message: Message;
           try {
-            const message = decodeMessage(wire);
-            if (message.id !== id || !message.isResponse)
-              throw new WireError('a response to another request');
-            if (verifier) verifier.verify(wire, message);
-            else if (message.additional.some((a) => a.type === RRType.TSIG)) {
-              throw new WireError('a signed response to an unsigned request');
-            }
-            messages.push(message);
-            const done = message.rcode !== Rcode.NOERROR || isDone(message, soaSeen);
-            soaSeen += message.answers.filter((a) => a.type === RRType.SOA).length;
-            if (done) {
-              socket.removeAllListeners('close');
-              socket.end();
-              resolve(messages);
-              return;
-            }
+            message = this.accept(wire, id, verifier, purpose);
           } catch (e) {
-            const detail = e instanceof WireError ? e.message : String(e);
-            fail(
-              new ProviderError(
-                ProviderErrorKinds.dnsRefused,
-                `${what} on ${this.describe()}: ${detail}`,
-                false,
-              ),
-            );
+            fail(isProviderError(e) ? e : this.malformed(purpose, e));
+            return;
+          }
+          messages.push(message);
+          const done = message.rcode !== Rcode.NOERROR || isDone(message, soaSeen);
+          soaSeen += message.answers.filter((a) => a.type === RRType.SOA).length;
+          if (done) {
+            socket.removeAllListeners('close');
+            socket.end();
+            resolve(messages);
             return;
           }
         }
       });
     });
   }
+
+  /**
+   * Decodes a response and checks that it answers this request and carries the key's signature.
+   * A refusal often comes unsigned, or with a TSIG error and no signature (RFC 8945 §5.3.2): it is
+   * reported with what the server said, and never taken for a success.
+   */
+  private accept(wire: Buffer, id: number, verifier: TsigVerifier | null, purpose: Purpose): Message {
+    const message = decodeMessage(wire);
+    if (message.id !== id || !message.isResponse) throw new WireError('a response to another request');
+    if (!verifier) {
+      if (message.additional.some((a) => a.type === RRType.TSIG)) {
+        throw new WireError('a signed response to an unsigned request');
+      }
+      return message;
+    }
+    try {
+      verifier.verify(wire, message);
+    } catch (e) {
+      const tsigError = tsigErrorOf(message);
+      if (message.rcode !== Rcode.NOERROR || tsigError !== 0)
+        throw this.failure(purpose, message.rcode, tsigError);
+      throw e;
+    }
+    return message;
+  }
+
+  private malformed(purpose: Purpose, e: unknown): ProviderError {
+    const detail = e instanceof WireError ? e.message : 'a malformed response';
+    return new ProviderError(
+      ProviderErrorKinds.dnsRefused,
+      `${purpose.what} on ${this.describe()}: ${detail}`,
+      false,
+    );
+  }
+}
+
+/** RFC 2136 §2.4.5 (the name is not in use) or §2.4.2 (the RRset holds exactly this value). */
+function casPrerequisite(name: string, change: CompareAndSwap): ResourceRecord[] {
+  if (change.expected === null) {
+    return [{ name, type: RRType.ANY, class: RRClass.NONE, ttl: 0, rdata: Buffer.alloc(0) }];
+  }
+  const type = RRType[change.type];
+  return [
+    { name, type, class: RRClass.IN, ttl: 0, rdata: encodeRdata(type, normaliseName(change.expected)) },
+  ];
+}
+
+/** Replaces the RRset with the next value, or deletes it. */
+function casUpdates(name: string, change: CompareAndSwap): ResourceRecord[] {
+  const updates = [deleteRRset(name, RRType[change.type])];
+  if (change.next !== null) updates.push(addRecord(name, change.type, change.next, change.ttl));
+  return updates;
 }
 
 /** RFC 2136 §2.5.2: delete an RRset. */

@@ -78,13 +78,15 @@ export function encodeName(name: string): Buffer {
     for (const label of trimmed.toLowerCase().split('.')) {
       const bytes = Buffer.from(label, 'ascii');
       if (bytes.length === 0 || bytes.length > 63)
-        throw new WireError(`bad DNS name ${JSON.stringify(name)}`);
+        throw new WireError(
+          `the DNS name ${quoteValue(name)} has an empty label or one longer than 63 characters`,
+        );
       parts.push(Buffer.from([bytes.length]), bytes);
     }
   }
   parts.push(Buffer.from([0]));
   const wire = Buffer.concat(parts);
-  if (wire.length > 255) throw new WireError(`DNS name too long: ${name}`);
+  if (wire.length > 255) throw new WireError(`the DNS name ${quoteValue(name)} is longer than 255 bytes`);
   return wire;
 }
 
@@ -111,19 +113,34 @@ function decodeName(buf: Buffer, start: number): { name: string; end: number } {
   throw new WireError('name compression loop');
 }
 
-export function encodeAddress(address: string): Buffer {
-  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
-  if (isIPv6(address)) {
-    const [head = '', tail] = address.split('::') as [string, string | undefined];
-    const words = (s: string) => (s === '' ? [] : s.split(':').map((w) => parseInt(w, 16)));
-    const left = words(head);
-    const right = tail === undefined ? [] : words(tail);
-    const all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-    const out = Buffer.alloc(16);
-    all.forEach((w, i) => out.writeUInt16BE(w, i * 2));
-    return out;
-  }
-  throw new WireError(`not an IP address: ${JSON.stringify(address)}`);
+/** The 4 bytes of an IPv4 address in dotted-decimal form, or null if it is not one. */
+export function encodeIPv4(address: string): Buffer | null {
+  return isIPv4(address) ? Buffer.from(address.split('.').map(Number)) : null;
+}
+
+/**
+ * The 16 bytes of an IPv6 address in any RFC 4291 §2.2 text form: full, `::`-compressed anywhere,
+ * with an embedded IPv4 tail (`::ffff:192.0.2.1`), any case. Null if it is not one; a zone index
+ * (`%eth0`) is not part of an address, so it is refused too.
+ */
+export function encodeIPv6(address: string): Buffer | null {
+  if (!isIPv6(address) || address.includes('%')) return null;
+  const halves = address.split('::');
+  const groups = (text: string | undefined) => (text ? text.split(':') : []);
+  const toWords = (group: string): number[] => {
+    const ipv4 = group.includes('.') ? encodeIPv4(group) : null;
+    return ipv4 ? [ipv4.readUInt16BE(0), ipv4.readUInt16BE(2)] : [parseInt(group, 16)];
+  };
+  const left = groups(halves[0]).flatMap(toWords);
+  const right = groups(halves[1]).flatMap(toWords);
+  // `::` stands for one or more zero groups (isIPv6 has checked the rest of the syntax).
+  const zeros = halves.length === 2 ? 8 - left.length - right.length : 0;
+  if (halves.length === 2 && zeros < 1) return null;
+  const words = [...left, ...new Array<number>(zeros).fill(0), ...right];
+  if (words.length !== 8) return null;
+  const out = Buffer.alloc(16);
+  words.forEach((w, i) => out.writeUInt16BE(w, i * 2));
+  return out;
 }
 
 function decodeAddress(rdata: Buffer): string {
@@ -134,9 +151,27 @@ function decodeAddress(rdata: Buffer): string {
   return new URL(`http://[${words.join(':')}]/`).hostname.slice(1, -1);
 }
 
-/** Record data of a value: an address for A/AAAA, a name for CNAME. */
+/** A value as a person typed it, quoted and cut short, for a message. */
+export function quoteValue(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
+
+/** Record data of a value: an IPv4 address for A, an IPv6 address for AAAA, a name for CNAME. */
 export function encodeRdata(type: number, value: string): Buffer {
-  if (type === RRType.A || type === RRType.AAAA) return encodeAddress(value);
+  if (type === RRType.A) {
+    const rdata = encodeIPv4(value);
+    if (rdata) return rdata;
+    throw new WireError(
+      `the A record value ${quoteValue(value)} is not an IPv4 address; expected one such as 192.0.2.1`,
+    );
+  }
+  if (type === RRType.AAAA) {
+    const rdata = encodeIPv6(value);
+    if (rdata) return rdata;
+    throw new WireError(
+      `the AAAA record value ${quoteValue(value)} is not an IPv6 address; expected one such as 2001:db8::1 or ::ffff:192.0.2.1`,
+    );
+  }
   if (type === RRType.CNAME) return encodeName(value);
   throw new WireError(`unsupported record type ${type}`);
 }
@@ -404,5 +439,16 @@ export class TsigVerifier {
     this.unsigned = [];
     this.isFirst = false;
     return true;
+  }
+}
+
+/** The error code in a message's TSIG record (BADKEY, BADSIG, BADTIME…); 0 if it has none. */
+export function tsigErrorOf(message: Message): number {
+  const last = message.additional.at(-1);
+  if (!last || last.type !== RRType.TSIG) return 0;
+  try {
+    return parseTsig(last.rdata).error;
+  } catch {
+    return 0;
   }
 }

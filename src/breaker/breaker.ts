@@ -140,6 +140,16 @@ export function isCircuitOpenError(e: unknown): e is CircuitOpenError {
 }
 
 /**
+ * Leave to make one call, from `tryAcquire`. It is used once: by `onResult` or by `release`; a
+ * second use is a no-op, so a permit can never be counted back twice.
+ */
+export class Permit {
+  isSpent = false;
+  /** The state change it was given in: a permit from an earlier state is not judged in this one. */
+  constructor(readonly epoch: number) {}
+}
+
+/**
  * A circuit breaker with the rules of resilience4j: a count or time sliding window, failure-rate,
  * failure-count and slow-call-rate thresholds judged after every call once the window holds enough
  * calls, an open period that may grow with each consecutive opening, a lazy move to half-open on the
@@ -201,10 +211,10 @@ export class CircuitBreaker {
   }
 
   /**
-   * Asks to make a call: returns a permit (a number) when it may go ahead — then report the call
-   * with `onResult`, or give the permit back with `release` — or the rejection to throw.
+   * Asks to make a call: returns a permit when it may go ahead — then report the call with
+   * `onResult`, or give the permit back with `release`, once — or the rejection to throw.
    */
-  tryAcquire(): number | CircuitOpenError {
+  tryAcquire(): Permit | CircuitOpenError {
     switch (this.s) {
       case 'closed': {
         const threshold = this.settings.failureCountThreshold;
@@ -215,12 +225,12 @@ export class CircuitBreaker {
           }
         }
         this.inFlight++;
-        return this.epoch;
+        return new Permit(this.epoch);
       }
       case 'disabled':
       case 'metrics_only':
         this.inFlight++;
-        return this.epoch;
+        return new Permit(this.epoch);
       case 'open': {
         const now = this.clock();
         if (now < this.openUntil) return this.reject(this.openUntil - now);
@@ -246,9 +256,11 @@ export class CircuitBreaker {
   }
 
   /** Reports a permitted call's result: success, or an error with its verdict. */
-  onResult(permit: number, durationMs: number, verdict: ErrorVerdict | 'success'): void {
+  onResult(permit: Permit, durationMs: number, verdict: ErrorVerdict | 'success'): void {
+    if (permit.isSpent) return;
+    permit.isSpent = true;
     if (verdict === 'cancelled' || verdict === 'ignore') {
-      this.release(permit);
+      this.giveBack(permit);
       if (this.listeners.length)
         this.emitOutcome(verdict === 'cancelled' ? 'cancelled' : 'ignored', durationMs);
       return;
@@ -262,7 +274,7 @@ export class CircuitBreaker {
       );
     }
     // A call that began before the last state change says nothing about this state.
-    if (permit !== this.epoch) return;
+    if (permit.epoch !== this.epoch) return;
     switch (this.s) {
       case 'closed': {
         this.inFlight--;
@@ -305,16 +317,16 @@ export class CircuitBreaker {
   }
 
   /** A permitted call that was not made, or not judged: gives its permit back, records nothing. */
-  release(permit: number): void {
-    if (permit !== this.epoch) return;
-    if (this.s === 'half_open') this.trialPermits--;
-    else this.inFlight--;
+  release(permit: Permit): void {
+    if (permit.isSpent) return;
+    permit.isSpent = true;
+    this.giveBack(permit);
   }
 
   /** Runs `call` through the breaker; `classify` says what a thrown error means (default: failure). */
   execute<T>(call: () => Promise<T>, classify?: (e: unknown) => ErrorVerdict): Promise<T> {
     const permit = this.tryAcquire();
-    if (typeof permit !== 'number') return Promise.reject(permit);
+    if (permit instanceof CircuitOpenError) return Promise.reject(permit);
     const start = this.clock();
     let pending: Promise<T>;
     try {
@@ -337,14 +349,15 @@ export class CircuitBreaker {
   }
 
   /** `onResult(…, 'success')`, with the common case — closed, quick, unobserved — first. */
-  private succeeded(permit: number, start: number): void {
+  private succeeded(permit: Permit, start: number): void {
     const now = this.clock();
     if (
       this.s === 'closed' &&
-      permit === this.epoch &&
+      permit.epoch === this.epoch &&
       now - start < this.settings.slowCallDurationMs &&
       this.listeners.length === 0
     ) {
+      // The permit never left `execute`: it cannot have been used already.
       this.inFlight--;
       this.window.record(now, false, false);
       const reason = tripReason(this.settings, this.window, this.settings.minimumCalls, true);
@@ -414,12 +427,18 @@ export class CircuitBreaker {
 
   // --- internals ----------------------------------------------------------------------------
 
-  private acquireTrial(): number | CircuitOpenError {
+  private acquireTrial(): Permit | CircuitOpenError {
     if (this.trialPermits + this.trialWindow.calls >= this.settings.permittedCallsInHalfOpen) {
       return this.reject(THROTTLE_RETRY_MS);
     }
     this.trialPermits++;
-    return this.epoch;
+    return new Permit(this.epoch);
+  }
+
+  private giveBack(permit: Permit): void {
+    if (permit.epoch !== this.epoch) return;
+    if (this.s === 'half_open') this.trialPermits--;
+    else this.inFlight--;
   }
 
   private reject(retryAfterMs: number): CircuitOpenError {

@@ -231,6 +231,55 @@ describe('circuit breaker: open, half-open, closed', () => {
     assert.equal(b.state, 'open', 'the late trial result belongs to the old half-open state');
   });
 
+  it('opens at the half-open limit though no call comes, and ignores the late trial results', () => {
+    const { b, clock, call, transitions } = breaker({ maxWaitInHalfOpenMs: 30_000 });
+    for (let i = 0; i < 3; i++) call('failure');
+    clock.advance(60_000);
+    const trial = b.tryAcquire();
+    assert.ok(trial instanceof Permit);
+    const halfOpenSince = clock.now();
+    clock.advance(29_999);
+    assert.equal(b.state, 'half_open', 'within the limit');
+    clock.advance(1);
+    assert.equal(b.state, 'open', 'at the limit, without any call asking');
+    assert.equal(b.retryAfterMs(), 60_000, 'callers get the open period as their retry time');
+    assert.deepEqual(transitions.at(-1), {
+      breaker: 'dns:dev',
+      from: 'half_open',
+      to: 'open',
+      at: halfOpenSince + 30_000,
+      reason: 'no trial result within 30000 ms',
+    });
+    b.onResult(trial, 30_000, 'success');
+    assert.equal(b.state, 'open', 'the late trial result is not judged');
+    assert.equal(b.retryAfterMs(), 60_000);
+  });
+
+  it('ignores a trial result that comes after the half-open limit, even when nothing read the breaker', () => {
+    const { b, clock, call } = breaker({ maxWaitInHalfOpenMs: 30_000 });
+    for (let i = 0; i < 3; i++) call('failure');
+    clock.advance(60_000);
+    const trial = b.tryAcquire() as Permit;
+    clock.advance(30_000);
+    b.onResult(trial, 30_000, 'success');
+    assert.equal(b.state, 'open', 'the trial outlasted the limit: it cannot close the breaker');
+  });
+
+  it('dates the opening at the half-open limit when the breaker is read only later', () => {
+    const { b, clock, call } = breaker({ maxWaitInHalfOpenMs: 30_000 });
+    for (let i = 0; i < 3; i++) call('failure');
+    clock.advance(60_000);
+    const trial = b.tryAcquire() as Permit;
+    clock.advance(40_000);
+    assert.equal(b.snapshot().state, 'open', 'a saved state says open too');
+    assert.equal(b.retryAfterMs(), 50_000, 'open since the limit, 10 s ago');
+    b.release(trial);
+    assert.ok(b.tryAcquire() instanceof CircuitOpenError, 'the late release gave no trial back');
+    clock.advance(50_000);
+    assert.ok(b.tryAcquire() instanceof Permit, 'a new trial once the open period is over');
+    assert.equal(b.state, 'half_open');
+  });
+
   it('holds calls back while closed once failures are seen, so no more can fail than the threshold', () => {
     const { b, call } = breaker();
     call('failure');

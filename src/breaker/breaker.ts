@@ -189,6 +189,7 @@ export class CircuitBreaker {
   }
 
   get state(): BreakerState {
+    this.settle();
     return this.s;
   }
 
@@ -198,6 +199,7 @@ export class CircuitBreaker {
 
   /** The current window's totals (the trial window's in half-open). */
   metrics(): { calls: number; failures: number; slow: number; inFlight: number } {
+    this.settle();
     if (this.s === 'closed' || this.s === 'metrics_only') this.window.expire(this.clock());
     const w = this.s === 'half_open' ? this.trialWindow : this.window;
     return { calls: w.calls, failures: w.failures, slow: w.slow, inFlight: this.inFlight };
@@ -205,6 +207,7 @@ export class CircuitBreaker {
 
   /** How long until a call may be allowed (0 when it would be now). */
   retryAfterMs(): number {
+    this.settle();
     if (this.s === 'open') return Math.max(0, this.openUntil - this.clock());
     if (this.s === 'forced_open') return Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS);
     return 0;
@@ -241,15 +244,10 @@ export class CircuitBreaker {
         );
         return this.acquireTrial();
       }
-      case 'half_open': {
-        const now = this.clock();
-        const limit = this.settings.maxWaitInHalfOpenMs;
-        if (limit > 0 && now - this.since >= limit) {
-          this.open(now, `no trial result within ${limit} ms`);
-          return this.reject(this.openUntil - now);
-        }
+      case 'half_open':
+        // At the half-open limit it is open: ask again as it is now.
+        if (this.settle() !== 'half_open') return this.tryAcquire();
         return this.acquireTrial();
-      }
       case 'forced_open':
         return this.reject(Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS));
     }
@@ -259,6 +257,7 @@ export class CircuitBreaker {
   onResult(permit: Permit, durationMs: number, verdict: ErrorVerdict | 'success'): void {
     if (permit.isSpent) return;
     permit.isSpent = true;
+    this.settle();
     if (verdict === 'cancelled' || verdict === 'ignore') {
       this.giveBack(permit);
       if (this.listeners.length)
@@ -320,6 +319,7 @@ export class CircuitBreaker {
   release(permit: Permit): void {
     if (permit.isSpent) return;
     permit.isSpent = true;
+    this.settle();
     this.giveBack(permit);
   }
 
@@ -395,6 +395,7 @@ export class CircuitBreaker {
   }
 
   snapshot(): BreakerSnapshot {
+    this.settle();
     return {
       state: this.s,
       since: this.since,
@@ -426,6 +427,20 @@ export class CircuitBreaker {
   }
 
   // --- internals ----------------------------------------------------------------------------
+
+  /**
+   * Half-open has a time limit, and reaching it opens the breaker whether or not a call comes: any
+   * read of the breaker first makes that move, dated at the limit. The trials still running then
+   * belong to the old state, so their late results are not judged (as in resilience4j).
+   */
+  private settle(): BreakerState {
+    if (this.s !== 'half_open') return this.s;
+    const limit = this.settings.maxWaitInHalfOpenMs;
+    if (limit > 0 && this.clock() - this.since >= limit) {
+      this.open(this.since + limit, `no trial result within ${limit} ms`);
+    }
+    return this.s;
+  }
 
   private acquireTrial(): Permit | CircuitOpenError {
     if (this.trialPermits + this.trialWindow.calls >= this.settings.permittedCallsInHalfOpen) {

@@ -174,3 +174,39 @@ describe('the half-open limit of a shared breaker: its trial lease', () => {
     }
   });
 });
+
+describe('a shared breaker’s permit is reported once', () => {
+  it('records a closed-state call once, however often it is reported', async () => {
+    const { breaker, close } = await sharedBreaker('dns:twice', {});
+    try {
+      const permit = await breaker.acquire();
+      assert.ok(!(permit instanceof CircuitOpenError));
+      await breaker.report(permit, 10, 'failure');
+      await breaker.report(permit, 10, 'failure');
+      assert.equal((await breaker.view()).failures, 1);
+    } finally {
+      await close();
+    }
+  });
+
+  it('gives a trial permit back once: no trial too many', async () => {
+    const { breaker, trip, trial, close } = await sharedBreaker('dns:trials', {
+      permittedCallsInHalfOpen: 2,
+    });
+    try {
+      await trip();
+      await sleep(400);
+      const ignored = await trial();
+      await trial();
+      await breaker.report(ignored, 10, 'ignore');
+      await breaker.report(ignored, 10, 'ignore');
+      await trial(); // the ignored trial's place
+      assert.ok(
+        (await breaker.acquire()) instanceof CircuitOpenError,
+        'two trials run, as permitted: no third',
+      );
+    } finally {
+      await close();
+    }
+  });
+});

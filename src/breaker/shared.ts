@@ -34,6 +34,8 @@ interface SharedPermit {
   isTrial: boolean;
   /** Whether calls in this state are recorded (not when the breaker is disabled). */
   isRecorded: boolean;
+  /** Reported already: a permit is reported once, a second report is a no-op. */
+  isSpent: boolean;
 }
 
 /** Every this many recorded calls, a worker drops the calls that have left the window. */
@@ -110,9 +112,9 @@ export class SharedBreaker {
     switch (row.state) {
       case 'closed':
       case 'metrics_only':
-        return { epoch: row.epoch, isTrial: false, isRecorded: true };
+        return { epoch: row.epoch, isTrial: false, isRecorded: true, isSpent: false };
       case 'disabled':
-        return { epoch: row.epoch, isTrial: false, isRecorded: false };
+        return { epoch: row.epoch, isTrial: false, isRecorded: false, isSpent: false };
       case 'forced_open':
         return this.reject(row.state, Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS));
       case 'open': {
@@ -130,7 +132,7 @@ export class SharedBreaker {
         );
         if (!rows[0]) return this.reject('half_open', THROTTLE_RETRY_MS);
         this.emit('open', 'half_open', `the open period is over; ${this.worker} holds the trial lease`);
-        return { epoch: rows[0].epoch, isTrial: true, isRecorded: true };
+        return { epoch: rows[0].epoch, isTrial: true, isRecorded: true, isSpent: false };
       }
       case 'half_open': {
         // `read` has opened it if the lease is over.
@@ -143,12 +145,14 @@ export class SharedBreaker {
           [this.name, row.epoch, this.worker, this.settings.permittedCallsInHalfOpen],
         );
         if (!rows[0]) return this.reject('half_open', THROTTLE_RETRY_MS);
-        return { epoch: row.epoch, isTrial: true, isRecorded: true };
+        return { epoch: row.epoch, isTrial: true, isRecorded: true, isSpent: false };
       }
     }
   }
 
   async report(permit: SharedPermit, durationMs: number, verdict: ErrorVerdict | 'success'): Promise<void> {
+    if (permit.isSpent) return;
+    permit.isSpent = true;
     if (verdict === 'cancelled' || verdict === 'ignore') {
       for (const l of this.listeners)
         l.onOutcome?.(this.name, verdict === 'cancelled' ? 'cancelled' : 'ignored', durationMs);

@@ -199,3 +199,112 @@ describe('breakers for operators: CLI, metrics, fallback', () => {
     assert.match(nobody.stderr, /cannot reach the worker's admin endpoint at 127\.0\.0\.1:9/);
   });
 });
+
+/** One request to the admin endpoint, with the token, as sent: no client rewrites its target. */
+function ask(
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; allow?: string; type?: string; error: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: admin.port,
+        method,
+        path,
+        headers: { authorization: `Bearer ${TOKEN}` },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            allow: res.headers.allow,
+            type: res.headers['content-type'],
+            error: (JSON.parse(text) as { error: string }).error,
+          }),
+        );
+      },
+    ).on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('the admin endpoint refuses bad input with a 4xx and a message for a person', () => {
+  const cases: [string, string, number, RegExp, string?][] = [
+    [
+      'POST',
+      '/breakers/%E0%A4%A/open',
+      400,
+      /^invalid breaker name "%E0%A4%A": not valid percent-encoding; expected infra, dns, cmdb or checks, optionally :<target>$/,
+    ],
+    [
+      'POST',
+      '/breakers/dns:%E0%A4%A/close',
+      400,
+      /^invalid breaker name "dns:%E0%A4%A": not valid percent-encoding/,
+    ],
+    [
+      'POST',
+      `/breakers/dns:${'a'.repeat(5_000)}/open`,
+      400,
+      /^invalid breaker name "dns:a{36}…": 5004 characters, at most 64; expected infra/,
+    ],
+    ['POST', '/breakers/dns%3Bdev/reset', 400, /^invalid breaker name "dns;dev": expected infra, dns/],
+    ['POST', '/breakers/cmdb/explode', 400, /^unknown action "explode": expected open, close or reset$/],
+    ['POST', '/breakers/cmdb/OPEN', 400, /^unknown action "OPEN"/],
+    ['POST', `/breakers/cmdb/${'x'.repeat(500)}`, 400, /^unknown action "x{40}…": expected open/],
+    [
+      'POST',
+      '/breakers/cmdb/open?by=%E0%A4%A',
+      400,
+      /^invalid query parameter "by=%E0%A4%A": not valid percent-encoding$/,
+    ],
+    ['POST', '/breakers/cmdb/open?by=a%20b', 400, /^invalid operator name "a b" \(\?by=\): expected 1 to 64/],
+    ['POST', `/breakers/cmdb/open?by=${'b'.repeat(65)}`, 400, /^invalid operator name "b{40}…"/],
+    ['POST', '/breakers/cmdb/open?by=alice&force=1', 400, /^unknown parameter "force": only \?by=<name>/],
+    ['POST', '/breakers/cmdb/open?by=alice&by=bob', 400, /^\?by= given 2 times: name one operator$/],
+    [
+      'POST',
+      '/breakers/cmdb/open',
+      400,
+      /^unexpected request body \(a 14-byte body\): the admin endpoint takes none; name the operator with \?by=<name>$/,
+      '{"by":"alice"}',
+    ],
+    [
+      'POST',
+      'http://[/breakers/cmdb/open',
+      400,
+      /^invalid request target "http:\/\/\[\/breakers\/cmdb\/open": expected a path/,
+    ],
+    ['OPTIONS', '*', 400, /^invalid request target "\*"/],
+    [
+      'GET',
+      '/breakers/cmdb/open',
+      405,
+      /^method "GET" is not served for "\/breakers\/cmdb\/open": use POST$/,
+    ],
+    ['POST', '/metrics', 405, /^method "POST" is not served for "\/metrics": use GET$/],
+    [
+      'GET',
+      '/breakers/cmdb',
+      404,
+      /^no such path "\/breakers\/cmdb": expected GET \/metrics, GET \/breakers or POST/,
+    ],
+  ];
+  for (const [method, path, status, error, body] of cases) {
+    it(`${method} ${path.length > 60 ? `${path.slice(0, 60)}…` : path}${body ? ' with a body' : ''}: ${status}`, async () => {
+      const before = h.breakers.get('cmdb').state;
+      const answer = await ask(method, path, body);
+      assert.equal(answer.status, status, answer.error);
+      assert.equal(answer.type, 'application/json');
+      assert.match(answer.error, error);
+      assert.ok(!answer.error.includes('\n') && answer.error.length <= 200, 'one short line');
+      if (status === 405) assert.ok(answer.allow === 'GET' || answer.allow === 'POST');
+      assert.equal(h.breakers.get('cmdb').state, before, 'nothing was done');
+    });
+  }
+});

@@ -3,7 +3,10 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CircuitOpenError, DEFAULT_BREAKER_SETTINGS } from '../src/breaker/breaker';
+import type { BreakerSettings, Transition } from '../src/breaker/breaker';
 import type { BreakerView } from '../src/breaker/registry';
+import { SharedBreaker } from '../src/breaker/shared';
 import { PostgresCmdb } from '../src/providers/cmdb/postgres';
 import { startPostgres } from './helpers/postgres';
 import type { PostgresServer } from './helpers/postgres';
@@ -102,5 +105,108 @@ describe('a circuit breaker shared by worker processes through PostgreSQL', () =
       view.retryAfterMs > 1_000,
       `the second opening in a row lasts 2 s (${view.retryAfterMs} ms left)`,
     );
+  });
+});
+
+/** A shared breaker in this process, on the same database, with short periods measured on its clock. */
+async function sharedBreaker(name: string, overrides: Partial<BreakerSettings>) {
+  const db = new PostgresCmdb({ connectionString: server.url });
+  const settings = { ...DEFAULT_BREAKER_SETTINGS, waitDurationMs: 300, maxWaitDurationMs: 300, ...overrides };
+  const breaker = new SharedBreaker(name, settings, (text, values) => db.query(text, values), 'test-worker');
+  const transitions: Transition[] = [];
+  breaker.listen({ onTransition: (t) => transitions.push(t) });
+  const trip = async () => {
+    for (let i = 0; i < 3; i++) {
+      const permit = await breaker.acquire();
+      assert.ok(!(permit instanceof CircuitOpenError));
+      await breaker.report(permit, 10, 'failure');
+    }
+    assert.equal((await breaker.view()).state, 'open');
+  };
+  const trial = async () => {
+    const permit = await breaker.acquire();
+    assert.ok(!(permit instanceof CircuitOpenError) && permit.isTrial, 'a trial permit');
+    return permit;
+  };
+  return { breaker, transitions, trip, trial, close: () => db.close() };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('the half-open limit of a shared breaker: its trial lease', () => {
+  it('opens when the lease ends though no call comes, and ignores the late trial result', async () => {
+    const { breaker, transitions, trip, trial, close } = await sharedBreaker('dns:lease', {
+      waitDurationMs: 1_000,
+      maxWaitDurationMs: 1_000,
+      maxWaitInHalfOpenMs: 600,
+    });
+    try {
+      await trip();
+      await sleep(1_100);
+      const hung = await trial();
+      assert.equal((await breaker.view()).state, 'half_open', 'within the lease');
+      await sleep(900);
+      const view = await breaker.view();
+      assert.equal(view.state, 'open', 'the lease is over, though no call came');
+      assert.ok(
+        view.retryAfterMs > 0 && view.retryAfterMs <= 850,
+        `open for 1 s from the lease's end, 300 ms ago: retry in ${view.retryAfterMs} ms`,
+      );
+      assert.match(transitions.at(-1)!.reason, /no trial result before the trial lease ended/);
+      await breaker.report(hung, 800, 'success');
+      assert.equal((await breaker.view()).state, 'open', 'the late trial result is not judged');
+    } finally {
+      await close();
+    }
+  });
+
+  it('ignores a trial result that comes after the lease ended, even when nothing read the breaker', async () => {
+    const { breaker, trip, trial, close } = await sharedBreaker('dns:late', { maxWaitInHalfOpenMs: 600 });
+    try {
+      await trip();
+      await sleep(400);
+      const hung = await trial();
+      await sleep(800);
+      await breaker.report(hung, 800, 'success');
+      assert.equal((await breaker.view()).state, 'open');
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('a shared breaker’s permit is reported once', () => {
+  it('records a closed-state call once, however often it is reported', async () => {
+    const { breaker, close } = await sharedBreaker('dns:twice', {});
+    try {
+      const permit = await breaker.acquire();
+      assert.ok(!(permit instanceof CircuitOpenError));
+      await breaker.report(permit, 10, 'failure');
+      await breaker.report(permit, 10, 'failure');
+      assert.equal((await breaker.view()).failures, 1);
+    } finally {
+      await close();
+    }
+  });
+
+  it('gives a trial permit back once: no trial too many', async () => {
+    const { breaker, trip, trial, close } = await sharedBreaker('dns:trials', {
+      permittedCallsInHalfOpen: 2,
+    });
+    try {
+      await trip();
+      await sleep(400);
+      const ignored = await trial();
+      await trial();
+      await breaker.report(ignored, 10, 'ignore');
+      await breaker.report(ignored, 10, 'ignore');
+      await trial(); // the ignored trial's place
+      assert.ok(
+        (await breaker.acquire()) instanceof CircuitOpenError,
+        'two trials run, as permitted: no third',
+      );
+    } finally {
+      await close();
+    }
   });
 });

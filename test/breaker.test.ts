@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CircuitBreaker, CircuitOpenError, DEFAULT_BREAKER_SETTINGS } from '../src/breaker/breaker';
+import { CircuitBreaker, CircuitOpenError, DEFAULT_BREAKER_SETTINGS, Permit } from '../src/breaker/breaker';
 import type { BreakerSettings, BreakerSnapshot, ErrorVerdict, Transition } from '../src/breaker/breaker';
 import { CmdbOutbox } from '../src/breaker/outbox';
 import { Breakers } from '../src/breaker/registry';
@@ -26,7 +26,7 @@ function breaker(overrides: Partial<BreakerSettings> = {}) {
   /** One call that takes `ms` and ends with `verdict`; returns the rejection if there was one. */
   const call = (verdict: ErrorVerdict | 'success', ms = 10): CircuitOpenError | null => {
     const permit = b.tryAcquire();
-    if (typeof permit !== 'number') return permit;
+    if (permit instanceof CircuitOpenError) return permit;
     clock.advance(ms);
     b.onResult(permit, ms, verdict);
     return null;
@@ -159,15 +159,15 @@ describe('circuit breaker: open, half-open, closed', () => {
     clock.advance(60_000);
     const first = b.tryAcquire();
     const second = b.tryAcquire();
-    assert.equal(typeof first, 'number');
-    assert.equal(typeof second, 'number');
+    assert.ok(first instanceof Permit);
+    assert.ok(second instanceof Permit);
     const third = b.tryAcquire();
     assert.ok(third instanceof CircuitOpenError, 'permits exhausted');
     assert.equal(third.retryAfterMs, 5_000, 'look again when the trial may be done');
     assert.match(third.message, /half-open, its trial calls are in progress/);
-    b.onResult(first as number, 10, 'success');
+    b.onResult(first as Permit, 10, 'success');
     assert.equal(b.state, 'half_open', 'judged only when all trials are in');
-    b.onResult(second as number, 10, 'failure');
+    b.onResult(second as Permit, 10, 'failure');
     assert.equal(b.state, 'open', '1 of 2 trials failed: 50% ≥ 50%');
   });
 
@@ -222,13 +222,62 @@ describe('circuit breaker: open, half-open, closed', () => {
     for (let i = 0; i < 3; i++) call('failure');
     clock.advance(60_000);
     const hung = b.tryAcquire();
-    assert.equal(typeof hung, 'number');
+    assert.ok(hung instanceof Permit);
     clock.advance(30_000);
     const next = call('success');
     assert.ok(next instanceof CircuitOpenError);
     assert.equal(b.state, 'open');
-    b.onResult(hung as number, 90_000, 'success');
+    b.onResult(hung as Permit, 90_000, 'success');
     assert.equal(b.state, 'open', 'the late trial result belongs to the old half-open state');
+  });
+
+  it('opens at the half-open limit though no call comes, and ignores the late trial results', () => {
+    const { b, clock, call, transitions } = breaker({ maxWaitInHalfOpenMs: 30_000 });
+    for (let i = 0; i < 3; i++) call('failure');
+    clock.advance(60_000);
+    const trial = b.tryAcquire();
+    assert.ok(trial instanceof Permit);
+    const halfOpenSince = clock.now();
+    clock.advance(29_999);
+    assert.equal(b.state, 'half_open', 'within the limit');
+    clock.advance(1);
+    assert.equal(b.state, 'open', 'at the limit, without any call asking');
+    assert.equal(b.retryAfterMs(), 60_000, 'callers get the open period as their retry time');
+    assert.deepEqual(transitions.at(-1), {
+      breaker: 'dns:dev',
+      from: 'half_open',
+      to: 'open',
+      at: halfOpenSince + 30_000,
+      reason: 'no trial result within 30000 ms',
+    });
+    b.onResult(trial, 30_000, 'success');
+    assert.equal(b.state, 'open', 'the late trial result is not judged');
+    assert.equal(b.retryAfterMs(), 60_000);
+  });
+
+  it('ignores a trial result that comes after the half-open limit, even when nothing read the breaker', () => {
+    const { b, clock, call } = breaker({ maxWaitInHalfOpenMs: 30_000 });
+    for (let i = 0; i < 3; i++) call('failure');
+    clock.advance(60_000);
+    const trial = b.tryAcquire() as Permit;
+    clock.advance(30_000);
+    b.onResult(trial, 30_000, 'success');
+    assert.equal(b.state, 'open', 'the trial outlasted the limit: it cannot close the breaker');
+  });
+
+  it('dates the opening at the half-open limit when the breaker is read only later', () => {
+    const { b, clock, call } = breaker({ maxWaitInHalfOpenMs: 30_000 });
+    for (let i = 0; i < 3; i++) call('failure');
+    clock.advance(60_000);
+    const trial = b.tryAcquire() as Permit;
+    clock.advance(40_000);
+    assert.equal(b.snapshot().state, 'open', 'a saved state says open too');
+    assert.equal(b.retryAfterMs(), 50_000, 'open since the limit, 10 s ago');
+    b.release(trial);
+    assert.ok(b.tryAcquire() instanceof CircuitOpenError, 'the late release gave no trial back');
+    clock.advance(50_000);
+    assert.ok(b.tryAcquire() instanceof Permit, 'a new trial once the open period is over');
+    assert.equal(b.state, 'half_open');
   });
 
   it('holds calls back while closed once failures are seen, so no more can fail than the threshold', () => {
@@ -236,20 +285,80 @@ describe('circuit breaker: open, half-open, closed', () => {
     call('failure');
     const a = b.tryAcquire();
     const c = b.tryAcquire();
-    assert.equal(typeof a, 'number');
-    assert.equal(typeof c, 'number', 'if both fail, 3 failures reach the dependency: the threshold');
+    assert.ok(a instanceof Permit);
+    assert.ok(c instanceof Permit, 'if both fail, 3 failures reach the dependency: the threshold');
     const d = b.tryAcquire();
     assert.ok(d instanceof CircuitOpenError, 'a fourth could fail beyond the threshold');
     assert.equal(d.state, 'closed');
     assert.equal(d.retryAfterMs, 5_000);
-    b.onResult(a as number, 10, 'success');
-    assert.equal(typeof b.tryAcquire(), 'number', 'allowed again when the call in flight ends');
+    b.onResult(a as Permit, 10, 'success');
+    assert.ok(b.tryAcquire() instanceof Permit, 'allowed again when the call in flight ends');
     const healthy = breaker();
     const permits = Array.from({ length: 10 }, () => healthy.b.tryAcquire());
     assert.ok(
-      permits.every((p) => typeof p === 'number'),
+      permits.every((p) => p instanceof Permit),
       'no limit while no failure is seen',
     );
+  });
+});
+
+describe('circuit breaker: a permit is used once', () => {
+  it('counts a closed-state permit back once, however often it is given back', () => {
+    const { b, call } = breaker();
+    call('failure');
+    const first = b.tryAcquire() as Permit;
+    const second = b.tryAcquire() as Permit;
+    assert.ok(b.tryAcquire() instanceof CircuitOpenError, 'one failure and two in flight: the threshold');
+    b.onResult(first, 10, 'success');
+    assert.doesNotThrow(() => {
+      b.release(first);
+      b.release(first);
+      b.onResult(first, 10, 'failure');
+    });
+    assert.equal(b.metrics().inFlight, 1, 'only the second call is in flight');
+    assert.equal(b.metrics().failures, 1, 'the second use of the permit recorded nothing');
+    assert.ok(b.tryAcquire() instanceof Permit, 'one more may go, as before');
+    assert.ok(b.tryAcquire() instanceof CircuitOpenError, 'but not two more');
+    b.release(second);
+    b.release(second);
+    assert.equal(b.metrics().inFlight, 1, 'never below the calls really in flight');
+  });
+
+  it('never drives the in-flight count below zero', () => {
+    const { b } = breaker();
+    const permit = b.tryAcquire() as Permit;
+    b.release(permit);
+    b.release(permit);
+    b.onResult(permit, 10, 'cancelled');
+    assert.equal(b.metrics().inFlight, 0);
+  });
+
+  it('gives a half-open trial permit back once: no trial too many', () => {
+    const { b, clock, call } = breaker({ permittedCallsInHalfOpen: 2, failureRateThreshold: 50 });
+    for (let i = 0; i < 3; i++) call('failure');
+    clock.advance(60_000);
+    const ignored = b.tryAcquire() as Permit;
+    const running = b.tryAcquire() as Permit;
+    b.onResult(ignored, 10, 'ignore');
+    b.release(ignored);
+    b.release(ignored);
+    assert.ok(b.tryAcquire() instanceof Permit, 'the ignored trial’s place');
+    assert.ok(b.tryAcquire() instanceof CircuitOpenError, 'two trials run, as permitted: no third');
+    b.onResult(running, 10, 'success');
+    assert.equal(b.state, 'half_open');
+  });
+
+  it('judges a half-open trial result once', () => {
+    const { b, clock, call } = breaker({ permittedCallsInHalfOpen: 2, failureRateThreshold: 50 });
+    for (let i = 0; i < 3; i++) call('failure');
+    clock.advance(60_000);
+    const first = b.tryAcquire() as Permit;
+    const second = b.tryAcquire() as Permit;
+    b.onResult(first, 10, 'success');
+    b.onResult(first, 10, 'failure');
+    assert.equal(b.state, 'half_open', 'one trial of two is in: not judged yet');
+    b.onResult(second, 10, 'success');
+    assert.equal(b.state, 'closed', 'two trials, both succeeded');
   });
 });
 
@@ -289,7 +398,7 @@ describe('circuit breaker: operators, saved state, rejections', () => {
     assert.equal(restarted.state, 'open');
     assert.equal(restarted.retryAfterMs(), 40_000);
     clock.advance(40_000);
-    assert.equal(typeof restarted.tryAcquire(), 'number', 'the trial');
+    assert.ok(restarted.tryAcquire() instanceof Permit, 'the trial');
     assert.equal(restarted.state, 'half_open');
   });
 

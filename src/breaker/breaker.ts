@@ -140,6 +140,16 @@ export function isCircuitOpenError(e: unknown): e is CircuitOpenError {
 }
 
 /**
+ * Leave to make one call, from `tryAcquire`. It is used once: by `onResult` or by `release`; a
+ * second use is a no-op, so a permit can never be counted back twice.
+ */
+export class Permit {
+  isSpent = false;
+  /** The state change it was given in: a permit from an earlier state is not judged in this one. */
+  constructor(readonly epoch: number) {}
+}
+
+/**
  * A circuit breaker with the rules of resilience4j: a count or time sliding window, failure-rate,
  * failure-count and slow-call-rate thresholds judged after every call once the window holds enough
  * calls, an open period that may grow with each consecutive opening, a lazy move to half-open on the
@@ -179,6 +189,7 @@ export class CircuitBreaker {
   }
 
   get state(): BreakerState {
+    this.settle();
     return this.s;
   }
 
@@ -188,6 +199,7 @@ export class CircuitBreaker {
 
   /** The current window's totals (the trial window's in half-open). */
   metrics(): { calls: number; failures: number; slow: number; inFlight: number } {
+    this.settle();
     if (this.s === 'closed' || this.s === 'metrics_only') this.window.expire(this.clock());
     const w = this.s === 'half_open' ? this.trialWindow : this.window;
     return { calls: w.calls, failures: w.failures, slow: w.slow, inFlight: this.inFlight };
@@ -195,16 +207,17 @@ export class CircuitBreaker {
 
   /** How long until a call may be allowed (0 when it would be now). */
   retryAfterMs(): number {
+    this.settle();
     if (this.s === 'open') return Math.max(0, this.openUntil - this.clock());
     if (this.s === 'forced_open') return Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS);
     return 0;
   }
 
   /**
-   * Asks to make a call: returns a permit (a number) when it may go ahead — then report the call
-   * with `onResult`, or give the permit back with `release` — or the rejection to throw.
+   * Asks to make a call: returns a permit when it may go ahead — then report the call with
+   * `onResult`, or give the permit back with `release`, once — or the rejection to throw.
    */
-  tryAcquire(): number | CircuitOpenError {
+  tryAcquire(): Permit | CircuitOpenError {
     switch (this.s) {
       case 'closed': {
         const threshold = this.settings.failureCountThreshold;
@@ -215,12 +228,12 @@ export class CircuitBreaker {
           }
         }
         this.inFlight++;
-        return this.epoch;
+        return new Permit(this.epoch);
       }
       case 'disabled':
       case 'metrics_only':
         this.inFlight++;
-        return this.epoch;
+        return new Permit(this.epoch);
       case 'open': {
         const now = this.clock();
         if (now < this.openUntil) return this.reject(this.openUntil - now);
@@ -231,24 +244,22 @@ export class CircuitBreaker {
         );
         return this.acquireTrial();
       }
-      case 'half_open': {
-        const now = this.clock();
-        const limit = this.settings.maxWaitInHalfOpenMs;
-        if (limit > 0 && now - this.since >= limit) {
-          this.open(now, `no trial result within ${limit} ms`);
-          return this.reject(this.openUntil - now);
-        }
+      case 'half_open':
+        // At the half-open limit it is open: ask again as it is now.
+        if (this.settle() !== 'half_open') return this.tryAcquire();
         return this.acquireTrial();
-      }
       case 'forced_open':
         return this.reject(Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS));
     }
   }
 
   /** Reports a permitted call's result: success, or an error with its verdict. */
-  onResult(permit: number, durationMs: number, verdict: ErrorVerdict | 'success'): void {
+  onResult(permit: Permit, durationMs: number, verdict: ErrorVerdict | 'success'): void {
+    if (permit.isSpent) return;
+    permit.isSpent = true;
+    this.settle();
     if (verdict === 'cancelled' || verdict === 'ignore') {
-      this.release(permit);
+      this.giveBack(permit);
       if (this.listeners.length)
         this.emitOutcome(verdict === 'cancelled' ? 'cancelled' : 'ignored', durationMs);
       return;
@@ -262,7 +273,7 @@ export class CircuitBreaker {
       );
     }
     // A call that began before the last state change says nothing about this state.
-    if (permit !== this.epoch) return;
+    if (permit.epoch !== this.epoch) return;
     switch (this.s) {
       case 'closed': {
         this.inFlight--;
@@ -305,16 +316,17 @@ export class CircuitBreaker {
   }
 
   /** A permitted call that was not made, or not judged: gives its permit back, records nothing. */
-  release(permit: number): void {
-    if (permit !== this.epoch) return;
-    if (this.s === 'half_open') this.trialPermits--;
-    else this.inFlight--;
+  release(permit: Permit): void {
+    if (permit.isSpent) return;
+    permit.isSpent = true;
+    this.settle();
+    this.giveBack(permit);
   }
 
   /** Runs `call` through the breaker; `classify` says what a thrown error means (default: failure). */
   execute<T>(call: () => Promise<T>, classify?: (e: unknown) => ErrorVerdict): Promise<T> {
     const permit = this.tryAcquire();
-    if (typeof permit !== 'number') return Promise.reject(permit);
+    if (permit instanceof CircuitOpenError) return Promise.reject(permit);
     const start = this.clock();
     let pending: Promise<T>;
     try {
@@ -337,14 +349,15 @@ export class CircuitBreaker {
   }
 
   /** `onResult(…, 'success')`, with the common case — closed, quick, unobserved — first. */
-  private succeeded(permit: number, start: number): void {
+  private succeeded(permit: Permit, start: number): void {
     const now = this.clock();
     if (
       this.s === 'closed' &&
-      permit === this.epoch &&
+      permit.epoch === this.epoch &&
       now - start < this.settings.slowCallDurationMs &&
       this.listeners.length === 0
     ) {
+      // The permit never left `execute`: it cannot have been used already.
       this.inFlight--;
       this.window.record(now, false, false);
       const reason = tripReason(this.settings, this.window, this.settings.minimumCalls, true);
@@ -382,6 +395,7 @@ export class CircuitBreaker {
   }
 
   snapshot(): BreakerSnapshot {
+    this.settle();
     return {
       state: this.s,
       since: this.since,
@@ -414,12 +428,32 @@ export class CircuitBreaker {
 
   // --- internals ----------------------------------------------------------------------------
 
-  private acquireTrial(): number | CircuitOpenError {
+  /**
+   * Half-open has a time limit, and reaching it opens the breaker whether or not a call comes: any
+   * read of the breaker first makes that move, dated at the limit. The trials still running then
+   * belong to the old state, so their late results are not judged (as in resilience4j).
+   */
+  private settle(): BreakerState {
+    if (this.s !== 'half_open') return this.s;
+    const limit = this.settings.maxWaitInHalfOpenMs;
+    if (limit > 0 && this.clock() - this.since >= limit) {
+      this.open(this.since + limit, `no trial result within ${limit} ms`);
+    }
+    return this.s;
+  }
+
+  private acquireTrial(): Permit | CircuitOpenError {
     if (this.trialPermits + this.trialWindow.calls >= this.settings.permittedCallsInHalfOpen) {
       return this.reject(THROTTLE_RETRY_MS);
     }
     this.trialPermits++;
-    return this.epoch;
+    return new Permit(this.epoch);
+  }
+
+  private giveBack(permit: Permit): void {
+    if (permit.epoch !== this.epoch) return;
+    if (this.s === 'half_open') this.trialPermits--;
+    else this.inFlight--;
   }
 
   private reject(retryAfterMs: number): CircuitOpenError {

@@ -34,6 +34,8 @@ interface SharedPermit {
   isTrial: boolean;
   /** Whether calls in this state are recorded (not when the breaker is disabled). */
   isRecorded: boolean;
+  /** Reported already: a permit is reported once, a second report is a no-op. */
+  isSpent: boolean;
 }
 
 /** Every this many recorded calls, a worker drops the calls that have left the window. */
@@ -110,9 +112,9 @@ export class SharedBreaker {
     switch (row.state) {
       case 'closed':
       case 'metrics_only':
-        return { epoch: row.epoch, isTrial: false, isRecorded: true };
+        return { epoch: row.epoch, isTrial: false, isRecorded: true, isSpent: false };
       case 'disabled':
-        return { epoch: row.epoch, isTrial: false, isRecorded: false };
+        return { epoch: row.epoch, isTrial: false, isRecorded: false, isSpent: false };
       case 'forced_open':
         return this.reject(row.state, Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS));
       case 'open': {
@@ -130,33 +132,27 @@ export class SharedBreaker {
         );
         if (!rows[0]) return this.reject('half_open', THROTTLE_RETRY_MS);
         this.emit('open', 'half_open', `the open period is over; ${this.worker} holds the trial lease`);
-        return { epoch: rows[0].epoch, isTrial: true, isRecorded: true };
+        return { epoch: rows[0].epoch, isTrial: true, isRecorded: true, isSpent: false };
       }
       case 'half_open': {
-        if ((row.trial_ms_left ?? 0) <= 0) {
-          await this.transition(
-            row.epoch,
-            'half_open',
-            'open',
-            'no trial result before the lease ended',
-            row.consecutive_opens + 1,
-          );
-          return this.reject('open', openPeriodMs(this.settings, row.consecutive_opens + 1));
-        }
+        // `read` has opened it if the lease is over.
         if (row.trial_owner !== this.worker) return this.reject('half_open', THROTTLE_RETRY_MS);
         const { rows } = await this.query<{ epoch: string }>(
           `UPDATE circuit_breakers SET trials_issued = trials_issued + 1
             WHERE name = $1 AND epoch = $2 AND trial_owner = $3 AND trials_issued < $4
+              AND trial_until > now()
             RETURNING epoch`,
           [this.name, row.epoch, this.worker, this.settings.permittedCallsInHalfOpen],
         );
         if (!rows[0]) return this.reject('half_open', THROTTLE_RETRY_MS);
-        return { epoch: row.epoch, isTrial: true, isRecorded: true };
+        return { epoch: row.epoch, isTrial: true, isRecorded: true, isSpent: false };
       }
     }
   }
 
   async report(permit: SharedPermit, durationMs: number, verdict: ErrorVerdict | 'success'): Promise<void> {
+    if (permit.isSpent) return;
+    permit.isSpent = true;
     if (verdict === 'cancelled' || verdict === 'ignore') {
       for (const l of this.listeners)
         l.onOutcome?.(this.name, verdict === 'cancelled' ? 'cancelled' : 'ignored', durationMs);
@@ -273,6 +269,25 @@ export class SharedBreaker {
       );
       this.isKnown = true;
     }
+    let row = await this.select();
+    if (!row) {
+      this.isKnown = false;
+      return this.read();
+    }
+    if (row.state === 'half_open' && (row.trial_ms_left ?? 0) <= 0) {
+      await this.endTrialLease(row);
+      row = (await this.select()) ?? row;
+    }
+    this.onState?.({
+      state: row.state,
+      since: row.since.getTime(),
+      openUntil: Date.now() + (row.open_ms_left ?? 0),
+      consecutiveOpens: row.consecutive_opens,
+    });
+    return row;
+  }
+
+  private async select(): Promise<Row | undefined> {
     const { rows } = await this.query<Row>(
       `SELECT state, epoch::text AS epoch, since, consecutive_opens, trial_owner, trials_issued,
               EXTRACT(EPOCH FROM (open_until - now())) * 1000 AS open_ms_left,
@@ -281,18 +296,30 @@ export class SharedBreaker {
       [this.name],
     );
     const row = rows[0];
-    if (!row) {
-      this.isKnown = false;
-      return this.read();
+    return row && { ...row, open_ms_left: num(row.open_ms_left), trial_ms_left: num(row.trial_ms_left) };
+  }
+
+  /**
+   * The trial lease is half-open's time limit: once it is over the breaker is open, as of the
+   * lease's end, whether or not a call comes; the trials' late results belong to the old epoch.
+   */
+  private async endTrialLease(row: Row): Promise<void> {
+    const consecutiveOpens = row.consecutive_opens + 1;
+    const reason = 'no trial result before the trial lease ended';
+    const { rowCount } = await this.query(
+      `UPDATE circuit_breakers
+          SET state = 'open', epoch = epoch + 1, since = COALESCE(trial_until, now()),
+              consecutive_opens = $3,
+              open_until = COALESCE(trial_until, now()) + $4 * interval '1 millisecond',
+              trial_owner = NULL, trial_until = NULL, trials_issued = 0, reason = $5
+        WHERE name = $1 AND epoch = $2 AND state = 'half_open'
+          AND (trial_until IS NULL OR trial_until <= now())`,
+      [this.name, row.epoch, consecutiveOpens, openPeriodMs(this.settings, consecutiveOpens), reason],
+    );
+    if (rowCount) {
+      this.emit('half_open', 'open', reason);
+      await this.forget(row.epoch);
     }
-    const result = { ...row, open_ms_left: num(row.open_ms_left), trial_ms_left: num(row.trial_ms_left) };
-    this.onState?.({
-      state: result.state,
-      since: result.since.getTime(),
-      openUntil: Date.now() + (result.open_ms_left ?? 0),
-      consecutiveOpens: result.consecutive_opens,
-    });
-    return result;
   }
 
   /** The calls of one state: in a window of time or count, or all of them (a trial). */
@@ -337,7 +364,10 @@ export class SharedBreaker {
     }
   }
 
-  /** Moves the shared state from `from` at `epoch`; only the first worker to try succeeds. */
+  /**
+   * Moves the shared state from `from` at `epoch`; only the first worker to try succeeds. Trials
+   * judged after their lease ended move nothing: the breaker is open as of the lease's end.
+   */
   private async transition(
     epoch: string,
     from: BreakerState,
@@ -351,17 +381,19 @@ export class SharedBreaker {
           SET state = $4, epoch = epoch + 1, since = now(), consecutive_opens = $5,
               open_until = CASE WHEN $4 = 'open' THEN now() + $6 * interval '1 millisecond' END,
               trial_owner = NULL, trial_until = NULL, trials_issued = 0, reason = $7
-        WHERE name = $1 AND epoch = $2 AND state = $3`,
+        WHERE name = $1 AND epoch = $2 AND state = $3
+          AND (state <> 'half_open' OR trial_until > now())`,
       [this.name, epoch, from, to, consecutiveOpens, openMs, reason],
     );
     if (rowCount) {
       this.emit(from, to, reason);
-      // The window of a state that is over is history.
-      await this.query(`DELETE FROM circuit_breaker_calls WHERE name = $1 AND epoch <= $2`, [
-        this.name,
-        epoch,
-      ]);
+      await this.forget(epoch);
     }
+  }
+
+  /** The window of a state that is over is history. */
+  private async forget(epoch: string): Promise<void> {
+    await this.query(`DELETE FROM circuit_breaker_calls WHERE name = $1 AND epoch <= $2`, [this.name, epoch]);
   }
 
   private reject(state: BreakerState, retryAfterMs: number): CircuitOpenError {

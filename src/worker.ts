@@ -6,6 +6,7 @@ import { TerraformInfra } from './providers/infra/terraform';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { heartbeatInterceptors } from './activities/heartbeat';
 import type { ActivityDeps } from './activities';
 import type { Config } from './config/schema';
 import { Checks } from './providers/checks';
@@ -194,9 +195,9 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: createActivities(options.deps),
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: WORKFLOWS_PATH }),
+    interceptors: { activity: [heartbeatInterceptors] },
+    // Bundled quietly: webpack's report is one long JSON log line that tells an operator nothing.
+    workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
   });
 }
 

@@ -133,6 +133,22 @@ describe('breakers for operators: CLI, metrics, fallback', () => {
       text.stdout,
       /blocked\s+by circuit breaker dns:dev \(forced open\) while trying to read alias/,
     );
+    // The live deployment is not known until the alias has been read: not "none".
+    assert.match(text.stdout, /live\s+not known yet/);
+    // Attempts go on every few seconds: the next attempt the status names is always the real one.
+    const firstRetryAt = held.blockedBy!.retryAt;
+    const later = await waitFor(
+      h.api,
+      releaseId,
+      (s) => s.blockedBy !== null && s.blockedBy.retryAt !== firstRetryAt,
+      'a later attempt',
+      30_000,
+    );
+    assert.ok(Date.parse(later.blockedBy!.retryAt) > Date.parse(firstRetryAt));
+    assert.ok(
+      Date.parse(later.blockedBy!.retryAt) >= Date.now() - 2_000,
+      'the next attempt is not in the past',
+    );
     assert.equal((await cli(['breakers', 'reset', 'dns:dev'])).code, 0);
     assert.equal((await h.api.wait(releaseId)).stage, 'completed');
   });
@@ -189,7 +205,7 @@ describe('breakers for operators: CLI, metrics, fallback', () => {
 
   it('refuses bad names and requests without the token', async () => {
     const bad = await cli(['breakers', 'open', 'dns;rm -rf /']);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2, 'a malformed name is bad usage');
     assert.match(bad.stderr, /invalid breaker name "dns;rm -rf \/"/);
     const unauthorised = await runCli(['breakers'], { ...env, GREENLIGHT_ADMIN_TOKEN: 'wrong' });
     assert.equal(unauthorised.code, 1);

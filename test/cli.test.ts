@@ -113,7 +113,7 @@ describe('greenlight CLI', () => {
     const text = await cli(['cmdb', 'show', 'api']);
     assert.match(text.stdout, /^deployments of api\n {2}dev {6}v1 {11}live/);
     const bad = await cli(['cmdb', 'show', 'API;drop']);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2, 'a malformed argument is bad usage');
     assert.match(bad.stderr, /^greenlight: invalid service "API;drop"/);
 
     const dns = await cli(['dns', 'list', '--json']);
@@ -152,7 +152,7 @@ describe('greenlight CLI', () => {
       '--target',
       'dev',
     ]);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2, 'a malformed version is bad usage');
     assert.equal(bad.stderr.trim().split('\n').length, 1);
     assert.match(bad.stderr, /^greenlight: invalid release request: version: .*\(got "1\.0;rm -rf \/"\)/);
     const unknown = await cli([
@@ -169,12 +169,94 @@ describe('greenlight CLI', () => {
       unknown.stderr,
       /unknown target "moon"; configured targets: dev, stage, prod, qa, uat, soak/,
     );
-    assert.equal(unknown.code, 1);
+    assert.equal(unknown.code, 2, 'an unknown target is bad usage');
     assert.equal(bad.stdout + unknown.stdout, '', 'no release id was printed');
     // Nothing was started: the lane of web on dev is free and no release of web to dev exists.
     assert.equal(await h.api.runningRelease('web', 'dev'), null);
     const { count } = await h.client.workflow.count("GreenlightService = 'web' AND GreenlightTarget = 'dev'");
     assert.equal(count, 0);
+  });
+
+  it('prints every stage once, refuses the live version up front, and speaks of ended releases in their words', async () => {
+    const first = await cli([
+      'release',
+      'start',
+      '--service',
+      'shop',
+      '--version',
+      'v1',
+      '--target',
+      'dev',
+      '--wait',
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    const releaseId = /started release (\S+)/.exec(first.stdout)![1]!;
+    const final = await h.api.status(releaseId);
+    const printed = first.stdout
+      .split('\n')
+      .flatMap((line) => /^\d\d:\d\d:\d\d {2}([a-z_]+)/.exec(line)?.[1] ?? []);
+    assert.deepEqual(
+      printed,
+      final.history.map((x) => x.stage),
+      'each stage once, in order, from the first',
+    );
+
+    // The version that is live: refused before anything starts.
+    const again = await cli(['release', 'start', '--service', 'shop', '--version', 'v1', '--target', 'dev']);
+    assert.equal(again.code, 1);
+    assert.equal(
+      again.stderr,
+      'greenlight: shop v1 is already live on dev (shop.dev.test.internal → shop-v1.dev.test.internal); nothing to release\n',
+    );
+    const { count } = await h.client.workflow.count("GreenlightService = 'shop'");
+    assert.equal(count, 1, 'no second release was started');
+
+    // Ended releases are described by their own stage, with what to do instead.
+    const rollback = await cli(['release', 'rollback', releaseId]);
+    assert.equal(rollback.code, 1);
+    assert.match(
+      rollback.stderr,
+      /release has already ended \(completed\); to go back, release the previous version/,
+    );
+    const staged = await cli([
+      'release',
+      'start',
+      '--service',
+      'shop',
+      '--version',
+      'v2',
+      '--target',
+      'stage',
+      '--json',
+    ]);
+    const stagedId = (JSON.parse(staged.stdout) as { releaseId: string }).releaseId;
+    await waitForStage(h.api, stagedId, 'awaiting_approval');
+    // dns list --target lists that target's names only, though targets share the local store.
+    const names = async (...args: string[]) =>
+      (JSON.parse((await cli(['dns', 'list', ...args, '--json'])).stdout) as { name: string }[]).map(
+        (r) => r.name,
+      );
+    assert.ok((await names()).includes('shop-v2.stage.test.internal'), 'the store holds stage and dev names');
+    const devNames = await names('--target', 'dev');
+    assert.ok(devNames.includes('shop.dev.test.internal'));
+    assert.ok(
+      devNames.every((name) => name.endsWith('.dev.test.internal')),
+      devNames.join(', '),
+    );
+    assert.equal((await cli(['release', 'abort', stagedId])).code, 0);
+    await h.api.wait(stagedId);
+    const twice = await cli(['release', 'abort', stagedId]);
+    assert.match(twice.stderr, /release has already ended \(aborted\)\n$/);
+    const status = await cli(['release', 'status', stagedId]);
+    assert.match(status.stdout, /green {5}v2 \(shop-v2\.stage\.test\.internal\), torn down/);
+
+    // Usage errors exit 2; an unknown service is said to be unknown.
+    const bogus = await cli(['release', 'list', '--stage', 'bogus']);
+    assert.equal(bogus.code, 2);
+    assert.match(bogus.stderr, /invalid GreenlightStage: .*expected one of queued, deploying/);
+    const nosuch = await cli(['cmdb', 'show', 'nosuch']);
+    assert.equal(nosuch.code, 1);
+    assert.match(nosuch.stderr, /the CMDB has no service nosuch: nothing was released there yet/);
   });
 
   it('exits 2 on usage errors and 1 when no server answers', async () => {

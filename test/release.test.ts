@@ -279,6 +279,72 @@ describe('blue/green release on a real Temporal dev server', () => {
     assert.equal((await h.api.wait(releaseId)).stage, 'aborted');
   });
 
+  it('believes a breaker notice only for its own dependency whose breaker the worker finds open', async () => {
+    const { releaseId } = await h.api.startRelease({
+      service: 'forged',
+      version: 'v1',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, releaseId, 'awaiting_approval');
+    const notice = (breaker: string) => ({
+      breaker,
+      state: 'open',
+      step: 'swap alias',
+      message: 'forged',
+      retryAt: '2030-01-01T00:00:00.000Z',
+    });
+    // From outside: the breakers are closed, or belong to another target.
+    await signalAndWait(releaseId, 'breakerNotice', notice('dns:stage'));
+    await signalAndWait(releaseId, 'breakerNotice', notice('dns:prod'));
+    await signalAndWait(releaseId, 'breakerNotice', notice('infra:nosuch'));
+    // What the release itself believes (the Web UI's details show it), not the client's live view.
+    const believed = () => h.client.workflow.getHandle(releaseId).query(statusQuery);
+    assert.equal((await believed()).blockedBy, null);
+
+    // A notice about a breaker that is open is believed, with the worker's retry time.
+    await h.breakers.operate('dns:stage', 'open', 'test');
+    try {
+      await signalAndWait(releaseId, 'breakerNotice', notice('dns:stage'));
+      const blocked = await believed();
+      assert.equal(blocked.blockedBy?.state, 'forced_open');
+      assert.notEqual(blocked.blockedBy?.retryAt, '2030-01-01T00:00:00.000Z');
+    } finally {
+      await h.breakers.operate('dns:stage', 'close', 'test');
+    }
+    await h.api.abort(releaseId, { by: 'ci' });
+    assert.equal((await h.api.wait(releaseId)).stage, 'aborted');
+  });
+
+  it('keeps its history readable: every timer has a summary, internal signals are not offered', async () => {
+    const { releaseId } = await h.api.startRelease({
+      service: 'tidy',
+      version: 'v1',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, releaseId, 'awaiting_approval');
+    const handle = h.client.workflow.getHandle(releaseId);
+    // What the Web UI lists under "Send a Signal" and "Send an Update".
+    const metadata = (await handle.query('__temporal_workflow_metadata')) as {
+      definition: { signalDefinitions: { name: string }[]; updateDefinitions: { name: string }[] };
+    };
+    assert.deepEqual(metadata.definition.signalDefinitions.map((d) => d.name).sort(), [
+      'abort',
+      'approve',
+      'reject',
+      'rollback',
+    ]);
+    await h.api.approve(releaseId, { approver: 'bob' });
+    assert.equal((await h.api.wait(releaseId)).stage, 'completed');
+    const events = (await handle.fetchHistory()).events ?? [];
+    const timers = events.filter((e) => e.timerStartedEventAttributes);
+    assert.ok(timers.length >= 2, `${timers.length} timers`);
+    for (const timer of timers)
+      assert.ok(timer.userMetadata?.summary, `timer ${timer.eventId} has a summary`);
+    assert.equal(events.filter((e) => e.workflowTaskFailedEventAttributes).length, 0);
+  });
+
   it('blocks prod by policy when slow scans are skipped, with the decision recorded', async () => {
     const { releaseId } = await h.api.startRelease({
       service: 'fast',
@@ -865,9 +931,9 @@ function runFile(file: string, args: string[]): Promise<{ code: number; stdout: 
 }
 
 /** Sends a signal and waits until a workflow task has seen it (or the workflow has closed). */
-async function signalAndWait(workflowId: string, name: string): Promise<void> {
+async function signalAndWait(workflowId: string, name: string, ...args: unknown[]): Promise<void> {
   const handle = h.client.workflow.getHandle(workflowId);
-  await handle.signal(name);
+  await handle.signal(name, ...args);
   for (let i = 0; i < 100; i++) {
     const events = (await handle.fetchHistory()).events ?? [];
     const signalled = events.map((e) => !!e.workflowExecutionSignaledEventAttributes).lastIndexOf(true);

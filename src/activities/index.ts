@@ -46,6 +46,11 @@ export interface ActivityDeps {
   onFallback?: (dependency: string) => void;
 }
 
+/** A breaker of a release's dependencies: `infra:<target>`, `dns:<target>`, `checks` or `cmdb`. */
+const DependencyName = z
+  .string()
+  .regex(/^(?:(?:infra|dns):[a-z][a-z0-9-]{0,31}|checks|cmdb)$/, 'a dependency name');
+
 const Hostname = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'a DNS host name');
 const Zone = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'a DNS zone');
 
@@ -107,21 +112,6 @@ const ChangeInput = z.object({
     )
     .default([]),
 });
-
-/**
- * Runs `work` while heartbeating every few seconds, so a long provider call is neither timed out
- * nor deaf to cancellation (which reaches an activity only through its heartbeats).
- */
-async function withHeartbeats<T>(work: () => Promise<T>, everyMs = 2_000): Promise<T> {
-  const ctx = Context.current();
-  ctx.heartbeat();
-  const timer = setInterval(() => ctx.heartbeat(), everyMs);
-  try {
-    return await work();
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 /** The activities of the release workflow; the worker composes them with real providers. */
 export function createActivities(deps: ActivityDeps) {
@@ -189,6 +179,16 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   return {
+    /**
+     * The state of one of a release's breakers, so the release believes a breaker notice only when
+     * the breaker is really open (a signal can be sent by anyone allowed to signal).
+     */
+    async breakerStatus(input: { breaker: string }): Promise<{ state: string; retryAfterMs: number }> {
+      const { breaker } = parseInput(z.object({ breaker: DependencyName }), input);
+      const view = await breakers.view(breaker);
+      return { state: view.state, retryAfterMs: view.retryAfterMs };
+    },
+
     /** The target's rules and durations, read from the worker's configuration. */
     async loadTargetSettings(input: { target: string }): Promise<TargetSettings> {
       const { target } = parseInput(z.object({ target: TargetName }), input);
@@ -257,25 +257,15 @@ export function createActivities(deps: ActivityDeps) {
       const spec = parseInput(DeployInput, input);
       const { green } = hostnames(spec.service, spec.version, spec.target, spec.zone);
       const ctx = Context.current();
-      const deployment = await withHeartbeats(() =>
-        guarded(`infra:${spec.target}`, 'deploy green', () =>
-          infra(spec.target).deploy({ ...spec, hostname: green }, ctx.cancellationSignal),
-        ),
+      const deployment = await guarded(`infra:${spec.target}`, 'deploy green', () =>
+        infra(spec.target).deploy({ ...spec, hostname: green }, ctx.cancellationSignal),
       );
       // WHATWG URL writes an IPv6 host in brackets (`[2001:db8::1]`); the record takes the address.
       const host = new URL(deployment.endpoint).hostname;
       const isIPv6 = host.startsWith('[') && host.endsWith(']');
       const address = isIPv6 ? host.slice(1, -1) : host;
-      // A DNS change may wait until it is in sync (Route 53): keep heartbeating meanwhile.
-      await withHeartbeats(() =>
-        guarded(`dns:${spec.target}`, 'publish green record', () =>
-          dns(spec.target).upsert({
-            name: green,
-            type: isIPv6 ? 'AAAA' : 'A',
-            value: address,
-            ttl: spec.ttl,
-          }),
-        ),
+      await guarded(`dns:${spec.target}`, 'publish green record', () =>
+        dns(spec.target).upsert({ name: green, type: isIPv6 ? 'AAAA' : 'A', value: address, ttl: spec.ttl }),
       );
       return deployment;
     },
@@ -311,7 +301,7 @@ export function createActivities(deps: ActivityDeps) {
           );
         }
       };
-      await withHeartbeats(run);
+      await run();
       return {
         passed: results.every((r) => r.passed),
         checks: results,
@@ -389,11 +379,9 @@ export function createActivities(deps: ActivityDeps) {
           return;
         }
       }
-      await withHeartbeats(() =>
-        guarded(`dns:${target}`, 'remove record', () => dns(target).remove(hostname)),
-      );
+      await guarded(`dns:${target}`, 'remove record', () => dns(target).remove(hostname));
       await guarded(`infra:${target}`, 'destroy deployment', () =>
-        withHeartbeats(() => infra(target).destroy({ hostname }, Context.current().cancellationSignal)),
+        infra(target).destroy({ hostname }, Context.current().cancellationSignal),
       );
     },
 

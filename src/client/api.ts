@@ -6,7 +6,8 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { tsToDate } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { formatIssues } from '../config/errors';
 import {
@@ -25,14 +26,20 @@ import {
 } from '../shared/messages';
 import type { DecisionReceipt } from '../shared/messages';
 import {
+  APPROVAL_FIELDS,
   ApprovalInput,
+  BreakerNotice,
+  endedReason,
+  INTERVENTION_FIELDS,
   InterventionInput,
+  STAGES,
   isTerminalStage,
   ReleaseRequest,
   ServiceName,
   TargetName,
 } from '../shared/release';
 import type { ReleaseRequestInput, ReleaseStatus, Stage } from '../shared/release';
+import { describeIssues } from '../shared/text';
 import type { blueGreenRelease, releaseLane } from '../workflows';
 
 /** How often a start is tried while the lane's previous release is just ending. */
@@ -76,7 +83,17 @@ export interface ListFilter {
 export class GreenlightClient {
   constructor(
     private readonly client: Client,
-    private readonly options: { taskQueue?: string; knownTargets?: readonly string[] } = {},
+    private readonly options: {
+      taskQueue?: string;
+      knownTargets?: readonly string[];
+      /**
+       * The host name the target's alias points at now, when the client can read DNS (the CLI can):
+       * a release of the version that is already live is then refused before anything starts.
+       */
+      liveHostname?: (
+        request: ReleaseRequest,
+      ) => Promise<{ alias: string; green: string; live: string | null }>;
+    } = {},
   ) {}
 
   /** Starts a release; refused at once when another release of the service to the target runs. */
@@ -87,6 +104,13 @@ export class GreenlightClient {
       throw new GreenlightError(
         `unknown target ${JSON.stringify(request.target)}; configured targets: ${known.join(', ')}`,
         'unknown_target',
+      );
+    }
+    const live = await this.options.liveHostname?.(request).catch(() => null);
+    if (live && live.live === live.green) {
+      throw new GreenlightError(
+        `${request.service} ${request.version} is already live on ${request.target} (${live.alias} → ${live.green}); nothing to release`,
+        'refused',
       );
     }
     const releaseId = `${request.service}-${request.target}-${request.version}-${randomBytes(3).toString('hex')}`;
@@ -172,23 +196,23 @@ export class GreenlightClient {
   }
 
   approve(releaseId: string, input: z.input<typeof ApprovalInput>): Promise<DecisionReceipt> {
-    const payload = validate(ApprovalInput, input, 'approval');
-    return this.update(releaseId, (h) => h.executeUpdate(approveUpdate, { args: [payload] }));
+    const payload = validate(ApprovalInput, input, 'approval', APPROVAL_FIELDS);
+    return this.update(releaseId, 'approve', (h) => h.executeUpdate(approveUpdate, { args: [payload] }));
   }
 
   reject(releaseId: string, input: z.input<typeof ApprovalInput>): Promise<DecisionReceipt> {
-    const payload = validate(ApprovalInput, input, 'rejection');
-    return this.update(releaseId, (h) => h.executeUpdate(rejectUpdate, { args: [payload] }));
+    const payload = validate(ApprovalInput, input, 'rejection', APPROVAL_FIELDS);
+    return this.update(releaseId, 'reject', (h) => h.executeUpdate(rejectUpdate, { args: [payload] }));
   }
 
   rollback(releaseId: string, input: z.input<typeof InterventionInput> = {}): Promise<DecisionReceipt> {
-    const payload = validate(InterventionInput, input, 'rollback');
-    return this.update(releaseId, (h) => h.executeUpdate(rollbackUpdate, { args: [payload] }));
+    const payload = validate(InterventionInput, input, 'rollback', INTERVENTION_FIELDS);
+    return this.update(releaseId, 'rollback', (h) => h.executeUpdate(rollbackUpdate, { args: [payload] }));
   }
 
   abort(releaseId: string, input: z.input<typeof InterventionInput> = {}): Promise<DecisionReceipt> {
-    const payload = validate(InterventionInput, input, 'abort');
-    return this.update(releaseId, (h) => h.executeUpdate(abortUpdate, { args: [payload] }));
+    const payload = validate(InterventionInput, input, 'abort', INTERVENTION_FIELDS);
+    return this.update(releaseId, 'abort', (h) => h.executeUpdate(abortUpdate, { args: [payload] }));
   }
 
   /**
@@ -198,8 +222,9 @@ export class GreenlightClient {
   async status(releaseId: string): Promise<ReleaseStatus> {
     const handle = this.handle(releaseId);
     const description = await this.describe(handle);
-    if (description.status.name === 'RUNNING') return handle.query(statusQuery);
-    return this.finalStatus(handle);
+    if (description.status.name !== 'RUNNING') return this.finalStatus(handle);
+    const status = await handle.query(statusQuery);
+    return { ...status, blockedBy: currentBlock(status, description.raw.pendingActivities ?? []) };
   }
 
   /** Waits until the release ends and returns its final status. */
@@ -247,7 +272,11 @@ export class GreenlightClient {
     add(SearchAttributes.service.name, filter.service, ServiceName);
     add(SearchAttributes.target.name, filter.target, TargetName);
     add(SearchAttributes.version.name, filter.version, z.string().regex(/^[A-Za-z0-9._-]{1,40}$/));
-    add(SearchAttributes.stage.name, filter.stage, z.string().regex(/^[a-z_]{1,30}$/));
+    add(
+      SearchAttributes.stage.name,
+      filter.stage,
+      z.enum(STAGES, { error: `expected one of ${STAGES.join(', ')}` }),
+    );
     const rows: ReleaseSummary[] = [];
     for await (const w of this.client.workflow.list({ query: clauses.join(' AND ') })) {
       rows.push(summarise(w));
@@ -291,15 +320,18 @@ export class GreenlightClient {
 
   private async update(
     releaseId: string,
+    kind: 'approve' | 'reject' | 'abort' | 'rollback',
     call: (h: WorkflowHandle) => Promise<DecisionReceipt>,
   ): Promise<DecisionReceipt> {
     const handle = this.handle(releaseId);
     const description = await this.describe(handle);
     if (description.status.name !== 'RUNNING') {
-      throw new GreenlightError(
-        `release ${releaseId} has ended (${description.status.name.toLowerCase()})`,
-        'refused',
-      );
+      // In the release's words (`rolled back`), not Temporal's (`failed`).
+      const final = await this.finalStatus(handle).catch(() => null);
+      const reason = final
+        ? endedReason(kind, final.stage)
+        : `release has already ended (${description.status.name.toLowerCase()})`;
+      throw new GreenlightError(`release ${releaseId}: ${reason}`, 'refused');
     }
     try {
       return await call(handle);
@@ -309,6 +341,50 @@ export class GreenlightClient {
       }
       throw e;
     }
+  }
+}
+
+/** `temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED`: waiting for its next attempt. */
+const PENDING_ACTIVITY_STATE_SCHEDULED = 1;
+
+type PendingActivity = NonNullable<
+  Awaited<ReturnType<WorkflowHandle['describe']>>['raw']['pendingActivities']
+>[number];
+
+/**
+ * What holds a running release back now, from Temporal's own view of its pending activities: an
+ * attempt that a circuit breaker refused and that waits for its next try. The notice the release
+ * keeps may be older; this is true at the moment of asking.
+ */
+function currentBlock(status: ReleaseStatus, pending: readonly PendingActivity[]): BreakerNotice | null {
+  for (const activity of pending) {
+    const failure = activity.lastFailure;
+    const info = failure?.applicationFailureInfo;
+    // A started attempt is the breaker's trial, running now: nothing blocks it.
+    const isWaiting = activity.state === PENDING_ACTIVITY_STATE_SCHEDULED;
+    if (info?.type !== FailureTypes.circuitOpen || !isWaiting || !activity.nextAttemptScheduleTime) continue;
+    const details = decodeDetails(info.details?.payloads?.[0]);
+    const breaker =
+      typeof details?.breaker === 'string' ? details.breaker : (status.blockedBy?.breaker ?? 'unknown');
+    const state = BreakerNotice.shape.state.safeParse(details?.state);
+    const known = status.blockedBy?.breaker === breaker ? status.blockedBy : null;
+    return {
+      breaker,
+      state: state.success ? state.data : 'open',
+      step: known?.step ?? activity.activityType?.name ?? 'run an activity',
+      message: (failure?.message ?? '').slice(0, 500),
+      retryAt: tsToDate(activity.nextAttemptScheduleTime).toISOString(),
+    };
+  }
+  return null;
+}
+
+function decodeDetails(payload: unknown): Record<string, unknown> | null {
+  try {
+    const value = defaultPayloadConverter.fromPayload(payload as never);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
   }
 }
 
@@ -325,13 +401,18 @@ function conflict(
   );
 }
 
-function validate<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+function validate<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+  fields?: readonly string[],
+): z.output<S> {
   const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
-  throw new GreenlightError(
-    `invalid ${what}: ${formatIssues(result.error.issues).trim().replace(/\n\s*/g, '; ')}`,
-    'invalid_input',
-  );
+  const issues = fields
+    ? describeIssues(result.error.issues, fields)
+    : formatIssues(result.error.issues).trim().replace(/\n\s*/g, '; ');
+  throw new GreenlightError(`invalid ${what}: ${issues}`, 'invalid_input');
 }
 
 function summarise(w: Omit<WorkflowExecutionInfo, 'raw'>): ReleaseSummary {

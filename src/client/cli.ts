@@ -9,8 +9,9 @@ import type { ReleaseStatus } from '../shared/release';
 import { clientConnection } from '../temporal/connection';
 import { GreenlightClient, GreenlightError } from './api';
 import { openCmdbForReading } from '../providers/cmdb/open';
-import { ServiceName, TargetName } from '../shared/release';
-import { formatBreakers, formatCmdb, formatList, formatStageChange, formatStatus } from './format';
+import { hostnames, ServiceName, TargetName } from '../shared/release';
+import { targetZone } from '../config/resolve';
+import { formatBreakers, formatCmdb, formatList, formatStatus, stageChangeFollower } from './format';
 import type { BreakerView } from '../breaker/registry';
 import { BreakerName } from '../config/schema';
 
@@ -51,6 +52,11 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
       api: new GreenlightClient(client, {
         taskQueue: s.temporal.taskQueue,
         knownTargets: Object.keys(s.config.targets),
+        liveHostname: async ({ service, version, target }) => {
+          const { alias, green } = hostnames(service, version, target, targetZone(s.config, target));
+          const record = await openDnsProviders(s.config, s.stateDir, io.env).forTarget(target).get(alias);
+          return { alias, green, live: record?.value ?? null };
+        },
       }),
     };
     return connected.api;
@@ -97,8 +103,9 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
         });
         if (!o.wait) return print(o.json, { releaseId }, `started release ${releaseId}`);
         if (!o.json) io.out(`started release ${releaseId}\n`);
+        const follow = stageChangeFollower();
         const final = await client.watch(releaseId, (s) => {
-          if (!o.json) io.out(`${formatStageChange(s)}\n`);
+          if (!o.json) for (const line of follow(s)) io.out(`${line}\n`);
         });
         if (o.json) print(true, { releaseId, status: final }, '');
         exitCode = endCode(final);
@@ -149,9 +156,13 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
     .description('follow a release until it ends')
     .option('--json', 'print each status as one JSON line', false)
     .action(async (releaseId: string, o: { json: boolean }) => {
+      const follow = stageChangeFollower();
       const final = await (
         await api()
-      ).watch(releaseId, (s) => io.out(o.json ? `${JSON.stringify(s)}\n` : `${formatStageChange(s)}\n`));
+      ).watch(releaseId, (s) => {
+        if (o.json) io.out(`${JSON.stringify(s)}\n`);
+        else for (const line of follow(s)) io.out(`${line}\n`);
+      });
       exitCode = endCode(final);
     });
 
@@ -205,6 +216,14 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
           throw new GreenlightError(`${g.location}: ${(e as Error).message}`, 'not_found');
         });
         listed.push({ ...g, records });
+      }
+      // Targets may share a server or zone: with --target, only that target's names.
+      if (o.target !== undefined) {
+        const suffix = `.${o.target}.${targetZone(s.config, o.target)}`;
+        for (const g of listed) {
+          g.records = g.records.filter((r) => r.name.endsWith(suffix));
+          g.targets = [o.target];
+        }
       }
       const rows = listed.flatMap((g) => g.records.map((r) => ({ ...r, targets: g.targets })));
       const text = listed
@@ -286,6 +305,12 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
           relationships: await db.cmdb.relationships(service, o.target),
           changes: await db.cmdb.changes(service, o.target, o.limit),
         };
+        if (!o.json && view.deployments.length === 0 && view.changes.length === 0) {
+          throw new GreenlightError(
+            `the CMDB has no service ${service}${o.target ? ` on ${o.target}` : ''}: nothing was released there yet`,
+            'not_found',
+          );
+        }
         print(o.json, view, formatCmdb(service, view));
       } finally {
         await db.close();
@@ -308,7 +333,11 @@ function reportError(e: unknown, io: Io): number {
   }
   if (e instanceof GreenlightError || e instanceof ConfigError) {
     io.err(`greenlight: ${e.message}\n`);
-    return e instanceof GreenlightError && e.code === 'ended' ? ExitCodes.notCompleted : ExitCodes.error;
+    if (e instanceof GreenlightError && e.code === 'ended') return ExitCodes.notCompleted;
+    // A malformed argument or an unknown target is bad usage, as for commander's own errors.
+    const isUsage =
+      e instanceof GreenlightError && (e.code === 'invalid_input' || e.code === 'unknown_target');
+    return isUsage ? ExitCodes.usage : ExitCodes.error;
   }
   io.err(`greenlight: ${(e as Error).message ?? String(e)}\n`);
   return ExitCodes.error;

@@ -4,13 +4,24 @@ import type { Relationship } from '../providers/cmdb/postgres';
 import type { ReleaseStatus } from '../shared/release';
 import type { ReleaseSummary } from './api';
 
-/** One line for `watch`: the newest stage change and what the release waits for. */
-export function formatStageChange(s: ReleaseStatus): string {
-  const last = s.history.at(-1);
-  const time = last ? last.at.slice(11, 19) : '';
-  const note = last?.note ? `: ${last.note}` : '';
-  const waiting = s.waitingFor ? `\n           waiting for ${s.waitingFor}` : '';
-  return `${time}  ${s.stage}${note}${waiting}`;
+/**
+ * The lines `watch` prints: every stage change once and in order, from the release's first (also
+ * those before it was attached), and what the release waits for whenever that changes.
+ */
+export function stageChangeFollower(): (s: ReleaseStatus) => string[] {
+  let printed = 0;
+  let waiting: string | null = null;
+  return (s) => {
+    const lines = s.history
+      .slice(printed)
+      .map((h) => `${h.at.slice(11, 19)}  ${h.stage}${h.note ? `: ${h.note}` : ''}`);
+    printed = s.history.length;
+    if (s.waitingFor !== waiting) {
+      waiting = s.waitingFor;
+      if (waiting) lines.push(`           waiting for ${waiting}`);
+    }
+    return lines;
+  };
 }
 
 /** The human-readable `release status`. */
@@ -28,11 +39,11 @@ export function formatStatus(s: ReleaseStatus): string {
     );
   }
   for (const note of s.notes ?? []) lines.push(`note      ${note}`);
-  lines.push(`live      ${s.live ? `${s.live.version} at ${s.live.endpoint} (${s.live.hostname})` : 'none'}`);
+  lines.push(`live      ${describeLive(s)}`);
   lines.push(
     `previous  ${s.previous ? `${s.previous.version} (${s.previous.hostname})${s.isBlueTerminated ? ', terminated' : ''}` : 'none'}`,
   );
-  if (s.green) lines.push(`green     ${s.green.version} at ${s.green.endpoint} (${s.green.hostname})`);
+  if (s.green) lines.push(`green     ${describeGreen(s)}`);
   if (s.green?.plan) {
     lines.push(
       `plan      ${s.green.plan.add} to add, ${s.green.plan.change} to change, ${s.green.plan.destroy} to destroy`,
@@ -58,9 +69,28 @@ export function formatStatus(s: ReleaseStatus): string {
   for (const d of s.policyDecisions) {
     lines.push(`policy    ${d.allowed ? 'allowed' : 'blocked'} ${d.explanation}   (${d.at})`);
   }
+  for (const a of approvedBy) {
+    if (a.comment) lines.push(`          ${a.approver}: ${a.comment}`);
+  }
   lines.push('history');
   for (const h of s.history) lines.push(`  ${h.at}  ${h.stage}${h.note ? `: ${h.note}` : ''}`);
   return lines.join('\n');
+}
+
+/** The live deployment, or why there is none to show. */
+function describeLive(s: ReleaseStatus): string {
+  if (s.live) return `${s.live.version} at ${s.live.endpoint} (${s.live.hostname})`;
+  // Until the alias has been read, what is live is not known (a release can be held there).
+  const isResolved = s.previous !== null || s.history.some((h) => h.stage !== 'queued');
+  return isResolved ? 'none' : 'not known yet (the alias has not been read)';
+}
+
+/** Green, and whether it still runs: after a rollback or a clean-up it has been torn down. */
+function describeGreen(s: ReleaseStatus): string {
+  const green = s.green!;
+  return s.isGreenTornDown
+    ? `${green.version} (${green.hostname}), torn down`
+    : `${green.version} at ${green.endpoint} (${green.hostname})`;
 }
 
 export function formatCmdb(
@@ -115,7 +145,12 @@ export function formatBreakers(list: BreakerView[]): string {
   return list
     .map((b) => {
       const wait = b.retryAfterMs > 0 ? `, next trial in ${Math.ceil(b.retryAfterMs / 1000)}s` : '';
-      return `${b.name.padEnd(24)} ${b.state.padEnd(12)} since ${b.since}${wait}  (${b.calls} calls, ${b.failures} failed, ${b.slow} slow, ${b.inFlight} in flight)`;
+      return `${b.name.padEnd(24)} ${b.state.padEnd(12)} since ${b.since}${wait}  (${count(b.calls, 'call')}, ${b.failures} failed, ${b.slow} slow, ${b.inFlight} in flight)`;
     })
     .join('\n');
+}
+
+/** `1 call`, `2 calls`. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

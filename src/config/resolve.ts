@@ -19,6 +19,12 @@ export function targetSettings(config: Config, target: string): TargetSettings |
   };
 }
 
+/** The DNS zone of a target's host names (its own, or the configuration's). */
+export function targetZone(config: Config, target: string): string {
+  const t = Object.hasOwn(config.targets, target) ? config.targets[target] : undefined;
+  return t?.zone ?? config.zone;
+}
+
 export function serviceChecks(config: Config, service: string): { checks: Check[]; healthCheck: HttpCheck } {
   const s = Object.hasOwn(config.services, service) ? config.services[service] : undefined;
   return {

@@ -85,6 +85,16 @@ export function isTerminalStage(stage: Stage): boolean {
   return TERMINAL_STAGES.includes(stage);
 }
 
+/**
+ * Why an ended release refuses a request, in the release's own words (its stage, not Temporal's
+ * status), with what to do instead.
+ */
+export function endedReason(kind: 'approve' | 'reject' | 'abort' | 'rollback', stage: Stage): string {
+  const hint =
+    kind === 'rollback' && stage === 'completed' ? '; to go back, release the previous version' : '';
+  return `release has already ended (${stage.replaceAll('_', ' ')})${hint}`;
+}
+
 /** A running instance of one version of a service on a target. */
 export interface Deployment {
   service: string;
@@ -167,6 +177,8 @@ export interface ReleaseStatus {
   /** The deployment this release created. */
   green: Deployment | null;
   isBlueTerminated: boolean;
+  /** Set once green has been torn down (after a rollback, an abort, a refusal or a failure). */
+  isGreenTornDown?: boolean;
   tests: TestReport | null;
   approvals: {
     required: number;
@@ -189,8 +201,8 @@ export const BreakerNotice = z.strictObject({
   breaker: z.string().min(1).max(100),
   state: z.enum(['open', 'half_open', 'forced_open', 'closed']),
   /** What the activity was doing. */
-  step: z.string().min(1).max(200),
-  message: z.string().max(500),
+  step: plainText(200, 'step'),
+  message: plainText(500, 'message'),
   /** When the activity tries again. */
   retryAt: z.iso.datetime(),
 });

@@ -14,6 +14,7 @@ import {
   ApprovalInput,
   INTERVENTION_FIELDS,
   InterventionInput,
+  endedReason,
   isTerminalStage,
 } from '../shared/release';
 import { describeIssues, sameName, showInvisible } from '../shared/text';
@@ -119,6 +120,11 @@ export class ReleaseState {
 
   setGreen(green: Deployment): void {
     this.status.green = green;
+  }
+
+  /** Green no longer runs: the release tore it down. */
+  setGreenTornDown(): void {
+    this.status.isGreenTornDown = true;
   }
 
   setLive(live: Deployment | null): void {
@@ -297,13 +303,6 @@ const refused = (reason: string): Verdict => ({ ok: false, reason });
 
 function interventionNote(kind: 'abort' | 'rollback', { by, reason }: InterventionInput): string {
   return `${kind} requested${by ? ` by ${by}` : ''}${reason ? `: ${reason}` : ''}`;
-}
-
-/** Why an ended release refuses an abort or a rollback, in the release's own words. */
-export function endedReason(kind: 'abort' | 'rollback', stage: Stage): string {
-  const hint =
-    kind === 'rollback' && stage === 'completed' ? '; to go back, release the previous version' : '';
-  return `release has already ended (${stage.replaceAll('_', ' ')})${hint}`;
 }
 
 /** The name a malformed request claims, kept for the audit trail when it is a short plain string. */

@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  allHandlersFinished,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -9,7 +10,9 @@ import {
   patched,
   ParentClosePolicy,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
+  setDefaultSignalHandler,
   setHandler,
   sleep,
   startChild,
@@ -54,11 +57,18 @@ const RETRY = {
   nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
 } as const;
 
+/**
+ * Every activity heartbeats every 2 s while it runs (a worker interceptor): when its worker dies,
+ * the attempt times out after this and is retried on another worker, whatever its start-to-close.
+ */
+const HEARTBEAT_TIMEOUT = '10s';
+
 // Retries are bounded by time, not by a small attempt count: a dependency that is down for a few
 // minutes delays a release instead of failing it.
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
   scheduleToCloseTimeout: '15m',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: RETRY,
 });
 
@@ -66,7 +76,7 @@ const acts = proxyActivities<Activities>({
 const longActs = proxyActivities<Activities>({
   startToCloseTimeout: '15m',
   scheduleToCloseTimeout: '1h',
-  heartbeatTimeout: '20s',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: RETRY,
 });
@@ -75,6 +85,7 @@ const longActs = proxyActivities<Activities>({
 const auditActs = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '2m',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: RETRY,
 });
 
@@ -94,7 +105,19 @@ const Patches = {
   publishStageOnChange: 'publish-stage-on-change',
   /** A release started directly frees its lane by cancelling it; lanes ignore the `free` signal. */
   freeLaneByCancel: 'free-lane-by-cancel',
+  /** A breaker notice is believed only when the worker confirms the breaker is open. */
+  verifyBreakerNotice: 'verify-breaker-notice',
 } as const;
+
+/** States in which a breaker holds calls back. */
+const OPEN_STATES: readonly string[] = ['open', 'half_open', 'forced_open'];
+/** How many breaker notices a release checks with the worker; later ones are ignored. */
+const MAX_NOTICE_VERIFICATIONS = 100;
+
+const localActs = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '5s',
+  retry: { maximumAttempts: 2 },
+});
 
 /** How often a rollback tries to restore the alias before it gives up and says so. */
 const RESTORE_ATTEMPTS = 3;
@@ -148,6 +171,9 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
   } finally {
     await freeLane();
   }
+  // Requests still being handled (a breaker notice being verified) finish before the release
+  // completes, so no message is left unhandled as it ends.
+  await condition(allHandlersFinished);
   if (release.stage === 'failed' || release.stage === 'rolled_back') {
     throw outcome(
       FailureTypes.releaseFailed,
@@ -194,11 +220,53 @@ function registerHandlers(release: ReleaseState): void {
   setHandler(rejectSignal, (a) => logRefusal(release.decide('reject', a, 'signal', nowIso())));
   setHandler(rollbackSignal, (i) => logRefusal(release.intervene('rollback', i, 'signal', nowIso())));
   setHandler(abortSignal, (i) => logRefusal(release.intervene('abort', i, 'signal', nowIso())));
-  setHandler(breakerNoticeSignal, (input) => {
+  // Anyone allowed to signal can send a notice: it is believed only for a breaker of this release's
+  // dependencies that the worker confirms is open, with the worker's own retry time.
+  let isVerifying = false;
+  let verifications = 0;
+  // Internal, sent by activities: handled by the default handler so that the Web UI does not offer
+  // it in its "Send a Signal" list (which lists the signals registered by name).
+  const onBreakerNotice = async (input: unknown): Promise<void> => {
     const notice = BreakerNotice.safeParse(input);
     if (!notice.success || isTerminalStage(release.stage)) return;
-    release.setBlocked(notice.data, nowIso());
-    publish(release);
+    if (!patched(Patches.verifyBreakerNotice)) {
+      release.setBlocked(notice.data, nowIso());
+      publish(release);
+      return;
+    }
+    const { breaker } = notice.data;
+    const { target } = release.status;
+    const isOurs = [`infra:${target}`, `dns:${target}`, 'checks', 'cmdb'].includes(breaker);
+    if (!isOurs || isVerifying || verifications >= MAX_NOTICE_VERIFICATIONS) {
+      log.warn('breaker notice ignored', {
+        breaker,
+        reason: isOurs ? 'too many notices' : 'not a dependency of this release',
+      });
+      return;
+    }
+    isVerifying = true;
+    verifications++;
+    try {
+      const actual = await localActs.breakerStatus({ breaker });
+      if (!OPEN_STATES.includes(actual.state) || isTerminalStage(release.stage)) {
+        log.warn('breaker notice ignored', { breaker, reason: `the breaker is ${actual.state}` });
+        return;
+      }
+      const retryAt = new Date(Date.now() + actual.retryAfterMs).toISOString();
+      release.setBlocked(
+        { ...notice.data, state: actual.state as BreakerNotice['state'], retryAt },
+        nowIso(),
+      );
+      publish(release);
+    } catch (e) {
+      log.warn('breaker notice not verified', { breaker, error: describeFailure('breaker status', e) });
+    } finally {
+      isVerifying = false;
+    }
+  };
+  setDefaultSignalHandler(async (name, ...args) => {
+    if (name === breakerNoticeSignal.name) await onBreakerNotice(args[0]);
+    else log.warn('unknown signal ignored', { signal: name.slice(0, 100) });
   });
 }
 
@@ -254,7 +322,7 @@ async function acquireLane(release: ReleaseState): Promise<ChildWorkflowHandle<t
       if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
       // A release that has just ended frees its lane a moment after its final stage: wait briefly.
       if (attempt < LANE_ATTEMPTS) {
-        await sleep('1s');
+        await sleep('1s', { summary: 'wait for the lane: the previous release is ending' });
         continue;
       }
     }
@@ -361,7 +429,9 @@ class ReleaseRun {
       this.release.approvalWaitText(),
     );
     const isDecided =
-      (await condition(() => this.release.isApproved || this.release.isRejected, timeoutMs)) ||
+      (await condition(() => this.release.isApproved || this.release.isRejected, timeoutMs, {
+        summary: `approval timeout (${this.settings.approval.required} approval(s) needed)`,
+      })) ||
       this.release.isApproved ||
       this.release.isRejected; // a decision in the same task as the timeout still counts
     if (!isDecided) {
@@ -440,7 +510,9 @@ class ReleaseRun {
         [],
         `termination of blue ${this.blue.version} at ${until}; rollback possible until then`,
       );
-      await condition(() => this.release.isRollbackRequested, wait);
+      await condition(() => this.release.isRollbackRequested, wait, {
+        summary: `keep blue ${this.blue.version} for a quick rollback until ${until}`,
+      });
       if (this.release.isRollbackRequested)
         return this.rollBack(this.release.interventionNote ?? 'rollback requested');
       await this.enter('terminating_blue', `terminating ${this.blue.hostname}`);
@@ -476,6 +548,7 @@ class ReleaseRun {
       await condition(
         () => this.release.isRollbackRequested,
         Math.min(this.settings.healthCheckInterval, left),
+        { summary: 'next health check while baking' },
       );
     }
     return null;
@@ -494,6 +567,7 @@ class ReleaseRun {
     }
     this.release.setLive(this.blue);
     const leak = await this.tearDown(this.green!.hostname);
+    if (!leak) this.release.setGreenTornDown();
     await this.finish('rolled_back', leak ? `${reason}; ${leak}` : reason, [
       { d: this.green!, colour: 'green', status: 'torn_down' },
     ]);
@@ -527,7 +601,7 @@ class ReleaseRun {
         if (isFailureOfType(e, FailureTypes.dnsConflict)) return true;
         log.error('restoring the alias failed', { attempt, error: describeFailure('restore', e) });
         if (attempt >= RESTORE_ATTEMPTS) return false;
-        await sleep('1m');
+        await sleep('1m', { summary: `wait before restoring the alias again (attempt ${attempt + 1})` });
       }
     }
   }
@@ -537,8 +611,10 @@ class ReleaseRun {
     await CancellationScope.nonCancellable(async () => {
       await this.enter('cleaning_up', reason);
       let leak: string | null = null;
-      if (this.green) leak = await this.tearDown(this.green.hostname);
-      else if (this.settings) {
+      if (this.green) {
+        leak = await this.tearDown(this.green.hostname);
+        if (!leak) this.release.setGreenTornDown();
+      } else if (this.settings) {
         // Deploy may have created green before it failed or was cancelled: remove it by name, but
         // only if this release created it.
         leak = await this.tearDown(this.greenHostname(), this.request.releaseId);

@@ -5,6 +5,8 @@ export interface TcpProxy {
   port: number;
   /** From now on, accept connections and close them at once: the server is down. */
   down(): void;
+  /** From now on, accept connections and never answer: the server hangs. */
+  stall(): void;
   up(): void;
   /** Connections accepted while down: the calls that reached the dead server. */
   callsWhileDown(): number;
@@ -14,6 +16,7 @@ export interface TcpProxy {
 /** A TCP proxy on loopback in front of a real server, which can play the server being down. */
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   let isDown = false;
+  let isStalled = false;
   let whileDown = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
@@ -24,6 +27,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       client.destroy();
       return;
     }
+    if (isStalled) return;
     const upstream = connect({ host: targetHost, port: targetPort });
     sockets.add(upstream);
     upstream.on('close', () => sockets.delete(upstream));
@@ -41,8 +45,12 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     down: () => {
       isDown = true;
     },
+    stall: () => {
+      isStalled = true;
+    },
     up: () => {
       isDown = false;
+      isStalled = false;
     },
     callsWhileDown: () => whileDown,
     close: () => {

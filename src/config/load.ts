@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isScalar, parse as parseYaml, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_CONFIG } from './defaults';
 import { ConfigError, parseOrThrow } from './errors';
+import type { WrittenAt } from './errors';
 import { Config } from './schema';
 import { TASK_QUEUE } from '../shared/messages';
 
@@ -132,7 +133,7 @@ export function loadConfig(
       `${full} is not valid ${/\.json$/i.test(full) ? 'JSON' : 'YAML'}: ${(e as Error).message}`,
     );
   }
-  const config = parseOrThrow(Config, data, `invalid configuration in ${full}`);
+  const config = parseOrThrow(Config, data, `invalid configuration in ${full}`, writtenIn(text));
   // Module and secret file paths are relative to the configuration file.
   for (const target of Object.values(config.targets)) {
     if (target.infra.kind === 'terraform') target.infra.module = resolve(dirname(full), target.infra.module);
@@ -140,4 +141,16 @@ export function loadConfig(
     if (secret && 'file' in secret) secret.file = resolve(dirname(full), secret.file);
   }
   return { config, source: full };
+}
+
+/** Where a number was written in a YAML or JSON text (JSON is YAML too), for error messages. */
+function writtenIn(text: string): WrittenAt {
+  let document: ReturnType<typeof parseDocument> | undefined;
+  return (path) => {
+    document ??= parseDocument(text);
+    const node = document.getIn(path as unknown[], true);
+    return isScalar(node) && typeof node.source === 'string' && node.source.length <= 80
+      ? node.source
+      : undefined;
+  };
 }

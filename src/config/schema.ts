@@ -10,12 +10,62 @@ const TSIG_ALGORITHMS = Object.keys(TsigAlgorithms) as [TsigAlgorithm, ...TsigAl
 
 const Zone = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'a zone is a DNS name such as example.internal');
 
+const DAY_MS = 86_400_000;
+/** The longest wait a release may hold (a gate, a bake, a kept blue): longer is a typo. */
+const MAX_WAIT_MS = 366 * DAY_MS;
+/** Node's timers fire at once beyond 2^31 - 1 ms (24.8 days): waits inside the worker stay below. */
+const MAX_TIMER_MS = 24 * DAY_MS;
+
+/**
+ * A duration field: `Duration`'s syntax (`30s`, `5m`, `2h`, or a number of seconds), finite and
+ * within `[minMs, maxMs]`, so neither `1e309` nor `1e300` reaches a timer.
+ */
+function boundedDuration(maxMs: number, minMs = 0) {
+  const label = (ms: number) => (ms % DAY_MS === 0 ? `${ms / DAY_MS}d` : `${ms / 1000}s`);
+  return z
+    .union([z.number(), z.string().max(40)], {
+      error: 'a duration such as 30s, 5m or 2h, or a number of seconds',
+    })
+    .pipe(Duration)
+    .pipe(
+      z
+        .number()
+        .min(minMs, `at least ${label(minMs)}`)
+        .max(maxMs, minMs > 0 ? `between ${label(minMs)} and ${label(maxMs)}` : `at most ${label(maxMs)}`),
+    );
+}
+const WaitDuration = boundedDuration(MAX_WAIT_MS);
+const TimerDuration = boundedDuration(MAX_TIMER_MS);
+
+/**
+ * One of `schemas`, chosen by looking at the input rather than tried in turn: a union whose every
+ * member fails says only "invalid input", while the chosen schema's errors name its own field and
+ * the value given. `choose` returns a message when no schema fits.
+ */
+function chosenBy<S extends z.ZodType>(schemas: readonly S[], choose: (input: unknown) => S | string) {
+  return z
+    .custom<z.input<S>>(() => schemas.length > 0)
+    .transform((input, ctx): z.output<S> => {
+      const schema = choose(input);
+      if (typeof schema === 'string') {
+        ctx.addIssue({ code: 'custom', message: schema, input });
+        return z.NEVER;
+      }
+      const result = schema.safeParse(input, { reportInput: true });
+      if (result.success) return result.data;
+      for (const { path, message, input: given } of result.error.issues) {
+        ctx.addIssue({ code: 'custom', path, message, input: given });
+      }
+      return z.NEVER;
+    });
+}
+
 export const HttpCheckConfig = z.strictObject({
   name: z.string().min(1).max(60),
   path: z.string().startsWith('/'),
   expectStatus: z.number().int().min(100).max(599).default(200),
-  bodyIncludes: z.string().optional(),
-  latencyBudget: Duration.prefault('2s'),
+  bodyIncludes: z.string().max(1000).optional(),
+  latencyBudget: TimerDuration.prefault('2s'),
   repeat: z.number().int().min(1).max(1000).default(1),
   slow: z.boolean().default(false),
 });
@@ -23,14 +73,21 @@ export const HttpCheckConfig = z.strictObject({
 export const CommandCheckConfig = z.strictObject({
   name: z.string().min(1).max(60),
   /** Program and arguments, run without a shell; BASE_URL is green's endpoint. */
-  command: z.array(z.string().min(1)).min(1).max(100),
-  timeout: Duration.prefault('5m'),
+  command: z
+    .array(z.string().min(1).max(4000), 'an argument array, e.g. [npm, run, smoke]; never shell text')
+    .min(1)
+    .max(100),
+  timeout: TimerDuration.prefault('5m'),
   slow: z.boolean().default(false),
 });
 
+const NEITHER_CHECK = 'a check has either `path` (HTTP) or `command` (an argument array)';
+
 /** An HTTP check (`path`) or a command check (`command`). */
-export const CheckConfig = z.union([HttpCheckConfig, CommandCheckConfig], {
-  error: 'a check has either `path` (HTTP) or `command` (an argument array)',
+export const CheckConfig = chosenBy([HttpCheckConfig, CommandCheckConfig], (check) => {
+  if (typeof check !== 'object' || check === null) return NEITHER_CHECK;
+  if (Object.hasOwn(check, 'command')) return CommandCheckConfig;
+  return Object.hasOwn(check, 'path') ? HttpCheckConfig : NEITHER_CHECK;
 });
 
 /** How a target's deployments are created: local processes (default) or a Terraform/OpenTofu module. */
@@ -90,7 +147,7 @@ export const DnsConfig = z.discriminatedUnion('kind', [
         secret: SecretRef,
       })
       .optional(),
-    timeout: Duration.prefault('5s'),
+    timeout: TimerDuration.prefault('5s'),
   }),
   z.strictObject({
     kind: z.literal('route53'),
@@ -107,11 +164,7 @@ export const DnsConfig = z.discriminatedUnion('kind', [
      * How long one attempt waits for a change to become INSYNC. At most 100s: a cutover attempt
      * has two minutes, and a retry finds the alias already swapped and only verifies it.
      */
-    syncTimeout: Duration.prefault('90s').superRefine((ms, ctx) => {
-      if (ms < 1_000 || ms > 100_000) {
-        ctx.addIssue({ code: 'custom', message: 'between 1s and 100s', input: `${ms / 1000}s` });
-      }
-    }),
+    syncTimeout: boundedDuration(100_000, 1_000).prefault('90s'),
   }),
 ]);
 export type DnsConfig = z.output<typeof DnsConfig>;
@@ -120,12 +173,12 @@ export const TargetConfig = z
   .strictObject({
     /** DNS zone; default: the top-level `zone`. */
     zone: Zone.optional(),
-    approval: ApprovalRule.prefault({}),
+    approval: ApprovalRule.extend({ timeout: WaitDuration.prefault('24h') }).prefault({}),
     /** Promotion policy; default `{ all: [tests_passed, approval_obtained] }`. */
     policy: Policy.default({ all: ['tests_passed', 'approval_obtained'] }),
-    bake: Duration.prefault('10s'),
-    healthCheckInterval: Duration.prefault('2s'),
-    terminationWait: Duration.prefault('30s'),
+    bake: WaitDuration.prefault('10s'),
+    healthCheckInterval: WaitDuration.prefault('2s'),
+    terminationWait: WaitDuration.prefault('30s'),
     maintenanceWindows: z.array(MaintenanceWindow).default([]),
     recordTtl: z.number().int().min(1).max(86_400).default(30),
     infra: InfraConfig.default({ kind: 'local' }),
@@ -145,6 +198,10 @@ export const TargetConfig = z
   });
 
 const Percent = z.number().min(1).max(100);
+/** The last N calls. */
+const CountWindow = z.strictObject({ calls: z.number().int().min(1).max(10_000) });
+/** The calls of the last so long: one bucket per second, so at most a day. */
+const TimeWindow = boundedDuration(DAY_MS);
 
 /**
  * One circuit breaker's settings; every key optional, over `breakers.defaults` and the built-in
@@ -152,19 +209,21 @@ const Percent = z.number().min(1).max(100);
  */
 export const BreakerConfig = z.strictObject({
   /** A duration (time-based window) or `{ calls: N }` (the last N calls). */
-  window: z.union([z.strictObject({ calls: z.number().int().min(1).max(10_000) }), Duration]).optional(),
+  window: chosenBy([CountWindow, TimeWindow], (window) =>
+    typeof window === 'object' && window !== null ? CountWindow : TimeWindow,
+  ).optional(),
   minimumCalls: z.number().int().min(1).max(10_000).optional(),
   failureRateThreshold: Percent.optional(),
   /** Failures in the window that open the breaker whatever the rate; null: the rate only. */
   failureCountThreshold: z.number().int().min(1).max(10_000).nullable().optional(),
   slowCallRateThreshold: Percent.optional(),
-  slowCallDuration: Duration.optional(),
-  waitDuration: Duration.optional(),
+  slowCallDuration: TimerDuration.optional(),
+  waitDuration: TimerDuration.optional(),
   waitBackoffMultiplier: z.number().min(1).max(10).optional(),
-  maxWaitDuration: Duration.optional(),
+  maxWaitDuration: TimerDuration.optional(),
   permittedCallsInHalfOpen: z.number().int().min(1).max(100).optional(),
   /** 0: no limit. */
-  maxWaitInHalfOpen: Duration.optional(),
+  maxWaitInHalfOpen: TimerDuration.optional(),
   /** `disabled` lets every call through unjudged; `metrics_only` records but never opens. */
   mode: z.enum(['normal', 'disabled', 'metrics_only']).optional(),
 });

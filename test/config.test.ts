@@ -308,6 +308,80 @@ describe('durations and maintenance windows', () => {
   });
 });
 
+describe('names a person chooses', () => {
+  const base = 'checks: [{ name: h, path: /healthz }]\nhealthCheck: { name: h, path: /healthz }\n';
+
+  it('refuses a configuration whose only target is __proto__, in YAML and in JSON', async () => {
+    const yaml = await tempFile('proto.yaml', `targets:\n  __proto__: { bake: 5s }\n${base}`);
+    const json = await tempFile(
+      'proto.json',
+      '{"targets":{"__proto__":{}},"checks":[{"name":"h","path":"/h"}],"healthCheck":{"name":"h","path":"/h"}}',
+    );
+    for (const path of [yaml, json]) {
+      assert.throws(() => loadConfig(path), {
+        message: `invalid configuration in ${path}: targets.__proto__: a name reserved by JavaScript; give the target another name (got "__proto__")`,
+      });
+    }
+  });
+
+  it('refuses constructor and prototype as a target, service or dependency, naming each', async () => {
+    const path = await tempFile(
+      'reserved.yaml',
+      `targets:
+  dev: {}
+  constructor: {}
+services:
+  prototype: {}
+breakers:
+  dependencies:
+    __proto__: { waitDuration: 5s }
+${base}`,
+    );
+    assert.throws(
+      () => loadConfig(path),
+      (e: Error) => {
+        assert.match(
+          e.message,
+          /targets\.constructor: a name reserved by JavaScript; give the target another name/,
+        );
+        assert.match(e.message, /services\.prototype: .* give the service another name \(got "prototype"\)/);
+        assert.match(e.message, /breakers\.dependencies\.__proto__: .* give the dependency another name/);
+        return true;
+      },
+    );
+  });
+
+  it('refuses a configuration without targets', async () => {
+    const path = await tempFile('none.yaml', `targets: {}\n${base}`);
+    assert.throws(
+      () => loadConfig(path),
+      /targets: configure at least one target, e\.g\. dev: \{\} \(got \{\}\)/,
+    );
+  });
+
+  it('reads YAML keys as plain names: no prototype is set, no merge key is taken in YAML 1.2', async () => {
+    const merge = await tempFile(
+      'merge.yaml',
+      `common: &common { bake: 5s }\ntargets:\n  dev:\n    <<: *common\n${base}`,
+    );
+    assert.throws(
+      () => loadConfig(merge),
+      (e: Error) => {
+        assert.match(e.message, /targets\.dev: Unrecognized key: "<<"/);
+        assert.match(e.message, /\(root\): Unrecognized key: "common"/);
+        return true;
+      },
+    );
+    // A YAML 1.1 document merges; what a merge brings in is checked like anything written.
+    const merged = await tempFile(
+      'merge-1.1.yaml',
+      `%YAML 1.1\n---\ntargets:\n  <<: { __proto__: { bake: 5s } }\n  dev: {}\n${base}`,
+    );
+    assert.throws(() => loadConfig(merged), /targets\.__proto__: a name reserved by JavaScript/);
+    assert.equal(Object.getPrototypeOf({}), Object.prototype);
+  });
+});
+
 describe('numbers quoted as written', () => {
   /** Every number and duration field of the configuration, set to `value`. */
   const everyNumber = (value: string) => `targets:

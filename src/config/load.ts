@@ -127,7 +127,9 @@ export function loadConfig(
   }
   let data: unknown;
   try {
-    data = /\.json$/i.test(full) ? JSON.parse(text) : parseYaml(text);
+    // YAML: keys such as `__proto__` become plain own keys (the schema then refuses them by name);
+    // `<<` merges only in a `%YAML 1.1` document; more than 100 aliases are refused.
+    data = /\.json$/i.test(full) ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
   } catch (e) {
     throw new ConfigError(
       `${full} is not valid ${/\.json$/i.test(full) ? 'JSON' : 'YAML'}: ${(e as Error).message}`,

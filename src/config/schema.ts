@@ -37,6 +37,37 @@ function boundedDuration(maxMs: number, minMs = 0) {
 const WaitDuration = boundedDuration(MAX_WAIT_MS);
 const TimerDuration = boundedDuration(MAX_TIMER_MS);
 
+/** JavaScript's object machinery: never the name of a target, a service or a dependency. */
+const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * A record whose keys a person chooses. zod drops a `__proto__` key without a word (a configuration
+ * whose only target is `__proto__` would have none), and `constructor` or `prototype` shadow what
+ * every object has: all three are refused, by name.
+ */
+function namedRecord<K extends z.core.$ZodRecordKey, V extends z.ZodType>(
+  key: K,
+  value: V,
+  what: string,
+  params?: z.core.$ZodRecordParams,
+) {
+  const record = z.record(key, value, params);
+  return z.preprocess((input: z.input<typeof record>, ctx) => {
+    if (typeof input !== 'object' || input === null) return input;
+    for (const name of Object.keys(input)) {
+      if (RESERVED_NAMES.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          input: name,
+          message: `a name reserved by JavaScript; give the ${what} another name`,
+        });
+      }
+    }
+    return input;
+  }, record);
+}
+
 /**
  * One of `schemas`, chosen by looking at the input rather than tried in turn: a union whose every
  * member fails says only "invalid input", while the chosen schema's errors name its own field and
@@ -242,14 +273,12 @@ export const BreakersConfig = z.strictObject({
   backend: z.enum(['local', 'postgres']).default('local'),
   defaults: BreakerConfig.default({}),
   /** Per kind (`dns`) or per dependency (`dns:prod`); the more specific wins. */
-  dependencies: z
-    .record(BreakerName, BreakerConfig, {
-      error: (issue) =>
-        issue.code === 'invalid_key'
-          ? 'a dependency is infra, dns, cmdb or checks, optionally :<target>'
-          : undefined,
-    })
-    .default({}),
+  dependencies: namedRecord(BreakerName, BreakerConfig, 'dependency', {
+    error: (issue) =>
+      issue.code === 'invalid_key'
+        ? 'a dependency is infra, dns, cmdb or checks, optionally :<target>'
+        : undefined,
+  }).default({}),
 });
 export type BreakersConfig = z.output<typeof BreakersConfig>;
 
@@ -263,8 +292,14 @@ export const ServiceConfig = z.strictObject({
 export const Config = z.strictObject({
   /** Default DNS zone of every target. */
   zone: Zone.default('greenlight.local'),
-  targets: z.record(TargetName, TargetConfig),
-  services: z.record(ServiceName, ServiceConfig).default({}),
+  /** At least one. */
+  targets: namedRecord(TargetName, TargetConfig, 'target').refine(
+    (targets) => Object.keys(targets).length > 0,
+    {
+      message: 'configure at least one target, e.g. dev: {}',
+    },
+  ),
+  services: namedRecord(ServiceName, ServiceConfig, 'service').default({}),
   /** Integration checks for services without their own. */
   checks: z.array(CheckConfig).min(1),
   healthCheck: HttpCheckConfig,

@@ -523,3 +523,28 @@ breakers: { defaults: { window: 2d } }
     });
   });
 });
+
+describe('check paths', () => {
+  const withPath = (path: string) =>
+    `targets: { dev: {} }\nchecks: [{ name: h, path: ${JSON.stringify(path)} }]\nhealthCheck: { name: h, path: /healthz }\n`;
+
+  for (const [path, why] of [
+    ['//evil.example/x', 'must not start with // \\(that names another host\\)'],
+    ['/\\evil.example/x', 'must not contain a backslash'],
+    ['\\\\evil.example/x', 'starts with /'],
+    ['/\t/evil.example/x', 'must not contain spaces or control characters'],
+    ['/\n/evil.example/x', 'must not contain spaces or control characters'],
+    ['https://evil.example/x', 'starts with /'],
+  ] as const) {
+    it(`refuses ${JSON.stringify(path)}: it could reach another host`, async () => {
+      const file = await tempFile('path.yaml', withPath(path));
+      assert.throws(() => loadConfig(file), new RegExp(`checks\\.0\\.path: a path ${why}`));
+    });
+  }
+
+  it('takes paths that stay on the endpoint, with a query or encoded slashes', async () => {
+    for (const path of ['/healthz', '/v1/status?full=1', '/%2F%2Fevil.example', '/a//b']) {
+      assert.equal(loadConfig(await tempFile('ok.yaml', withPath(path))).config.checks[0]!.name, 'h');
+    }
+  });
+});

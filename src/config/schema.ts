@@ -3,6 +3,7 @@ import { Duration } from '../shared/durations';
 import { Policy, policyFacts, RELEASE_FACTS } from '../shared/policy';
 import { ServiceName, TargetName } from '../shared/release';
 import { ApprovalRule, MaintenanceWindow } from '../shared/target';
+import { checkPathProblem } from '../providers/checks/http';
 import { TsigAlgorithms } from '../providers/dns/wire';
 import type { TsigAlgorithm } from '../providers/dns/wire';
 
@@ -91,9 +92,18 @@ function chosenBy<S extends z.ZodType>(schemas: readonly S[], choose: (input: un
     });
 }
 
+const CheckPath = z
+  .string()
+  .max(2000)
+  .superRefine((path, ctx) => {
+    const problem = checkPathProblem(path);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const HttpCheckConfig = z.strictObject({
   name: z.string().min(1).max(60),
-  path: z.string().startsWith('/'),
+  /** Requested on green's endpoint; never a path that could name another host. */
+  path: CheckPath,
   expectStatus: z.number().int().min(100).max(599).default(200),
   bodyIncludes: z.string().max(1000).optional(),
   latencyBudget: TimerDuration.prefault('2s'),

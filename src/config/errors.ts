@@ -43,7 +43,7 @@ export function formatIssues(
     .map((issue) => {
       const key = issue.path.length ? issue.path.map(String).join('.') : '(root)';
       // A value under a secret-looking key is never echoed: it may be the secret itself.
-      const isSecret = issue.path.some((p) => /secret|password|token/i.test(String(p)));
+      const isSecret = issue.path.some((p) => /secret|password|token|url$/i.test(String(p)));
       const got =
         'input' in issue && issue.input !== undefined && !isSecret ? ` (got ${given(issue, source)})` : '';
       return `  ${key}: ${issue.message}${got}`;

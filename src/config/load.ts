@@ -15,6 +15,41 @@ const optionalText = z
 
 const Port = z.coerce.number().int().min(1).max(65_535);
 
+/**
+ * What is wrong with a CMDB URL, or null. Only PostgreSQL's schemes are taken; the URL itself is
+ * never quoted (it may hold the password), only a scheme written as `scheme://`.
+ */
+export function cmdbUrlProblem(text: string): string | null {
+  const expected = 'expected postgres://user:password@host:5432/database';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `not a valid URL; ${expected}`;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    const scheme = text.startsWith(`${url.protocol}//`)
+      ? `${url.protocol}// is not PostgreSQL`
+      : 'not PostgreSQL';
+    return `${scheme}; ${expected} (or postgresql://)`;
+  }
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    return 'the user or password is not percent-encoded correctly (e.g. %40 for @)';
+  }
+  return null;
+}
+
+const CmdbUrl = z
+  .string()
+  .max(2000)
+  .superRefine((url, ctx) => {
+    const problem = cmdbUrlProblem(url);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 /** The environment variables greenlight reads; nothing else in the code reads `process.env`. */
 export const Environment = z.object({
   GREENLIGHT_CONFIG: optionalText,
@@ -25,7 +60,8 @@ export const Environment = z.object({
   GREENLIGHT_TASK_QUEUE: z.string().min(1).max(200).default(TASK_QUEUE),
   GREENLIGHT_DEV_SERVER_PORT: Port.default(7233),
   GREENLIGHT_UI_PORT: Port.default(8233),
-  GREENLIGHT_CMDB_URL: optionalText,
+  /** PostgreSQL URL of the CMDB; empty or unset: the embedded PGlite. */
+  GREENLIGHT_CMDB_URL: optionalText.pipe(CmdbUrl.optional()),
   GREENLIGHT_ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
   GREENLIGHT_ADMIN_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
   GREENLIGHT_ADMIN_TOKEN: optionalText,

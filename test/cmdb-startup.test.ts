@@ -208,4 +208,15 @@ describe('a worker whose CMDB is down when it starts', () => {
     assert.equal(linesWith(output, /CMDB unreachable/).length, 1, 'still one line');
     assert.deepEqual(linesWith(output, /^\s+at /), []);
   });
+
+  it('stops, in one line, when the server refuses the login', async () => {
+    const port = Number(new URL(env.GREENLIGHT_CMDB_URL!).port);
+    postgres ??= await startPostgres({ port, password: PASSWORD });
+    const wrong = env.GREENLIGHT_CMDB_URL!.replace(PASSWORD, 'not-the-password-43');
+    const { code, stderr } = await runMain({ ...env, GREENLIGHT_CMDB_URL: wrong });
+    assert.equal(code, 1);
+    assert.equal(stderr.trimEnd().split('\n').length, 1, `one line, no stack trace:\n${stderr}`);
+    assert.match(stderr, /^greenlight: CMDB migrate failed: password authentication failed/);
+    assert.ok(!stderr.includes('not-the-password-43'), stderr);
+  });
 });

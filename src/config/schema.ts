@@ -70,26 +70,24 @@ function namedRecord<K extends z.core.$ZodRecordKey, V extends z.ZodType>(
 }
 
 /**
- * One of `schemas`, chosen by looking at the input rather than tried in turn: a union whose every
+ * One of the schemas `choose` returns, chosen by looking at the input rather than tried in turn: a union whose every
  * member fails says only "invalid input", while the chosen schema's errors name its own field and
  * the value given. `choose` returns a message when no schema fits.
  */
-function chosenBy<S extends z.ZodType>(schemas: readonly S[], choose: (input: unknown) => S | string) {
-  return z
-    .custom<z.input<S>>(() => schemas.length > 0)
-    .transform((input, ctx): z.output<S> => {
-      const schema = choose(input);
-      if (typeof schema === 'string') {
-        ctx.addIssue({ code: 'custom', message: schema, input });
-        return z.NEVER;
-      }
-      const result = schema.safeParse(input, { reportInput: true });
-      if (result.success) return result.data;
-      for (const { path, message, input: given } of result.error.issues) {
-        ctx.addIssue({ code: 'custom', path, message, input: given });
-      }
+function chosenBy<S extends z.ZodType>(choose: (input: unknown) => S | string) {
+  return z.custom<z.input<S>>().transform((input, ctx): z.output<S> => {
+    const schema = choose(input);
+    if (typeof schema === 'string') {
+      ctx.addIssue({ code: 'custom', message: schema, input });
       return z.NEVER;
-    });
+    }
+    const result = schema.safeParse(input, { reportInput: true });
+    if (result.success) return result.data;
+    for (const { path, message, input: given } of result.error.issues) {
+      ctx.addIssue({ code: 'custom', path, message, input: given });
+    }
+    return z.NEVER;
+  });
 }
 
 const CheckPath = z
@@ -125,7 +123,7 @@ export const CommandCheckConfig = z.strictObject({
 const NEITHER_CHECK = 'a check has either `path` (HTTP) or `command` (an argument array)';
 
 /** An HTTP check (`path`) or a command check (`command`). */
-export const CheckConfig = chosenBy([HttpCheckConfig, CommandCheckConfig], (check) => {
+export const CheckConfig = chosenBy((check) => {
   if (typeof check !== 'object' || check === null) return NEITHER_CHECK;
   if (Object.hasOwn(check, 'command')) return CommandCheckConfig;
   return Object.hasOwn(check, 'path') ? HttpCheckConfig : NEITHER_CHECK;
@@ -250,7 +248,7 @@ const TimeWindow = boundedDuration(DAY_MS);
  */
 export const BreakerConfig = z.strictObject({
   /** A duration (time-based window) or `{ calls: N }` (the last N calls). */
-  window: chosenBy([CountWindow, TimeWindow], (window) =>
+  window: chosenBy((window) =>
     typeof window === 'object' && window !== null ? CountWindow : TimeWindow,
   ).optional(),
   minimumCalls: z.number().int().min(1).max(10_000).optional(),

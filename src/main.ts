@@ -21,6 +21,7 @@ import {
 import { createLocalProviders, createWorker } from './worker';
 import { startAdminServer } from './admin';
 import { isDependency } from './breaker/registry';
+import { isProviderError } from './providers/errors';
 
 async function main(): Promise<void> {
   const settings = loadSettings(process.env);
@@ -67,6 +68,12 @@ async function main(): Promise<void> {
     env: process.env,
     onInfraOutput: (target, line) => logger.info({ target, tool: 'terraform' }, line),
     onError: (e) => logger.warn({ error: e.message }, 'CMDB connection error'),
+    onCmdbUnreachable: (e, cmdb) =>
+      logger.warn(
+        { cmdb, error: e.message },
+        'CMDB unreachable: starting without it; release records wait in the outbox while it is retried in the background',
+      ),
+    onCmdbReady: (cmdb) => logger.info({ cmdb }, 'CMDB reachable: migrated and in use'),
   });
   providers.breakers.listen({
     onTransition: (t) =>
@@ -95,7 +102,7 @@ async function main(): Promise<void> {
     await admin?.close();
     await providers.close();
   };
-  logger.info({ cmdb: providers.cmdbLocation }, 'CMDB ready');
+  if (providers.isCmdbReady()) logger.info({ cmdb: providers.cmdbLocation }, 'CMDB ready');
   try {
     const connection = await workerConnection(settings.temporal, address);
     try {
@@ -215,8 +222,8 @@ function isListening(port: number): Promise<boolean> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(
-    `greenlight: ${e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e))}\n`,
-  );
+  // Configuration and provider errors are written for a person; anything else is a bug: its stack helps.
+  const isExpected = e instanceof ConfigError || isProviderError(e);
+  process.stderr.write(`greenlight: ${isExpected ? e.message : ((e as Error).stack ?? String(e))}\n`);
   process.exit(1);
 });

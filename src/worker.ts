@@ -23,6 +23,8 @@ import type { BreakerSnapshot } from './breaker/breaker';
 import { coarseClock } from './breaker/clock';
 import { JsonFile } from './providers/json-file';
 import { isProviderError } from './providers/errors';
+import { isCircuitOpenError } from './breaker/breaker';
+import type { PostgresCmdb } from './providers/cmdb/postgres';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 export const EXAMPLE_SERVICE = resolve(__dirname, '..', '..', 'examples', 'service', 'server.js');
@@ -38,6 +40,8 @@ export interface Providers {
   metrics: BreakerMetrics;
   /** Where the CMDB is, password hidden. */
   cmdbLocation: string;
+  /** Whether the CMDB has been reached and migrated (false while a server down at start is retried). */
+  isCmdbReady(): boolean;
   close(): Promise<void>;
 }
 
@@ -62,6 +66,10 @@ export async function createLocalProviders(
     /** How often deferred CMDB writes are retried (default 5 s). */
     outboxIntervalMs?: number;
     onOutboxReplayed?: (count: number) => void;
+    /** The CMDB's server could not be reached at start: the worker starts, and retries in the background. */
+    onCmdbUnreachable?: (e: Error, location: string) => void;
+    /** The CMDB, down at start, has been reached and migrated. */
+    onCmdbReady?: (location: string) => void;
   } = {},
 ): Promise<Providers> {
   const searchPath = options.searchPath ?? '';
@@ -81,7 +89,18 @@ export async function createLocalProviders(
     );
   }
   const dns = openDnsProviders(config, stateDir, options.env ?? {});
-  const cmdb = await openCmdb(stateDir, options.cmdbUrl, options.onError);
+  /** Where the CMDB is, once it was found down at start. */
+  let downAtStart: string | undefined;
+  const cmdb = await openCmdb(stateDir, options.cmdbUrl, {
+    onError: options.onError,
+    onMigrated: () => {
+      if (downAtStart) options.onCmdbReady?.(downAtStart);
+    },
+  });
+  if (cmdb.unreachable) {
+    downAtStart = cmdb.location;
+    options.onCmdbUnreachable?.(cmdb.unreachable, cmdb.location);
+  }
   // With the postgres backend, every worker shares the breakers through the CMDB's database.
   const breakers = new Breakers(
     config.breakers,
@@ -97,6 +116,7 @@ export async function createLocalProviders(
       ? savedBreakers(join(stateDir, 'breakers.json'), options.onError)
       : undefined,
   );
+  const reconnecting = cmdb.unreachable ? keepMigrating(cmdb.cmdb, breakers) : undefined;
   const metrics = new BreakerMetrics(breakers);
   breakers.listen(metrics.listener);
   const outbox = new CmdbOutbox(stateDir);
@@ -140,9 +160,48 @@ export async function createLocalProviders(
         : undefined,
     },
     cmdbLocation: cmdb.location,
+    isCmdbReady: () => cmdb.cmdb.isReady,
     close: async () => {
+      reconnecting?.stop();
       clearInterval(drainer);
       await cmdb.close();
+    },
+  };
+}
+
+/** How long the background migration waits after its first failures: 1 s, 2 s, 4 s… at most this. */
+const RECONNECT_MAX_DELAY_MS = 30_000;
+
+/**
+ * Reaches and migrates, in the background, a CMDB that was down when the worker started. Each try
+ * goes through the CMDB's breaker, so failures open it and releases keep their CMDB writes in the
+ * outbox at once rather than failing on them; while it is open, the next try is its trial.
+ */
+function keepMigrating(cmdb: PostgresCmdb, breakers: Breakers): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let isStopped = false;
+  const isPermanent = (e: unknown) => isProviderError(e) && !e.isRetryable;
+  const attempt = async (failures: number): Promise<void> => {
+    let delayMs = Math.min(1_000 * 2 ** failures, RECONNECT_MAX_DELAY_MS);
+    try {
+      await breakers.run(
+        'cmdb',
+        () => cmdb.ensureMigrated(),
+        (e) => (isPermanent(e) ? 'ignore' : 'failure'),
+      );
+      return;
+    } catch (e) {
+      if (isCircuitOpenError(e)) delayMs = Math.max(e.retryAfterMs, 1_000);
+    }
+    if (isStopped) return;
+    timer = setTimeout(() => void attempt(failures + 1), delayMs);
+    timer.unref();
+  };
+  void attempt(0);
+  return {
+    stop() {
+      isStopped = true;
+      clearTimeout(timer);
     },
   };
 }

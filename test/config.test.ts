@@ -107,13 +107,21 @@ describe('configuration', () => {
       timeout: 120_000,
       slow: false,
     });
-    const bad = await tempFile(
+    const neither = await tempFile(
+      'neither-check.yaml',
+      'targets: { dev: {} }\nchecks: [{ name: x, script: smoke.sh }]\nhealthCheck: { name: h, path: / }\n',
+    );
+    assert.throws(
+      () => loadConfig(neither),
+      /checks\.0: a check has either `path` \(HTTP\) or `command` \(an argument array\)/,
+    );
+    const shellText = await tempFile(
       'bad-check.yaml',
       'targets: { dev: {} }\nchecks: [{ name: x, command: "npm run smoke" }]\nhealthCheck: { name: h, path: / }\n',
     );
     assert.throws(
-      () => loadConfig(bad),
-      /checks\.0: a check has either `path` \(HTTP\) or `command` \(an argument array\)/,
+      () => loadConfig(shellText),
+      /checks\.0\.command: an argument array, e\.g\. \[npm, run, smoke\]; never shell text \(got "npm run smoke"\)/,
     );
   });
 
@@ -208,7 +216,7 @@ ${base}`,
         assert.match(e.message, /targets\.a\.dns\.server: port 99999 is out of range/);
         assert.match(e.message, /targets\.a\.dns\.tsig\.secret: a secret is referenced, never written here/);
         assert.match(e.message, /targets\.b\.dns\.hostedZoneId: a hosted zone id .*\(got "z-lower"\)/);
-        assert.match(e.message, /targets\.b\.dns\.syncTimeout: between 1s and 100s \(got "600s"\)/);
+        assert.match(e.message, /targets\.b\.dns\.syncTimeout: between 1s and 100s \(got "10m"\)/);
         assert.match(
           e.message,
           /targets\.c\.dns\.kind: .*'local' \| 'rfc2136' \| 'route53' \(got \{"kind":"powerdns"\}\)/,
@@ -297,5 +305,246 @@ describe('durations and maintenance windows', () => {
     assert.equal(isMaintenanceWindowOpen(windows, new Date('2026-11-22T02:00:00Z')), false, 'closing time');
     assert.equal(isMaintenanceWindowOpen(windows, new Date('2026-11-21T21:59:00Z')), false, 'before opening');
     assert.equal(isMaintenanceWindowOpen([], new Date()), true, 'no windows: always open');
+  });
+});
+
+describe('names a person chooses', () => {
+  const base = 'checks: [{ name: h, path: /healthz }]\nhealthCheck: { name: h, path: /healthz }\n';
+
+  it('refuses a configuration whose only target is __proto__, in YAML and in JSON', async () => {
+    const yaml = await tempFile('proto.yaml', `targets:\n  __proto__: { bake: 5s }\n${base}`);
+    const json = await tempFile(
+      'proto.json',
+      '{"targets":{"__proto__":{}},"checks":[{"name":"h","path":"/h"}],"healthCheck":{"name":"h","path":"/h"}}',
+    );
+    for (const path of [yaml, json]) {
+      assert.throws(() => loadConfig(path), {
+        message: `invalid configuration in ${path}: targets.__proto__: a name reserved by JavaScript; give the target another name (got "__proto__")`,
+      });
+    }
+  });
+
+  it('refuses constructor and prototype as a target, service or dependency, naming each', async () => {
+    const path = await tempFile(
+      'reserved.yaml',
+      `targets:
+  dev: {}
+  constructor: {}
+services:
+  prototype: {}
+breakers:
+  dependencies:
+    __proto__: { waitDuration: 5s }
+${base}`,
+    );
+    assert.throws(
+      () => loadConfig(path),
+      (e: Error) => {
+        assert.match(
+          e.message,
+          /targets\.constructor: a name reserved by JavaScript; give the target another name/,
+        );
+        assert.match(e.message, /services\.prototype: .* give the service another name \(got "prototype"\)/);
+        assert.match(e.message, /breakers\.dependencies\.__proto__: .* give the dependency another name/);
+        return true;
+      },
+    );
+  });
+
+  it('refuses a configuration without targets', async () => {
+    const path = await tempFile('none.yaml', `targets: {}\n${base}`);
+    assert.throws(
+      () => loadConfig(path),
+      /targets: configure at least one target, e\.g\. dev: \{\} \(got \{\}\)/,
+    );
+  });
+
+  it('reads YAML keys as plain names: no prototype is set, no merge key is taken in YAML 1.2', async () => {
+    const merge = await tempFile(
+      'merge.yaml',
+      `common: &common { bake: 5s }\ntargets:\n  dev:\n    <<: *common\n${base}`,
+    );
+    assert.throws(
+      () => loadConfig(merge),
+      (e: Error) => {
+        assert.match(e.message, /targets\.dev: Unrecognized key: "<<"/);
+        assert.match(e.message, /\(root\): Unrecognized key: "common"/);
+        return true;
+      },
+    );
+    // A YAML 1.1 document merges; what a merge brings in is checked like anything written.
+    const merged = await tempFile(
+      'merge-1.1.yaml',
+      `%YAML 1.1\n---\ntargets:\n  <<: { __proto__: { bake: 5s } }\n  dev: {}\n${base}`,
+    );
+    assert.throws(() => loadConfig(merged), /targets\.__proto__: a name reserved by JavaScript/);
+    assert.equal(Object.getPrototypeOf({}), Object.prototype);
+  });
+});
+
+describe('numbers quoted as written', () => {
+  /** Every number and duration field of the configuration, set to `value`. */
+  const everyNumber = (value: string) => `targets:
+  t:
+    bake: ${value}
+    healthCheckInterval: ${value}
+    terminationWait: ${value}
+    recordTtl: ${value}
+    approval: { required: ${value}, timeout: ${value} }
+    dns: { kind: rfc2136, server: 127.0.0.1, timeout: ${value} }
+  r:
+    dns: { kind: route53, hostedZoneId: Z1, syncTimeout: ${value} }
+checks:
+  - { name: h, path: /healthz, expectStatus: ${value}, latencyBudget: ${value}, repeat: ${value} }
+  - { name: c, command: [npm, test], timeout: ${value} }
+healthCheck: { name: h, path: /healthz, expectStatus: ${value}, latencyBudget: ${value}, repeat: ${value} }
+breakers:
+  defaults:
+    window: ${value}
+    minimumCalls: ${value}
+    failureRateThreshold: ${value}
+    failureCountThreshold: ${value}
+    slowCallRateThreshold: ${value}
+    slowCallDuration: ${value}
+    waitDuration: ${value}
+    waitBackoffMultiplier: ${value}
+    maxWaitDuration: ${value}
+    permittedCallsInHalfOpen: ${value}
+    maxWaitInHalfOpen: ${value}
+  dependencies:
+    cmdb: { window: { calls: ${value} } }
+`;
+  const FIELDS = [
+    'targets.t.bake',
+    'targets.t.healthCheckInterval',
+    'targets.t.terminationWait',
+    'targets.t.recordTtl',
+    'targets.t.approval.required',
+    'targets.t.approval.timeout',
+    'targets.t.dns.timeout',
+    'targets.r.dns.syncTimeout',
+    'checks.0.expectStatus',
+    'checks.0.latencyBudget',
+    'checks.0.repeat',
+    'checks.1.timeout',
+    'healthCheck.expectStatus',
+    'healthCheck.latencyBudget',
+    'healthCheck.repeat',
+    ...[
+      'window',
+      'minimumCalls',
+      'failureRateThreshold',
+      'failureCountThreshold',
+      'slowCallRateThreshold',
+      'slowCallDuration',
+      'waitDuration',
+      'waitBackoffMultiplier',
+      'maxWaitDuration',
+      'permittedCallsInHalfOpen',
+      'maxWaitInHalfOpen',
+    ].map((key) => `breakers.defaults.${key}`),
+    'breakers.dependencies.cmdb.window.calls',
+  ];
+
+  const refusedFields = (message: string) =>
+    message
+      .split('\n')
+      .slice(1)
+      .map((line) => /^ {2}(\S+): /.exec(line)?.[1]);
+
+  for (const value of ['1e309', '-1e309', '.inf', '.nan']) {
+    it(`refuses ${value} in every number and duration field, quoting ${value}`, async () => {
+      const path = await tempFile('numbers.yaml', everyNumber(value));
+      assert.throws(
+        () => loadConfig(path),
+        (e: Error) => {
+          assert.deepEqual(refusedFields(e.message).sort(), [...FIELDS].sort());
+          for (const line of e.message.split('\n').slice(1)) {
+            assert.ok(line.endsWith(` (got ${value})`), line);
+          }
+          return true;
+        },
+      );
+    });
+  }
+
+  it('quotes a number in a JSON file as written, not as null', async () => {
+    const path = await tempFile(
+      'numbers.json',
+      '{"targets":{"dev":{"terminationWait":1e309,"recordTtl":1E400}},"checks":[{"name":"h","path":"/h"}],"healthCheck":{"name":"h","path":"/h"}}',
+    );
+    assert.throws(
+      () => loadConfig(path),
+      (e: Error) => {
+        assert.match(
+          e.message,
+          /targets\.dev\.terminationWait: a duration such as 30s, 5m or 2h, or a number of seconds \(got 1e309\)/,
+        );
+        assert.match(e.message, /targets\.dev\.recordTtl: expected a finite number \(got 1E400\)/);
+        return true;
+      },
+    );
+  });
+
+  it('refuses huge durations, quoting them as written', async () => {
+    const path = await tempFile(
+      'huge.yaml',
+      `targets:
+  dev:
+    terminationWait: 1e300
+    bake: 400d
+    healthCheckInterval: 99999999999999999999999d
+    approval: { required: 99999999999999999999 }
+checks: [{ name: h, path: /healthz, latencyBudget: 25d }]
+healthCheck: { name: h, path: /healthz }
+breakers: { defaults: { window: 2d } }
+`,
+    );
+    assert.throws(
+      () => loadConfig(path),
+      (e: Error) => {
+        assert.match(e.message, /targets\.dev\.terminationWait: at most 366d \(got 1e300\)/);
+        assert.match(e.message, /targets\.dev\.bake: at most 366d \(got "400d"\)/);
+        assert.match(
+          e.message,
+          /targets\.dev\.healthCheckInterval: at most 366d \(got "99999999999999999999999d"\)/,
+        );
+        assert.match(e.message, /targets\.dev\.approval\.required: .* \(got 99999999999999999999\)/);
+        assert.match(e.message, /checks\.0\.latencyBudget: at most 24d \(got "25d"\)/);
+        assert.match(e.message, /breakers\.defaults\.window: .*at most 1d.* \(got "2d"\)/);
+        return true;
+      },
+    );
+  });
+
+  it('quotes an environment variable as it was set', () => {
+    assert.throws(() => loadSettings({ GREENLIGHT_ADMIN_PORT: '1e309' }), {
+      message: 'invalid environment: GREENLIGHT_ADMIN_PORT: expected a finite number (got "1e309")',
+    });
+  });
+});
+
+describe('check paths', () => {
+  const withPath = (path: string) =>
+    `targets: { dev: {} }\nchecks: [{ name: h, path: ${JSON.stringify(path)} }]\nhealthCheck: { name: h, path: /healthz }\n`;
+
+  for (const [path, why] of [
+    ['//evil.example/x', 'must not start with // \\(that names another host\\)'],
+    ['/\\evil.example/x', 'must not contain a backslash'],
+    ['\\\\evil.example/x', 'starts with /'],
+    ['/\t/evil.example/x', 'must not contain spaces or control characters'],
+    ['/\n/evil.example/x', 'must not contain spaces or control characters'],
+    ['https://evil.example/x', 'starts with /'],
+  ] as const) {
+    it(`refuses ${JSON.stringify(path)}: it could reach another host`, async () => {
+      const file = await tempFile('path.yaml', withPath(path));
+      assert.throws(() => loadConfig(file), new RegExp(`checks\\.0\\.path: a path ${why}`));
+    });
+  }
+
+  it('takes paths that stay on the endpoint, with a query or encoded slashes', async () => {
+    for (const path of ['/healthz', '/v1/status?full=1', '/%2F%2Fevil.example', '/a//b']) {
+      assert.equal(loadConfig(await tempFile('ok.yaml', withPath(path))).config.checks[0]!.name, 'h');
+    }
   });
 });

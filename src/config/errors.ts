@@ -5,24 +5,69 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Parses `data` with `schema`, or throws a ConfigError whose lines name each bad key and value. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, data: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(data, { reportInput: true });
+/** The text of the number at a path as the file wrote it (`1e309`, `.inf`), when there is a file. */
+export type WrittenAt = (path: readonly PropertyKey[]) => string | undefined;
+
+/**
+ * Parses `data` with `schema`, or throws a ConfigError that names each bad key and value: on one
+ * line when there is one problem, one line per problem otherwise.
+ */
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  data: unknown,
+  what: string,
+  writtenAt?: WrittenAt,
+): z.output<S> {
+  const result = schema.safeParse(data, { reportInput: true, error: finiteNumberMessage });
   if (result.success) return result.data;
-  throw new ConfigError(`${what}:\n${formatIssues(result.error.issues)}`);
+  const lines = formatIssues(result.error.issues, { data, writtenAt });
+  throw new ConfigError(result.error.issues.length === 1 ? `${what}: ${lines.trim()}` : `${what}:\n${lines}`);
 }
 
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+/** Infinity and NaN are numbers to JavaScript, not to a person: zod's wording says "received Infinity". */
+function finiteNumberMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  const isNotFinite = typeof issue.input === 'number' && !Number.isFinite(issue.input);
+  return issue.code === 'invalid_type' && isNotFinite ? 'expected a finite number' : undefined;
+}
+
+/**
+ * One line per issue: the key, what is wrong, and the value given. With the parsed `data` (and the
+ * file's text through `writtenAt`), a number is quoted as it was written: a duration checked in
+ * milliseconds is shown as `"400d"`, and `1e309`, which JSON would print as null, as `1e309`.
+ */
+export function formatIssues(
+  issues: readonly z.core.$ZodIssue[],
+  source: { data?: unknown; writtenAt?: WrittenAt } = {},
+): string {
   return issues
     .map((issue) => {
       const key = issue.path.length ? issue.path.map(String).join('.') : '(root)';
       // A value under a secret-looking key is never echoed: it may be the secret itself.
-      const isSecret = issue.path.some((p) => /secret|password|token/i.test(String(p)));
+      const isSecret = issue.path.some((p) => /secret|password|token|url$/i.test(String(p)));
       const got =
-        'input' in issue && issue.input !== undefined && !isSecret ? ` (got ${preview(issue.input)})` : '';
+        'input' in issue && issue.input !== undefined && !isSecret ? ` (got ${given(issue, source)})` : '';
       return `  ${key}: ${issue.message}${got}`;
     })
     .join('\n');
+}
+
+function given(issue: z.core.$ZodIssue, source: { data?: unknown; writtenAt?: WrittenAt }): string {
+  const input: unknown = 'input' in issue ? issue.input : undefined;
+  if (typeof input !== 'number' || issue.code === 'invalid_key') return preview(input);
+  const raw = valueAt(source.data, issue.path);
+  if (typeof raw === 'string') return preview(raw);
+  if (typeof raw === 'number') return source.writtenAt?.(issue.path) ?? String(raw);
+  return Number.isFinite(input) ? preview(input) : String(input);
+}
+
+/** The value at `path` in parsed data, own properties only. */
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let value = data;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }
 
 function preview(value: unknown): string {

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isScalar, parse as parseYaml, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_CONFIG } from './defaults';
 import { ConfigError, parseOrThrow } from './errors';
+import type { WrittenAt } from './errors';
 import { Config } from './schema';
 import { TASK_QUEUE } from '../shared/messages';
 
@@ -13,6 +14,41 @@ const optionalText = z
   .transform((v) => (v === '' ? undefined : v));
 
 const Port = z.coerce.number().int().min(1).max(65_535);
+
+/**
+ * What is wrong with a CMDB URL, or null. Only PostgreSQL's schemes are taken; the URL itself is
+ * never quoted (it may hold the password), only a scheme written as `scheme://`.
+ */
+export function cmdbUrlProblem(text: string): string | null {
+  const expected = 'expected postgres://user:password@host:5432/database';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `not a valid URL; ${expected}`;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    const scheme = text.startsWith(`${url.protocol}//`)
+      ? `${url.protocol}// is not PostgreSQL`
+      : 'not PostgreSQL';
+    return `${scheme}; ${expected} (or postgresql://)`;
+  }
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    return 'the user or password is not percent-encoded correctly (e.g. %40 for @)';
+  }
+  return null;
+}
+
+const CmdbUrl = z
+  .string()
+  .max(2000)
+  .superRefine((url, ctx) => {
+    const problem = cmdbUrlProblem(url);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** The environment variables greenlight reads; nothing else in the code reads `process.env`. */
 export const Environment = z.object({
@@ -24,7 +60,8 @@ export const Environment = z.object({
   GREENLIGHT_TASK_QUEUE: z.string().min(1).max(200).default(TASK_QUEUE),
   GREENLIGHT_DEV_SERVER_PORT: Port.default(7233),
   GREENLIGHT_UI_PORT: Port.default(8233),
-  GREENLIGHT_CMDB_URL: optionalText,
+  /** PostgreSQL URL of the CMDB; empty or unset: the embedded PGlite. */
+  GREENLIGHT_CMDB_URL: optionalText.pipe(CmdbUrl.optional()),
   GREENLIGHT_ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
   GREENLIGHT_ADMIN_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
   GREENLIGHT_ADMIN_TOKEN: optionalText,
@@ -126,13 +163,15 @@ export function loadConfig(
   }
   let data: unknown;
   try {
-    data = /\.json$/i.test(full) ? JSON.parse(text) : parseYaml(text);
+    // YAML: keys such as `__proto__` become plain own keys (the schema then refuses them by name);
+    // `<<` merges only in a `%YAML 1.1` document; more than 100 aliases are refused.
+    data = /\.json$/i.test(full) ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
   } catch (e) {
     throw new ConfigError(
       `${full} is not valid ${/\.json$/i.test(full) ? 'JSON' : 'YAML'}: ${(e as Error).message}`,
     );
   }
-  const config = parseOrThrow(Config, data, `invalid configuration in ${full}`);
+  const config = parseOrThrow(Config, data, `invalid configuration in ${full}`, writtenIn(text));
   // Module and secret file paths are relative to the configuration file.
   for (const target of Object.values(config.targets)) {
     if (target.infra.kind === 'terraform') target.infra.module = resolve(dirname(full), target.infra.module);
@@ -140,4 +179,16 @@ export function loadConfig(
     if (secret && 'file' in secret) secret.file = resolve(dirname(full), secret.file);
   }
   return { config, source: full };
+}
+
+/** Where a number was written in a YAML or JSON text (JSON is YAML too), for error messages. */
+function writtenIn(text: string): WrittenAt {
+  let document: ReturnType<typeof parseDocument> | undefined;
+  return (path) => {
+    document ??= parseDocument(text);
+    const node = document.getIn(path as unknown[], true);
+    return isScalar(node) && typeof node.source === 'string' && node.source.length <= 80
+      ? node.source
+      : undefined;
+  };
 }

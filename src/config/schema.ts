@@ -3,6 +3,7 @@ import { Duration } from '../shared/durations';
 import { Policy, policyFacts, RELEASE_FACTS } from '../shared/policy';
 import { ServiceName, TargetName } from '../shared/release';
 import { ApprovalRule, MaintenanceWindow } from '../shared/target';
+import { checkPathProblem } from '../providers/checks/http';
 import { TsigAlgorithms } from '../providers/dns/wire';
 import type { TsigAlgorithm } from '../providers/dns/wire';
 
@@ -10,12 +11,100 @@ const TSIG_ALGORITHMS = Object.keys(TsigAlgorithms) as [TsigAlgorithm, ...TsigAl
 
 const Zone = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'a zone is a DNS name such as example.internal');
 
+const DAY_MS = 86_400_000;
+/** The longest wait a release may hold (a gate, a bake, a kept blue): longer is a typo. */
+const MAX_WAIT_MS = 366 * DAY_MS;
+/** Node's timers fire at once beyond 2^31 - 1 ms (24.8 days): waits inside the worker stay below. */
+const MAX_TIMER_MS = 24 * DAY_MS;
+
+/**
+ * A duration field: `Duration`'s syntax (`30s`, `5m`, `2h`, or a number of seconds), finite and
+ * within `[minMs, maxMs]`, so neither `1e309` nor `1e300` reaches a timer.
+ */
+function boundedDuration(maxMs: number, minMs = 0) {
+  const label = (ms: number) => (ms % DAY_MS === 0 ? `${ms / DAY_MS}d` : `${ms / 1000}s`);
+  return z
+    .union([z.number(), z.string().max(40)], {
+      error: 'a duration such as 30s, 5m or 2h, or a number of seconds',
+    })
+    .pipe(Duration)
+    .pipe(
+      z
+        .number()
+        .min(minMs, `at least ${label(minMs)}`)
+        .max(maxMs, minMs > 0 ? `between ${label(minMs)} and ${label(maxMs)}` : `at most ${label(maxMs)}`),
+    );
+}
+const WaitDuration = boundedDuration(MAX_WAIT_MS);
+const TimerDuration = boundedDuration(MAX_TIMER_MS);
+
+/** JavaScript's object machinery: never the name of a target, a service or a dependency. */
+const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * A record whose keys a person chooses. zod drops a `__proto__` key without a word (a configuration
+ * whose only target is `__proto__` would have none), and `constructor` or `prototype` shadow what
+ * every object has: all three are refused, by name.
+ */
+function namedRecord<K extends z.core.$ZodRecordKey, V extends z.ZodType>(
+  key: K,
+  value: V,
+  what: string,
+  params?: z.core.$ZodRecordParams,
+) {
+  const record = z.record(key, value, params);
+  return z.preprocess((input: z.input<typeof record>, ctx) => {
+    if (typeof input !== 'object' || input === null) return input;
+    for (const name of Object.keys(input)) {
+      if (RESERVED_NAMES.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          input: name,
+          message: `a name reserved by JavaScript; give the ${what} another name`,
+        });
+      }
+    }
+    return input;
+  }, record);
+}
+
+/**
+ * One of the schemas `choose` returns, chosen by looking at the input rather than tried in turn: a union whose every
+ * member fails says only "invalid input", while the chosen schema's errors name its own field and
+ * the value given. `choose` returns a message when no schema fits.
+ */
+function chosenBy<S extends z.ZodType>(choose: (input: unknown) => S | string) {
+  return z.custom<z.input<S>>().transform((input, ctx): z.output<S> => {
+    const schema = choose(input);
+    if (typeof schema === 'string') {
+      ctx.addIssue({ code: 'custom', message: schema, input });
+      return z.NEVER;
+    }
+    const result = schema.safeParse(input, { reportInput: true });
+    if (result.success) return result.data;
+    for (const { path, message, input: given } of result.error.issues) {
+      ctx.addIssue({ code: 'custom', path, message, input: given });
+    }
+    return z.NEVER;
+  });
+}
+
+const CheckPath = z
+  .string()
+  .max(2000)
+  .superRefine((path, ctx) => {
+    const problem = checkPathProblem(path);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const HttpCheckConfig = z.strictObject({
   name: z.string().min(1).max(60),
-  path: z.string().startsWith('/'),
+  /** Requested on green's endpoint; never a path that could name another host. */
+  path: CheckPath,
   expectStatus: z.number().int().min(100).max(599).default(200),
-  bodyIncludes: z.string().optional(),
-  latencyBudget: Duration.prefault('2s'),
+  bodyIncludes: z.string().max(1000).optional(),
+  latencyBudget: TimerDuration.prefault('2s'),
   repeat: z.number().int().min(1).max(1000).default(1),
   slow: z.boolean().default(false),
 });
@@ -23,14 +112,21 @@ export const HttpCheckConfig = z.strictObject({
 export const CommandCheckConfig = z.strictObject({
   name: z.string().min(1).max(60),
   /** Program and arguments, run without a shell; BASE_URL is green's endpoint. */
-  command: z.array(z.string().min(1)).min(1).max(100),
-  timeout: Duration.prefault('5m'),
+  command: z
+    .array(z.string().min(1).max(4000), 'an argument array, e.g. [npm, run, smoke]; never shell text')
+    .min(1)
+    .max(100),
+  timeout: TimerDuration.prefault('5m'),
   slow: z.boolean().default(false),
 });
 
+const NEITHER_CHECK = 'a check has either `path` (HTTP) or `command` (an argument array)';
+
 /** An HTTP check (`path`) or a command check (`command`). */
-export const CheckConfig = z.union([HttpCheckConfig, CommandCheckConfig], {
-  error: 'a check has either `path` (HTTP) or `command` (an argument array)',
+export const CheckConfig = chosenBy((check) => {
+  if (typeof check !== 'object' || check === null) return NEITHER_CHECK;
+  if (Object.hasOwn(check, 'command')) return CommandCheckConfig;
+  return Object.hasOwn(check, 'path') ? HttpCheckConfig : NEITHER_CHECK;
 });
 
 /** How a target's deployments are created: local processes (default) or a Terraform/OpenTofu module. */
@@ -90,7 +186,7 @@ export const DnsConfig = z.discriminatedUnion('kind', [
         secret: SecretRef,
       })
       .optional(),
-    timeout: Duration.prefault('5s'),
+    timeout: TimerDuration.prefault('5s'),
   }),
   z.strictObject({
     kind: z.literal('route53'),
@@ -107,11 +203,7 @@ export const DnsConfig = z.discriminatedUnion('kind', [
      * How long one attempt waits for a change to become INSYNC. At most 100s: a cutover attempt
      * has two minutes, and a retry finds the alias already swapped and only verifies it.
      */
-    syncTimeout: Duration.prefault('90s').superRefine((ms, ctx) => {
-      if (ms < 1_000 || ms > 100_000) {
-        ctx.addIssue({ code: 'custom', message: 'between 1s and 100s', input: `${ms / 1000}s` });
-      }
-    }),
+    syncTimeout: boundedDuration(100_000, 1_000).prefault('90s'),
   }),
 ]);
 export type DnsConfig = z.output<typeof DnsConfig>;
@@ -120,12 +212,12 @@ export const TargetConfig = z
   .strictObject({
     /** DNS zone; default: the top-level `zone`. */
     zone: Zone.optional(),
-    approval: ApprovalRule.prefault({}),
+    approval: ApprovalRule.extend({ timeout: WaitDuration.prefault('24h') }).prefault({}),
     /** Promotion policy; default `{ all: [tests_passed, approval_obtained] }`. */
     policy: Policy.default({ all: ['tests_passed', 'approval_obtained'] }),
-    bake: Duration.prefault('10s'),
-    healthCheckInterval: Duration.prefault('2s'),
-    terminationWait: Duration.prefault('30s'),
+    bake: WaitDuration.prefault('10s'),
+    healthCheckInterval: WaitDuration.prefault('2s'),
+    terminationWait: WaitDuration.prefault('30s'),
     maintenanceWindows: z.array(MaintenanceWindow).default([]),
     recordTtl: z.number().int().min(1).max(86_400).default(30),
     infra: InfraConfig.default({ kind: 'local' }),
@@ -145,6 +237,10 @@ export const TargetConfig = z
   });
 
 const Percent = z.number().min(1).max(100);
+/** The last N calls. */
+const CountWindow = z.strictObject({ calls: z.number().int().min(1).max(10_000) });
+/** The calls of the last so long: one bucket per second, so at most a day. */
+const TimeWindow = boundedDuration(DAY_MS);
 
 /**
  * One circuit breaker's settings; every key optional, over `breakers.defaults` and the built-in
@@ -152,19 +248,21 @@ const Percent = z.number().min(1).max(100);
  */
 export const BreakerConfig = z.strictObject({
   /** A duration (time-based window) or `{ calls: N }` (the last N calls). */
-  window: z.union([z.strictObject({ calls: z.number().int().min(1).max(10_000) }), Duration]).optional(),
+  window: chosenBy((window) =>
+    typeof window === 'object' && window !== null ? CountWindow : TimeWindow,
+  ).optional(),
   minimumCalls: z.number().int().min(1).max(10_000).optional(),
   failureRateThreshold: Percent.optional(),
   /** Failures in the window that open the breaker whatever the rate; null: the rate only. */
   failureCountThreshold: z.number().int().min(1).max(10_000).nullable().optional(),
   slowCallRateThreshold: Percent.optional(),
-  slowCallDuration: Duration.optional(),
-  waitDuration: Duration.optional(),
+  slowCallDuration: TimerDuration.optional(),
+  waitDuration: TimerDuration.optional(),
   waitBackoffMultiplier: z.number().min(1).max(10).optional(),
-  maxWaitDuration: Duration.optional(),
+  maxWaitDuration: TimerDuration.optional(),
   permittedCallsInHalfOpen: z.number().int().min(1).max(100).optional(),
   /** 0: no limit. */
-  maxWaitInHalfOpen: Duration.optional(),
+  maxWaitInHalfOpen: TimerDuration.optional(),
   /** `disabled` lets every call through unjudged; `metrics_only` records but never opens. */
   mode: z.enum(['normal', 'disabled', 'metrics_only']).optional(),
 });
@@ -183,14 +281,12 @@ export const BreakersConfig = z.strictObject({
   backend: z.enum(['local', 'postgres']).default('local'),
   defaults: BreakerConfig.default({}),
   /** Per kind (`dns`) or per dependency (`dns:prod`); the more specific wins. */
-  dependencies: z
-    .record(BreakerName, BreakerConfig, {
-      error: (issue) =>
-        issue.code === 'invalid_key'
-          ? 'a dependency is infra, dns, cmdb or checks, optionally :<target>'
-          : undefined,
-    })
-    .default({}),
+  dependencies: namedRecord(BreakerName, BreakerConfig, 'dependency', {
+    error: (issue) =>
+      issue.code === 'invalid_key'
+        ? 'a dependency is infra, dns, cmdb or checks, optionally :<target>'
+        : undefined,
+  }).default({}),
 });
 export type BreakersConfig = z.output<typeof BreakersConfig>;
 
@@ -204,8 +300,14 @@ export const ServiceConfig = z.strictObject({
 export const Config = z.strictObject({
   /** Default DNS zone of every target. */
   zone: Zone.default('greenlight.local'),
-  targets: z.record(TargetName, TargetConfig),
-  services: z.record(ServiceName, ServiceConfig).default({}),
+  /** At least one. */
+  targets: namedRecord(TargetName, TargetConfig, 'target').refine(
+    (targets) => Object.keys(targets).length > 0,
+    {
+      message: 'configure at least one target, e.g. dev: {}',
+    },
+  ),
+  services: namedRecord(ServiceName, ServiceConfig, 'service').default({}),
   /** Integration checks for services without their own. */
   checks: z.array(CheckConfig).min(1),
   healthCheck: HttpCheckConfig,

@@ -27,11 +27,14 @@ export function postgresBinDir(): string {
 /**
  * A real PostgreSQL server for one test file: a fresh cluster on a loopback port with password
  * authentication. PostgreSQL refuses to run as root, so as root it runs as the `postgres` user.
+ * A test that starts it after something already points at it gives the port and password.
  */
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(
+  options: { port?: number; password?: string } = {},
+): Promise<PostgresServer> {
   const bin = postgresBinDir();
   const dir = await mkdtemp(join(tmpdir(), 'greenlight-pg-'));
-  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  const password = options.password ?? `pw-${Math.random().toString(36).slice(2)}`;
   // As root, the server's processes run as the `postgres` user (spawned with its uid, so signals reach them).
   const user = userInfo().uid === 0 ? postgresUser() : undefined;
   writeFileSync(join(dir, 'pwfile'), password);
@@ -47,7 +50,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     { encoding: 'utf8', cwd: dir, ...user },
   );
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const server: ChildProcess = spawn(
     join(bin, 'postgres'),
     ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'],

@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import type { DatabaseError, PoolConfig, QueryResult, QueryResultRow } from 'pg';
-import { ProviderError, ProviderErrorKinds } from '../errors';
+import { isProviderError, ProviderError, ProviderErrorKinds } from '../errors';
 import { MIGRATIONS } from './migrations';
 import type { ChangeRecord, CmdbProvider, DeploymentItem } from './types';
 
@@ -17,6 +17,18 @@ export interface Relationship {
 /** Serialises migrations of one database across processes (any constant; this one spells "glcm"). */
 const MIGRATION_LOCK = 0x676c636d;
 
+export interface PostgresCmdbOptions {
+  /** Errors of idle connections (the pool's `error` event). */
+  onError?: (e: Error) => void;
+  /**
+   * Migrate before the first query, and until a migration succeeds: a worker whose CMDB was down
+   * when it started migrates it when it comes back. Default false (the caller migrates, or reads).
+   */
+  migrateBeforeUse?: boolean;
+  /** Called once a migration made by `migrateBeforeUse` succeeded, with the versions applied. */
+  onMigrated?: (applied: number[]) => void;
+}
+
 /**
  * The CMDB on PostgreSQL (or the embedded PGlite, served over the same protocol). Every write is one
  * statement, idempotent: a change is keyed by `(release_id, step)`, and a deployment write never
@@ -24,8 +36,15 @@ const MIGRATION_LOCK = 0x676c636d;
  */
 export class PostgresCmdb implements CmdbProvider {
   private readonly pool: Pool;
+  /** Where the database is, without credentials: for messages. */
+  readonly location: string;
+  private isMigrated: boolean;
+  private migration: Promise<void> | undefined;
 
-  constructor(config: PoolConfig, onError: (e: Error) => void = () => undefined) {
+  constructor(
+    config: PoolConfig,
+    private readonly options: PostgresCmdbOptions = {},
+  ) {
     this.pool = new Pool({
       max: 4,
       idleTimeoutMillis: 10_000,
@@ -33,7 +52,30 @@ export class PostgresCmdb implements CmdbProvider {
       query_timeout: 30_000,
       ...config,
     });
-    this.pool.on('error', onError);
+    this.pool.on('error', options.onError ?? (() => undefined));
+    this.location = config.connectionString
+      ? describeUrl(config.connectionString)
+      : `${config.host ?? 'localhost'}:${config.port ?? 5432}`;
+    this.isMigrated = !options.migrateBeforeUse;
+  }
+
+  /** Whether the schema is known to be up to date (always, without `migrateBeforeUse`). */
+  get isReady(): boolean {
+    return this.isMigrated;
+  }
+
+  /** Migrates unless that is done: concurrent callers share one attempt; a failed one is tried again. */
+  async ensureMigrated(): Promise<void> {
+    if (this.isMigrated) return;
+    this.migration ??= this.migrate()
+      .then((applied) => {
+        this.isMigrated = true;
+        this.options.onMigrated?.(applied);
+      })
+      .finally(() => {
+        this.migration = undefined;
+      });
+    await this.migration;
   }
 
   /** Applies the migrations this database lacks; safe to run from several workers at once. */
@@ -69,7 +111,8 @@ export class PostgresCmdb implements CmdbProvider {
   }
 
   /** A query on the CMDB's database, for what shares it (the circuit breakers of a fleet). */
-  query<R extends QueryResultRow>(text: string, values: unknown[]): Promise<QueryResult<R>> {
+  async query<R extends QueryResultRow>(text: string, values: unknown[]): Promise<QueryResult<R>> {
+    await this.ensureMigrated();
     return this.pool.query<R>(text, values);
   }
 
@@ -181,10 +224,20 @@ export class PostgresCmdb implements CmdbProvider {
 
   /** Runs a query; failures become provider errors that say whether a retry may help. */
   private async run<T>(what: string, query: () => Promise<T>): Promise<T> {
+    if (what !== 'migrate') await this.ensureMigrated();
     try {
       return await query();
     } catch (e) {
       const code = (e as DatabaseError).code ?? '';
+      const unreachable = unreachableReason(e);
+      if (unreachable) {
+        throw new ProviderError(
+          ProviderErrorKinds.unavailable,
+          `the CMDB at ${this.location} is unreachable (${unreachable}); could not ${what}`,
+          true,
+          { cause: e },
+        );
+      }
       // Data, integrity and syntax errors (classes 22, 23, 42) will not pass on a retry.
       const isRetryable = !/^(22|23|42)/.test(code);
       throw new ProviderError(
@@ -195,6 +248,35 @@ export class PostgresCmdb implements CmdbProvider {
       );
     }
   }
+}
+
+/** Socket errors that mean the server cannot be reached (as opposed to refusing a query). */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOENT', // a Unix socket that is not there
+  'EPIPE',
+]);
+
+/** Why the server could not be reached, or null when it answered. */
+function unreachableReason(e: unknown): string | null {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return code;
+  // Connection exceptions (class 08), and a server shutting down or starting up (57P01-57P03).
+  if (typeof code === 'string' && /^(08|57P0[123])/.test(code)) return `SQLSTATE ${code}`;
+  const message = (e as Error | null)?.message ?? '';
+  return /timeout expired|connection timeout|Connection terminated/i.test(message) ? message : null;
+}
+
+/** Whether the server refused the login or has no such database: a setting to fix, not an outage. */
+export function isLoginRefused(e: unknown): boolean {
+  const code = (isProviderError(e) ? (e.cause as { code?: unknown } | undefined)?.code : undefined) ?? '';
+  return typeof code === 'string' && /^(28|3D)/.test(code);
 }
 
 function iso(value: Date | string): string {

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import pinoPretty from 'pino-pretty';
 import type { Logger } from 'pino';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { LogLevel } from '@temporalio/worker';
@@ -20,12 +21,31 @@ export const REDACTED_PATHS = [
   '*.authorization',
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({
+/**
+ * The worker's logger: readable lines on a terminal, one JSON object per line otherwise (for a log
+ * collector). Secrets under the redacted keys never appear in either.
+ */
+export function createLogger(
+  level: string,
+  options: { isTerminal?: boolean; destination?: NodeJS.WritableStream } = {},
+): Logger {
+  const settings = {
     level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     base: { app: 'greenlight' },
-  });
+  };
+  const { isTerminal = false, destination = process.stdout } = options;
+  if (!isTerminal) return options.destination ? pino(settings, destination) : pino(settings);
+  return pino(
+    settings,
+    pinoPretty({
+      sync: true,
+      colorize: destination === process.stdout,
+      translateTime: 'SYS:HH:MM:ss',
+      ignore: 'pid,hostname,app',
+      destination,
+    }),
+  );
 }
 
 const TEMPORAL_LEVELS: Record<string, LogLevel> = {
@@ -41,9 +61,17 @@ const TEMPORAL_LEVELS: Record<string, LogLevel> = {
 /** Routes the Temporal SDK's logs (worker, workflow and activity loggers) into pino. */
 export function installTemporalLogger(logger: Logger): void {
   const sdk = logger.child({ component: 'temporal' });
+  const failed = new Set<string>();
   Runtime.install({
     logger: new DefaultLogger(TEMPORAL_LEVELS[logger.level] ?? 'INFO', (entry) => {
-      const meta = entry.meta ?? {};
+      const meta = readableMeta(entry.meta ?? {});
+      // A failed workflow is reported once, with its reason (the SDK may report it again on replay).
+      if (entry.message === 'Workflow failed') {
+        const key = `${String(meta.workflowId)}/${String(meta.runId)}`;
+        if (failed.has(key)) return;
+        if (failed.size >= 1000) failed.clear();
+        failed.add(key);
+      }
       switch (entry.level) {
         case 'TRACE':
           return sdk.trace(meta, entry.message);
@@ -58,4 +86,21 @@ export function installTemporalLogger(logger: Logger): void {
       }
     }),
   });
+}
+
+/** Errors in the SDK's log metadata become their type and message: JSON would print `{}`. */
+function readableMeta(meta: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(meta)) {
+    // Not `instanceof`: errors from the workflow sandbox come from another realm.
+    const isError = typeof value === 'object' && value !== null && 'message' in value && 'stack' in value;
+    out[key] = isError ? describeError(value as Error) : value;
+  }
+  return out;
+}
+
+function describeError(e: Error): { type: string; message: string; cause?: string } {
+  const type = (e as { type?: unknown }).type;
+  const cause = typeof e.cause === 'object' && e.cause !== null ? (e.cause as Error).message : undefined;
+  return { type: typeof type === 'string' ? type : e.name, message: e.message, ...(cause ? { cause } : {}) };
 }

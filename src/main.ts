@@ -3,12 +3,14 @@ import { mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { ensureJanitorSchedule, JANITOR_SCHEDULE_ID } from './temporal/janitor-schedule';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { loadSettings } from './config/load';
 import type { Settings } from './config/load';
 import { ConfigError } from './config/errors';
 import { createLogger, installTemporalLogger } from './logger';
+import type { LocalProcessInfra } from './providers/infra/local-process';
 import type { Logger } from './logger';
 import { ALL_SEARCH_ATTRIBUTES } from './shared/messages';
 import { findTemporalCli } from './temporal/cli-binary';
@@ -25,7 +27,7 @@ import { isProviderError } from './providers/errors';
 
 async function main(): Promise<void> {
   const settings = loadSettings(process.env);
-  const logger = createLogger(settings.logLevel);
+  const logger = createLogger(settings.logLevel, { isTerminal: process.stdout.isTTY === true });
   installTemporalLogger(logger);
   logger.info({ config: settings.configSource, stateDir: settings.stateDir }, 'greenlight starting');
   mkdirSync(settings.stateDir, { recursive: true });
@@ -117,6 +119,11 @@ async function main(): Promise<void> {
         'worker started',
       );
       started.worker = worker;
+      await ensureJanitorSchedule(client, settings.temporal.taskQueue, settings.config.janitor).then(
+        (outcome) => logger.info({ schedule: JANITOR_SCHEDULE_ID, outcome }, 'janitor schedule'),
+        (e: Error) =>
+          logger.warn({ error: e.message }, 'janitor schedule not set up; will try at the next start'),
+      );
       if (server) {
         const ui = `http://localhost:${settings.temporal.uiPort}/namespaces/${settings.temporal.namespace}/workflows`;
         process.stdout.write(
@@ -132,7 +139,18 @@ async function main(): Promise<void> {
     await providers.close();
     await client.connection.close();
     await server?.teardown();
+    await sayWhatKeepsRunning(providers.localInfra, logger);
   }
+}
+
+/** The local example services outlive the worker, like real infrastructure: say so, and how to stop them. */
+async function sayWhatKeepsRunning(infra: LocalProcessInfra, logger: Logger): Promise<void> {
+  const running = await infra.list().catch(() => []);
+  if (running.length === 0) return;
+  logger.info(
+    { deployments: running.map((d) => `${d.service} ${d.version} → ${d.target}`) },
+    `${running.length} local deployment${running.length === 1 ? '' : 's'} keep${running.length === 1 ? 's' : ''} running, like real infrastructure; \`npx greenlight local teardown\` stops them`,
+  );
 }
 
 /** Starts a dev server persisted under the state dir, or reuses one already listening on the port. */

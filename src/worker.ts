@@ -1,21 +1,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { ConfigError } from './config/errors';
 import { TerraformInfra } from './providers/infra/terraform';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { heartbeatInterceptors } from './activities/heartbeat';
-import type { ActivityDeps } from './activities';
+import type { ActivityDeps, ReleaseRun } from './activities';
 import type { Config } from './config/schema';
 import { Checks } from './providers/checks';
 import { openCmdb } from './providers/cmdb/open';
 import { openDnsProviders } from './providers/dns/open';
 import type { DnsProviders } from './providers/dns/open';
-import { LocalProcessInfra } from './providers/infra/local-process';
+import { EXAMPLE_SERVICE, LocalProcessInfra } from './providers/infra/local-process';
 import { breakerNoticeSignal, TASK_QUEUE } from './shared/messages';
 import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { CmdbOutbox } from './breaker/outbox';
 import { Breakers } from './breaker/registry';
 import { BreakerMetrics } from './breaker/metrics';
@@ -27,7 +28,7 @@ import { isCircuitOpenError } from './breaker/breaker';
 import type { PostgresCmdb } from './providers/cmdb/postgres';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
-export const EXAMPLE_SERVICE = resolve(__dirname, '..', '..', 'examples', 'service', 'server.js');
+export { EXAMPLE_SERVICE };
 
 export interface Providers {
   deps: ActivityDeps;
@@ -158,6 +159,7 @@ export async function createLocalProviders(
               .getHandle(execution.workflowId, execution.runId)
               .signal(breakerNoticeSignal, notice)
         : undefined,
+      releaseRun: client ? (releaseId) => releaseRun(client, releaseId) : undefined,
     },
     cmdbLocation: cmdb.location,
     isCmdbReady: () => cmdb.cmdb.isReady,
@@ -236,6 +238,22 @@ function findIacBinary(searchPath: string, target: string): string {
   throw new ConfigError(
     `targets.${target}.infra: no tofu or terraform on PATH; install one or set infra.binary`,
   );
+}
+
+/** What Temporal knows of a release's workflow, for the janitor. */
+async function releaseRun(client: Client, releaseId: string): Promise<ReleaseRun> {
+  try {
+    const d = await client.workflow.getHandle(releaseId).describe();
+    if (d.status.name === 'RUNNING') return { state: 'running' };
+    return {
+      state: 'ended',
+      status: d.status.name.toLowerCase(),
+      endedAt: (d.closeTime ?? new Date()).toISOString(),
+    };
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return { state: 'unknown' };
+    throw e;
+  }
 }
 
 export interface WorkerOptions {

@@ -339,7 +339,7 @@ describe('blue/green release on a real Temporal dev server', () => {
     assert.equal((await h.api.wait(releaseId)).stage, 'completed');
     const events = (await handle.fetchHistory()).events ?? [];
     const timers = events.filter((e) => e.timerStartedEventAttributes);
-    assert.ok(timers.length >= 2, `${timers.length} timers`);
+    assert.ok(timers.length >= 1, 'the approval timeout is a timer');
     for (const timer of timers)
       assert.ok(timer.userMetadata?.summary, `timer ${timer.eventId} has a summary`);
     assert.equal(events.filter((e) => e.workflowTaskFailedEventAttributes).length, 0);
@@ -430,7 +430,7 @@ describe('blue/green release on a real Temporal dev server', () => {
     assert.match(done.reason ?? '', /no decision within 2 s/);
     assert.equal(await h.infra.describe({ hostname: waiting.green!.hostname }), null);
     assert.equal(await aliasTarget('slow', 'qa'), null);
-    await expectRefused(h.api.approve(releaseId, { approver: 'late' }), /has ended/);
+    await expectRefused(h.api.approve(releaseId, { approver: 'late' }), /release has already ended \(expired\)/);
   });
 
   it('tears green down and never touches the alias when integration tests fail', async () => {
@@ -495,7 +495,7 @@ describe('blue/green release on a real Temporal dev server', () => {
     assert.equal(done.live?.version, 'v1');
     assert.equal(await aliasTarget('mail', 'soak'), blue.hostname);
     assert.equal(await h.infra.describe({ hostname: 'mail-v2.soak.test.internal' }), null);
-    await expectRefused(h.api.rollback(releaseId, { by: 'ops' }), /has ended/);
+    await expectRefused(h.api.rollback(releaseId, { by: 'ops' }), /release has already ended \(rolled back\)/);
   });
 
   it('rolls back on request during the termination wait, while blue still runs', async () => {

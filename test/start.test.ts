@@ -18,7 +18,8 @@ let env: NodeJS.ProcessEnv;
 
 /** `npm start`'s program, until it prints that the worker started. */
 async function start(): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so that a stop can be a terminal's Ctrl-C: SIGINT to the whole group.
+  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -31,9 +32,11 @@ async function start(): Promise<{ child: ChildProcess; output: () => string }> {
   return { child, output: () => output };
 }
 
+/** Ctrl-C in a terminal: SIGINT to the process group, the dev server included. */
 async function stop(child: ChildProcess): Promise<number | null> {
-  child.kill('SIGINT');
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  process.kill(-child.pid!, 'SIGINT');
+  return exited;
 }
 
 const cli = (args: string[]) => runCli(args, env);
@@ -104,6 +107,25 @@ describe('npm start', () => {
       service: 'web',
       version: '1f2e3d4',
     });
+    const refused = await cli(['local', 'teardown']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /the worker \(process \d+\) is running on .*; stop it first/);
     assert.equal(await stop(second.child), 0);
+
+    // On stop, it says what keeps running and how to stop it; the shutdown itself is quiet.
+    const stopping = second.output().slice(second.output().indexOf('"msg":"shutting down"'));
+    assert.match(
+      stopping,
+      /1 local deployment keeps running, like real infrastructure; `npx greenlight local teardown` stops them/,
+    );
+    const warnings = stopping.split('\n').filter((line) => /"level":(40|50)/.test(line));
+    assert.deepEqual(warnings, [], 'no warning or error while shutting down');
+    const teardown = await cli(['local', 'teardown']);
+    assert.equal(teardown.code, 0, teardown.stderr);
+    assert.match(
+      teardown.stdout,
+      /stopped web 1f2e3d4 \(web-1f2e3d4\.stage\.greenlight\.local\)\nremoved 2 DNS records/,
+    );
+    await assert.rejects(fetch(`${status.live.endpoint}/version`), 'the local deployment is stopped');
   });
 });

@@ -2,13 +2,13 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { Config } from '../config/schema';
-import { serviceChecks, targetSettings } from '../config/resolve';
+import { serviceChecks, targetSettings, targetZone } from '../config/resolve';
 import type { CheckRunner } from '../providers/checks/types';
 import type { CmdbProvider, DeploymentItem } from '../providers/cmdb/types';
 import type { DnsProvider } from '../providers/dns/types';
 import { dnsConflict } from '../providers/errors';
 import type { InfraProvider } from '../providers/infra/types';
-import { FailureTypes, RELEASE_WORKFLOW } from '../shared/messages';
+import { FailureTypes, laneWorkflowId, RELEASE_WORKFLOW } from '../shared/messages';
 import type { CheckResult, Deployment, TestReport } from '../shared/release';
 import { ServiceName, TargetName, Version, hostnames } from '../shared/release';
 import type { TargetSettings } from '../shared/target';
@@ -44,6 +44,21 @@ export interface ActivityDeps {
   onHealthCheck?: (service: string, target: string, passed: boolean) => void;
   /** Counts a fallback taken (metrics). */
   onFallback?: (dependency: string) => void;
+  /** What Temporal knows of a release or a lane (the janitor asks whether it has ended). */
+  releaseRun?: (releaseId: string) => Promise<ReleaseRun>;
+}
+
+/** A release's workflow: running, ended (how and when), or unknown to Temporal. */
+export type ReleaseRun =
+  { state: 'running' } | { state: 'ended'; status: string; endedAt: string } | { state: 'unknown' };
+
+/** A deployment the janitor removed. */
+export interface Reclaimed {
+  hostname: string;
+  target: string;
+  releaseId: string;
+  /** How the release's workflow ended (`terminated`, `failed`…). */
+  releaseEnded: string;
 }
 
 /** A breaker of a release's dependencies: `infra:<target>`, `dns:<target>`, `checks` or `cmdb`. */
@@ -178,7 +193,108 @@ export function createActivities(deps: ActivityDeps) {
       );
   }
 
+  /**
+   * Removes one deployment the janitor found abandoned, as a release's tear-down would: only while
+   * the same release still owns it, and the CMDB says what happened (best effort: it is a record).
+   */
+  async function reclaim(target: string, found: Deployment, run: { status: string }): Promise<boolean> {
+    const { hostname, releaseId } = found;
+    const now = await guarded(
+      `infra:${target}`,
+      'describe deployment',
+      () => infra(target).describe({ hostname }),
+      {
+        notify: false,
+      },
+    );
+    if (now?.releaseId !== releaseId) return false;
+    await guarded(`dns:${target}`, 'remove record', () => dns(target).remove(hostname), { notify: false });
+    await guarded(`infra:${target}`, 'destroy deployment', () => infra(target).destroy({ hostname }), {
+      notify: false,
+    });
+    const at = new Date().toISOString();
+    const note = `reclaimed by the janitor: release ${releaseId} ended (${run.status}) without cleaning up`;
+    try {
+      const row = (await cmdb.deployments(found.service, target)).find((d) => d.hostname === hostname);
+      await cmdb.upsertDeployment({
+        service: found.service,
+        target,
+        version: found.version,
+        hostname,
+        colour: row?.colour ?? 'green',
+        status: 'torn_down',
+        releaseId: releaseId!,
+        updatedAt: at,
+      });
+      await cmdb.recordChange({
+        releaseId: releaseId!,
+        step: `janitor:${hostname}`,
+        service: found.service,
+        target,
+        version: found.version,
+        stage: 'reclaimed',
+        at,
+        note,
+      });
+    } catch (e) {
+      Context.current().log.warn('the CMDB did not take the janitor’s record', {
+        hostname,
+        error: (e as Error).message,
+      });
+    }
+    Context.current().log.warn(note, { hostname, target });
+    return true;
+  }
+
   return {
+    /**
+     * Reclaims what releases that ended without cleaning up (terminated by an operator, or by
+     * Temporal) left behind: each deployment with a record in a target's DNS that no alias points
+     * at, that a release created, and whose release ended at least `graceMs` ago. Deployments that
+     * no release created, live ones, and those of running releases are never touched.
+     */
+    async reclaimAbandonedDeployments(input: {
+      graceMs: number;
+    }): Promise<{ reclaimed: Reclaimed[]; checked: number }> {
+      const { graceMs } = parseInput(z.object({ graceMs: z.number().int().min(0) }), input);
+      const releaseRun = deps.releaseRun;
+      if (!releaseRun) throw new Error('the janitor needs a Temporal client (releaseRun)');
+      const reclaimed: Reclaimed[] = [];
+      let checked = 0;
+      for (const target of Object.keys(config.targets)) {
+        const suffix = `.${target}.${targetZone(config, target)}`;
+        const records = (
+          await guarded(`dns:${target}`, 'list records', () => dns(target).list(), { notify: false })
+        ).filter((r) => r.name.endsWith(suffix));
+        const aliased = new Set(records.filter((r) => r.type === 'CNAME').map((r) => r.value));
+        for (const record of records) {
+          if (record.type === 'CNAME' || aliased.has(record.name)) continue;
+          checked++;
+          const found = await guarded(
+            `infra:${target}`,
+            'describe deployment',
+            () => infra(target).describe({ hostname: record.name }),
+            { notify: false },
+          );
+          if (!found?.releaseId) continue; // not a release's: not greenlight's to remove
+          const run = await releaseRun(found.releaseId);
+          if (run.state !== 'ended' || Date.now() - Date.parse(run.endedAt) < graceMs) continue;
+          // A running release of the service may still need it (blue, kept for a quick rollback).
+          const lane = await releaseRun(laneWorkflowId(found.service, target));
+          if (lane.state === 'running') continue;
+          if (await reclaim(target, found, run)) {
+            reclaimed.push({
+              hostname: record.name,
+              target,
+              releaseId: found.releaseId,
+              releaseEnded: run.status,
+            });
+          }
+        }
+      }
+      return { reclaimed, checked };
+    },
+
     /**
      * The state of one of a release's breakers, so the release believes a breaker notice only when
      * the breaker is really open (a signal can be sent by anyone allowed to signal).

@@ -8,6 +8,7 @@ import { openDnsProviders } from '../providers/dns/open';
 import type { ReleaseStatus } from '../shared/release';
 import { clientConnection } from '../temporal/connection';
 import { GreenlightClient, GreenlightError } from './api';
+import { tearDownLocal } from './local-teardown';
 import { openCmdbForReading } from '../providers/cmdb/open';
 import { hostnames, ServiceName, TargetName } from '../shared/release';
 import { targetZone } from '../config/resolve';
@@ -285,6 +286,21 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
         print(o.json, view, formatBreakers([view]));
       });
   }
+
+  program
+    .command('local')
+    .description('the embedded local infrastructure of `npm start`')
+    .command('teardown')
+    .description('stop the local example services and remove their DNS names (with the worker stopped)')
+    .option('--json', 'print JSON', false)
+    .action(async (o: { json: boolean }) => {
+      const removed = await tearDownLocal(getSettings().stateDir);
+      const text = removed.stopped.length
+        ? removed.stopped.map((d) => `stopped ${d.service} ${d.version} (${d.hostname})`).join('\n') +
+          `\nremoved ${removed.records.length} DNS record${removed.records.length === 1 ? '' : 's'}`
+        : 'no local deployment runs';
+      print(o.json, removed, text);
+    });
 
   program
     .command('cmdb')

@@ -297,6 +297,16 @@ export const ServiceConfig = z.strictObject({
   healthCheck: HttpCheckConfig.optional(),
 });
 
+export const JanitorConfig = z.strictObject({
+  /** Whether the worker keeps the janitor's schedule (`greenlight-janitor`). Default true. */
+  enabled: z.boolean().default(true),
+  /** How often it runs. Default 10m. */
+  interval: WaitDuration.prefault('10m'),
+  /** How long after its release ended a deployment is left alone, for people to look. Default 15m. */
+  grace: WaitDuration.prefault('15m'),
+});
+export type JanitorConfig = z.output<typeof JanitorConfig>;
+
 export const Config = z.strictObject({
   /** Default DNS zone of every target. */
   zone: Zone.default('greenlight.local'),
@@ -313,6 +323,8 @@ export const Config = z.strictObject({
   healthCheck: HttpCheckConfig,
   /** The circuit breakers of the dependencies; see the README. */
   breakers: BreakersConfig.prefault({}),
+  /** Reclaims what releases that ended without cleaning up (terminated, say) left running. */
+  janitor: JanitorConfig.prefault({}),
 });
 export type Config = z.output<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;

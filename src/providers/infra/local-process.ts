@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Deployment } from '../../shared/release';
 import { ProviderError, ProviderErrorKinds } from '../errors';
@@ -17,6 +17,9 @@ interface InstanceFile {
   releaseId: string;
   startedAt: string;
 }
+
+/** The example service each local deployment runs by default (compiled code lives in `dist/`). */
+export const EXAMPLE_SERVICE = resolve(__dirname, '..', '..', '..', '..', 'examples', 'service', 'server.js');
 
 export interface LocalProcessOptions {
   stateDir: string;
@@ -99,6 +102,17 @@ export class LocalProcessInfra implements InfraProvider {
       if (isAlive(instance.pid)) process.kill(instance.pid, 'SIGKILL');
     }
     await rm(this.instancePath(ref.hostname), { force: true });
+  }
+
+  /** Every instance that runs now. */
+  async list(): Promise<Deployment[]> {
+    const files = await readdir(this.dir).catch(() => [] as string[]);
+    const running: Deployment[] = [];
+    for (const file of files.filter((f) => f.endsWith('.json'))) {
+      const deployment = await this.running(file.slice(0, -'.json'.length));
+      if (deployment) running.push(deployment);
+    }
+    return running;
   }
 
   /** The process id of a deployment, for operators and tests. */

@@ -430,7 +430,10 @@ describe('blue/green release on a real Temporal dev server', () => {
     assert.match(done.reason ?? '', /no decision within 2 s/);
     assert.equal(await h.infra.describe({ hostname: waiting.green!.hostname }), null);
     assert.equal(await aliasTarget('slow', 'qa'), null);
-    await expectRefused(h.api.approve(releaseId, { approver: 'late' }), /release has already ended \(expired\)/);
+    await expectRefused(
+      h.api.approve(releaseId, { approver: 'late' }),
+      /release has already ended \(expired\)/,
+    );
   });
 
   it('tears green down and never touches the alias when integration tests fail', async () => {
@@ -495,7 +498,10 @@ describe('blue/green release on a real Temporal dev server', () => {
     assert.equal(done.live?.version, 'v1');
     assert.equal(await aliasTarget('mail', 'soak'), blue.hostname);
     assert.equal(await h.infra.describe({ hostname: 'mail-v2.soak.test.internal' }), null);
-    await expectRefused(h.api.rollback(releaseId, { by: 'ops' }), /release has already ended \(rolled back\)/);
+    await expectRefused(
+      h.api.rollback(releaseId, { by: 'ops' }),
+      /release has already ended \(rolled back\)/,
+    );
   });
 
   it('rolls back on request during the termination wait, while blue still runs', async () => {

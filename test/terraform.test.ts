@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Client } from 'pg';
 import { isProviderError } from '../src/providers/errors';
-import { classify, parsePlan, TerraformInfra } from '../src/providers/infra/terraform';
+import { TerraformInfra } from '../src/providers/infra/terraform';
+import { classify, parsePlan } from '../src/providers/infra/terraform-cli';
+import { postgresStateBackend, STATE_SCHEMA } from '../src/providers/infra/terraform-backend';
 import { EXAMPLE_MODULE, iacBinary } from './helpers/iac';
+import { startPostgres } from './helpers/postgres';
+import type { PostgresServer } from './helpers/postgres';
 import { getJson } from './helpers/temporal';
 
 let dir: string;
@@ -168,6 +173,90 @@ describe('Terraform/OpenTofu infrastructure, with a real binary', () => {
     assert.equal(existsSync(join(dir, 'work', spec.hostname)), false);
   });
 });
+
+describe('Terraform state in PostgreSQL, reached by every worker', () => {
+  let postgres: PostgresServer;
+  const output: string[] = [];
+  before(async () => {
+    postgres = await startPostgres();
+  });
+  after(async () => {
+    await postgres?.stop();
+  });
+
+  /** A worker's Terraform infrastructure: its own, empty work dir; the state in the CMDB's database. */
+  const worker = (name: string) =>
+    new TerraformInfra({
+      binary,
+      moduleDir: EXAMPLE_MODULE,
+      workDir: join(dir, name, 'terraform', 'dev'),
+      backend: postgresStateBackend(postgres.url),
+      workspacePrefix: 'dev',
+      searchPath: process.env.PATH ?? '',
+      home: dir,
+      onOutput: (line) => output.push(line),
+    });
+
+  it('describes and destroys on one worker what another applied', async (t) => {
+    const applier = worker('worker-a');
+    const other = worker('worker-b');
+    const spec = {
+      service: 'web',
+      version: 'v5',
+      target: 'dev',
+      hostname: 'web-v5.dev.tf.test',
+      releaseId: 'rel-$5',
+    };
+    t.after(() => applier.destroy(spec)); // when an assertion failed before the destroy
+    const d = await applier.deploy(spec);
+    assert.deepEqual(await getJson(`${d.endpoint}/version`), { service: 'web', version: 'v5' });
+    const applierDir = join(dir, 'worker-a', 'terraform', 'dev', spec.hostname);
+    assert.equal(existsSync(join(applierDir, 'terraform.tfstate')), false, 'no state on the disk');
+    assert.equal(existsSync(join(applierDir, 'instance.json')), true, 'the module wrote its instance');
+
+    assert.deepEqual(await other.describe(spec), {
+      service: 'web',
+      version: 'v5',
+      target: 'dev',
+      hostname: spec.hostname,
+      endpoint: d.endpoint,
+      releaseId: 'rel-$5',
+    });
+    assert.equal(await other.describe({ hostname: 'web-v6.dev.tf.test' }), null, 'never applied');
+    for (const file of await filesUnder(join(dir, 'worker-a'))) {
+      assert.ok(!(await readFile(file, 'latin1')).includes(postgres.password), `the password is in ${file}`);
+    }
+
+    await other.destroy(spec);
+    await assert.rejects(fetch(`${d.endpoint}/healthz`), 'the instance is gone');
+    assert.equal(existsSync(join(applierDir, 'instance.json')), false, "the module's destroy ran");
+    assert.equal(await applier.describe(spec), null, 'the applier sees it gone too');
+    assert.deepEqual(await workspaces(postgres.url), [], 'no state is left, not even empty');
+    await other.destroy(spec); // idempotent
+    assert.ok(output.length > 0);
+    assert.ok(!output.some((line) => line.includes(postgres.password)), 'the password is in the output');
+  });
+});
+
+/** Every file under `root`, recursively. */
+async function filesUnder(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+/** The workspaces whose state the pg backend keeps. */
+async function workspaces(url: string): Promise<string[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT name FROM ${STATE_SCHEMA}.states ORDER BY name`,
+    );
+    return rows.map((r) => r.name);
+  } finally {
+    await client.end();
+  }
+}
 
 describe('Terraform output parsing', () => {
   it('reads the plan summary', () => {

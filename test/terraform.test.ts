@@ -200,39 +200,47 @@ describe('Terraform state in PostgreSQL, reached by every worker', () => {
   it('describes and destroys on one worker what another applied', async (t) => {
     const applier = worker('worker-a');
     const other = worker('worker-b');
-    const spec = {
+    const spec = (version: string) => ({
       service: 'web',
-      version: 'v5',
+      version,
       target: 'dev',
-      hostname: 'web-v5.dev.tf.test',
-      releaseId: 'rel-$5',
-    };
-    t.after(() => applier.destroy(spec)); // when an assertion failed before the destroy
-    const d = await applier.deploy(spec);
-    assert.deepEqual(await getJson(`${d.endpoint}/version`), { service: 'web', version: 'v5' });
-    const applierDir = join(dir, 'worker-a', 'terraform', 'dev', spec.hostname);
+      hostname: `web-${version}.dev.tf.test`,
+      releaseId: `rel-$${version}`,
+    });
+    const [v5, v6] = [spec('v5'), spec('v6')];
+    // When an assertion failed before the destroys.
+    t.after(() => Promise.all([applier.destroy(v5), applier.destroy(v6)]));
+    const d5 = await applier.deploy(v5);
+    assert.deepEqual(await getJson(`${d5.endpoint}/version`), { service: 'web', version: 'v5' });
+    const applierDir = join(dir, 'worker-a', 'terraform', 'dev', v5.hostname);
     assert.equal(existsSync(join(applierDir, 'terraform.tfstate')), false, 'no state on the disk');
     assert.equal(existsSync(join(applierDir, 'instance.json')), true, 'the module wrote its instance');
 
-    assert.deepEqual(await other.describe(spec), {
+    assert.deepEqual(await other.describe(v5), {
       service: 'web',
       version: 'v5',
       target: 'dev',
-      hostname: spec.hostname,
-      endpoint: d.endpoint,
-      releaseId: 'rel-$5',
+      hostname: v5.hostname,
+      endpoint: d5.endpoint,
+      releaseId: 'rel-$v5',
     });
-    assert.equal(await other.describe({ hostname: 'web-v6.dev.tf.test' }), null, 'never applied');
-    for (const file of await filesUnder(join(dir, 'worker-a'))) {
+    assert.equal(await other.describe(v6), null, 'never applied');
+    // As a release does: a deployment looked up first, then applied, beside another's workspace.
+    const d6 = await other.deploy(v6);
+    assert.equal((await applier.describe(v6))?.endpoint, d6.endpoint);
+    for (const file of await filesUnder(dir)) {
       assert.ok(!(await readFile(file, 'latin1')).includes(postgres.password), `the password is in ${file}`);
     }
+    assert.deepEqual(await workspaces(postgres.url), ['dev_web-v5.dev.tf.test', 'dev_web-v6.dev.tf.test']);
 
-    await other.destroy(spec);
-    await assert.rejects(fetch(`${d.endpoint}/healthz`), 'the instance is gone');
+    await other.destroy(v5);
+    await assert.rejects(fetch(`${d5.endpoint}/healthz`), 'the instance is gone');
     assert.equal(existsSync(join(applierDir, 'instance.json')), false, "the module's destroy ran");
-    assert.equal(await applier.describe(spec), null, 'the applier sees it gone too');
+    assert.equal(await applier.describe(v5), null, 'the applier sees it gone too');
+    await applier.destroy(v6);
+    await assert.rejects(fetch(`${d6.endpoint}/healthz`), 'the instance is gone');
     assert.deepEqual(await workspaces(postgres.url), [], 'no state is left, not even empty');
-    await other.destroy(spec); // idempotent
+    await other.destroy(v5); // idempotent
     assert.ok(output.length > 0);
     assert.ok(!output.some((line) => line.includes(postgres.password)), 'the password is in the output');
   });

@@ -53,10 +53,12 @@ const AppliedValues = z.object({
 type RootModule = ReturnType<TerraformInfra['rootModule']>;
 /** A root module read back from disk: written by deploy, or holding only the backend. */
 type StoredRootModule = Partial<RootModule>;
-/** Where a deployment's state is: the workspace when it is in the backend. */
-type StateLocation = { workspace?: string };
-
 const INIT = ['init', '-input=false', '-no-color'];
+/**
+ * Every command names its workspace (TF_WORKSPACE), so a working directory's own selection never
+ * matters: `default` for init and workspace commands, and for state in a local file.
+ */
+const DEFAULT_WORKSPACE = 'default';
 
 /**
  * Infrastructure through the OpenTofu/Terraform CLI. Each deployment gets a working directory with a
@@ -81,12 +83,18 @@ export class TerraformInfra implements InfraProvider {
     const isLocalState = existsSync(join(dir, 'terraform.tfstate'));
     const root = this.rootModule(spec, dir, isLocalState ? undefined : this.options.backend);
     await writeRootModule(dir, root);
-    const state = { workspace: this.workspaceOf(root, spec.hostname) };
-    await this.run(dir, INIT, state, signal);
-    const planned = await this.run(dir, ['plan', '-input=false', '-no-color', '-out=tfplan'], state, signal);
+    const workspace = this.workspaceOf(root, spec.hostname);
+    await this.run(dir, INIT, DEFAULT_WORKSPACE, signal);
+    if (workspace !== DEFAULT_WORKSPACE) await this.createWorkspace(dir, workspace, signal);
+    const planned = await this.run(
+      dir,
+      ['plan', '-input=false', '-no-color', '-out=tfplan'],
+      workspace,
+      signal,
+    );
     const plan = parsePlan(planned);
-    await this.run(dir, ['apply', '-input=false', '-no-color', 'tfplan'], state, signal);
-    const { endpoint } = await this.readOutputs(dir, root, state, signal);
+    await this.run(dir, ['apply', '-input=false', '-no-color', 'tfplan'], workspace, signal);
+    const { endpoint } = await this.readOutputs(dir, root, workspace, signal);
     if (!endpoint) {
       throw new ProviderError(
         ProviderErrorKinds.infraConfigInvalid,
@@ -108,9 +116,9 @@ export class TerraformInfra implements InfraProvider {
   async describe(ref: Pick<DeploymentRef, 'hostname'>): Promise<Deployment | null> {
     const dir = this.dirOf(ref.hostname);
     const root = await readRootModule(dir);
-    const state = await this.findState(dir, root, ref.hostname);
-    if (!state) return null;
-    const { values, endpoint } = await this.readOutputs(dir, root, state);
+    const workspace = await this.findState(dir, root, ref.hostname);
+    if (!workspace) return null;
+    const { values, endpoint } = await this.readOutputs(dir, root, workspace);
     if (!values || !endpoint) return null; // nothing applied (yet), or destroyed
     return { ...values, hostname: ref.hostname, endpoint };
   }
@@ -118,13 +126,16 @@ export class TerraformInfra implements InfraProvider {
   async destroy(ref: Pick<DeploymentRef, 'hostname'>, signal?: AbortSignal): Promise<void> {
     const dir = this.dirOf(ref.hostname);
     let root = await readRootModule(dir);
-    const state = await this.findState(dir, root, ref.hostname, signal);
-    if (state && !root?.module) root = await this.rebuildRootModule(dir, ref.hostname, state, signal);
-    if (state && root) {
-      await this.run(dir, INIT, state, signal);
-      await this.run(dir, ['destroy', '-input=false', '-no-color', '-auto-approve'], state, signal);
+    const workspace = await this.findState(dir, root, ref.hostname, signal);
+    if (workspace && !root?.module) root = await this.rebuildRootModule(dir, ref.hostname, workspace, signal);
+    if (workspace && root) {
+      await this.run(dir, INIT, DEFAULT_WORKSPACE, signal);
+      await this.run(dir, ['destroy', '-input=false', '-no-color', '-auto-approve'], workspace, signal);
     }
-    if (state?.workspace) await this.deleteWorkspace(dir, state.workspace, signal);
+    if (workspace && workspace !== DEFAULT_WORKSPACE) {
+      // Refused while the workspace still holds resources: then the retried destroy tries again.
+      await this.run(dir, ['workspace', 'delete', '-no-color', workspace], DEFAULT_WORKSPACE, signal);
+    }
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -132,49 +143,58 @@ export class TerraformInfra implements InfraProvider {
     return join(this.options.workDir, hostname);
   }
 
-  private workspaceOf(root: Pick<RootModule, 'terraform'>, hostname: string): string | undefined {
-    if (!root.terraform) return undefined;
+  /** The deployment's own workspace when its root module has a backend; `default` (the local file) otherwise. */
+  private workspaceOf(root: Pick<StoredRootModule, 'terraform'>, hostname: string): string {
+    if (!root.terraform) return DEFAULT_WORKSPACE;
     return `${this.options.workspacePrefix ?? 'greenlight'}_${hostname}`;
   }
 
   /**
-   * Where the deployment's state is, or null when it has none: its working directory's file, or
-   * its workspace in the backend (looked up without creating it).
+   * The workspace that holds the deployment's state, or null when it has none: the working
+   * directory's file, or its workspace in the backend (looked up without creating it).
    */
   private async findState(
     dir: string,
     root: StoredRootModule | null,
     hostname: string,
     signal?: AbortSignal,
-  ): Promise<StateLocation | null> {
-    const backend = root ? root.terraform : this.options.backend && this.backendOnly().terraform;
-    if (!backend) return existsSync(join(dir, 'terraform.tfstate')) ? {} : null;
+  ): Promise<string | null> {
+    const terraform = root ? root.terraform : this.options.backend && this.backendOnly().terraform;
+    if (!terraform) return existsSync(join(dir, 'terraform.tfstate')) ? DEFAULT_WORKSPACE : null;
     if (!root) {
       await mkdir(dir, { recursive: true });
       await writeRootModule(dir, this.backendOnly());
     }
-    // Without TF_WORKSPACE: init would create the workspace it names.
-    await this.run(dir, INIT, {}, signal);
-    const workspace = this.workspaceOf({ terraform: backend }, hostname)!;
-    const listed = await this.run(dir, ['workspace', 'list'], {}, signal);
-    const names = listed.split('\n').map((line) => line.replace(/^\*/, '').trim());
-    return names.includes(workspace) ? { workspace } : null;
+    await this.run(dir, INIT, DEFAULT_WORKSPACE, signal);
+    const workspace = this.workspaceOf({ terraform }, hostname);
+    return (await this.hasWorkspace(dir, workspace, signal)) ? workspace : null;
+  }
+
+  private async hasWorkspace(dir: string, workspace: string, signal?: AbortSignal): Promise<boolean> {
+    const listed = await this.run(dir, ['workspace', 'list'], DEFAULT_WORKSPACE, signal);
+    return listed.split('\n').some((line) => line.replace(/^\*/, '').trim() === workspace);
+  }
+
+  private async createWorkspace(dir: string, workspace: string, signal?: AbortSignal): Promise<void> {
+    if (await this.hasWorkspace(dir, workspace, signal)) return;
+    // The tool creates a workspace only when TF_WORKSPACE is unset or names it.
+    await this.run(dir, ['workspace', 'new', '-no-color', workspace], workspace, signal);
   }
 
   /** The root module of a deployment another worker applied, from the values its state keeps. */
   private async rebuildRootModule(
     dir: string,
     hostname: string,
-    state: StateLocation,
+    workspace: string,
     signal?: AbortSignal,
   ): Promise<StoredRootModule | null> {
-    const { values } = await this.readOutputs(dir, null, state, signal);
+    const { values } = await this.readOutputs(dir, null, workspace, signal);
     if (!values) {
-      const resources = await this.run(dir, ['state', 'list'], state, signal);
+      const resources = await this.run(dir, ['state', 'list'], workspace, signal);
       if (!resources.trim()) return null; // an empty workspace: nothing to destroy
       throw new ProviderError(
         ProviderErrorKinds.infraConfigInvalid,
-        `the state of ${hostname} (workspace ${state.workspace ?? 'default'}) holds resources but not the values they were applied with; destroy them with the tool from the worker that applied them`,
+        `the state of ${hostname} (workspace ${workspace}) holds resources but not the values they were applied with; destroy them with the tool from the worker that applied them`,
         false,
       );
     }
@@ -183,19 +203,16 @@ export class TerraformInfra implements InfraProvider {
     return root;
   }
 
-  private async deleteWorkspace(dir: string, workspace: string, signal?: AbortSignal): Promise<void> {
-    // Refused while the workspace still holds resources: then the retried destroy tries again.
-    await this.run(dir, ['workspace', 'delete', '-no-color', workspace], {}, signal);
-  }
-
   /** The deployment's values and endpoint from `output -json`, read through the backend. */
   private async readOutputs(
     dir: string,
     root: StoredRootModule | null,
-    state: StateLocation,
+    workspace: string,
     signal?: AbortSignal,
   ): Promise<{ values: DeploymentSpec | null; endpoint: string | null }> {
-    const outputs: unknown = JSON.parse(await this.run(dir, ['output', '-json', '-no-color'], state, signal));
+    const outputs: unknown = JSON.parse(
+      await this.run(dir, ['output', '-json', '-no-color'], workspace, signal),
+    );
     const endpoint = Outputs.safeParse(outputs);
     const applied = AppliedValues.safeParse(outputs);
     const values = applied.success
@@ -245,14 +262,14 @@ export class TerraformInfra implements InfraProvider {
     };
   }
 
-  private run(dir: string, args: string[], state: StateLocation, signal?: AbortSignal): Promise<string> {
+  private run(dir: string, args: string[], workspace: string, signal?: AbortSignal): Promise<string> {
     const cli: TerraformCli = {
       binary: this.options.binary,
       searchPath: this.options.searchPath,
       home: this.options.home,
       env: {
         ...this.options.backend?.env,
-        ...(state.workspace ? { TF_WORKSPACE: state.workspace } : {}),
+        TF_WORKSPACE: workspace,
       },
       onOutput: this.options.onOutput,
       redact: this.redact,

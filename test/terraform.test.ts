@@ -244,6 +244,32 @@ describe('Terraform state in PostgreSQL, reached by every worker', () => {
     assert.ok(output.length > 0);
     assert.ok(!output.some((line) => line.includes(postgres.password)), 'the password is in the output');
   });
+
+  it('keeps a deployment applied before the backend in its local file, on the worker that applied it', async (t) => {
+    const workDir = join(dir, 'worker-c', 'terraform', 'dev');
+    const earlier = new TerraformInfra({
+      binary,
+      moduleDir: EXAMPLE_MODULE,
+      workDir,
+      searchPath: process.env.PATH ?? '',
+      home: dir,
+    });
+    const upgraded = worker('worker-c');
+    const v7 = {
+      service: 'web',
+      version: 'v7',
+      target: 'dev',
+      hostname: 'web-v7.dev.tf.test',
+      releaseId: 'rel-7',
+    };
+    t.after(() => earlier.destroy(v7));
+    const d = await earlier.deploy(v7);
+    assert.equal((await upgraded.describe(v7))?.releaseId, 'rel-7');
+    assert.deepEqual((await upgraded.deploy(v7)).plan, { add: 0, change: 0, destroy: 0 }, 'the same state');
+    assert.deepEqual(await workspaces(postgres.url), [], 'nothing moved into the backend');
+    await upgraded.destroy(v7);
+    await assert.rejects(fetch(`${d.endpoint}/healthz`), 'the instance is gone');
+  });
 });
 
 /** Every file under `root`, recursively. */

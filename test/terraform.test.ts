@@ -225,6 +225,7 @@ describe('Terraform state in PostgreSQL, reached by every worker', () => {
       releaseId: 'rel-$v5',
     });
     assert.equal(await other.describe(v6), null, 'never applied');
+    assert.equal(existsSync(join(dir, 'worker-b', 'terraform', 'dev', v6.hostname)), false, 'no litter');
     // As a release does: a deployment looked up first, then applied, beside another's workspace.
     const d6 = await other.deploy(v6);
     assert.equal((await applier.describe(v6))?.endpoint, d6.endpoint);

@@ -64,7 +64,7 @@ const DEFAULT_WORKSPACE = 'default';
  * Infrastructure through the OpenTofu/Terraform CLI. Each deployment gets a working directory with a
  * generated root module that calls the configured module with the release's values; `init`, `plan
  * -out`, `apply` of exactly that saved plan, `output -json`, and `destroy` run there, always
- * non-interactively. Values are written as JSON with `$` escaped, never as command-line or shell text.
+ * non-interactively. Values are written as JSON with `${`/`%{` escaped, never as command-line or shell text.
  * With a backend, state is in the deployment's workspace there, and the values it was applied with
  * are an output of its state: a worker that never applied it describes it, rebuilds its root module
  * and destroys it.
@@ -79,7 +79,7 @@ export class TerraformInfra implements InfraProvider {
   async deploy(spec: DeploymentSpec, signal?: AbortSignal): Promise<Deployment> {
     const dir = this.dirOf(spec.hostname);
     await mkdir(dir, { recursive: true });
-    // A deployment applied before a backend was configured keeps its local state (init cannot move it into a workspace).
+    // Applied before the backend was configured: the state stays local (init cannot move it to a workspace).
     const isLocalState = existsSync(join(dir, 'terraform.tfstate'));
     const root = this.rootModule(spec, dir, isLocalState ? undefined : this.options.backend);
     await writeRootModule(dir, root);
@@ -117,7 +117,10 @@ export class TerraformInfra implements InfraProvider {
     const dir = this.dirOf(ref.hostname);
     const root = await readRootModule(dir);
     const workspace = await this.findState(dir, root, ref.hostname);
-    if (!workspace) return null;
+    if (!workspace) {
+      if (!root) await rm(dir, { recursive: true, force: true }); // a lookup leaves nothing behind
+      return null;
+    }
     const { values, endpoint } = await this.readOutputs(dir, root, workspace);
     if (!values || !endpoint) return null; // nothing applied (yet), or destroyed
     return { ...values, hostname: ref.hostname, endpoint };

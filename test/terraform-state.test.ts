@@ -9,7 +9,7 @@ import { ConfigError } from '../src/config/errors';
 import { loadConfig } from '../src/config/load';
 import type { ConfigInput } from '../src/config/schema';
 import { openTerraformTargets } from '../src/providers/infra/open';
-import { STATE_SCHEMA } from '../src/providers/infra/terraform-backend';
+import { postgresStateBackend, secretRedactor, STATE_SCHEMA } from '../src/providers/infra/terraform-backend';
 import { EXAMPLE_MODULE, iacBinary } from './helpers/iac';
 import { startPostgres } from './helpers/postgres';
 import type { PostgresServer } from './helpers/postgres';
@@ -119,6 +119,28 @@ describe('where Terraform state is configured', () => {
         e instanceof ConfigError &&
         e.message ===
           'targets.dev.infra.backend.env.PG_CONN_STR: the environment variable TEAM_STATE_URL is not set',
+    );
+  });
+});
+
+describe("the CMDB's connection string, given to the tool", () => {
+  it('connects as the CMDB does: without TLS unless the URL asks for it', () => {
+    assert.deepEqual(postgresStateBackend('postgres://u:pw@db:5432/cmdb'), {
+      type: 'pg',
+      config: { schema_name: STATE_SCHEMA },
+      env: { PG_CONN_STR: 'postgres://u:pw@db:5432/cmdb?sslmode=disable' },
+    });
+    const tls = 'postgres://u:pw@db:5432/cmdb?sslmode=verify-full';
+    assert.equal(postgresStateBackend(tls).env.PG_CONN_STR, tls);
+  });
+
+  it('is replaced by *** in what the tool prints, and so is its password alone, plain or encoded', () => {
+    const redact = secretRedactor(postgresStateBackend('postgres://greenlight:s3cr%40t-pw@db/cmdb'));
+    assert.equal(
+      redact(
+        'dial postgres://greenlight:s3cr%40t-pw@db/cmdb?sslmode=disable: password s3cr@t-pw, s3cr%40t-pw',
+      ),
+      'dial ***: password ***, ***',
     );
   });
 });

@@ -1,8 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { ConfigError } from './config/errors';
-import { TerraformInfra } from './providers/infra/terraform';
+import { join } from 'node:path';
+import { openTerraformTargets } from './providers/infra/open';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from './activities';
@@ -47,7 +46,8 @@ export interface Providers {
 }
 
 /**
- * The providers the configuration selects: per target, local processes or Terraform/OpenTofu, and
+ * The providers the configuration selects: per target, local processes or Terraform/OpenTofu (its
+ * state in the target's backend, else in the CMDB's database when that is a server), and
  * the local DNS record store, RFC 2136 or Route 53; real HTTP and command checks; the CMDB on
  * PostgreSQL at `cmdbUrl` or on the embedded PGlite under the state dir.
  */
@@ -73,22 +73,13 @@ export async function createLocalProviders(
     onCmdbReady?: (location: string) => void;
   } = {},
 ): Promise<Providers> {
-  const searchPath = options.searchPath ?? '';
   const localInfra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
-  const terraform = new Map<string, TerraformInfra>();
-  for (const [target, t] of Object.entries(config.targets)) {
-    if (t.infra.kind !== 'terraform') continue;
-    terraform.set(
-      target,
-      new TerraformInfra({
-        binary: t.infra.binary ?? findIacBinary(searchPath, target),
-        moduleDir: t.infra.module,
-        workDir: join(stateDir, 'terraform', target),
-        searchPath,
-        onOutput: (line) => options.onInfraOutput?.(target, line),
-      }),
-    );
-  }
+  const terraform = openTerraformTargets(config, stateDir, {
+    cmdbUrl: options.cmdbUrl,
+    searchPath: options.searchPath ?? '',
+    env: options.env ?? {},
+    onOutput: options.onInfraOutput,
+  });
   const dns = openDnsProviders(config, stateDir, options.env ?? {});
   /** Where the CMDB is, once it was found down at start. */
   let downAtStart: string | undefined;
@@ -226,18 +217,6 @@ function savedBreakers(path: string, onError?: (e: Error) => void) {
         })
         .catch((e: Error) => onError?.(e)),
   };
-}
-
-/** `tofu`, then `terraform`, on PATH. */
-function findIacBinary(searchPath: string, target: string): string {
-  for (const name of ['tofu', 'terraform']) {
-    for (const dir of searchPath.split(delimiter)) {
-      if (dir && existsSync(join(dir, name))) return join(dir, name);
-    }
-  }
-  throw new ConfigError(
-    `targets.${target}.infra: no tofu or terraform on PATH; install one or set infra.binary`,
-  );
 }
 
 /** What Temporal knows of a release's workflow, for the janitor. */

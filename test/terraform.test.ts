@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Client } from 'pg';
 import { isProviderError } from '../src/providers/errors';
-import { classify, parsePlan, TerraformInfra } from '../src/providers/infra/terraform';
+import { TerraformInfra } from '../src/providers/infra/terraform';
+import { classify, parsePlan } from '../src/providers/infra/terraform-cli';
+import { postgresStateBackend, STATE_SCHEMA } from '../src/providers/infra/terraform-backend';
 import { EXAMPLE_MODULE, iacBinary } from './helpers/iac';
+import { startPostgres } from './helpers/postgres';
+import type { PostgresServer } from './helpers/postgres';
 import { getJson } from './helpers/temporal';
 
 let dir: string;
@@ -168,6 +173,125 @@ describe('Terraform/OpenTofu infrastructure, with a real binary', () => {
     assert.equal(existsSync(join(dir, 'work', spec.hostname)), false);
   });
 });
+
+describe('Terraform state in PostgreSQL, reached by every worker', () => {
+  let postgres: PostgresServer;
+  const output: string[] = [];
+  before(async () => {
+    postgres = await startPostgres();
+  });
+  after(async () => {
+    await postgres?.stop();
+  });
+
+  /** A worker's Terraform infrastructure: its own, empty work dir; the state in the CMDB's database. */
+  const worker = (name: string) =>
+    new TerraformInfra({
+      binary,
+      moduleDir: EXAMPLE_MODULE,
+      workDir: join(dir, name, 'terraform', 'dev'),
+      backend: postgresStateBackend(postgres.url),
+      workspacePrefix: 'dev',
+      searchPath: process.env.PATH ?? '',
+      home: dir,
+      onOutput: (line) => output.push(line),
+    });
+
+  it('describes and destroys on one worker what another applied', async (t) => {
+    const applier = worker('worker-a');
+    const other = worker('worker-b');
+    const spec = (version: string) => ({
+      service: 'web',
+      version,
+      target: 'dev',
+      hostname: `web-${version}.dev.tf.test`,
+      releaseId: `rel-$${version}`,
+    });
+    const [v5, v6] = [spec('v5'), spec('v6')];
+    // When an assertion failed before the destroys.
+    t.after(() => Promise.all([applier.destroy(v5), applier.destroy(v6)]));
+    const d5 = await applier.deploy(v5);
+    assert.deepEqual(await getJson(`${d5.endpoint}/version`), { service: 'web', version: 'v5' });
+    const applierDir = join(dir, 'worker-a', 'terraform', 'dev', v5.hostname);
+    assert.equal(existsSync(join(applierDir, 'terraform.tfstate')), false, 'no state on the disk');
+    assert.equal(existsSync(join(applierDir, 'instance.json')), true, 'the module wrote its instance');
+
+    assert.deepEqual(await other.describe(v5), {
+      service: 'web',
+      version: 'v5',
+      target: 'dev',
+      hostname: v5.hostname,
+      endpoint: d5.endpoint,
+      releaseId: 'rel-$v5',
+    });
+    assert.equal(await other.describe(v6), null, 'never applied');
+    assert.equal(existsSync(join(dir, 'worker-b', 'terraform', 'dev', v6.hostname)), false, 'no litter');
+    // As a release does: a deployment looked up first, then applied, beside another's workspace.
+    const d6 = await other.deploy(v6);
+    assert.equal((await applier.describe(v6))?.endpoint, d6.endpoint);
+    for (const file of await filesUnder(dir)) {
+      assert.ok(!(await readFile(file, 'latin1')).includes(postgres.password), `the password is in ${file}`);
+    }
+    assert.deepEqual(await workspaces(postgres.url), ['dev_web-v5.dev.tf.test', 'dev_web-v6.dev.tf.test']);
+
+    await other.destroy(v5);
+    await assert.rejects(fetch(`${d5.endpoint}/healthz`), 'the instance is gone');
+    assert.equal(existsSync(join(applierDir, 'instance.json')), false, "the module's destroy ran");
+    assert.equal(await applier.describe(v5), null, 'the applier sees it gone too');
+    await applier.destroy(v6);
+    await assert.rejects(fetch(`${d6.endpoint}/healthz`), 'the instance is gone');
+    assert.deepEqual(await workspaces(postgres.url), [], 'no state is left, not even empty');
+    await other.destroy(v5); // idempotent
+    assert.ok(output.length > 0);
+    assert.ok(!output.some((line) => line.includes(postgres.password)), 'the password is in the output');
+  });
+
+  it('keeps a deployment applied before the backend in its local file, on the worker that applied it', async (t) => {
+    const workDir = join(dir, 'worker-c', 'terraform', 'dev');
+    const earlier = new TerraformInfra({
+      binary,
+      moduleDir: EXAMPLE_MODULE,
+      workDir,
+      searchPath: process.env.PATH ?? '',
+      home: dir,
+    });
+    const upgraded = worker('worker-c');
+    const v7 = {
+      service: 'web',
+      version: 'v7',
+      target: 'dev',
+      hostname: 'web-v7.dev.tf.test',
+      releaseId: 'rel-7',
+    };
+    t.after(() => earlier.destroy(v7));
+    const d = await earlier.deploy(v7);
+    assert.equal((await upgraded.describe(v7))?.releaseId, 'rel-7');
+    assert.deepEqual((await upgraded.deploy(v7)).plan, { add: 0, change: 0, destroy: 0 }, 'the same state');
+    assert.deepEqual(await workspaces(postgres.url), [], 'nothing moved into the backend');
+    await upgraded.destroy(v7);
+    await assert.rejects(fetch(`${d.endpoint}/healthz`), 'the instance is gone');
+  });
+});
+
+/** Every file under `root`, recursively. */
+async function filesUnder(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+/** The workspaces whose state the pg backend keeps. */
+async function workspaces(url: string): Promise<string[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT name FROM ${STATE_SCHEMA}.states ORDER BY name`,
+    );
+    return rows.map((r) => r.name);
+  } finally {
+    await client.end();
+  }
+}
 
 describe('Terraform output parsing', () => {
   it('reads the plan summary', () => {

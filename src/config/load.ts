@@ -177,6 +177,9 @@ export function loadConfig(
     if (target.infra.kind === 'terraform') target.infra.module = resolve(dirname(full), target.infra.module);
     const secret = target.dns.kind === 'rfc2136' ? target.dns.tsig?.secret : undefined;
     if (secret && 'file' in secret) secret.file = resolve(dirname(full), secret.file);
+    const backendEnv = target.infra.kind === 'terraform' ? (target.infra.backend?.env ?? {}) : {};
+    for (const ref of Object.values(backendEnv))
+      if ('file' in ref) ref.file = resolve(dirname(full), ref.file);
   }
   return { config, source: full };
 }

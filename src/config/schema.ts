@@ -129,15 +129,96 @@ export const CheckConfig = chosenBy((check) => {
   return Object.hasOwn(check, 'path') ? HttpCheckConfig : NEITHER_CHECK;
 });
 
+/** A backend setting's value, written into each root module as it is: no template sequences. */
+const BackendValue = z.union(
+  [
+    z
+      .string()
+      .max(1000, 'at most 1000 characters')
+      .refine((value) => !/[$%]\{/.test(value), 'a plain value: `${` and `%{` are not allowed here'),
+    z.number(),
+    z.boolean(),
+  ],
+  { error: 'a string, a number or a boolean' },
+);
+
+/** Settings whose value is a credential: those go through `env`, by reference. */
+const SECRET_SETTING = /secret|password|token|credential|access_key|conn_str|private_key|sas_|_sas/i;
+
+/** A variable for the backend: a secret reference; what was given instead is never echoed. */
+const BackendSecret = z.unknown().transform((value, ctx) => {
+  const ref = z.lazy(() => SecretRef).safeParse(value);
+  if (ref.success) return ref.data;
+  ctx.addIssue({
+    code: 'custom',
+    message: 'a secret is referenced, never written here: use { env: VARIABLE } or { file: path }',
+    input: undefined,
+  });
+  return z.NEVER;
+});
+
+/** Refuses names in `record` that `problem` finds fault with, naming each. */
+function checkNames(record: object, ctx: z.RefinementCtx, problem: (name: string) => string | null) {
+  for (const name of Object.keys(record)) {
+    const message = problem(name);
+    if (message) ctx.addIssue({ code: 'custom', path: [name], message, input: name });
+  }
+}
+
+/**
+ * Where a Terraform/OpenTofu target keeps its state, instead of the CMDB's database: a backend of
+ * the tool (`s3`, `gcs`, `azurerm`, `pg`, … — one that supports workspaces).
+ */
+export const TerraformBackendConfig = z.strictObject({
+  type: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,39}$/, 'a backend type such as s3, gcs, azurerm or pg')
+    .refine(
+      (type) => type !== 'local',
+      'a local file is on one machine only: name a backend every worker reaches',
+    ),
+  /** Its settings, written into each deployment's root module: never a secret. */
+  config: z
+    .record(z.string(), BackendValue)
+    .refine((settings) => Object.keys(settings).length <= 50, 'at most 50 settings')
+    .superRefine((settings, ctx) =>
+      checkNames(settings, ctx, (name) =>
+        !/^[a-z][a-z0-9_]{0,63}$/.test(name)
+          ? 'a setting name such as bucket'
+          : SECRET_SETTING.test(name)
+            ? 'a secret is never written here: give it to the tool through backend.env, e.g. AWS_SECRET_ACCESS_KEY: { env: NAME }'
+            : null,
+      ),
+    )
+    .default({}),
+  /** Variables the tool gets for the backend (its credentials), each read from where it is. */
+  env: z
+    .record(z.string(), BackendSecret)
+    .refine((vars) => Object.keys(vars).length <= 20, 'at most 20 variables')
+    .superRefine((vars, ctx) =>
+      checkNames(vars, ctx, (name) =>
+        !/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name)
+          ? 'an environment variable name such as AWS_SECRET_ACCESS_KEY'
+          : /^(PATH|HOME|TF_.*)$/.test(name)
+            ? 'PATH, HOME and TF_* are set by greenlight'
+            : null,
+      ),
+    )
+    .default({}),
+});
+export type TerraformBackendConfig = z.output<typeof TerraformBackendConfig>;
+
 /** How a target's deployments are created: local processes (default) or a Terraform/OpenTofu module. */
 export const InfraConfig = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('local') }),
   z.strictObject({
     kind: z.literal('terraform'),
     /** The module applied per deployment; relative paths are relative to the configuration file. */
-    module: z.string().min(1),
+    module: z.string().min(1).max(1000),
     /** The `tofu` or `terraform` binary; default: `tofu`, then `terraform`, on PATH. */
-    binary: z.string().min(1).optional(),
+    binary: z.string().min(1).max(1000).optional(),
+    /** Where state is; default: the CMDB's database when it is a PostgreSQL server, else a local file. */
+    backend: TerraformBackendConfig.optional(),
   }),
 ]);
 export type InfraConfig = z.output<typeof InfraConfig>;

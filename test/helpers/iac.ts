@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { TerraformInfra } from '../../src/providers/infra/terraform';
+import type { TerraformBackend } from '../../src/providers/infra/terraform-backend';
 
 export const EXAMPLE_MODULE = resolve(__dirname, '..', '..', '..', 'examples', 'infra');
 
@@ -19,6 +20,13 @@ export function iacBinary(): string {
   return found;
 }
 
+const stateBackends = new Map<string, TerraformBackend>();
+
+/** The harness tells where the state of its Terraform deployments is, when not in local files. */
+export function rememberStateBackend(stateDir: string, backend: TerraformBackend): void {
+  stateBackends.set(stateDir, backend);
+}
+
 /** Destroys, with the same tool, every deployment of the example module a test left on a target. */
 export async function destroyModuleDeployments(stateDir: string, target: string): Promise<void> {
   const workDir = join(stateDir, 'terraform', target);
@@ -26,6 +34,8 @@ export async function destroyModuleDeployments(stateDir: string, target: string)
     binary: iacBinary(),
     moduleDir: EXAMPLE_MODULE,
     workDir,
+    backend: stateBackends.get(stateDir),
+    workspacePrefix: target,
     searchPath: process.env.PATH ?? '',
   });
   for (const hostname of await readdir(workDir).catch(() => [] as string[])) await tf.destroy({ hostname });

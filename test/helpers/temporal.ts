@@ -21,6 +21,8 @@ import type { CmdbOutbox } from '../../src/breaker/outbox';
 import type { Breakers } from '../../src/breaker/registry';
 import type { BreakerMetrics } from '../../src/breaker/metrics';
 import type { PostgresCmdb } from '../../src/providers/cmdb/postgres';
+import { postgresStateBackend } from '../../src/providers/infra/terraform-backend';
+import { rememberStateBackend } from './iac';
 
 /** Short durations so the suite is fast; the rules are the embedded default's. */
 export const TEST_CONFIG: ConfigInput = {
@@ -194,6 +196,7 @@ export async function startHarness(
     'parsed' in configInput ? configInput.parsed : parseOrThrow(Config, configInput, 'test config');
   const env = await startDevServer();
   const stateDir = await mkdtemp(join(tmpdir(), 'greenlight-test-'));
+  if (options.cmdbUrl) rememberStateBackend(stateDir, postgresStateBackend(options.cmdbUrl));
   const taskQueue = `greenlight-test-${process.pid}`;
   const providers = await createLocalProviders(config, stateDir, {
     searchPath: process.env.PATH ?? '',

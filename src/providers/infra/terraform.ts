@@ -1,10 +1,13 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import type { Deployment } from '../../shared/release';
 import { ProviderError, ProviderErrorKinds } from '../errors';
+import { parsePlan, runTerraform } from './terraform-cli';
+import type { TerraformCli } from './terraform-cli';
+import { secretRedactor } from './terraform-backend';
+import type { TerraformBackend } from './terraform-backend';
 import type { DeploymentRef, DeploymentSpec, InfraProvider } from './types';
 
 export interface TerraformOptions {
@@ -12,44 +15,93 @@ export interface TerraformOptions {
   binary: string;
   /** The module applied for each deployment; it takes service, app_version, target, hostname, release_id and outputs `endpoint`. */
   moduleDir: string;
-  /** Where each deployment gets its working directory (root module, state, saved plan). */
+  /** Where each deployment gets its working directory (root module, saved plan; local state). */
   workDir: string;
-  /** PATH and HOME for the binary; it gets no other variable of the worker's environment. */
+  /**
+   * Where state lives. Given: in this backend, each deployment in its own workspace, so any worker
+   * describes and destroys what another applied. Absent: a file in the deployment's working
+   * directory, which only this machine reaches.
+   */
+  backend?: TerraformBackend;
+  /** Workspaces are named `<workspacePrefix>_<host name>`: the target, so targets never share one. Default `greenlight`. */
+  workspacePrefix?: string;
+  /** PATH and HOME for the binary; besides the backend's `env`, it gets no other variable of the worker's environment. */
   searchPath: string;
   home?: string;
-  /** Each line the binary prints, for the log. */
+  /** Each line the binary prints, for the log; the backend's secrets are replaced by `***`. */
   onOutput?: (line: string) => void;
   /** After SIGINT on cancellation, how long the binary has to release its state lock. Default 10 s. */
   killGraceMs?: number;
 }
 
-/** What the saved plan would do; shown to approvers. */
-export interface PlanSummary {
-  add: number;
-  change: number;
-  destroy: number;
-}
+export type { PlanSummary } from './terraform-cli';
 
 const Outputs = z.object({ endpoint: z.object({ value: z.url() }) });
+/** The values a deployment was applied with, kept in its state so any worker can read them. */
+const AppliedValues = z.object({
+  deployment: z.object({
+    value: z.object({
+      service: z.string(),
+      version: z.string(),
+      target: z.string(),
+      hostname: z.string(),
+      release_id: z.string(),
+    }),
+  }),
+});
+
+type RootModule = ReturnType<TerraformInfra['rootModule']>;
+/** A root module read back from disk: written by deploy, or holding only the backend. */
+type StoredRootModule = Partial<RootModule>;
+const INIT = ['init', '-input=false', '-no-color'];
+/**
+ * Every command names its workspace (TF_WORKSPACE), so a working directory's own selection never
+ * matters: `default` for init and workspace commands, and for state in a local file.
+ */
+const DEFAULT_WORKSPACE = 'default';
 
 /**
  * Infrastructure through the OpenTofu/Terraform CLI. Each deployment gets a working directory with a
  * generated root module that calls the configured module with the release's values; `init`, `plan
  * -out`, `apply` of exactly that saved plan, `output -json`, and `destroy` run there, always
- * non-interactively. Values are written as JSON with `$` escaped, never as command-line or shell text.
+ * non-interactively. Values are written as JSON with `${`/`%{` escaped, never as command-line or shell text.
+ * With a backend, state is in the deployment's workspace there, and the values it was applied with
+ * are an output of its state: a worker that never applied it describes it, rebuilds its root module
+ * and destroys it.
  */
 export class TerraformInfra implements InfraProvider {
-  constructor(private readonly options: TerraformOptions) {}
+  private readonly redact: (text: string) => string;
+
+  constructor(private readonly options: TerraformOptions) {
+    this.redact = secretRedactor(options.backend);
+  }
 
   async deploy(spec: DeploymentSpec, signal?: AbortSignal): Promise<Deployment> {
     const dir = this.dirOf(spec.hostname);
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'main.tf.json'), JSON.stringify(this.rootModule(spec, dir), null, 2));
-    await this.run(dir, ['init', '-input=false', '-no-color'], signal);
-    const planned = await this.run(dir, ['plan', '-input=false', '-no-color', '-out=tfplan'], signal);
+    // Applied before the backend was configured: the state stays local (init cannot move it to a workspace).
+    const isLocalState = existsSync(join(dir, 'terraform.tfstate'));
+    const root = this.rootModule(spec, dir, isLocalState ? undefined : this.options.backend);
+    await writeRootModule(dir, root);
+    const workspace = this.workspaceOf(root, spec.hostname);
+    await this.run(dir, INIT, DEFAULT_WORKSPACE, signal);
+    if (workspace !== DEFAULT_WORKSPACE) await this.createWorkspace(dir, workspace, signal);
+    const planned = await this.run(
+      dir,
+      ['plan', '-input=false', '-no-color', '-out=tfplan'],
+      workspace,
+      signal,
+    );
     const plan = parsePlan(planned);
-    await this.run(dir, ['apply', '-input=false', '-no-color', 'tfplan'], signal);
-    const endpoint = await this.endpoint(dir, signal);
+    await this.run(dir, ['apply', '-input=false', '-no-color', 'tfplan'], workspace, signal);
+    const { endpoint } = await this.readOutputs(dir, root, workspace, signal);
+    if (!endpoint) {
+      throw new ProviderError(
+        ProviderErrorKinds.infraConfigInvalid,
+        'the module has no `endpoint` output with a URL',
+        false,
+      );
+    }
     return {
       service: spec.service,
       version: spec.version,
@@ -63,30 +115,30 @@ export class TerraformInfra implements InfraProvider {
 
   async describe(ref: Pick<DeploymentRef, 'hostname'>): Promise<Deployment | null> {
     const dir = this.dirOf(ref.hostname);
-    if (!existsSync(join(dir, 'terraform.tfstate'))) return null;
-    const outputs = Outputs.safeParse(JSON.parse(await this.run(dir, ['output', '-json', '-no-color'])));
-    if (!outputs.success) return null; // nothing applied (yet), or destroyed
-    // The values this deployment was applied with are the ones greenlight wrote into its root module.
-    const root = JSON.parse(await readFile(join(dir, 'main.tf.json'), 'utf8')) as ReturnType<
-      TerraformInfra['rootModule']
-    >;
-    const app = root.module.app;
-    const unescape = (value: string) => value.replaceAll('$$', '$');
-    return {
-      service: unescape(app.service),
-      version: unescape(app.app_version),
-      target: unescape(app.target),
-      hostname: ref.hostname,
-      endpoint: outputs.data.endpoint.value,
-      releaseId: unescape(app.release_id),
-    };
+    const root = await readRootModule(dir);
+    const workspace = await this.findState(dir, root, ref.hostname);
+    if (!workspace) {
+      if (!root) await rm(dir, { recursive: true, force: true }); // a lookup leaves nothing behind
+      return null;
+    }
+    const { values, endpoint } = await this.readOutputs(dir, root, workspace);
+    if (!values || !endpoint) return null; // nothing applied (yet), or destroyed
+    return { ...values, hostname: ref.hostname, endpoint };
   }
 
   async destroy(ref: Pick<DeploymentRef, 'hostname'>, signal?: AbortSignal): Promise<void> {
     const dir = this.dirOf(ref.hostname);
-    if (!existsSync(join(dir, 'main.tf.json'))) return;
-    await this.run(dir, ['init', '-input=false', '-no-color'], signal);
-    await this.run(dir, ['destroy', '-input=false', '-no-color', '-auto-approve'], signal);
+    let root = await readRootModule(dir);
+    const workspace = await this.findState(dir, root, ref.hostname, signal);
+    if (workspace && !root?.module) root = await this.rebuildRootModule(dir, ref.hostname, workspace, signal);
+    if (workspace && root) {
+      await this.run(dir, INIT, DEFAULT_WORKSPACE, signal);
+      await this.run(dir, ['destroy', '-input=false', '-no-color', '-auto-approve'], workspace, signal);
+    }
+    if (workspace && workspace !== DEFAULT_WORKSPACE) {
+      // Refused while the workspace still holds resources: then the retried destroy tries again.
+      await this.run(dir, ['workspace', 'delete', '-no-color', workspace], DEFAULT_WORKSPACE, signal);
+    }
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -94,10 +146,96 @@ export class TerraformInfra implements InfraProvider {
     return join(this.options.workDir, hostname);
   }
 
-  private rootModule(spec: DeploymentSpec, dir: string) {
-    // `$` starts an interpolation in Terraform's JSON syntax; `$$` is a literal one.
-    const literal = (value: string) => value.replaceAll('$', '$$$$');
+  /** The deployment's own workspace when its root module has a backend; `default` (the local file) otherwise. */
+  private workspaceOf(root: Pick<StoredRootModule, 'terraform'>, hostname: string): string {
+    if (!root.terraform) return DEFAULT_WORKSPACE;
+    return `${this.options.workspacePrefix ?? 'greenlight'}_${hostname}`;
+  }
+
+  /**
+   * The workspace that holds the deployment's state, or null when it has none: the working
+   * directory's file, or its workspace in the backend (looked up without creating it).
+   */
+  private async findState(
+    dir: string,
+    root: StoredRootModule | null,
+    hostname: string,
+    signal?: AbortSignal,
+  ): Promise<string | null> {
+    const terraform = root ? root.terraform : this.options.backend && this.backendOnly().terraform;
+    if (!terraform) return existsSync(join(dir, 'terraform.tfstate')) ? DEFAULT_WORKSPACE : null;
+    if (!root) {
+      await mkdir(dir, { recursive: true });
+      await writeRootModule(dir, this.backendOnly());
+    }
+    await this.run(dir, INIT, DEFAULT_WORKSPACE, signal);
+    const workspace = this.workspaceOf({ terraform }, hostname);
+    return (await this.hasWorkspace(dir, workspace, signal)) ? workspace : null;
+  }
+
+  private async hasWorkspace(dir: string, workspace: string, signal?: AbortSignal): Promise<boolean> {
+    const listed = await this.run(dir, ['workspace', 'list'], DEFAULT_WORKSPACE, signal);
+    return listed.split('\n').some((line) => line.replace(/^\*/, '').trim() === workspace);
+  }
+
+  private async createWorkspace(dir: string, workspace: string, signal?: AbortSignal): Promise<void> {
+    if (await this.hasWorkspace(dir, workspace, signal)) return;
+    // The tool creates a workspace only when TF_WORKSPACE is unset or names it.
+    await this.run(dir, ['workspace', 'new', '-no-color', workspace], workspace, signal);
+  }
+
+  /** The root module of a deployment another worker applied, from the values its state keeps. */
+  private async rebuildRootModule(
+    dir: string,
+    hostname: string,
+    workspace: string,
+    signal?: AbortSignal,
+  ): Promise<StoredRootModule | null> {
+    const { values } = await this.readOutputs(dir, null, workspace, signal);
+    if (!values) {
+      const resources = await this.run(dir, ['state', 'list'], workspace, signal);
+      if (!resources.trim()) return null; // an empty workspace: nothing to destroy
+      throw new ProviderError(
+        ProviderErrorKinds.infraConfigInvalid,
+        `the state of ${hostname} (workspace ${workspace}) holds resources but not the values they were applied with; destroy them with the tool from the worker that applied them`,
+        false,
+      );
+    }
+    const root = this.rootModule(values, dir, this.options.backend);
+    await writeRootModule(dir, root);
+    return root;
+  }
+
+  /** The deployment's values and endpoint from `output -json`, read through the backend. */
+  private async readOutputs(
+    dir: string,
+    root: StoredRootModule | null,
+    workspace: string,
+    signal?: AbortSignal,
+  ): Promise<{ values: DeploymentSpec | null; endpoint: string | null }> {
+    const outputs: unknown = JSON.parse(
+      await this.run(dir, ['output', '-json', '-no-color'], workspace, signal),
+    );
+    const endpoint = Outputs.safeParse(outputs);
+    const applied = AppliedValues.safeParse(outputs);
+    const values = applied.success
+      ? fromOutput(applied.data.deployment.value)
+      : root?.module
+        ? fromRootModule(root.module.app) // state written before the values were an output
+        : null;
+    return { values, endpoint: endpoint.success ? endpoint.data.endpoint.value : null };
+  }
+
+  private backendOnly() {
+    const backend = this.options.backend!;
+    return { terraform: { backend: { [backend.type]: backend.config } } };
+  }
+
+  private rootModule(spec: DeploymentSpec, dir: string, backend: TerraformBackend | undefined) {
+    // `${` and `%{` start a template sequence in Terraform's JSON syntax; `$${` and `%%{` are literal.
+    const literal = (value: string) => value.replaceAll('${', () => '$${').replaceAll('%{', () => '%%{');
     return {
+      ...(backend ? { terraform: { backend: { [backend.type]: backend.config } } } : {}),
       module: {
         app: {
           source: `./${relative(dir, this.options.moduleDir).split('\\').join('/')}`.replace(
@@ -114,104 +252,66 @@ export class TerraformInfra implements InfraProvider {
       output: {
         endpoint: { value: '${module.app.endpoint}' },
         release_id: { value: literal(spec.releaseId) },
+        deployment: {
+          value: {
+            service: literal(spec.service),
+            version: literal(spec.version),
+            target: literal(spec.target),
+            hostname: literal(spec.hostname),
+            release_id: literal(spec.releaseId),
+          },
+        },
       },
     };
   }
 
-  private async endpoint(dir: string, signal?: AbortSignal): Promise<string> {
-    const parsed = Outputs.safeParse(
-      JSON.parse(await this.run(dir, ['output', '-json', '-no-color'], signal)),
-    );
-    if (!parsed.success) {
-      throw new ProviderError(
-        ProviderErrorKinds.infraConfigInvalid,
-        'the module has no `endpoint` output with a URL',
-        false,
-      );
-    }
-    return parsed.data.endpoint.value;
-  }
-
-  /** Runs the binary in `dir`; streams its output; on cancellation sends SIGINT, then SIGKILL. */
-  private run(dir: string, args: string[], signal?: AbortSignal): Promise<string> {
-    const grace = this.options.killGraceMs ?? 10_000;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const child = spawn(this.options.binary, args, {
-        cwd: dir,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          PATH: this.options.searchPath,
-          ...(this.options.home ? { HOME: this.options.home } : {}),
-          TF_IN_AUTOMATION: '1',
-          TF_INPUT: '0',
-        },
-      });
-      let stdout = '';
-      let stderrTail = '';
-      let killer: NodeJS.Timeout | undefined;
-      const lines = (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n')) if (line.trim()) this.options.onOutput?.(line);
-      };
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-        if (args[0] !== 'output' && args[0] !== 'show') lines(chunk);
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderrTail = (stderrTail + chunk.toString()).slice(-4000);
-        lines(chunk);
-      });
-      const onAbort = () => {
-        // SIGINT lets the binary stop cleanly and release its state lock.
-        child.kill('SIGINT');
-        killer = setTimeout(() => child.kill('SIGKILL'), grace);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      child.once('error', (e) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(
-          new ProviderError(
-            ProviderErrorKinds.infraConfigInvalid,
-            `cannot run ${this.options.binary}: ${(e as NodeJS.ErrnoException).code ?? e.message}`,
-            false,
-          ),
-        );
-      });
-      child.once('close', (code) => {
-        clearTimeout(killer);
-        signal?.removeEventListener('abort', onAbort);
-        if (signal?.aborted) return reject(signal.reason);
-        if (code === 0) return resolve(stdout);
-        reject(classify(`${this.options.binary} ${args[0]}`, code, `${stderrTail}\n${stdout.slice(-2000)}`));
-      });
-    });
+  private run(dir: string, args: string[], workspace: string, signal?: AbortSignal): Promise<string> {
+    const cli: TerraformCli = {
+      binary: this.options.binary,
+      searchPath: this.options.searchPath,
+      home: this.options.home,
+      env: {
+        ...this.options.backend?.env,
+        TF_WORKSPACE: workspace,
+      },
+      onOutput: this.options.onOutput,
+      redact: this.redact,
+      killGraceMs: this.options.killGraceMs ?? 10_000,
+    };
+    return runTerraform(cli, dir, args, signal);
   }
 }
 
-/** Maps the binary's known failures to typed errors: a held lock is retryable, bad configuration is not. */
-export function classify(command: string, code: number | null, output: string): ProviderError {
-  const error =
-    output
-      .split('\n')
-      .find((l) => /^\s*(Error|│ Error):/.test(l))
-      ?.replace(/^[\s│]*/, '') ?? `exit ${code}`;
-  const message = `${command} failed: ${error}`;
-  if (/Error acquiring the state lock|state lock/i.test(output)) {
-    return new ProviderError(ProviderErrorKinds.infraStateLocked, message, true);
-  }
-  if (
-    /Error: (Invalid|Unsupported|Missing required|Reference to undeclared|Unreadable module|Module not found|Argument or block definition required|Unclosed|Incorrect|Duplicate|Variables not allowed|Extraneous|Unexpected|Unknown variable|Failed to read module)/.test(
-      output,
-    )
-  ) {
-    return new ProviderError(ProviderErrorKinds.infraConfigInvalid, message, false);
-  }
-  return new ProviderError(ProviderErrorKinds.deployFailed, message, true);
+function fromOutput(value: z.output<typeof AppliedValues>['deployment']['value']): DeploymentSpec {
+  return {
+    service: value.service,
+    version: value.version,
+    target: value.target,
+    hostname: value.hostname,
+    releaseId: value.release_id,
+  };
 }
 
-/** Reads "Plan: 1 to add, 0 to change, 0 to destroy." (or "No changes."). */
-export function parsePlan(output: string): PlanSummary {
-  const m = /Plan: (\d+) to add, (\d+) to change, (\d+) to destroy/.exec(output);
-  if (m) return { add: Number(m[1]), change: Number(m[2]), destroy: Number(m[3]) };
-  return { add: 0, change: 0, destroy: 0 };
+/** The values an earlier greenlight wrote into the root module, escaped by doubling every `$`. */
+function fromRootModule(app: RootModule['module']['app']): DeploymentSpec {
+  const unescape = (value: string) => value.replaceAll('$$', '$');
+  return {
+    service: unescape(app.service),
+    version: unescape(app.app_version),
+    target: unescape(app.target),
+    hostname: unescape(app.hostname),
+    releaseId: unescape(app.release_id),
+  };
+}
+
+async function readRootModule(dir: string): Promise<StoredRootModule | null> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'main.tf.json'), 'utf8')) as StoredRootModule;
+  } catch {
+    return null; // never written here, or cut short
+  }
+}
+
+function writeRootModule(dir: string, root: object): Promise<void> {
+  return writeFile(join(dir, 'main.tf.json'), JSON.stringify(root, null, 2));
 }

@@ -119,7 +119,8 @@ async function main(): Promise<void> {
         'worker started',
       );
       started.worker = worker;
-      await ensureJanitorSchedule(client, settings.temporal.taskQueue, settings.config.janitor).then(
+      // In the background: the worker polls meanwhile, and a failure here stops nothing.
+      void ensureJanitorSchedule(client, settings.temporal.taskQueue, settings.config.janitor).then(
         (outcome) => logger.info({ schedule: JANITOR_SCHEDULE_ID, outcome }, 'janitor schedule'),
         (e: Error) =>
           logger.warn({ error: e.message }, 'janitor schedule not set up; will try at the next start'),

@@ -17,7 +17,9 @@ after(async () => {
   await h?.stop();
 });
 
-async function runJanitor(graceMs: number): Promise<{ reclaimed: Reclaimed[]; checked: number }> {
+async function runJanitor(
+  graceMs: number,
+): Promise<{ reclaimed: Reclaimed[]; checked: number; failed: number }> {
   return h.client.workflow.execute('janitor', {
     taskQueue: h.taskQueue,
     workflowId: `janitor-${graceMs}-${Date.now()}`,
@@ -58,6 +60,16 @@ describe('the janitor', () => {
     const leftPid = (await h.infra.pidOf(leftGreen.hostname))!;
     assert.ok(isProcessAlive(leftPid), 'termination left green running');
 
+    // A deployment whose release completed is never reclaimed, even once no alias points at it
+    // (an operator moved the alias to a maintenance page).
+    const keptLive = (await h.api.status(live.releaseId)).live!;
+    await h.dns.upsert({
+      name: 'kept.dev.test.internal',
+      type: 'CNAME',
+      value: 'maintenance.dev.test.internal',
+      ttl: 1,
+    });
+
     // Within the grace period nothing is touched.
     assert.deepEqual((await runJanitor(3_600_000)).reclaimed, []);
     assert.ok(isProcessAlive(leftPid));
@@ -79,8 +91,8 @@ describe('the janitor', () => {
 
     // The running release's green, the live deployment and the blue kept for a rollback still answer.
     assert.deepEqual(await getJson(`${busyGreen.endpoint}/version`), { service: 'busy', version: 'v1' });
-    const kept = (await h.api.status(live.releaseId)).live!;
-    assert.deepEqual(await getJson(`${kept.endpoint}/version`), { service: 'kept', version: 'v1' });
+    assert.deepEqual(await getJson(`${keptLive.endpoint}/version`), { service: 'kept', version: 'v1' });
+    assert.equal(report.failed, 0);
     await h.api.abort(busy.releaseId, { by: 'ci' });
     await h.api.rollback(next.releaseId, { by: 'ci' });
     assert.equal((await h.api.wait(next.releaseId)).stage, 'rolled_back');

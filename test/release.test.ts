@@ -295,7 +295,9 @@ describe('blue/green release on a real Temporal dev server', () => {
       retryAt: '2030-01-01T00:00:00.000Z',
     });
     // From outside: the breakers are closed, or belong to another target.
-    await signalAndWait(releaseId, 'breakerNotice', notice('dns:stage'));
+    const checked = await localActivities(releaseId);
+    await h.client.workflow.getHandle(releaseId).signal('breakerNotice', notice('dns:stage'));
+    await waitUntil(async () => (await localActivities(releaseId)) > checked, 'the worker was asked');
     await signalAndWait(releaseId, 'breakerNotice', notice('dns:prod'));
     await signalAndWait(releaseId, 'breakerNotice', notice('infra:nosuch'));
     // What the release itself believes (the Web UI's details show it), not the client's live view.
@@ -305,12 +307,24 @@ describe('blue/green release on a real Temporal dev server', () => {
     // A notice about a breaker that is open is believed, with the worker's retry time.
     await h.breakers.operate('dns:stage', 'open', 'test');
     try {
-      await signalAndWait(releaseId, 'breakerNotice', notice('dns:stage'));
+      // The CMDB's breaker never holds a release back: a notice about it is not believed either.
+      await h.breakers.operate('cmdb', 'open', 'test');
+      await signalAndWait(releaseId, 'breakerNotice', notice('cmdb'));
+      assert.equal((await believed()).blockedBy, null);
+      await h.client.workflow.getHandle(releaseId).signal('breakerNotice', {
+        ...notice('dns:stage'),
+        step: '[approve here](http://evil)',
+      });
+      await waitUntil(async () => (await believed()).blockedBy !== null, 'a verified notice');
       const blocked = await believed();
       assert.equal(blocked.blockedBy?.state, 'forced_open');
       assert.notEqual(blocked.blockedBy?.retryAt, '2030-01-01T00:00:00.000Z');
+      // In the worker's words: the sender's text is not shown.
+      assert.equal(blocked.blockedBy?.message, 'circuit breaker dns:stage is forced open');
+      assert.equal(blocked.blockedBy?.step, 'call dns:stage');
     } finally {
       await h.breakers.operate('dns:stage', 'close', 'test');
+      await h.breakers.operate('cmdb', 'close', 'test');
     }
     await h.api.abort(releaseId, { by: 'ci' });
     assert.equal((await h.api.wait(releaseId)).stage, 'aborted');
@@ -575,6 +589,8 @@ describe('abort', () => {
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'aborted');
     assert.equal(done.reason, 'abort requested by temporal: workflow cancellation requested');
+    // It cleaned up and completed with its final status, rather than ending as cancelled.
+    assert.equal((await h.client.workflow.getHandle(releaseId).describe()).status.name, 'COMPLETED');
     assert.equal(await aliasTarget('cancel1', 'stage'), blue.hostname);
     assert.equal(await h.infra.describe({ hostname: 'cancel1-v2.stage.test.internal' }), null);
   });
@@ -829,25 +845,30 @@ describe('one release per service and target', () => {
           request: { service: 'plain', version, target: 'stage', initiator: 'alice' },
         }),
       ]);
-    const first = await start('plain-by-hand-1', 'v1');
+    const first = await start('plain-stage-by-hand-1', 'v1');
     assert.equal(first.code, 0, first.stderr);
-    const second = await start('plain-by-hand-2', 'v2');
+    const second = await start('plain-stage-by-hand-2', 'v2');
     assert.notEqual(second.code, 0);
-    assert.match(second.stderr, /release plain-by-hand-1 holds the lane greenlight-lane:plain:stage/);
-    await assert.rejects(h.client.workflow.getHandle('plain-by-hand-2').describe(), /not found/i);
-    await waitForStage(h.api, 'plain-by-hand-1', 'awaiting_approval');
-    await h.api.abort('plain-by-hand-1', { by: 'ci' });
-    assert.equal((await h.api.wait('plain-by-hand-1')).stage, 'aborted');
+    assert.match(second.stderr, /release plain-stage-by-hand-1 holds the lane greenlight-lane:plain:stage/);
+    await assert.rejects(h.client.workflow.getHandle('plain-stage-by-hand-2').describe(), /not found/i);
+    await waitForStage(h.api, 'plain-stage-by-hand-1', 'awaiting_approval');
+    await h.api.abort('plain-stage-by-hand-1', { by: 'ci' });
+    assert.equal((await h.api.wait('plain-stage-by-hand-1')).stage, 'aborted');
   });
 
-  it('keeps the lane of a release started directly until it ends, whatever is signalled', async () => {
+  it('keeps the lane of a release started directly until it ends, whatever it is sent', async () => {
     const direct = await h.client.workflow.start(RELEASE_WORKFLOW, {
       taskQueue: h.taskQueue,
       workflowId: 'direct-release',
       args: [{ service: 'direct', version: 'v1', target: 'stage', initiator: 'ci' }],
     });
     await waitForStage(h.api, direct.workflowId, 'awaiting_approval');
-    await signalAndWait(laneWorkflowId('direct', 'stage'), 'free');
+    const lane = h.client.workflow.getHandle(laneWorkflowId('direct', 'stage'));
+    await signalAndWait(lane.workflowId, 'free');
+    // Even a cancellation (which its holder cannot tell from anyone else's) does not free it.
+    await lane.cancel();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await lane.describe()).status.name, 'RUNNING');
     await assert.rejects(
       h.api.startRelease({ service: 'direct', version: 'v2', target: 'stage', initiator: 'ci' }),
       (e: unknown) => {
@@ -861,12 +882,7 @@ describe('one release per service and target', () => {
     );
     await h.api.abort(direct.workflowId, { by: 'ci' });
     assert.equal((await h.api.wait(direct.workflowId)).stage, 'aborted');
-    const lane = h.client.workflow.getHandle(laneWorkflowId('direct', 'stage'));
-    for (let i = 0; i < 50 && (await lane.describe()).status.name === 'RUNNING'; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    // Not terminated by the parent-close policy: the holder cancelled it and it ended cleanly.
-    assert.equal((await lane.describe()).status.name, 'COMPLETED');
+    // Once the release has closed, the lane is ended by the parent-close policy: the next start goes.
     const next = await h.api.startRelease({
       service: 'direct',
       version: 'v2',
@@ -874,6 +890,28 @@ describe('one release per service and target', () => {
       initiator: 'ci',
     });
     await h.api.abort(next.releaseId, { by: 'ci' });
+  });
+
+  it('cancels the release of a cancelled lane, and frees the lane only after it has ended', async () => {
+    const { releaseId } = await h.api.startRelease({
+      service: 'lanecancel',
+      version: 'v1',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, releaseId, 'awaiting_approval');
+    const lane = h.client.workflow.getHandle(laneWorkflowId('lanecancel', 'stage'));
+    await lane.cancel();
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'aborted');
+    await lane.result();
+    const [releaseClosed, laneClosed] = await Promise.all([
+      h.client.workflow.getHandle(releaseId).describe(),
+      lane.describe(),
+    ]);
+    assert.equal(releaseClosed.status.name, 'COMPLETED');
+    assert.equal(laneClosed.status.name, 'COMPLETED');
+    assert.ok(laneClosed.closeTime! >= releaseClosed.closeTime!, 'the lane ended after its release');
   });
 
   it('rejects an invalid release request in the workflow too', async () => {
@@ -936,14 +974,30 @@ function runFile(file: string, args: string[]): Promise<{ code: number; stdout: 
   });
 }
 
+/** How many local activities (breaker checks) a release has run. */
+async function localActivities(releaseId: string): Promise<number> {
+  const events = (await h.client.workflow.getHandle(releaseId).fetchHistory()).events ?? [];
+  return events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
+}
+
+async function waitUntil(predicate: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await predicate()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 /** Sends a signal and waits until a workflow task has seen it (or the workflow has closed). */
 async function signalAndWait(workflowId: string, name: string, ...args: unknown[]): Promise<void> {
   const handle = h.client.workflow.getHandle(workflowId);
   await handle.signal(name, ...args);
   for (let i = 0; i < 100; i++) {
     const events = (await handle.fetchHistory()).events ?? [];
+    // A task that started after the signal arrived has seen it; one already running had not.
     const signalled = events.map((e) => !!e.workflowExecutionSignaledEventAttributes).lastIndexOf(true);
-    const isSeen = events.slice(signalled).some((e) => e.workflowTaskCompletedEventAttributes);
+    const started = events.findIndex((e, i) => i > signalled && e.workflowTaskStartedEventAttributes);
+    const isSeen = started > 0 && events.slice(started).some((e) => e.workflowTaskCompletedEventAttributes);
     if (isSeen || (await handle.describe()).status.name !== 'RUNNING') return;
     await new Promise((r) => setTimeout(r, 50));
   }

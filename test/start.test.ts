@@ -15,11 +15,14 @@ const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 
 let stateDir: string;
 let env: NodeJS.ProcessEnv;
+/** Every `npm start` this file ran: stopped at the end even when a test failed half-way. */
+const children: ChildProcess[] = [];
 
 /** `npm start`'s program, until it prints that the worker started. */
 async function start(): Promise<{ child: ChildProcess; output: () => string }> {
   // Its own process group, so that a stop can be a terminal's Ctrl-C: SIGINT to the whole group.
   const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  children.push(child);
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -55,6 +58,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const child of children) if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
   await destroyAll(new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE }), stateDir);
   await rm(stateDir, { recursive: true, force: true });
 });

@@ -41,7 +41,9 @@ async function problemWith(infra: Record<string, unknown>): Promise<string> {
     loadConfig(path);
   } catch (e) {
     assert.ok(e instanceof ConfigError);
-    return e.message.split('\n')[1]!.trim();
+    // One problem is on the error's one line, after the file's name.
+    const lines = e.message.split('\n');
+    return lines.length > 1 ? lines[1]!.trim() : e.message.slice(e.message.indexOf(': targets.') + 2);
   }
   assert.fail('the configuration was accepted');
 }

@@ -52,6 +52,9 @@ export interface ActivityDeps {
 export type ReleaseRun =
   { state: 'running' } | { state: 'ended'; status: string; endedAt: string } | { state: 'unknown' };
 
+/** How a release's workflow ends when its own code could not clean up. */
+const ABANDONED: readonly string[] = ['terminated', 'timed_out'];
+
 /** A deployment the janitor removed. */
 export interface Reclaimed {
   hostname: string;
@@ -208,10 +211,13 @@ export function createActivities(deps: ActivityDeps) {
       },
     );
     if (now?.releaseId !== releaseId) return false;
-    await guarded(`dns:${target}`, 'remove record', () => dns(target).remove(hostname), { notify: false });
+    // Checked again just before: a release of the service started meanwhile may be redeploying it.
+    if ((await deps.releaseRun!(laneWorkflowId(found.service, target))).state === 'running') return false;
+    // The instance first: DNS leads the janitor to it, so a failed destroy is found again next round.
     await guarded(`infra:${target}`, 'destroy deployment', () => infra(target).destroy({ hostname }), {
       notify: false,
     });
+    await guarded(`dns:${target}`, 'remove record', () => dns(target).remove(hostname), { notify: false });
     const at = new Date().toISOString();
     const note = `reclaimed by the janitor: release ${releaseId} ended (${run.status}) without cleaning up`;
     try {
@@ -255,12 +261,13 @@ export function createActivities(deps: ActivityDeps) {
      */
     async reclaimAbandonedDeployments(input: {
       graceMs: number;
-    }): Promise<{ reclaimed: Reclaimed[]; checked: number }> {
+    }): Promise<{ reclaimed: Reclaimed[]; checked: number; failed: number }> {
       const { graceMs } = parseInput(z.object({ graceMs: z.number().int().min(0) }), input);
       const releaseRun = deps.releaseRun;
       if (!releaseRun) throw new Error('the janitor needs a Temporal client (releaseRun)');
       const reclaimed: Reclaimed[] = [];
       let checked = 0;
+      let failed = 0;
       for (const target of Object.keys(config.targets)) {
         const suffix = `.${target}.${targetZone(config, target)}`;
         const records = (
@@ -270,29 +277,39 @@ export function createActivities(deps: ActivityDeps) {
         for (const record of records) {
           if (record.type === 'CNAME' || aliased.has(record.name)) continue;
           checked++;
-          const found = await guarded(
-            `infra:${target}`,
-            'describe deployment',
-            () => infra(target).describe({ hostname: record.name }),
-            { notify: false },
-          );
-          if (!found?.releaseId) continue; // not a release's: not greenlight's to remove
-          const run = await releaseRun(found.releaseId);
-          if (run.state !== 'ended' || Date.now() - Date.parse(run.endedAt) < graceMs) continue;
-          // A running release of the service may still need it (blue, kept for a quick rollback).
-          const lane = await releaseRun(laneWorkflowId(found.service, target));
-          if (lane.state === 'running') continue;
-          if (await reclaim(target, found, run)) {
+          try {
+            const found = await guarded(
+              `infra:${target}`,
+              'describe deployment',
+              () => infra(target).describe({ hostname: record.name }),
+              { notify: false },
+            );
+            if (!found?.releaseId) continue; // not a release's: not greenlight's to remove
+            const run = await releaseRun(found.releaseId);
+            // Only a release whose own code stopped running (terminated, timed out) left it without
+            // cleaning up; one that ended any other way decided about it (and said so if it leaked).
+            const isAbandoned = run.state === 'ended' && ABANDONED.includes(run.status);
+            if (!isAbandoned || Date.now() - Date.parse(run.endedAt) < graceMs) continue;
+            // A running release of the service may still need it (blue, kept for a quick rollback).
+            if ((await releaseRun(laneWorkflowId(found.service, target))).state === 'running') continue;
+            if (!(await reclaim(target, found, run))) continue;
             reclaimed.push({
               hostname: record.name,
               target,
               releaseId: found.releaseId,
               releaseEnded: run.status,
             });
+          } catch (e) {
+            // One deployment that cannot be examined or removed does not stop the round.
+            failed++;
+            Context.current().log.warn('the janitor could not reclaim a deployment', {
+              hostname: record.name,
+              error: (e as Error).message,
+            });
           }
         }
       }
-      return { reclaimed, checked };
+      return { reclaimed, checked, failed };
     },
 
     /**

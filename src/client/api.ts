@@ -162,8 +162,9 @@ export class GreenlightClient {
   private async holderOf(
     failure: ApplicationFailure,
   ): Promise<{ releaseId: string; summary: ReleaseSummary | null; status: 'running' | 'closed' } | null> {
-    const holder = failure.details?.[0] as { releaseId?: unknown } | undefined;
+    const holder = failure.details?.[0] as { releaseId?: unknown; version?: unknown } | undefined;
     if (typeof holder?.releaseId !== 'string') return null;
+    const version = typeof holder.version === 'string' ? holder.version : null;
     const summary = await this.client.workflow
       .getHandle(holder.releaseId)
       .describe()
@@ -172,7 +173,18 @@ export class GreenlightClient {
     const isClosed =
       summary !== null &&
       (summary.status !== 'running' || (summary.stage !== null && isTerminalStage(summary.stage as Stage)));
-    return { releaseId: holder.releaseId, summary, status: isClosed ? 'closed' : 'running' };
+    // Just admitted, the release may not be visible yet: the lane's word is all there is.
+    const known = summary ?? {
+      releaseId: holder.releaseId,
+      service: null,
+      target: null,
+      version,
+      stage: 'queued',
+      status: 'running',
+      startedAt: '',
+      closedAt: null,
+    };
+    return { releaseId: holder.releaseId, summary: known, status: isClosed ? 'closed' : 'running' };
   }
 
   /** The release holding the lane of `service` on `target`, if one runs. */

@@ -46,6 +46,8 @@ export const freeLaneSignal = defineSignal('free');
 /** Who holds a lane. */
 export interface LaneHolder {
   releaseId: string;
+  /** The version it releases, when the lane admitted it. */
+  version?: string;
 }
 
 /** What a client sends a lane to start a release in it. */

@@ -201,8 +201,8 @@ export const BreakerNotice = z.strictObject({
   breaker: z.string().min(1).max(100),
   state: z.enum(['open', 'half_open', 'forced_open', 'closed']),
   /** What the activity was doing. */
-  step: plainText(200, 'step'),
-  message: plainText(500, 'message'),
+  step: z.string().min(1).max(200),
+  message: z.string().max(500),
   /** When the activity tries again. */
   retryAt: z.iso.datetime(),
 });

@@ -13,7 +13,7 @@ const acts = proxyActivities<Activities>({
  */
 export async function janitor(input: {
   graceMs: number;
-}): Promise<{ reclaimed: Reclaimed[]; checked: number }> {
+}): Promise<{ reclaimed: Reclaimed[]; checked: number; failed: number }> {
   return acts.reclaimAbandonedDeployments.executeWithOptions(
     { summary: 'reclaim deployments of releases that ended without cleaning up' },
     [input],

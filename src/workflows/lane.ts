@@ -3,12 +3,11 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  isCancellation,
-  log,
   ParentClosePolicy,
   setHandler,
   startChild,
   workflowInfo,
+  WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import {
   FailureTypes,
@@ -23,19 +22,19 @@ import { describeIssues } from '../shared/text';
 import { ReleaseRequest } from '../shared/release';
 
 const REQUEST_FIELDS = ['releaseId', 'request'] as const;
-const ReleaseId = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
 
 /**
  * The lock of one service and target: its workflow id is unique per lane, so at most one runs.
  *
  * Started by a client with Update-with-Start, it admits one release (the `startRelease` Update,
  * whose validator refuses synchronously while the lane is held, naming the holder), runs it as its
- * child and ends when the release ends. A release started directly (plain `temporal workflow
- * start`) starts the lane as its own child instead (`holder` given) and cancels it when it ends.
- * There is no signal to free a lane: only its holder's end frees it.
+ * child and ends when the release has ended. Cancelling the lane cancels its release (an abort or
+ * a rollback) and the lane still ends only after it. A release started directly (plain `temporal
+ * workflow start`) starts the lane as its own child instead (`holder` given): that lane holds
+ * until its parent closes (the parent-close policy terminates it), whatever it is sent.
  */
 export async function releaseLane(holder?: LaneHolder): Promise<LaneHolder | null> {
-  const { workflowId } = workflowInfo();
+  const { workflowId, parent } = workflowInfo();
   let current: LaneHolder | null = holder ?? null;
   let isReleaseDone = false;
   let release: Promise<unknown> | null = null;
@@ -45,18 +44,19 @@ export async function releaseLane(holder?: LaneHolder): Promise<LaneHolder | nul
     startReleaseUpdate,
     async ({ releaseId, request }) => {
       const parsed = ReleaseRequest.parse(request);
-      current = { releaseId };
+      current = { releaseId, version: parsed.version };
       try {
         const child = await startChild('blueGreenRelease', {
           workflowId: releaseId,
           args: [parsed],
-          // Cancelling the lane (an operator's act) aborts or rolls back the release, never leaves it.
+          // A release id is used once: a second run under it would mix two releases' records.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
           typedSearchAttributes: releaseSearchAttributes(parsed),
           ...releaseSummary(parsed),
         });
         release = child.result().catch(() => undefined);
-        return { releaseId };
+        return current;
       } catch (e) {
         current = null;
         throw ApplicationFailure.create({
@@ -66,71 +66,78 @@ export async function releaseLane(holder?: LaneHolder): Promise<LaneHolder | nul
         });
       }
     },
-    {
-      validator: (input: LaneStartRequest) => {
-        if (current || isReleaseDone) {
-          // The holder goes in the details, so a client can say more about it.
-          throw refusal(
-            isReleaseDone
-              ? `the lane ${workflowId} is being freed; try again in a moment`
-              : `release ${current!.releaseId} holds the lane ${workflowId}; only one release per service and target runs at a time`,
-            isReleaseDone ? FailureTypes.laneClosing : FailureTypes.releaseConflict,
-            current,
-          );
-        }
-        const parsedRequest = ReleaseRequest.safeParse(input?.request);
-        if (
-          typeof input !== 'object' ||
-          input === null ||
-          typeof input.releaseId !== 'string' ||
-          !ReleaseId.test(input.releaseId) ||
-          !parsedRequest.success
-        ) {
-          const issues = parsedRequest.success
-            ? ''
-            : `: ${describeIssues(parsedRequest.error.issues, REQUEST_FIELDS)}`;
-          throw refusal(`invalid release start${issues}`, FailureTypes.invalidInput);
-        }
-        const { service, target } = parsedRequest.data;
-        if (laneWorkflowId(service, target) !== workflowId) {
-          throw refusal(
-            `a release of ${service} to ${target} belongs to lane ${laneWorkflowId(service, target)}`,
-            FailureTypes.invalidInput,
-          );
-        }
-      },
-    },
+    { validator: (input: LaneStartRequest) => validateStart(input, workflowId, current, isReleaseDone) },
   );
 
   if (holder) {
-    // Held by the release that started this lane as its child; it cancels the lane when it ends,
-    // and the lane ends with it in any case. A lane that names a holder which is not its parent
-    // holds nothing.
-    if (workflowInfo().parent?.workflowId === holder.releaseId) await freedByHolder(holder);
+    // Held by the release that started this lane as its child, until that release closes. A lane
+    // that names a holder which is not its parent holds nothing.
+    if (parent?.workflowId === holder.releaseId)
+      await CancellationScope.nonCancellable(() => condition(() => false));
     return holder;
   }
-  // Admitted by Update-with-Start: wait for the release to start and end, then free the lane. A
-  // lane started without an admission (by hand) frees itself after a minute.
-  const isAdmitted = await condition(() => release !== null, ADMISSION_WAIT, {
-    summary: 'wait for a release to be admitted',
+  // Admitted by Update-with-Start: hold the lane until the release has ended, even when the lane is
+  // cancelled (its release is then cancelled with it). A lane started by hand, without an
+  // admission, frees itself after a minute.
+  await CancellationScope.nonCancellable(async () => {
+    await condition(() => release !== null, ADMISSION_WAIT, { summary: 'wait for a release to be admitted' });
+    // An admission under way (its release being started) finishes first.
+    await condition(allHandlersFinished);
+    if (release) await release;
+    isReleaseDone = true;
+    await condition(allHandlersFinished);
   });
-  if (isAdmitted) await release;
-  isReleaseDone = true;
-  await condition(allHandlersFinished);
   return current;
 }
 
 /** How long a lane started by hand waits for a release before it frees itself. */
 const ADMISSION_WAIT = '1m';
 
-async function freedByHolder(holder: LaneHolder): Promise<void> {
-  try {
-    await CancellationScope.current().cancelRequested;
-  } catch (e) {
-    if (!isCancellation(e)) throw e;
+/** The `startRelease` validator: refuses while the lane is held, and any malformed request. */
+function validateStart(
+  input: LaneStartRequest,
+  workflowId: string,
+  current: LaneHolder | null,
+  isReleaseDone: boolean,
+): void {
+  if (current || isReleaseDone) {
+    // The holder goes in the details, so a client can say more about it.
+    throw refusal(
+      isReleaseDone
+        ? `the lane ${workflowId} is being freed; try again in a moment`
+        : `release ${current!.releaseId} holds the lane ${workflowId}; only one release per service and target runs at a time`,
+      isReleaseDone ? FailureTypes.laneClosing : FailureTypes.releaseConflict,
+      current,
+    );
   }
-  log.info('lane freed by its holder', { releaseId: holder.releaseId });
+  const request = ReleaseRequest.safeParse(
+    typeof input === 'object' && input !== null ? input.request : undefined,
+  );
+  if (!request.success) {
+    throw refusal(
+      `invalid release start: ${describeIssues(request.error.issues, REQUEST_FIELDS)}`,
+      FailureTypes.invalidInput,
+    );
+  }
+  const { service, target } = request.data;
+  if (laneWorkflowId(service, target) !== workflowId) {
+    throw refusal(
+      `a release of ${service} to ${target} belongs to lane ${laneWorkflowId(service, target)}`,
+      FailureTypes.invalidInput,
+    );
+  }
+  // The release id starts with its service and target, so it can never be another lane's id.
+  const prefix = `${service}-${target}-`;
+  const releaseId = (input as { releaseId?: unknown }).releaseId;
+  if (typeof releaseId !== 'string' || !releaseId.startsWith(prefix) || !RELEASE_ID.test(releaseId)) {
+    throw refusal(
+      `invalid release start: releaseId must be "${prefix}" followed by letters, digits, ".", "_" or "-" (at most 200 characters)`,
+      FailureTypes.invalidInput,
+    );
+  }
 }
+
+const RELEASE_ID = /^[a-z0-9-]+-[A-Za-z0-9._-]{1,160}$/;
 
 function refusal(message: string, type: string, holder: LaneHolder | null = null): ApplicationFailure {
   const failure = ApplicationFailure.create({

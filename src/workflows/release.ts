@@ -103,16 +103,19 @@ interface AuditedDeployment {
 const Patches = {
   /** The stage search attribute is upserted only when the stage changes. */
   publishStageOnChange: 'publish-stage-on-change',
-  /** A release started directly frees its lane by cancelling it; lanes ignore the `free` signal. */
-  freeLaneByCancel: 'free-lane-by-cancel',
+  /** A release started directly holds its lane until it closes; lanes ignore the `free` signal. */
+  laneHeldUntilClose: 'lane-held-until-close',
   /** A breaker notice is believed only when the worker confirms the breaker is open. */
   verifyBreakerNotice: 'verify-breaker-notice',
 } as const;
 
 /** States in which a breaker holds calls back. */
 const OPEN_STATES: readonly string[] = ['open', 'half_open', 'forced_open'];
-/** How many breaker notices a release checks with the worker; later ones are ignored. */
-const MAX_NOTICE_VERIFICATIONS = 100;
+/** How many verified breaker notices a release takes; later ones are ignored. */
+const MAX_NOTICES = 100;
+/** What activities say they were doing when a breaker refused them (`guarded`'s `what`). */
+const KNOWN_STEP =
+  /^(read alias|describe live deployment|deploy green|publish green record|run check [a-z0-9][a-z0-9 _.-]{0,60}|swap alias|verify alias|check health|remove record|destroy deployment|describe deployment)$/;
 
 const localActs = proxyLocalActivities<Activities>({
   startToCloseTimeout: '5s',
@@ -173,7 +176,7 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
   }
   // Requests still being handled (a breaker notice being verified) finish before the release
   // completes, so no message is left unhandled as it ends.
-  await condition(allHandlersFinished);
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   if (release.stage === 'failed' || release.stage === 'rolled_back') {
     throw outcome(
       FailureTypes.releaseFailed,
@@ -220,10 +223,11 @@ function registerHandlers(release: ReleaseState): void {
   setHandler(rejectSignal, (a) => logRefusal(release.decide('reject', a, 'signal', nowIso())));
   setHandler(rollbackSignal, (i) => logRefusal(release.intervene('rollback', i, 'signal', nowIso())));
   setHandler(abortSignal, (i) => logRefusal(release.intervene('abort', i, 'signal', nowIso())));
-  // Anyone allowed to signal can send a notice: it is believed only for a breaker of this release's
-  // dependencies that the worker confirms is open, with the worker's own retry time.
+  // Anyone allowed to signal can send a notice: it is believed only for a breaker that holds this
+  // release's calls back and that the worker confirms is open, in the worker's words and with its
+  // retry time; the sender's text is never shown.
   let isVerifying = false;
-  let verifications = 0;
+  let believed = 0;
   // Internal, sent by activities: handled by the default handler so that the Web UI does not offer
   // it in its "Send a Signal" list (which lists the signals registered by name).
   const onBreakerNotice = async (input: unknown): Promise<void> => {
@@ -236,25 +240,33 @@ function registerHandlers(release: ReleaseState): void {
     }
     const { breaker } = notice.data;
     const { target } = release.status;
-    const isOurs = [`infra:${target}`, `dns:${target}`, 'checks', 'cmdb'].includes(breaker);
-    if (!isOurs || isVerifying || verifications >= MAX_NOTICE_VERIFICATIONS) {
+    // The CMDB's breaker never holds a release back: its writes wait in the outbox.
+    const isOurs = [`infra:${target}`, `dns:${target}`, 'checks'].includes(breaker);
+    if (!isOurs || isVerifying || believed >= MAX_NOTICES) {
       log.warn('breaker notice ignored', {
-        breaker,
-        reason: isOurs ? 'too many notices' : 'not a dependency of this release',
+        breaker: breaker.slice(0, 100),
+        reason: isOurs ? 'one is being checked, or too many' : 'not a breaker that holds this release back',
       });
       return;
     }
     isVerifying = true;
-    verifications++;
+    const stage = release.stage;
     try {
       const actual = await localActs.breakerStatus({ breaker });
-      if (!OPEN_STATES.includes(actual.state) || isTerminalStage(release.stage)) {
+      if (!OPEN_STATES.includes(actual.state) || release.stage !== stage) {
         log.warn('breaker notice ignored', { breaker, reason: `the breaker is ${actual.state}` });
         return;
       }
-      const retryAt = new Date(Date.now() + actual.retryAfterMs).toISOString();
+      believed++;
+      const state = actual.state as BreakerNotice['state'];
       release.setBlocked(
-        { ...notice.data, state: actual.state as BreakerNotice['state'], retryAt },
+        {
+          breaker,
+          state,
+          step: KNOWN_STEP.test(notice.data.step) ? notice.data.step : `call ${breaker}`,
+          message: `circuit breaker ${breaker} is ${state.replace('_', ' ')}`,
+          retryAt: new Date(Date.now() + actual.retryAfterMs).toISOString(),
+        },
         nowIso(),
       );
       publish(release);
@@ -285,27 +297,21 @@ function publish(release: ReleaseState): void {
 
 /**
  * Holds the release's lane until it ends; returns how to free it. A release admitted by its lane
- * (Update-with-Start, as the client does) already holds it: the lane frees itself when the
- * release ends. A release started directly takes the lane as its child, and frees it by
- * cancelling it (releases of earlier versions signalled it).
+ * (Update-with-Start, as the client does) already holds it, and the lane ends after the release. A
+ * release started directly takes the lane as its child, shielded from the release's own
+ * cancellation (which must not free the lane while green is cleaned up); the parent-close policy
+ * ends that lane when the release closes, and nothing sent to the lane frees it. Releases of earlier
+ * versions (their histories replay unchanged) took it in their root scope and signalled it free.
  */
 async function holdLane(release: ReleaseState): Promise<() => Promise<void>> {
   const { service, target } = release.status;
   if (workflowInfo().parent?.workflowId === laneWorkflowId(service, target)) return async () => {};
-  // Shielded from the release's own cancellation, which must not free the lane while green is
-  // being cleaned up; cancelled explicitly when the release ends.
-  let laneScope: CancellationScope | null = null;
-  const lane = await CancellationScope.nonCancellable(() => {
-    laneScope = new CancellationScope();
-    return laneScope.run(() => acquireLane(release));
-  });
-  return async () => {
-    if (patched(Patches.freeLaneByCancel)) {
-      // Waiting for the lane to end means it is free by the time the release has ended.
-      laneScope?.cancel();
-      await CancellationScope.nonCancellable(() => lane.result().catch(() => undefined));
-    } else await CancellationScope.nonCancellable(() => lane.signal(freeLaneSignal).catch(() => undefined));
-  };
+  if (patched(Patches.laneHeldUntilClose)) {
+    await CancellationScope.nonCancellable(() => acquireLane(release));
+    return async () => {};
+  }
+  const lane = await acquireLane(release);
+  return () => CancellationScope.nonCancellable(() => lane.signal(freeLaneSignal).catch(() => undefined));
 }
 
 async function acquireLane(release: ReleaseState): Promise<ChildWorkflowHandle<typeof releaseLane>> {

@@ -76,7 +76,24 @@ describe('replay', () => {
     await h.client.workflow.getHandle(rolledBack.releaseId).signal(rollbackSignal, { by: 'ops' });
     assert.equal((await h.api.wait(rolledBack.releaseId)).stage, 'rolled_back');
 
-    const ids = [blue.releaseId, approved.releaseId, rejected.releaseId, rolledBack.releaseId];
+    // A release cancelled (the Web UI's Cancel) while it waits for approval: an abort.
+    const cancelled = await h.api.startRelease({
+      service: 'web',
+      version: 'v4',
+      target: 'stage',
+      initiator: 'ci',
+    });
+    await waitForStage(h.api, cancelled.releaseId, 'awaiting_approval');
+    await h.client.workflow.getHandle(cancelled.releaseId).cancel();
+    assert.equal((await h.api.wait(cancelled.releaseId)).stage, 'aborted');
+
+    const ids = [
+      blue.releaseId,
+      approved.releaseId,
+      rejected.releaseId,
+      rolledBack.releaseId,
+      cancelled.releaseId,
+    ];
     const histories = await Promise.all(ids.map((id) => h.client.workflow.getHandle(id).fetchHistory()));
     for (const [i, history] of histories.entries()) {
       const result = await Worker.runReplayHistory(await replayOptions(), history, ids[i]).then(
@@ -94,6 +111,8 @@ describe('replay', () => {
         'prod-approved',
         'stage-rejected-by-signal',
         'uat-rolled-back-by-signal',
+        // Recorded by the version before lanes were admitted by Update-with-Start.
+        'stage-cancelled',
       ];
       const existing = new Set(await readdir(FIXTURES));
       const cli = await temporalCliPath();
@@ -118,7 +137,7 @@ describe('replay', () => {
 
   it('replays the committed histories of earlier versions', async () => {
     const files = (await readdir(FIXTURES)).filter((f) => f.endsWith('.json'));
-    assert.ok(files.length >= 4, `expected committed histories in ${FIXTURES}`);
+    assert.ok(files.length >= 5, `expected committed histories in ${FIXTURES}`);
     for (const file of files) {
       const history = historyFromJSON(JSON.parse(await readFile(join(FIXTURES, file), 'utf8')));
       await assert.doesNotReject(

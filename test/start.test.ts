@@ -70,6 +70,8 @@ describe('npm start', () => {
       first.output(),
       new RegExp(`Temporal Web UI: http://localhost:${env.GREENLIGHT_UI_PORT}/namespaces/default/workflows`),
     );
+    // The workflow bundle is built quietly: webpack's report tells an operator nothing.
+    assert.doesNotMatch(first.output(), /webpack/i);
     const ui = await fetch(`http://127.0.0.1:${env.GREENLIGHT_UI_PORT}/`);
     assert.equal(ui.status, 200, 'the Web UI answers');
 

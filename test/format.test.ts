@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatBreakers, formatStatus, stageChangeFollower } from '../src/client/format';
+import type { ReleaseStatus } from '../src/shared/release';
+import { currentDetails } from '../src/workflows/details';
+
+const AT = '2026-12-01T10:00:00.000Z';
+
+function status(over: Partial<ReleaseStatus> = {}): ReleaseStatus {
+  return {
+    releaseId: 'web-stage-v2-abc123',
+    service: 'web',
+    target: 'stage',
+    version: 'v2',
+    initiator: 'ci',
+    skipSlowScans: false,
+    stage: 'queued',
+    startedAt: AT,
+    updatedAt: AT,
+    waitingFor: null,
+    live: null,
+    previous: null,
+    green: null,
+    isBlueTerminated: false,
+    tests: null,
+    approvals: { required: 1, approvedBy: [], rejectedBy: null, refused: [] },
+    policyDecisions: [],
+    history: [{ stage: 'queued', at: AT }],
+    reason: null,
+    blockedBy: null,
+    notes: [],
+    ...over,
+  };
+}
+
+const green = {
+  service: 'web',
+  version: 'v2',
+  target: 'stage',
+  hostname: 'web-v2.stage.greenlight.local',
+  endpoint: 'http://127.0.0.1:40001',
+};
+
+describe('what people read', () => {
+  it('counts one call as one call', () => {
+    const line = formatBreakers([
+      {
+        name: 'dns:dev',
+        state: 'closed',
+        since: AT,
+        retryAfterMs: 0,
+        calls: 1,
+        failures: 0,
+        slow: 0,
+        inFlight: 0,
+      },
+    ]);
+    assert.match(line, /\(1 call, 0 failed/);
+  });
+
+  it('shows approvers’ comments, a torn-down green, and a live deployment not known yet', () => {
+    assert.match(formatStatus(status()), /^live {6}not known yet/m);
+    const text = formatStatus(
+      status({
+        stage: 'rolled_back',
+        history: [
+          { stage: 'queued', at: AT },
+          { stage: 'rolled_back', at: AT },
+        ],
+        green,
+        isGreenTornDown: true,
+        approvals: {
+          required: 1,
+          approvedBy: [{ approver: 'bob', comment: 'ship it', at: AT, via: 'update' }],
+          rejectedBy: null,
+          refused: [],
+        },
+      }),
+    );
+    assert.match(text, /^green {5}v2 \(web-v2\.stage\.greenlight\.local\), torn down$/m);
+    assert.match(text, /^ {10}bob: ship it$/m);
+    assert.match(text, /^live {6}none$/m);
+  });
+
+  it('follows a release: every stage once and in order, and each new wait', () => {
+    const follow = stageChangeFollower();
+    const first = status({
+      stage: 'testing',
+      history: [
+        { stage: 'queued', at: AT },
+        { stage: 'deploying', at: AT },
+        { stage: 'testing', at: AT },
+      ],
+    });
+    assert.deepEqual(follow(first), ['10:00:00  queued', '10:00:00  deploying', '10:00:00  testing']);
+    assert.deepEqual(follow(first), [], 'nothing new, nothing printed');
+    const waiting = status({
+      ...first,
+      stage: 'awaiting_approval',
+      waitingFor: '1 more approval',
+      history: [...first.history, { stage: 'awaiting_approval', at: AT, note: 'policy needs approval' }],
+    });
+    assert.deepEqual(follow(waiting), [
+      '10:00:00  awaiting_approval: policy needs approval',
+      '           waiting for 1 more approval',
+    ]);
+  });
+
+  it('escapes Markdown in the Web UI’s details, so a comment cannot become a link', () => {
+    const details = currentDetails(
+      status({
+        approvals: {
+          required: 2,
+          approvedBy: [{ approver: '[bob](http://evil)', at: AT, via: 'signal' }],
+          rejectedBy: null,
+          refused: [],
+        },
+      }),
+    );
+    assert.match(details, /\*\*Approved by:\*\* \\\[bob\\\]\\\(http:\/\/evil\\\)/);
+    assert.doesNotMatch(details, /\]\(http/);
+  });
+});

@@ -66,6 +66,10 @@ after(async () => {
 describe('npm start', () => {
   it('runs a dev server with its UI and a worker, and a release survives a restart of both', async () => {
     const first = await start();
+    // The log and this line reach the pipe by two writers: wait for both.
+    for (let i = 0; i < 100 && !first.output().includes('Temporal Web UI'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     assert.match(
       first.output(),
       new RegExp(`Temporal Web UI: http://localhost:${env.GREENLIGHT_UI_PORT}/namespaces/default/workflows`),

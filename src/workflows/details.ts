@@ -1,17 +1,24 @@
 import type { ReleaseStatus } from '../shared/release';
 
 /**
- * The Web UI's "current details": what the release is doing, waiting for, and why. Markdown; every
- * value is escaped, so names, comments and reasons people send show as typed and never as links or
- * formatting.
+ * The Web UI's "current details": what the release is doing, waiting for, and why. A compact
+ * Markdown list, most important first (`release status` has everything). Every value is escaped, so names, comments and
+ * reasons people send show as typed and never as links or formatting.
  */
 export function currentDetails(s: ReleaseStatus): string {
   const lines = [`**Stage:** ${md(s.stage.replaceAll('_', ' '))}`];
+  if (s.reason) lines.push(`**Outcome:** ${md(s.reason)}`);
   if (s.waitingFor) lines.push(`**Waiting for:** ${md(s.waitingFor)}`);
   if (s.blockedBy) {
     const b = s.blockedBy;
     lines.push(
       `**Blocked by circuit breaker ${md(b.breaker)}** (${md(b.state.replace('_', '-'))}) while trying to ${md(b.step)}; Temporal retries when the breaker allows a trial (first at ${md(b.retryAt)})`,
+    );
+  }
+  lines.push(`**Live:** ${s.live ? md(`${s.live.version} at ${s.live.hostname}`) : 'none'}`);
+  if (s.green) {
+    lines.push(
+      `**Green:** ${md(`${s.green.version} at ${s.green.hostname}`)}${s.isGreenTornDown ? ', torn down' : ''}`,
     );
   }
   const decision = s.policyDecisions.at(-1);
@@ -36,18 +43,13 @@ export function currentDetails(s: ReleaseStatus): string {
       `**Last refused signal:** ${refused.kind} by ${md(refused.by ?? 'unknown')}: ${md(refused.reason)}`,
     );
   }
-  if (s.green)
-    lines.push(
-      `**Green:** ${md(`${s.green.version} at ${s.green.hostname}`)}${s.isGreenTornDown ? ', torn down' : ''}`,
-    );
   if (s.green?.plan) {
     const p = s.green.plan;
     lines.push(`**Infrastructure plan:** ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy`);
   }
-  lines.push(`**Live:** ${s.live ? md(`${s.live.version} at ${s.live.hostname}`) : 'none'}`);
-  if (s.reason) lines.push(`**Outcome:** ${md(s.reason)}`);
   for (const note of s.notes.slice(-3)) lines.push(`**Note:** ${md(note)}`);
-  return lines.join('\n\n');
+  // The UI sizes the frame a little short of its content and cuts the end: a blank last line.
+  return `${lines.map((line) => `- ${line}`).join('\n')}\n\n&nbsp;`;
 }
 
 /** Escapes Markdown's punctuation, so text shows as written. */

@@ -138,8 +138,8 @@ let isRuntimeInstalled = false;
 /** What the worker logged (level INFO and up) in this test process, for tests that check its text. */
 export const workerLog: string[] = [];
 
-/** A real Temporal dev server on a free port. */
-export async function startDevServer(): Promise<TestWorkflowEnvironment> {
+/** A real Temporal dev server on a free port; with `uiPort`, its Web UI on that port too. */
+export async function startDevServer(options: { uiPort?: number } = {}): Promise<TestWorkflowEnvironment> {
   if (!isRuntimeInstalled) {
     const errors = new DefaultLogger('ERROR');
     Runtime.install({
@@ -159,6 +159,7 @@ export async function startDevServer(): Promise<TestWorkflowEnvironment> {
       ip: '127.0.0.1',
       searchAttributes: ALL_SEARCH_ATTRIBUTES,
       log: { format: 'pretty', level: 'error' },
+      ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}),
     },
   });
 }
@@ -190,11 +191,13 @@ export async function startHarness(
     env?: NodeJS.ProcessEnv;
     cmdbUrl?: string;
     onInfraOutput?: (target: string, line: string) => void;
+    /** Serve the dev server's Web UI on this port. */
+    uiPort?: number;
   } = {},
 ): Promise<Harness> {
   const config =
     'parsed' in configInput ? configInput.parsed : parseOrThrow(Config, configInput, 'test config');
-  const env = await startDevServer();
+  const env = await startDevServer({ uiPort: options.uiPort });
   const stateDir = await mkdtemp(join(tmpdir(), 'greenlight-test-'));
   if (options.cmdbUrl) rememberStateBackend(stateDir, postgresStateBackend(options.cmdbUrl));
   const taskQueue = `greenlight-test-${process.pid}`;

@@ -1,0 +1,34 @@
+import type { CmdbOutbox } from '../breaker/outbox';
+import type { Breakers } from '../breaker/registry';
+import type { Config } from '../config/schema';
+import type { CheckRunner } from '../providers/checks/types';
+import type { CmdbProvider } from '../providers/cmdb/types';
+import type { DnsProvider } from '../providers/dns/types';
+import type { InfraProvider } from '../providers/infra/types';
+import type { BreakerNotice } from '../shared/release';
+
+export interface ActivityDeps {
+  config: Config;
+  /** The infrastructure provider of a target (targets choose theirs in the configuration). */
+  infra: (target: string) => InfraProvider;
+  /** The DNS provider of a target (targets choose theirs in the configuration). */
+  dns: (target: string) => DnsProvider;
+  cmdb: CmdbProvider;
+  checks: CheckRunner;
+  /** One circuit breaker per dependency: `infra:<target>`, `dns:<target>`, `cmdb`, `checks`. */
+  breakers: Breakers;
+  /** Where CMDB writes that the CMDB's breaker rejects are kept until it lets calls through. */
+  outbox: CmdbOutbox;
+  /** Tells a release that a breaker holds it back (a signal); best effort. */
+  notify?: (execution: { workflowId: string; runId: string }, notice: BreakerNotice) => Promise<void>;
+  /** Counts a health check's result (metrics). */
+  onHealthCheck?: (service: string, target: string, passed: boolean) => void;
+  /** Counts a fallback taken (metrics). */
+  onFallback?: (dependency: string) => void;
+  /** What Temporal knows of a release or a lane (the janitor asks whether it has ended). */
+  releaseRun?: (releaseId: string) => Promise<ReleaseRun>;
+}
+
+/** A release's workflow: running, ended (how and when), or unknown to Temporal. */
+export type ReleaseRun =
+  { state: 'running' } | { state: 'ended'; status: string; endedAt: string } | { state: 'unknown' };

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { ServiceName, TargetName, Version } from '../shared/release';
+
+// The input of each activity, parsed at its start: an activity is an edge anyone may call.
+
+/** A breaker of a release's dependencies: `infra:<target>`, `dns:<target>`, `checks` or `cmdb`. */
+export const DependencyName = z
+  .string()
+  .regex(/^(?:(?:infra|dns):[a-z][a-z0-9-]{0,31}|checks|cmdb)$/, 'a dependency name');
+
+export const Hostname = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'a DNS host name');
+export const Zone = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'a DNS zone');
+
+export const DeploymentSchema = z.object({
+  service: ServiceName,
+  version: Version,
+  target: TargetName,
+  hostname: Hostname,
+  endpoint: z.url(),
+});
+
+export const ReleaseCoordinates = z.object({ service: ServiceName, target: TargetName, zone: Zone });
+
+export const DeployInput = ReleaseCoordinates.extend({
+  releaseId: z.string().min(1),
+  version: Version,
+  ttl: z.number().int().positive(),
+});
+
+export const TestsInput = z.object({ deployment: DeploymentSchema, skipSlowScans: z.boolean() });
+
+export const CutOverInput = ReleaseCoordinates.extend({
+  /** Host name the alias must point at now; null when it must not exist. */
+  from: Hostname.nullable(),
+  /** Host name to point the alias at; null removes the alias. */
+  to: Hostname.nullable(),
+  ttl: z.number().int().positive(),
+  /** Whether the lookup must end at an address; false when restoring a blue whose instance is gone. */
+  requireAddress: z.boolean().default(true),
+});
+
+export const HealthInput = z.object({ deployment: DeploymentSchema });
+export const TearDownInput = z.object({
+  hostname: Hostname,
+  target: TargetName,
+  /** Tear down only if this release created the deployment (used when green's identity is unknown). */
+  ifOwnedBy: z.string().min(1).optional(),
+});
+
+export const ChangeInput = z.object({
+  change: z.object({
+    releaseId: z.string().min(1),
+    step: z.string().min(1),
+    service: ServiceName,
+    target: TargetName,
+    version: Version,
+    stage: z.string(),
+    at: z.string(),
+    note: z.string().optional(),
+  }),
+  deployments: z
+    .array(
+      z.object({
+        deployment: DeploymentSchema,
+        colour: z.enum(['blue', 'green']),
+        status: z.enum(['live', 'candidate', 'terminated', 'torn_down']),
+        releaseId: z.string(),
+      }),
+    )
+    .default([]),
+});

@@ -1,0 +1,38 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import { targetSettings } from '../config/resolve';
+import { FailureTypes } from '../shared/messages';
+import { TargetName } from '../shared/release';
+import type { TargetSettings } from '../shared/target';
+import { parseInput } from './failures';
+import type { ActivityContext } from './guard';
+import { DependencyName } from './schemas';
+
+/** A release's target settings and the state of its breakers, from the worker. */
+export function createSettingsActivities({ deps }: ActivityContext) {
+  const { config, breakers } = deps;
+  return {
+    /** The target's rules and durations, read from the worker's configuration. */
+    async loadTargetSettings(input: { target: string }): Promise<TargetSettings> {
+      const { target } = parseInput(z.object({ target: TargetName }), input);
+      const settings = targetSettings(config, target);
+      if (!settings) {
+        throw ApplicationFailure.create({
+          type: FailureTypes.unknownTarget,
+          message: `unknown target ${JSON.stringify(target)}; configured targets: ${Object.keys(config.targets).join(', ')}`,
+          nonRetryable: true,
+        });
+      }
+      return settings;
+    },
+    /**
+     * The state of one of a release's breakers, so the release believes a breaker notice only when
+     * the breaker is really open (a signal can be sent by anyone allowed to signal).
+     */
+    async breakerStatus(input: { breaker: string }): Promise<{ state: string; retryAfterMs: number }> {
+      const { breaker } = parseInput(z.object({ breaker: DependencyName }), input);
+      const view = await breakers.view(breaker);
+      return { state: view.state, retryAfterMs: view.retryAfterMs };
+    },
+  };
+}

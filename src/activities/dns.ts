@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { dnsConflict } from '../providers/errors';
 import { FailureTypes } from '../shared/messages';
-import { hostnames } from '../shared/release';
+import { aliasHostname } from '../shared/release';
 import { parseInput } from './failures';
 import type { ActivityContext } from './guard';
 import { CutOverInput } from './schemas';
@@ -19,7 +19,7 @@ export function createDnsActivities({ deps, guarded }: ActivityContext) {
       input: z.input<typeof CutOverInput>,
     ): Promise<{ alias: string; chain: string[]; previousTtl: number | null }> {
       const { service, target, zone, from, to, ttl, requireAddress } = parseInput(CutOverInput, input);
-      const { alias } = hostnames(service, 'x', target, zone);
+      const alias = aliasHostname(service, target, zone);
       const record = await guarded(`dns:${target}`, 'read alias', () => dns(target).get(alias));
       const current = record?.value ?? null;
       if (current !== to) {

@@ -1,7 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { formatIssues } from '../config/errors';
-import { isProviderError } from '../providers/errors';
+import { isProviderError, ProviderErrorKinds } from '../providers/errors';
+import type { ProviderErrorKind } from '../providers/errors';
 import type { CircuitOpenError, ErrorVerdict } from '../breaker/breaker';
 import { FailureTypes } from '../shared/messages';
 
@@ -16,6 +17,17 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   });
 }
 
+/** The failure type each kind of provider error becomes: the one place the two meet. */
+const FAILURE_TYPE_OF: Record<ProviderErrorKind, string> = {
+  [ProviderErrorKinds.dnsConflict]: FailureTypes.dnsConflict,
+  [ProviderErrorKinds.dnsVerification]: FailureTypes.dnsVerification,
+  [ProviderErrorKinds.dnsRefused]: FailureTypes.dnsRefused,
+  [ProviderErrorKinds.deployFailed]: FailureTypes.deployFailed,
+  [ProviderErrorKinds.infraStateLocked]: FailureTypes.infraStateLocked,
+  [ProviderErrorKinds.infraConfigInvalid]: FailureTypes.infraConfigInvalid,
+  [ProviderErrorKinds.unavailable]: FailureTypes.dependencyUnavailable,
+};
+
 /** Runs a provider call and turns its typed errors into Temporal failures. Only activities do this. */
 export async function callProvider<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
@@ -23,7 +35,7 @@ export async function callProvider<T>(what: string, call: () => Promise<T>): Pro
   } catch (e) {
     if (isProviderError(e)) {
       throw ApplicationFailure.create({
-        type: e.kind,
+        type: FAILURE_TYPE_OF[e.kind],
         message: `${what}: ${e.message}`,
         nonRetryable: !e.isRetryable,
       });

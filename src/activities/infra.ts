@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { FailureTypes } from '../shared/messages';
-import { hostnames } from '../shared/release';
+import { aliasHostname, hostnames } from '../shared/release';
 import type { Deployment } from '../shared/release';
 import { parseInput } from './failures';
 import type { ActivityContext } from './guard';
@@ -15,7 +15,7 @@ export function createInfraActivities({ deps, guarded }: ActivityContext) {
     /** The deployment the unsuffixed alias points at (blue), or null on a first release. */
     async resolveLiveDeployment(input: z.input<typeof ReleaseCoordinates>): Promise<Deployment | null> {
       const { service, target, zone } = parseInput(ReleaseCoordinates, input);
-      const { alias } = hostnames(service, 'x', target, zone);
+      const alias = aliasHostname(service, target, zone);
       const record = await guarded(`dns:${target}`, 'read alias', () => dns(target).get(alias));
       if (!record) return null;
       if (record.type !== 'CNAME') {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ServiceName, TargetName, Version } from '../shared/release';
+import { DEPLOYMENT_COLOURS, DEPLOYMENT_STATUSES, ServiceName, TargetName, Version } from '../shared/release';
 
 // The input of each activity, parsed at its start: an activity is an edge anyone may call.
 
@@ -62,8 +62,8 @@ export const ChangeInput = z.object({
     .array(
       z.object({
         deployment: DeploymentSchema,
-        colour: z.enum(['blue', 'green']),
-        status: z.enum(['live', 'candidate', 'terminated', 'torn_down']),
+        colour: z.enum(DEPLOYMENT_COLOURS),
+        status: z.enum(DEPLOYMENT_STATUSES),
         releaseId: z.string(),
       }),
     )

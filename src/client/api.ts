@@ -54,7 +54,15 @@ export class GreenlightError extends Error {
   constructor(
     message: string,
     /** `ended`: the release ended without a final status (terminated, timed out, invalid input). */
-    readonly code: 'invalid_input' | 'conflict' | 'refused' | 'not_found' | 'unknown_target' | 'ended',
+    readonly code:
+      | 'invalid_input'
+      | 'conflict'
+      | 'refused'
+      | 'not_found'
+      | 'unknown_target'
+      | 'ended'
+      /** A server greenlight needs (Temporal, the admin endpoint, DNS) does not answer. */
+      | 'unavailable',
   ) {
     super(message);
   }

@@ -44,7 +44,7 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
       const where = s.temporal.address ?? `127.0.0.1:${s.temporal.devServerPort}`;
       throw new GreenlightError(
         `cannot reach Temporal at ${where} (${e.message}); is \`npm start\` running?`,
-        'not_found',
+        'unavailable',
       );
     });
     const client = new Client({ connection, namespace: s.temporal.namespace });
@@ -214,7 +214,7 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
       const listed = [];
       for (const g of groups) {
         const records = await g.provider.list().catch((e: unknown) => {
-          throw new GreenlightError(`${g.location}: ${(e as Error).message}`, 'not_found');
+          throw new GreenlightError(`${g.location}: ${(e as Error).message}`, 'unavailable');
         });
         listed.push({ ...g, records });
       }
@@ -250,7 +250,7 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
     }).catch((e: Error) => {
       throw new GreenlightError(
         `cannot reach the worker's admin endpoint at ${host}:${port} (${e.message}); is \`npm start\` running? (GREENLIGHT_ADMIN_HOST/PORT)`,
-        'not_found',
+        'unavailable',
       );
     });
     const body = (await res.json().catch(() => ({}))) as { error?: string };

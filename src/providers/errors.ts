@@ -1,19 +1,19 @@
-import { FailureTypes } from '../shared/messages';
-
 /**
  * Typed provider errors. Each carries a brand so activities can recognise it across module copies
- * (no `instanceof` across realms), and a flag saying whether retrying may help.
+ * (no `instanceof` across realms), and a flag saying whether retrying may help. Providers know
+ * nothing of Temporal: activities alone map these kinds to the failure types workflows branch on.
  */
-// The kinds are failure type names that activities throw and workflows branch on: one list, shared.
 export const ProviderErrorKinds = {
-  dnsConflict: FailureTypes.dnsConflict,
-  dnsVerification: FailureTypes.dnsVerification,
+  /** The record no longer holds what the caller expected: somebody else changed it. */
+  dnsConflict: 'DnsConflict',
+  dnsVerification: 'DnsVerificationFailed',
   /** The DNS server refused the request: the key, its permissions, or a name outside the zone. */
-  dnsRefused: FailureTypes.dnsRefused,
-  deployFailed: FailureTypes.deployFailed,
-  infraStateLocked: FailureTypes.infraStateLocked,
-  infraConfigInvalid: FailureTypes.infraConfigInvalid,
-  unavailable: FailureTypes.dependencyUnavailable,
+  dnsRefused: 'DnsUpdateRefused',
+  deployFailed: 'DeployFailed',
+  infraStateLocked: 'InfraStateLocked',
+  infraConfigInvalid: 'InfraConfigInvalid',
+  /** The dependency could not be reached or answered with a transient error. */
+  unavailable: 'DependencyUnavailable',
 } as const;
 export type ProviderErrorKind = (typeof ProviderErrorKinds)[keyof typeof ProviderErrorKinds];
 

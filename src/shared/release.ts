@@ -95,6 +95,14 @@ export function endedReason(kind: 'approve' | 'reject' | 'abort' | 'rollback', s
   return `release has already ended (${stage.replaceAll('_', ' ')})${hint}`;
 }
 
+/** Which side of a release a deployment is: the live one it replaces, or the new one. */
+export const DEPLOYMENT_COLOURS = ['blue', 'green'] as const;
+export type DeploymentColour = (typeof DEPLOYMENT_COLOURS)[number];
+
+/** What became of a deployment, as the CMDB records it. */
+export const DEPLOYMENT_STATUSES = ['live', 'candidate', 'terminated', 'torn_down'] as const;
+export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
+
 /** A running instance of one version of a service on a target. */
 export interface Deployment {
   service: string;
@@ -220,8 +228,13 @@ export function hostnames(service: string, version: string, target: string, zone
   const label = isExact ? plain : `${plain.slice(0, 54).replace(/-+$/, '')}-${fnv1a(version)}`;
   return {
     green: `${label}.${target}.${zone}`,
-    alias: `${service}.${target}.${zone}`,
+    alias: aliasHostname(service, target, zone),
   };
+}
+
+/** The unsuffixed alias of a service on a target: `<service>.<target>.<zone>`. */
+export function aliasHostname(service: string, target: string, zone: string): string {
+  return `${service}.${target}.${zone}`;
 }
 
 /** 32-bit FNV-1a of a string, as 8 hex digits: short, stable, sandbox-safe. */

@@ -41,7 +41,14 @@ import {
 } from '../shared/messages';
 import type { DecisionReceipt } from '../shared/messages';
 import { evaluatePolicy } from '../shared/policy';
-import type { Deployment, ReleaseRequestInput, ReleaseStatus, Stage } from '../shared/release';
+import type {
+  Deployment,
+  DeploymentColour,
+  DeploymentStatus,
+  ReleaseRequestInput,
+  ReleaseStatus,
+  Stage,
+} from '../shared/release';
 import { BreakerNotice, hostnames, isTerminalStage, ReleaseRequest } from '../shared/release';
 import { isMaintenanceWindowOpen } from '../shared/target';
 import type { TargetSettings } from '../shared/target';
@@ -92,8 +99,8 @@ const auditActs = proxyActivities<Activities>({
 /** A deployment whose CMDB item a stage change updates. */
 interface AuditedDeployment {
   d: Deployment;
-  colour: 'blue' | 'green';
-  status: 'live' | 'candidate' | 'terminated' | 'torn_down';
+  colour: DeploymentColour;
+  status: DeploymentStatus;
 }
 
 /**
@@ -697,11 +704,7 @@ class ReleaseRun {
   private async audit(
     stage: Stage,
     note: string | undefined,
-    deployments: {
-      d: Deployment;
-      colour: 'blue' | 'green';
-      status: 'live' | 'candidate' | 'terminated' | 'torn_down';
-    }[],
+    deployments: AuditedDeployment[],
   ): Promise<void> {
     const { releaseId, service, target, version } = this.request;
     const step = `${this.release.status.history.length}:${stage}`;

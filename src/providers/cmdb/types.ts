@@ -1,3 +1,5 @@
+import type { DeploymentColour, DeploymentStatus } from '../../shared/release';
+
 /** One stage change of a release, as the CMDB keeps it. `(releaseId, step)` is its key. */
 export interface ChangeRecord {
   releaseId: string;
@@ -15,8 +17,8 @@ export interface DeploymentItem {
   target: string;
   version: string;
   hostname: string;
-  colour: 'blue' | 'green';
-  status: 'live' | 'candidate' | 'terminated' | 'torn_down';
+  colour: DeploymentColour;
+  status: DeploymentStatus;
   releaseId: string;
   updatedAt: string;
 }

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { ConfigError } from '../src/config/errors';
 import { loadConfig, loadSettings } from '../src/config/load';
 import { targetSettings } from '../src/config/resolve';
-import { readTsigSecret } from '../src/providers/dns/open';
+import { readTsigSecret } from '../src/compose/dns';
 import { Duration } from '../src/shared/durations';
 import { isMaintenanceWindowOpen } from '../src/shared/target';
 

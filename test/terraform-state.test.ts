@@ -8,7 +8,7 @@ import { Client } from 'pg';
 import { ConfigError } from '../src/config/errors';
 import { loadConfig } from '../src/config/load';
 import type { ConfigInput } from '../src/config/schema';
-import { openTerraformTargets } from '../src/providers/infra/open';
+import { openTerraformTargets } from '../src/compose/infra';
 import { postgresStateBackend, secretRedactor, STATE_SCHEMA } from '../src/providers/infra/terraform-backend';
 import { EXAMPLE_MODULE, iacBinary } from './helpers/iac';
 import { startPostgres } from './helpers/postgres';

@@ -13,6 +13,9 @@ import type {
 const REJECTING: readonly BreakerState[] = ['open', 'half_open', 'forced_open'];
 import { coarseClock } from './clock';
 import { SharedBreaker } from './shared';
+import type { BreakerView } from './view';
+
+export type { BreakerView } from './view';
 import type { Query } from './shared';
 
 /**
@@ -26,19 +29,6 @@ const KIND_DEFAULTS: Record<string, Partial<BreakerSettings>> = {
   dns: { slowCallDurationMs: 60_000 },
   cmdb: { slowCallDurationMs: 30_000 },
 };
-
-/** One breaker as `greenlight breakers` shows it. */
-export interface BreakerView {
-  name: string;
-  state: BreakerState;
-  since: string;
-  /** Milliseconds until a trial call may go (open), 0 otherwise. */
-  retryAfterMs: number;
-  calls: number;
-  failures: number;
-  slow: number;
-  inFlight: number;
-}
 
 /** Turns a breaker's configuration into settings over the defaults (config durations are ms). */
 export function toSettings(base: BreakerSettings, c: BreakerConfig): BreakerSettings {

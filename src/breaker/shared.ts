@@ -13,7 +13,7 @@ import type {
   BreakerState,
   ErrorVerdict,
 } from './breaker';
-import type { BreakerView } from './registry';
+import type { BreakerView } from './view';
 
 /** What runs the shared breakers' SQL: the CMDB's database. */
 export type Query = <R extends QueryResultRow>(text: string, values: unknown[]) => Promise<QueryResult<R>>;

@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ConfigError } from '../config/errors';
 import { loadSettings } from '../config/load';
 import type { Settings } from '../config/load';
-import { openDnsProviders } from '../providers/dns/open';
+import { openDnsProviders } from '../compose/dns';
 import type { ReleaseStatus } from '../shared/release';
 import { clientConnection } from '../temporal/connection';
 import { GreenlightClient, GreenlightError } from './api';

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../../config/errors';
-import type { Config, SecretRef } from '../../config/schema';
-import { LocalDnsStore } from './local-store';
-import { Rfc2136Dns } from './rfc2136';
-import { Route53Dns } from './route53';
-import type { DnsProvider } from './types';
-import { TsigKey } from './wire';
+import { ConfigError } from '../config/errors';
+import type { Config, SecretRef } from '../config/schema';
+import { LocalDnsStore } from '../providers/dns/local-store';
+import { Rfc2136Dns } from '../providers/dns/rfc2136';
+import { Route53Dns } from '../providers/dns/route53';
+import type { DnsProvider } from '../providers/dns/types';
+import { TsigKey } from '../providers/dns/wire';
 
 /** The DNS providers of a configuration: one per target, local targets sharing the embedded store. */
 export interface DnsProviders {

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { ConfigError } from '../../config/errors';
-import type { Config, SecretRef, TerraformBackendConfig } from '../../config/schema';
-import { TerraformInfra } from './terraform';
-import { postgresStateBackend } from './terraform-backend';
-import type { TerraformBackend } from './terraform-backend';
+import { ConfigError } from '../config/errors';
+import type { Config, SecretRef, TerraformBackendConfig } from '../config/schema';
+import { TerraformInfra } from '../providers/infra/terraform';
+import { postgresStateBackend } from '../providers/infra/terraform-backend';
+import type { TerraformBackend } from '../providers/infra/terraform-backend';
 
 export interface TerraformTargetsOptions {
   /** The CMDB's PostgreSQL URL; absent: the embedded PGlite, and state in local files. */

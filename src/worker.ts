@@ -252,6 +252,10 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: createActivities(options.deps),
     interceptors: { activity: [heartbeatInterceptors] },
+    // Heartbeats carry cancellation to an activity: sent at least every 2 s, an abort reaches a long
+    // deploy or test run within seconds (the default throttle is 80% of the heartbeat timeout).
+    maxHeartbeatThrottleInterval: '2s',
+    defaultHeartbeatThrottleInterval: '2s',
     // Bundled quietly: webpack's report is one long JSON log line that tells an operator nothing.
     workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
   });

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { ProviderError, ProviderErrorKinds } from '../errors';
+import { isSubprocessError, runProcess } from '../subprocess';
 
 /** How the `tofu`/`terraform` binary is run. */
 export interface TerraformCli {
@@ -19,67 +19,48 @@ export interface TerraformCli {
 
 /**
  * Runs the binary in `dir` with `args` (an argument array: no shell), non-interactively; streams its
- * output; resolves with its stdout. On cancellation it sends SIGINT, then SIGKILL after the grace.
+ * output; resolves with its stdout. On cancellation it gets SIGINT (to release its state lock),
+ * then SIGKILL after the grace.
  */
-export function runTerraform(
+export async function runTerraform(
   cli: TerraformCli,
   dir: string,
   args: string[],
   signal?: AbortSignal,
 ): Promise<string> {
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const child = spawn(cli.binary, args, {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...cli.env,
-        PATH: cli.searchPath,
-        ...(cli.home ? { HOME: cli.home } : {}),
-        TF_IN_AUTOMATION: '1',
-        TF_INPUT: '0',
-      },
-    });
-    let stdout = '';
-    let stderrTail = '';
-    let killer: NodeJS.Timeout | undefined;
-    const lines = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) cli.onOutput?.(cli.redact(line));
-    };
-    const isQuiet = args[0] === 'output' || args[0] === 'show';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (!isQuiet) lines(chunk);
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderrTail = (stderrTail + chunk.toString()).slice(-4000);
-      lines(chunk);
-    });
-    const onAbort = () => {
-      // SIGINT lets the binary stop cleanly and release its state lock.
-      child.kill('SIGINT');
-      killer = setTimeout(() => child.kill('SIGKILL'), cli.killGraceMs);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    child.once('error', (e) => {
-      signal?.removeEventListener('abort', onAbort);
-      reject(
-        new ProviderError(
-          ProviderErrorKinds.infraConfigInvalid,
-          `cannot run ${cli.binary}: ${(e as NodeJS.ErrnoException).code ?? e.message}`,
-          false,
-        ),
-      );
-    });
-    child.once('close', (code) => {
-      clearTimeout(killer);
-      signal?.removeEventListener('abort', onAbort);
-      if (signal?.aborted) return reject(signal.reason);
-      if (code === 0) return resolve(stdout);
-      const output = cli.redact(`${stderrTail}\n${stdout.slice(-2000)}`);
-      reject(classify(`${cli.binary} ${args[0]}`, code, output));
-    });
+  if (signal?.aborted) throw signal.reason;
+  // `output` and `show` print values on stdout, which are not for the log.
+  const isQuiet = args[0] === 'output' || args[0] === 'show';
+  const result = await runProcess({
+    file: cli.binary,
+    args,
+    cwd: dir,
+    env: {
+      ...cli.env,
+      PATH: cli.searchPath,
+      ...(cli.home ? { HOME: cli.home } : {}),
+      TF_IN_AUTOMATION: '1',
+      TF_INPUT: '0',
+    },
+    signal,
+    killGraceMs: cli.killGraceMs,
+    // A provisioner may start what outlives the run.
+    isGroupKilledOnExit: false,
+    onLine: (line, stream) => {
+      if (stream === 'stderr' || !isQuiet) cli.onOutput?.(cli.redact(line));
+    },
+  }).catch((e: unknown) => {
+    if (!isSubprocessError(e)) throw e;
+    throw new ProviderError(
+      ProviderErrorKinds.infraConfigInvalid,
+      `cannot run ${cli.binary}: ${e.code}`,
+      false,
+    );
   });
+  if (signal?.aborted) throw signal.reason;
+  if (result.exitCode === 0) return result.stdout;
+  const output = cli.redact(`${result.stderrTail}\n${result.stdout.slice(-2000)}`);
+  throw classify(`${cli.binary} ${args[0]}`, result.exitCode, output);
 }
 
 /** Maps the binary's known failures to typed errors: a held lock is retryable, bad configuration is not. */

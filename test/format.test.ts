@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatBreakers, formatStatus, stageChangeFollower } from '../src/client/format';
 import type { ReleaseStatus } from '../src/shared/release';
+import { releaseSummary } from '../src/shared/messages';
 import { currentDetails } from '../src/workflows/details';
 
 const AT = '2026-12-01T10:00:00.000Z';
@@ -119,5 +120,13 @@ describe('what people read', () => {
     );
     assert.match(details, /\*\*Approved by:\*\* \\\[bob\\\]\\\(http:\/\/evil\\\)/);
     assert.doesNotMatch(details, /\]\(http/);
+    const summary = releaseSummary({
+      service: 'web',
+      version: 'v1',
+      target: 'dev',
+      initiator: '[ci](http://evil)',
+      skipSlowScans: false,
+    });
+    assert.doesNotMatch(summary.staticDetails, /\]\(http/);
   });
 });

@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { escapeMarkdown } from './text';
 import type {
   ApprovalInput,
   BreakerNotice,
@@ -121,6 +122,6 @@ export function releaseSummary(request: ReleaseRequest): { staticSummary: string
     staticSummary: `${request.service} ${request.version} → ${request.target}`,
     staticDetails:
       `Blue/green release of **${request.service}** version \`${request.version}\` to **${request.target}**, ` +
-      `started by ${request.initiator}${request.skipSlowScans ? ' (slow scans skipped)' : ''}.`,
+      `started by ${escapeMarkdown(request.initiator)}${request.skipSlowScans ? ' (slow scans skipped)' : ''}.`,
   };
 }

@@ -64,6 +64,11 @@ export function nameKey(name: string): string {
   return name.normalize('NFKC').trim().toUpperCase().toLowerCase().normalize('NFKC');
 }
 
+/** Escapes Markdown's punctuation, so text people send shows as written in the Web UI. */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, (c) => `\\${c}`);
+}
+
 /**
  * Zod issues as one line written for a person: each names the field and what is expected, never
  * a library's wording. `fields` lists the fields the object accepts, for unknown-key messages.

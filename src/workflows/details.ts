@@ -1,4 +1,5 @@
 import type { ReleaseStatus } from '../shared/release';
+import { escapeMarkdown as md } from '../shared/text';
 
 /**
  * The Web UI's "current details": what the release is doing, waiting for, and why. A compact
@@ -50,9 +51,4 @@ export function currentDetails(s: ReleaseStatus): string {
   for (const note of s.notes.slice(-3)) lines.push(`**Note:** ${md(note)}`);
   // The UI sizes the frame a little short of its content and cuts the end: a blank last line.
   return `${lines.map((line) => `- ${line}`).join('\n')}\n\n&nbsp;`;
-}
-
-/** Escapes Markdown's punctuation, so text shows as written. */
-function md(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, (c) => `\\${c}`);
 }

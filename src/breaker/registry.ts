@@ -204,6 +204,7 @@ export class Breakers {
         this.modeState(name),
         // The local breaker mirrors the shared state, to stand in for it when the database is out of reach.
         (snapshot) => local.restore(snapshot, 'the shared state'),
+        this.clock,
       );
       for (const l of this.listeners) b.listen(l);
       this.sharedBreakers.set(name, b);

@@ -11,6 +11,7 @@ import type {
   BreakerSettings,
   BreakerSnapshot,
   BreakerState,
+  Clock,
   ErrorVerdict,
 } from './breaker';
 import type { BreakerView } from './view';
@@ -69,6 +70,8 @@ export class SharedBreaker {
     private readonly modeState: BreakerState = 'closed',
     /** Told each shared state read, with times on this process's clock. */
     private readonly onState?: (snapshot: BreakerSnapshot) => void,
+    /** This process's clock (the database's decides what is open; this one dates what we see). */
+    private readonly clock: Clock = Date.now,
   ) {}
 
   listen(listener: BreakerListener): void {
@@ -93,9 +96,9 @@ export class SharedBreaker {
       return fallback();
     }
     if (permit instanceof CircuitOpenError) throw permit;
-    const start = Date.now();
+    const start = this.clock();
     const record = (verdict: ErrorVerdict | 'success') =>
-      this.report(permit as SharedPermit, Date.now() - start, verdict).catch(onStoreError);
+      this.report(permit as SharedPermit, this.clock() - start, verdict).catch(onStoreError);
     let result: T;
     try {
       result = await call();
@@ -281,7 +284,7 @@ export class SharedBreaker {
     this.onState?.({
       state: row.state,
       since: row.since.getTime(),
-      openUntil: Date.now() + (row.open_ms_left ?? 0),
+      openUntil: this.clock() + (row.open_ms_left ?? 0),
       consecutiveOpens: row.consecutive_opens,
     });
     return row;
@@ -403,7 +406,7 @@ export class SharedBreaker {
 
   private emit(from: BreakerState, to: BreakerState, reason: string): void {
     for (const l of this.listeners)
-      l.onTransition?.({ breaker: this.name, from, to, at: Date.now(), reason });
+      l.onTransition?.({ breaker: this.name, from, to, at: this.clock(), reason });
   }
 }
 

@@ -98,7 +98,7 @@ const auditActs = proxyActivities<Activities>({
 
 /** A deployment whose CMDB item a stage change updates. */
 interface AuditedDeployment {
-  d: Deployment;
+  deployment: Deployment;
   colour: DeploymentColour;
   status: DeploymentStatus;
 }
@@ -413,7 +413,7 @@ class ReleaseRun {
     );
     this.release.setGreen(this.green);
     await this.enter('testing', `green at ${this.green.hostname}`, [
-      { d: this.green, colour: 'green', status: 'candidate' },
+      { deployment: this.green, colour: 'green', status: 'candidate' },
     ]);
     const tests = await longActs.runIntegrationTests.executeWithOptions(
       {
@@ -507,7 +507,7 @@ class ReleaseRun {
   private async bakeAndRetire(): Promise<void> {
     const green = this.green!;
     await this.enter('baking', `health checks for ${this.settings.bake / 1000} s`, [
-      { d: green, colour: 'green', status: 'live' },
+      { deployment: green, colour: 'green', status: 'live' },
     ]);
     const failure = await this.bake();
     if (failure) return this.rollBack(failure);
@@ -538,7 +538,9 @@ class ReleaseRun {
       }
     }
     await this.finish('completed', null, [
-      ...(this.blue ? [{ d: this.blue, colour: 'blue' as const, status: 'terminated' as const }] : []),
+      ...(this.blue
+        ? [{ deployment: this.blue, colour: 'blue' as const, status: 'terminated' as const }]
+        : []),
     ]);
   }
 
@@ -582,7 +584,7 @@ class ReleaseRun {
     const leak = await this.tearDown(this.green!.hostname);
     if (!leak) this.release.setGreenTornDown();
     await this.finish('rolled_back', leak ? `${reason}; ${leak}` : reason, [
-      { d: this.green!, colour: 'green', status: 'torn_down' },
+      { deployment: this.green!, colour: 'green', status: 'torn_down' },
     ]);
   }
 
@@ -635,7 +637,7 @@ class ReleaseRun {
       await this.finish(
         stage,
         leak ? `${reason}; ${leak}` : reason,
-        this.green ? [{ d: this.green, colour: 'green', status: 'torn_down' }] : [],
+        this.green ? [{ deployment: this.green, colour: 'green', status: 'torn_down' }] : [],
       );
     });
   }
@@ -723,7 +725,7 @@ class ReleaseRun {
               ...(note ? { note } : {}),
             },
             deployments: deployments.map((x) => ({
-              deployment: x.d,
+              deployment: x.deployment,
               colour: x.colour,
               status: x.status,
               releaseId,

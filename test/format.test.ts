@@ -4,34 +4,14 @@ import { formatBreakers, formatStatus, stageChangeFollower } from '../src/client
 import type { ReleaseStatus } from '../src/shared/release';
 import { releaseSummary } from '../src/shared/messages';
 import { currentDetails } from '../src/workflows/details';
+import { ReleaseState } from '../src/workflows/release-state';
 
 const AT = '2026-12-01T10:00:00.000Z';
 
+/** A release's status as it starts, with `over` on top. */
 function status(over: Partial<ReleaseStatus> = {}): ReleaseStatus {
-  return {
-    releaseId: 'web-stage-v2-abc123',
-    service: 'web',
-    target: 'stage',
-    version: 'v2',
-    initiator: 'ci',
-    skipSlowScans: false,
-    stage: 'queued',
-    startedAt: AT,
-    updatedAt: AT,
-    waitingFor: null,
-    live: null,
-    previous: null,
-    green: null,
-    isBlueTerminated: false,
-    tests: null,
-    approvals: { required: 1, approvedBy: [], rejectedBy: null, refused: [] },
-    policyDecisions: [],
-    history: [{ stage: 'queued', at: AT }],
-    reason: null,
-    blockedBy: null,
-    notes: [],
-    ...over,
-  };
+  const request = { service: 'web', version: 'v2', target: 'stage', initiator: 'ci', skipSlowScans: false };
+  return { ...new ReleaseState('web-stage-v2-abc123', request, AT).status, ...over };
 }
 
 const green = {

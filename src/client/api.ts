@@ -152,7 +152,7 @@ export class GreenlightClient {
         if (!(failure instanceof ApplicationFailure)) throw e;
         const holder = failure.type === FailureTypes.releaseConflict ? await this.holderOf(failure) : null;
         // The lane's release has just ended and the lane is about to: the next attempt starts a new one.
-        const isClosing = failure.type === FailureTypes.laneClosing || holder?.status === 'closed';
+        const isClosing = failure.type === FailureTypes.laneClosing || holder?.isClosed === true;
         if (isClosing && attempt < ADMIT_ATTEMPTS) {
           await new Promise((r) => setTimeout(r, 200 * attempt));
           continue;
@@ -167,32 +167,22 @@ export class GreenlightClient {
   }
 
   /** The release a lane's refusal names, and whether it still runs. */
-  private async holderOf(
-    failure: ApplicationFailure,
-  ): Promise<{ releaseId: string; summary: ReleaseSummary | null; status: 'running' | 'closed' } | null> {
+  private async holderOf(failure: ApplicationFailure): Promise<Holder | null> {
     const holder = failure.details?.[0] as { releaseId?: unknown; version?: unknown } | undefined;
     if (typeof holder?.releaseId !== 'string') return null;
-    const version = typeof holder.version === 'string' ? holder.version : null;
     const summary = await this.client.workflow
       .getHandle(holder.releaseId)
       .describe()
       .then(summarise)
       .catch(() => null);
-    const isClosed =
-      summary !== null &&
-      (summary.status !== 'running' || (summary.stage !== null && isTerminalStage(summary.stage as Stage)));
     // Just admitted, the release may not be visible yet: the lane's word is all there is.
-    const known = summary ?? {
-      releaseId: holder.releaseId,
-      service: null,
-      target: null,
-      version,
-      stage: 'queued',
-      status: 'running',
-      startedAt: '',
-      closedAt: null,
-    };
-    return { releaseId: holder.releaseId, summary: known, status: isClosed ? 'closed' : 'running' };
+    if (!summary) {
+      const version = typeof holder.version === 'string' ? holder.version : null;
+      return { releaseId: holder.releaseId, version, stage: 'queued', isClosed: false };
+    }
+    const isClosed =
+      summary.status !== 'running' || (summary.stage !== null && isTerminalStage(summary.stage as Stage));
+    return { releaseId: holder.releaseId, version: summary.version, stage: summary.stage, isClosed };
   }
 
   /** The release holding the lane of `service` on `target`, if one runs. */
@@ -408,14 +398,18 @@ function decodeDetails(payload: unknown): Record<string, unknown> | null {
   }
 }
 
+/** The release a lane's refusal names, as far as it is known. */
+interface Holder {
+  releaseId: string;
+  version: string | null;
+  stage: string | null;
+  isClosed: boolean;
+}
+
 /** The error for a release refused because another holds the lane: it names that release. */
-function conflict(
-  holder: { releaseId: string; summary: ReleaseSummary | null },
-  request: ReleaseRequest,
-): GreenlightError {
-  const { version, stage } = holder.summary ?? { version: null, stage: null };
+function conflict(holder: Holder, request: ReleaseRequest): GreenlightError {
   return new GreenlightError(
-    `release ${holder.releaseId} (${request.service} ${version ?? '?'} → ${request.target}, stage ${stage ?? '?'}) is running; ` +
+    `release ${holder.releaseId} (${request.service} ${holder.version ?? '?'} → ${request.target}, stage ${holder.stage ?? '?'}) is running; ` +
       `only one release per service and target runs at a time`,
     'conflict',
   );

@@ -8,7 +8,7 @@ export function targetSettings(config: Config, target: string): TargetSettings |
   if (!t) return undefined;
   return {
     name: target,
-    zone: t.zone ?? config.zone,
+    zone: targetZone(config, target),
     approval: t.approval,
     policy: t.policy,
     bake: t.bake,

@@ -1,6 +1,5 @@
 import {
   allHandlersFinished,
-  ApplicationFailure,
   CancellationScope,
   condition,
   ParentClosePolicy,
@@ -20,6 +19,7 @@ import {
 import type { LaneHolder, LaneStartRequest } from '../shared/messages';
 import { describeIssues } from '../shared/text';
 import { ReleaseRequest } from '../shared/release';
+import { outcome } from './failures';
 
 const REQUEST_FIELDS = ['releaseId', 'request'] as const;
 
@@ -59,11 +59,10 @@ export async function releaseLane(holder?: LaneHolder): Promise<LaneHolder | nul
         return current;
       } catch (e) {
         current = null;
-        throw ApplicationFailure.create({
-          type: FailureTypes.releaseConflict,
-          message: `release ${releaseId} could not be started: ${e instanceof Error ? e.message : String(e)}`,
-          nonRetryable: true,
-        });
+        throw outcome(
+          FailureTypes.releaseConflict,
+          `release ${releaseId} could not be started: ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
     },
     { validator: (input: LaneStartRequest) => validateStart(input, workflowId, current, isReleaseDone) },
@@ -102,11 +101,11 @@ function validateStart(
 ): void {
   if (current || isReleaseDone) {
     // The holder goes in the details, so a client can say more about it.
-    throw refusal(
+    throw outcome(
+      isReleaseDone ? FailureTypes.laneClosing : FailureTypes.releaseConflict,
       isReleaseDone
         ? `the lane ${workflowId} is being freed; try again in a moment`
         : `release ${current!.releaseId} holds the lane ${workflowId}; only one release per service and target runs at a time`,
-      isReleaseDone ? FailureTypes.laneClosing : FailureTypes.releaseConflict,
       current,
     );
   }
@@ -114,38 +113,27 @@ function validateStart(
     typeof input === 'object' && input !== null ? input.request : undefined,
   );
   if (!request.success) {
-    throw refusal(
-      `invalid release start: ${describeIssues(request.error.issues, REQUEST_FIELDS)}`,
+    throw outcome(
       FailureTypes.invalidInput,
+      `invalid release start: ${describeIssues(request.error.issues, REQUEST_FIELDS)}`,
     );
   }
   const { service, target } = request.data;
   if (laneWorkflowId(service, target) !== workflowId) {
-    throw refusal(
-      `a release of ${service} to ${target} belongs to lane ${laneWorkflowId(service, target)}`,
+    throw outcome(
       FailureTypes.invalidInput,
+      `a release of ${service} to ${target} belongs to lane ${laneWorkflowId(service, target)}`,
     );
   }
   // The release id starts with its service and target, so it can never be another lane's id.
   const prefix = `${service}-${target}-`;
   const releaseId = (input as { releaseId?: unknown }).releaseId;
   if (typeof releaseId !== 'string' || !releaseId.startsWith(prefix) || !RELEASE_ID.test(releaseId)) {
-    throw refusal(
-      `invalid release start: releaseId must be "${prefix}" followed by letters, digits, ".", "_" or "-" (at most 200 characters)`,
+    throw outcome(
       FailureTypes.invalidInput,
+      `invalid release start: releaseId must be "${prefix}" followed by letters, digits, ".", "_" or "-" (at most 200 characters)`,
     );
   }
 }
 
 const RELEASE_ID = /^[a-z0-9-]+-[A-Za-z0-9._-]{1,160}$/;
-
-function refusal(message: string, type: string, holder: LaneHolder | null = null): ApplicationFailure {
-  const failure = ApplicationFailure.create({
-    type,
-    message,
-    nonRetryable: true,
-    details: holder ? [holder] : [],
-  });
-  failure.stack = `${type}: ${message}`;
-  return failure;
-}

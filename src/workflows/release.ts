@@ -1,8 +1,6 @@
 import {
   ActivityCancellationType,
   allHandlersFinished,
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
@@ -10,7 +8,6 @@ import {
   patched,
   ParentClosePolicy,
   proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setDefaultSignalHandler,
   setHandler,
@@ -49,10 +46,12 @@ import type {
   ReleaseStatus,
   Stage,
 } from '../shared/release';
-import { BreakerNotice, hostnames, isTerminalStage, ReleaseRequest } from '../shared/release';
+import { hostnames, isTerminalStage, ReleaseRequest } from '../shared/release';
 import { isMaintenanceWindowOpen } from '../shared/target';
 import type { TargetSettings } from '../shared/target';
 import { currentDetails } from './details';
+import { breakerNoticeHandler } from './breaker-notice';
+import { describeFailure, isFailureOfType, outcome } from './failures';
 import { releaseLane } from './lane';
 import { ReleaseState } from './release-state';
 import type { RequestKind, Verdict } from './release-state';
@@ -112,22 +111,7 @@ const Patches = {
   publishStageOnChange: 'publish-stage-on-change',
   /** A release started directly holds its lane until it closes; lanes ignore the `free` signal. */
   laneHeldUntilClose: 'lane-held-until-close',
-  /** A breaker notice is believed only when the worker confirms the breaker is open. */
-  verifyBreakerNotice: 'verify-breaker-notice',
 } as const;
-
-/** States in which a breaker holds calls back. */
-const OPEN_STATES: readonly string[] = ['open', 'half_open', 'forced_open'];
-/** How many verified breaker notices a release takes; later ones are ignored. */
-const MAX_NOTICES = 100;
-/** What activities say they were doing when a breaker refused them (`guarded`'s `what`). */
-const KNOWN_STEP =
-  /^(read alias|describe live deployment|deploy green|publish green record|run check [a-z0-9][a-z0-9 _.-]{0,60}|swap alias|verify alias|check health|remove record|destroy deployment|describe deployment)$/;
-
-const localActs = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '5s',
-  retry: { maximumAttempts: 2 },
-});
 
 /** How often a rollback tries to restore the alias before it gives up and says so. */
 const RESTORE_ATTEMPTS = 3;
@@ -230,59 +214,7 @@ function registerHandlers(release: ReleaseState): void {
   setHandler(rejectSignal, (a) => logRefusal(release.decide('reject', a, 'signal', nowIso())));
   setHandler(rollbackSignal, (i) => logRefusal(release.intervene('rollback', i, 'signal', nowIso())));
   setHandler(abortSignal, (i) => logRefusal(release.intervene('abort', i, 'signal', nowIso())));
-  // Anyone allowed to signal can send a notice: it is believed only for a breaker that holds this
-  // release's calls back and that the worker confirms is open, in the worker's words and with its
-  // retry time; the sender's text is never shown.
-  let isVerifying = false;
-  let believed = 0;
-  // Internal, sent by activities: handled by the default handler so that the Web UI does not offer
-  // it in its "Send a Signal" list (which lists the signals registered by name).
-  const onBreakerNotice = async (input: unknown): Promise<void> => {
-    const notice = BreakerNotice.safeParse(input);
-    if (!notice.success || isTerminalStage(release.stage)) return;
-    if (!patched(Patches.verifyBreakerNotice)) {
-      release.setBlocked(notice.data, nowIso());
-      publish(release);
-      return;
-    }
-    const { breaker } = notice.data;
-    const { target } = release.status;
-    // The CMDB's breaker never holds a release back: its writes wait in the outbox.
-    const isOurs = [`infra:${target}`, `dns:${target}`, 'checks'].includes(breaker);
-    if (!isOurs || isVerifying || believed >= MAX_NOTICES) {
-      log.warn('breaker notice ignored', {
-        breaker: breaker.slice(0, 100),
-        reason: isOurs ? 'one is being checked, or too many' : 'not a breaker that holds this release back',
-      });
-      return;
-    }
-    isVerifying = true;
-    const stage = release.stage;
-    try {
-      const actual = await localActs.breakerStatus({ breaker });
-      if (!OPEN_STATES.includes(actual.state) || release.stage !== stage) {
-        log.warn('breaker notice ignored', { breaker, reason: `the breaker is ${actual.state}` });
-        return;
-      }
-      believed++;
-      const state = actual.state as BreakerNotice['state'];
-      release.setBlocked(
-        {
-          breaker,
-          state,
-          step: KNOWN_STEP.test(notice.data.step) ? notice.data.step : `call ${breaker}`,
-          message: `circuit breaker ${breaker} is ${state.replace('_', ' ')}`,
-          retryAt: new Date(Date.now() + actual.retryAfterMs).toISOString(),
-        },
-        nowIso(),
-      );
-      publish(release);
-    } catch (e) {
-      log.warn('breaker notice not verified', { breaker, error: describeFailure('breaker status', e) });
-    } finally {
-      isVerifying = false;
-    }
-  };
+  const onBreakerNotice = breakerNoticeHandler(release, () => publish(release));
   setDefaultSignalHandler(async (name, ...args) => {
     if (name === breakerNoticeSignal.name) await onBreakerNotice(args[0]);
     else log.warn('unknown signal ignored', { signal: name.slice(0, 100) });
@@ -754,29 +686,4 @@ class ReleaseRun {
     return hostnames(this.request.service, this.request.version, this.request.target, this.settings.zone)
       .alias;
   }
-}
-
-/**
- * A failure that is a business outcome (a refusal, a failed release), not a bug: its stack trace
- * says nothing useful, so it is left out of the history.
- */
-function outcome(type: string, message: string, details?: ReleaseStatus): ApplicationFailure {
-  const failure = ApplicationFailure.create({
-    type,
-    message,
-    nonRetryable: true,
-    details: details ? [details] : [],
-  });
-  failure.stack = `${type}: ${message}`;
-  return failure;
-}
-
-function isFailureOfType(e: unknown, type: string): boolean {
-  const cause = e instanceof ActivityFailure ? e.cause : e;
-  return cause instanceof ApplicationFailure && cause.type === type;
-}
-
-function describeFailure(step: string, e: unknown): string {
-  const cause = e instanceof ActivityFailure && e.cause ? e.cause : e;
-  return `${step} failed: ${cause instanceof Error ? cause.message : String(cause)}`;
 }

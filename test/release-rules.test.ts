@@ -2,15 +2,18 @@
 // server, with typed fake activities that record what the release asked for. The tests against
 // real providers (release.test.ts and the others) stay; these reach the rules directly.
 import assert from 'node:assert/strict';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../src/activities';
 import { heartbeatInterceptors } from '../src/activities/heartbeat';
 import { GreenlightClient } from '../src/client/api';
-import type { Deployment } from '../src/shared/release';
+import type { Deployment, ReleaseRequestInput, ReleaseStatus } from '../src/shared/release';
 import type { TargetSettings } from '../src/shared/target';
 import { startDevServer, waitForStage, workflowBundle } from './helpers/temporal';
 
@@ -23,7 +26,18 @@ let api: GreenlightClient;
 /** What the fakes were asked to do, in order, per service. */
 const calls = new Map<string, string[]>();
 /** How a test makes a fake behave, per service. */
-const scripts = new Map<string, { isHealthy?: boolean; isTestSlow?: boolean; hasBlue?: boolean }>();
+const scripts = new Map<
+  string,
+  {
+    isHealthy?: boolean;
+    isTestSlow?: boolean;
+    isTestFailing?: boolean;
+    hasBlue?: boolean;
+    /** How the cutover (green's first alias change) fails. */
+    cutover?: 'verification' | 'conflict';
+    isTearDownFailing?: boolean;
+  }
+>();
 
 const record = (service: string, call: string) => calls.set(service, [...(calls.get(service) ?? []), call]);
 const deployment = (service: string, version: string, target: string): Deployment => ({
@@ -69,10 +83,21 @@ const fakes: Activities = {
       await Context.current().cancelled;
     }
     const now = new Date().toISOString();
-    return { passed: true, checks: [], startedAt: now, finishedAt: now };
+    return {
+      passed: !scripts.get(green.service)?.isTestFailing,
+      checks: [],
+      startedAt: now,
+      finishedAt: now,
+    };
   },
-  async cutOverAlias({ service, to }) {
+  async cutOverAlias({ service, from, to }) {
     record(service, `alias → ${to?.split('.')[0] ?? 'nothing'}`);
+    const failure = scripts.get(service)?.cutover;
+    if (failure && to?.startsWith(`${service}-v2.`) && from !== to) {
+      throw failure === 'conflict'
+        ? ApplicationFailure.nonRetryable('the alias points at something else', 'DnsConflict')
+        : ApplicationFailure.nonRetryable('the alias does not resolve to green', 'DnsVerificationFailed');
+    }
     return { alias: `${service}.x`, chain: to ? [to] : [], previousTtl: 1 };
   },
   async checkHealth({ deployment: green }) {
@@ -88,7 +113,10 @@ const fakes: Activities = {
     };
   },
   async tearDownDeployment({ hostname }) {
-    record(hostname.split('-')[0]!, `tear down ${hostname.split('.')[0]}`);
+    const service = hostname.split('-')[0]!;
+    record(service, `tear down ${hostname.split('.')[0]}`);
+    if (scripts.get(service)?.isTearDownFailing)
+      throw ApplicationFailure.nonRetryable('the instance is stuck');
   },
   async recordChange() {
     return { deferred: null };
@@ -123,6 +151,19 @@ after(async () => {
 
 /** The calls a release made, without the health checks' repetitions. */
 const steps = (service: string) => (calls.get(service) ?? []).filter((c, i, all) => c !== all[i - 1]);
+/** The stages a release went through, in order. */
+const stages = (status: ReleaseStatus) => status.history.map((x) => x.stage);
+
+/** The releases these tests ran, by fixture name: their histories must replay (see the last test). */
+const ran = new Map<string, string>();
+async function start(name: string, request: Omit<ReleaseRequestInput, 'initiator'>): Promise<string> {
+  const { releaseId } = await api.startRelease({ initiator: 'ci', ...request });
+  ran.set(name, releaseId);
+  return releaseId;
+}
+
+// Histories of earlier versions of the workflow, replayed by replay.test.ts as well.
+const FIXTURES = join(__dirname, '..', '..', 'test', 'histories');
 
 describe('release rules, with typed fake activities', () => {
   it('rolls back in reverse when green fails while baking: alias back to blue, then green torn down', async () => {
@@ -133,6 +174,7 @@ describe('release rules, with typed fake activities', () => {
       target: 'dev',
       initiator: 'ci',
     });
+    ran.set('rollback-while-baking', releaseId);
     const done = await api.wait(releaseId);
     assert.equal(done.stage, 'rolled_back');
     assert.deepEqual(steps('bake'), [
@@ -144,6 +186,16 @@ describe('release rules, with typed fake activities', () => {
       'alias → bake-v1',
       'tear down bake-v2',
     ]);
+    assert.deepEqual(stages(done), [
+      'queued',
+      'deploying',
+      'testing',
+      'evaluating_policy',
+      'cutting_over',
+      'baking',
+      'rolling_back',
+      'rolled_back',
+    ]);
   });
 
   it('on an abort during integration tests, tears green down and never touches the alias', async () => {
@@ -154,13 +206,17 @@ describe('release rules, with typed fake activities', () => {
       target: 'dev',
       initiator: 'ci',
     });
+    ran.set('abort-while-testing', releaseId);
     await waitForStage(api, releaseId, 'testing');
     for (let i = 0; i < 100 && !steps('abort').includes('test green'); i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
     await api.abort(releaseId, { by: 'ops' });
-    assert.equal((await api.wait(releaseId)).stage, 'aborted');
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'aborted');
     assert.deepEqual(steps('abort'), ['resolve blue', 'deploy v2', 'test green', 'tear down abort-v2']);
+    assert.deepEqual(stages(done), ['queued', 'deploying', 'testing', 'cleaning_up', 'aborted']);
+    assert.equal(done.reason, 'abort requested by ops');
   });
 
   it('expires when no approval comes in time, and cleans up without touching the alias', async () => {
@@ -170,9 +226,19 @@ describe('release rules, with typed fake activities', () => {
       target: 'stage',
       initiator: 'ci',
     });
+    ran.set('approval-expired', releaseId);
     const done = await api.wait(releaseId);
     assert.equal(done.stage, 'expired');
     assert.deepEqual(steps('wait'), ['resolve blue', 'deploy v2', 'test green', 'tear down wait-v2']);
+    assert.deepEqual(stages(done), [
+      'queued',
+      'deploying',
+      'testing',
+      'evaluating_policy',
+      'awaiting_approval',
+      'cleaning_up',
+      'expired',
+    ]);
   });
 
   it('rolls back on request while blue is kept: alias back to blue, green torn down, blue kept', async () => {
@@ -183,6 +249,7 @@ describe('release rules, with typed fake activities', () => {
       target: 'uat',
       initiator: 'ci',
     });
+    ran.set('rollback-while-blue-kept', releaseId);
     await waitForStage(api, releaseId, 'awaiting_termination');
     await api.rollback(releaseId, { by: 'ops' });
     const done = await api.wait(releaseId);
@@ -197,5 +264,111 @@ describe('release rules, with typed fake activities', () => {
       'alias → keep-v1',
       'tear down keep-v2',
     ]);
+    assert.deepEqual(stages(done).slice(-4), [
+      'baking',
+      'awaiting_termination',
+      'rolling_back',
+      'rolled_back',
+    ]);
+    assert.equal(done.reason, 'rollback requested by ops');
+  });
+
+  it('fails without changing anything when the version is already live', async () => {
+    scripts.set('same', { hasBlue: true });
+    const releaseId = await start('already-live', { service: 'same', version: 'v1', target: 'dev' });
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'failed');
+    assert.equal(done.reason, 'v1 is already live on dev (same-v1.dev.test.internal)');
+    assert.deepEqual(steps('same'), ['resolve blue']);
+    assert.deepEqual(stages(done), ['queued', 'failed']);
+  });
+
+  it('tears green down when the policy blocks promotion, and never touches the alias', async () => {
+    scripts.set('block', { hasBlue: true, isTestFailing: true });
+    const releaseId = await start('policy-blocked', { service: 'block', version: 'v2', target: 'dev' });
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'failed');
+    assert.match(done.reason ?? '', /^policy blocked promotion: /);
+    assert.deepEqual(steps('block'), ['resolve blue', 'deploy v2', 'test green', 'tear down block-v2']);
+    assert.deepEqual(stages(done), [
+      'queued',
+      'deploying',
+      'testing',
+      'evaluating_policy',
+      'cleaning_up',
+      'failed',
+    ]);
+    assert.equal(done.isGreenTornDown, true);
+  });
+
+  it('restores the alias, then tears green down, when the cutover fails', async () => {
+    scripts.set('swap', { hasBlue: true, cutover: 'verification' });
+    const releaseId = await start('cutover-failed', { service: 'swap', version: 'v2', target: 'dev' });
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'failed');
+    assert.equal(done.reason, 'cutover failed: the alias does not resolve to green');
+    assert.deepEqual(steps('swap'), [
+      'resolve blue',
+      'deploy v2',
+      'test green',
+      'alias → swap-v2',
+      'alias → swap-v1',
+      'tear down swap-v2',
+    ]);
+    assert.deepEqual(stages(done), [
+      'queued',
+      'deploying',
+      'testing',
+      'evaluating_policy',
+      'cutting_over',
+      'cleaning_up',
+      'failed',
+    ]);
+    assert.equal(done.live?.version, 'v1');
+  });
+
+  it('leaves an alias someone else moved alone when the cutover conflicts, and tears green down', async () => {
+    scripts.set('moved', { hasBlue: true, cutover: 'conflict' });
+    const releaseId = await start('cutover-conflict', { service: 'moved', version: 'v2', target: 'dev' });
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'failed');
+    assert.deepEqual(steps('moved'), [
+      'resolve blue',
+      'deploy v2',
+      'test green',
+      'alias → moved-v2',
+      'tear down moved-v2',
+    ]);
+  });
+
+  it('says what was left behind when tearing green down fails during a rollback', async () => {
+    scripts.set('stuck', { hasBlue: true, isHealthy: false, isTearDownFailing: true });
+    const releaseId = await start('rollback-leak', { service: 'stuck', version: 'v2', target: 'dev' });
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'rolled_back');
+    assert.match(
+      done.reason ?? '',
+      /^health check failed while baking: 503; tearing down stuck-v2\.dev\.test\.internal failed \(tear-down failed: the instance is stuck\); it may still run$/,
+    );
+    assert.equal(done.live?.version, 'v1');
+    assert.notEqual(done.isGreenTornDown, true);
+    assert.deepEqual(stages(done).slice(-3), ['baking', 'rolling_back', 'rolled_back']);
+  });
+
+  it('replays the history of every release above against the current workflow code', async () => {
+    const existing = new Set(await readdir(FIXTURES));
+    for (const [name, releaseId] of ran) {
+      const history = await env.client.workflow.getHandle(releaseId).fetchHistory();
+      await assert.doesNotReject(
+        Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, releaseId),
+      );
+      // Recorded once, as the histories of this version (see replay.test.ts).
+      const file = `rules-${name}.json`;
+      if (process.env.GREENLIGHT_RECORD_HISTORIES === '1' && !existing.has(file)) {
+        const json = historyToJSON(history).replace(/"stackTrace":\s*"(?:[^"\\]|\\.)*"/g, '"stackTrace": ""');
+        await writeFile(join(FIXTURES, file), json);
+      }
+    }
+    assert.ok(ran.size >= 6, 'the releases above ran');
   });
 });

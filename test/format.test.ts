@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { formatBreakers, formatStatus, stageChangeFollower } from '../src/client/format';
 import type { ReleaseStatus } from '../src/shared/release';
 import { releaseSummary } from '../src/shared/messages';
-import { currentDetails } from '../src/workflows/details';
-import { ReleaseState } from '../src/workflows/release-state';
+import { currentDetails } from '../src/workflows/release/details';
+import { ReleaseState } from '../src/workflows/release/state';
 
 const AT = '2026-12-01T10:00:00.000Z';
 

@@ -1,4 +1,4 @@
 // The workflows the worker registers. Sandbox-safe code only (enforced by the lint rule).
-export { blueGreenRelease } from './release';
+export { blueGreenRelease } from './release/workflow';
 export { releaseLane } from './lane';
 export { janitor } from './janitor';

@@ -19,7 +19,7 @@ import {
 import type { LaneHolder, LaneStartRequest } from '../shared/messages';
 import { describeIssues } from '../shared/text';
 import { ReleaseRequest } from '../shared/release';
-import { outcome } from './failures';
+import { outcome } from './common/failures';
 
 const REQUEST_FIELDS = ['releaseId', 'request'] as const;
 

@@ -1,5 +1,5 @@
-import type { ReleaseStatus } from '../shared/release';
-import { escapeMarkdown as md } from '../shared/text';
+import type { ReleaseStatus } from '../../shared/release';
+import { escapeMarkdown as md } from '../../shared/text';
 
 /**
  * The Web UI's "current details": what the release is doing, waiting for, and why. A compact

@@ -1,11 +1,10 @@
 import { log, patched, proxyLocalActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { BreakerNotice, isTerminalStage } from '../shared/release';
-import { describeFailure } from './failures';
-import type { ReleaseState } from './release-state';
+import type { Activities } from '../../activities';
+import { BreakerNotice, isTerminalStage } from '../../shared/release';
+import { describeFailure } from '../common/failures';
+import { Patches } from './patches';
+import type { ReleaseState } from './state';
 
-/** Patch: a breaker notice is believed only when the worker confirms the breaker is open. */
-const VERIFY_BREAKER_NOTICE = 'verify-breaker-notice';
 /** States in which a breaker holds calls back. */
 const OPEN_STATES: readonly string[] = ['open', 'half_open', 'forced_open'];
 /** How many verified breaker notices a release takes; later ones are ignored. */
@@ -39,7 +38,7 @@ export function breakerNoticeHandler(
   return async (input: unknown): Promise<void> => {
     const notice = BreakerNotice.safeParse(input);
     if (!notice.success || isTerminalStage(release.stage)) return;
-    if (!patched(VERIFY_BREAKER_NOTICE)) {
+    if (!patched(Patches.verifyBreakerNotice)) {
       release.setBlocked(notice.data, nowIso());
       publish();
       return;

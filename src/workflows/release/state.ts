@@ -1,4 +1,4 @@
-import type { PolicyDecision } from '../shared/policy';
+import type { PolicyDecision } from '../../shared/policy';
 import type {
   ApprovalRecord,
   BreakerNotice,
@@ -8,7 +8,7 @@ import type {
   ReleaseStatus,
   Stage,
   TestReport,
-} from '../shared/release';
+} from '../../shared/release';
 import {
   APPROVAL_FIELDS,
   ApprovalInput,
@@ -16,9 +16,9 @@ import {
   InterventionInput,
   endedReason,
   isTerminalStage,
-} from '../shared/release';
-import { describeIssues, sameName, showInvisible } from '../shared/text';
-import type { ApprovalRule } from '../shared/target';
+} from '../../shared/release';
+import { describeIssues, sameName, showInvisible } from '../../shared/text';
+import type { ApprovalRule } from '../../shared/target';
 
 /** How a request arrived; `cancel` is a cancellation of the workflow itself. */
 export type Via = 'signal' | 'update' | 'cancel';
@@ -40,8 +40,10 @@ const PRE_CUTOVER: readonly Stage[] = [
 
 /**
  * The state of one release and the rules for the requests people send it. Pure and synchronous:
- * the workflow owns the clock (`now`) and the side effects; this class owns every decision about
- * approvals, rejections, aborts and rollbacks, so those rules are tested without a server.
+ * the workflow owns the clock (`now`) and the side effects (it cancels the running step when an
+ * abort is accepted, and publishes the status); this class owns every field of the status and
+ * every decision about approvals, rejections, aborts and rollbacks, so those rules are tested
+ * without a server.
  */
 export class ReleaseState {
   readonly status: ReleaseStatus;
@@ -50,10 +52,6 @@ export class ReleaseState {
   isAbortRequested = false;
   isRollbackRequested = false;
   interventionNote: string | null = null;
-  /** The stage last written to the GreenlightStage search attribute. */
-  publishedStage: Stage | null = null;
-  /** Called when an abort is accepted, so the workflow can cancel what runs. */
-  onAbort: (() => void) | null = null;
 
   constructor(releaseId: string, request: ReleaseRequest, now: string) {
     this.status = {
@@ -118,6 +116,11 @@ export class ReleaseState {
     this.status.live = blue;
   }
 
+  /** Whether blue's instance and record were removed once green had stayed healthy. */
+  setBlueTerminated(isTerminated: boolean): void {
+    this.status.isBlueTerminated = isTerminated;
+  }
+
   setGreen(green: Deployment): void {
     this.status.green = green;
   }
@@ -149,6 +152,11 @@ export class ReleaseState {
   end(stage: Stage, now: string, reason: string | null): void {
     this.status.reason = reason;
     this.setStage(stage, now, reason ?? undefined);
+  }
+
+  /** How many approvals the target's rule asks for, shown from the policy decision on. */
+  setRequiredApprovals(required: number): void {
+    this.status.approvals.required = required;
   }
 
   /** Opens the approval gate with the target's rule; approvals are accepted only while it is open. */
@@ -219,7 +227,6 @@ export class ReleaseState {
       this.isRollbackRequested = true;
     } else {
       this.isAbortRequested = true;
-      this.onAbort?.();
     }
     this.status.updatedAt = now;
     return verdict;

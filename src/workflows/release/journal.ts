@@ -1,0 +1,89 @@
+import { CancellationScope, log } from '@temporalio/workflow';
+import type { Deployment, DeploymentColour, DeploymentStatus, Stage } from '../../shared/release';
+import { audit } from '../common/proxies';
+import { describeFailure } from '../common/failures';
+import type { Publisher } from './publisher';
+import type { ReleaseState } from './state';
+
+/** A deployment whose CMDB item a stage change updates. */
+export interface AuditedDeployment {
+  deployment: Deployment;
+  colour: DeploymentColour;
+  status: DeploymentStatus;
+}
+
+const nowIso = (): string => new Date().toISOString();
+
+/**
+ * Records each stage a release enters: in its state, in what it publishes, and in the CMDB with
+ * the deployments the stage changed. The CMDB is a record, not a gate: a write that fails or is
+ * deferred is noted and the release goes on.
+ */
+export class Journal {
+  constructor(
+    private readonly release: ReleaseState,
+    private readonly publisher: Publisher,
+  ) {}
+
+  async enter(
+    stage: Stage,
+    note?: string,
+    deployments: AuditedDeployment[] = [],
+    waitingFor?: string,
+  ): Promise<void> {
+    this.release.setStage(stage, nowIso(), note);
+    if (waitingFor) this.release.setWaitingFor(waitingFor, nowIso());
+    this.publisher.publish();
+    await this.audit(stage, note, deployments);
+  }
+
+  /** Ends the release in a final stage, with the reason people read. */
+  async finish(stage: Stage, reason: string | null, deployments: AuditedDeployment[] = []): Promise<void> {
+    this.release.end(stage, nowIso(), reason);
+    this.publisher.publish();
+    await this.audit(stage, reason ?? undefined, deployments);
+  }
+
+  private async audit(
+    stage: Stage,
+    note: string | undefined,
+    deployments: AuditedDeployment[],
+  ): Promise<void> {
+    const { releaseId, service, target, version } = this.release.status;
+    const step = `${this.release.status.history.length}:${stage}`;
+    try {
+      const result = await CancellationScope.nonCancellable(() =>
+        audit.recordChange.executeWithOptions({ summary: `record ${stage} in CMDB` }, [
+          {
+            change: {
+              releaseId,
+              step,
+              service,
+              target,
+              version,
+              stage,
+              at: nowIso(),
+              ...(note ? { note } : {}),
+            },
+            deployments: deployments.map(({ deployment, colour, status }) => ({
+              deployment,
+              colour,
+              status,
+              releaseId,
+            })),
+          },
+        ]),
+      );
+      // Older workers returned nothing.
+      if (result?.deferred) {
+        this.release.addNote(
+          `CMDB record of "${stage}" deferred: ${result.deferred}; kept in the outbox`,
+          nowIso(),
+        );
+        this.publisher.publish();
+      }
+    } catch (e) {
+      log.warn('CMDB write failed; the release goes on', { stage, error: describeFailure('cmdb', e) });
+    }
+  }
+}

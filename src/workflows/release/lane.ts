@@ -1,0 +1,66 @@
+import {
+  CancellationScope,
+  ParentClosePolicy,
+  patched,
+  sleep,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ChildWorkflowHandle } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { FailureTypes, freeLaneSignal, laneWorkflowId } from '../../shared/messages';
+import { outcome } from '../common/failures';
+import { releaseLane } from '../lane';
+import { Patches } from './patches';
+import type { Publisher } from './publisher';
+import type { ReleaseState } from './state';
+
+/** Tries to take a lane before refusing the release. */
+const LANE_ATTEMPTS = 5;
+
+/**
+ * Holds the release's lane until it ends; returns how to free it. A release admitted by its lane
+ * (Update-with-Start, as the client does) already holds it, and the lane ends after the release. A
+ * release started directly takes the lane as its child, shielded from the release's own
+ * cancellation (which must not free the lane while green is cleaned up); the parent-close policy
+ * ends that lane when the release closes, and nothing sent to the lane frees it. Releases of earlier
+ * versions (their histories replay unchanged) took it in their root scope and signalled it free.
+ */
+export async function holdLane(release: ReleaseState, publisher: Publisher): Promise<() => Promise<void>> {
+  const { service, target } = release.status;
+  if (workflowInfo().parent?.workflowId === laneWorkflowId(service, target)) return async () => {};
+  if (patched(Patches.laneHeldUntilClose)) {
+    await CancellationScope.nonCancellable(() => acquireLane(release, publisher));
+    return async () => {};
+  }
+  const lane = await acquireLane(release, publisher);
+  return () => CancellationScope.nonCancellable(() => lane.signal(freeLaneSignal).catch(() => undefined));
+}
+
+async function acquireLane(
+  release: ReleaseState,
+  publisher: Publisher,
+): Promise<ChildWorkflowHandle<typeof releaseLane>> {
+  const { service, target, releaseId } = release.status;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startChild(releaseLane, {
+        workflowId: laneWorkflowId(service, target),
+        args: [{ releaseId }],
+        parentClosePolicy: ParentClosePolicy.TERMINATE,
+        staticSummary: `lock: ${service} → ${target} held by ${releaseId}`,
+      });
+    } catch (e) {
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+      // A release that has just ended frees its lane a moment after its final stage: wait briefly.
+      if (attempt < LANE_ATTEMPTS) {
+        await sleep('1s', { summary: 'wait for the lane: the previous release is ending' });
+        continue;
+      }
+    }
+    const reason = `another release of ${service} to ${target} is running (lane ${laneWorkflowId(service, target)}); only one runs at a time`;
+    release.end('failed', new Date().toISOString(), reason);
+    publisher.publish();
+    throw outcome(FailureTypes.releaseConflict, reason, release.status);
+  }
+}

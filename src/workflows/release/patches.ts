@@ -1,0 +1,13 @@
+/**
+ * Changes to the commands a release issues, each gated with `patched()` so that releases started
+ * by an earlier version replay unchanged (test/histories holds their histories). A patch is removed
+ * only once no release started before it can still be running or replayed.
+ */
+export const Patches = {
+  /** The stage search attribute is upserted only when the stage changes. */
+  publishStageOnChange: 'publish-stage-on-change',
+  /** A release started directly holds its lane until it closes; lanes ignore the `free` signal. */
+  laneHeldUntilClose: 'lane-held-until-close',
+  /** A breaker notice is believed only when the worker confirms the breaker is open. */
+  verifyBreakerNotice: 'verify-breaker-notice',
+} as const;

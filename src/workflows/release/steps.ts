@@ -1,0 +1,184 @@
+import { condition, log } from '@temporalio/workflow';
+import { FailureTypes } from '../../shared/messages';
+import { evaluatePolicy } from '../../shared/policy';
+import type { PolicyDecision } from '../../shared/policy';
+import { isMaintenanceWindowOpen } from '../../shared/target';
+import { long, quick } from '../common/proxies';
+import { describeFailure, isFailureOfType } from '../common/failures';
+import { coordinates, Ending } from './run';
+import type { Run } from './run';
+import { removeGreen, restoreAlias, tearDown } from './undo';
+
+// The steps of a blue/green release, in order. Each records its stage in the journal, pushes the
+// undo of what it is about to change, and throws an `Ending` when the release ends there.
+
+const nowIso = (): string => new Date().toISOString();
+
+/** Deploys green beside blue. */
+export async function deployGreen(run: Run): Promise<void> {
+  const { service, version, releaseId } = run.release.status;
+  run.undo.push('remove green', (cause) => removeGreen(run, cause));
+  await run.journal.enter('deploying', `deploying ${version} beside ${run.blue?.version ?? 'nothing'}`);
+  run.green = await long.deployGreen.executeWithOptions({ summary: `deploy green ${service} ${version}` }, [
+    { ...coordinates(run), releaseId, version, ttl: run.settings.recordTtl },
+  ]);
+  run.release.setGreen(run.green);
+}
+
+/** Runs the integration tests against green. */
+export async function testGreen(run: Run): Promise<void> {
+  const green = run.green!;
+  const { skipSlowScans } = run.release.status;
+  await run.journal.enter('testing', `green at ${green.hostname}`, [
+    { deployment: green, colour: 'green', status: 'candidate' },
+  ]);
+  const tests = await long.runIntegrationTests.executeWithOptions(
+    { summary: `integration tests against ${green.hostname}${skipSlowScans ? ' (slow scans skipped)' : ''}` },
+    [{ deployment: green, skipSlowScans }],
+  );
+  run.release.setTests(tests);
+}
+
+/** Gets the promotion decision: the target's policy, with the approvals it asks for. */
+export async function decide(run: Run): Promise<void> {
+  const { release, settings } = run;
+  await run.journal.enter('evaluating_policy');
+  release.setRequiredApprovals(settings.approval.required);
+  const first = evaluate(run);
+  if (first.allowed) return;
+  const withApproval = evaluatePolicy(settings.policy, { ...facts(run), approval_obtained: true });
+  if (!withApproval.allowed) throw new Ending('failed', `policy blocked promotion: ${first.explanation}`);
+
+  const timeoutMs = settings.approval.timeout;
+  release.openApprovalGate(settings.approval, new Date(Date.now() + timeoutMs).toISOString());
+  await run.journal.enter(
+    'awaiting_approval',
+    `policy needs approval: ${first.explanation}`,
+    [],
+    release.approvalWaitText(),
+  );
+  const isDecided =
+    (await condition(() => release.isApproved || release.isRejected, timeoutMs, {
+      summary: `approval timeout (${settings.approval.required} approval(s) needed)`,
+    })) ||
+    release.isApproved ||
+    release.isRejected; // a decision in the same task as the timeout still counts
+  if (!isDecided) throw new Ending('expired', `no decision within ${timeoutMs / 1000} s`);
+  if (release.isRejected) {
+    const r = release.status.approvals.rejectedBy;
+    throw new Ending('rejected', `rejected by ${r?.approver}${r?.comment ? `: ${r.comment}` : ''}`);
+  }
+  const second = evaluate(run);
+  if (!second.allowed)
+    throw new Ending('failed', `policy blocked promotion after approval: ${second.explanation}`);
+}
+
+/** Points the alias at green (compare-and-swap against blue). */
+export async function cutOver(run: Run): Promise<void> {
+  const { release } = run;
+  // An abort accepted while the last pre-cutover activity was finishing wins over promotion.
+  // Nothing awaits between this check and the stage change, so no abort slips in after it.
+  if (release.isAbortRequested) throw new Ending('aborted', release.interventionNote ?? 'aborted');
+  const green = run.green!;
+  await run.journal.enter('cutting_over', `${run.names.alias} → ${green.hostname}`);
+  run.undo.push('restore alias', (cause) => restoreAlias(run, cause));
+  try {
+    const { previousTtl } = await quick.cutOverAlias.executeWithOptions(
+      { summary: `cut over ${run.names.alias} → ${green.hostname}` },
+      [
+        {
+          ...coordinates(run),
+          from: run.blue?.hostname ?? null,
+          to: green.hostname,
+          ttl: run.settings.recordTtl,
+        },
+      ],
+    );
+    // Until resolvers have dropped the old answer, clients may still reach blue.
+    run.blueNeededUntil = Date.now() + (previousTtl ?? run.settings.recordTtl) * 1000;
+  } catch (e) {
+    // Someone else moved the alias: it never pointed at green, so there is nothing to restore.
+    if (isFailureOfType(e, FailureTypes.dnsConflict)) run.undo.drop('restore alias');
+    throw new Ending('failed', describeFailure('cutover', e));
+  }
+  release.setLive(green);
+}
+
+/** Health checks of green until the bake time is over; a failure or a request rolls back. */
+export async function bake(run: Run): Promise<void> {
+  const { release, settings } = run;
+  const green = run.green!;
+  await run.journal.enter('baking', `health checks for ${settings.bake / 1000} s`, [
+    { deployment: green, colour: 'green', status: 'live' },
+  ]);
+  const deadline = Date.now() + settings.bake;
+  while (Date.now() < deadline && !release.isRollbackRequested) {
+    let failure: string | null = null;
+    try {
+      const result = await quick.checkHealth.executeWithOptions(
+        { summary: `health check ${green.hostname}`, scheduleToCloseTimeout: '1m' },
+        [{ deployment: green }],
+      );
+      if (!result.passed) failure = `health check failed while baking: ${result.detail}`;
+    } catch (e) {
+      failure = describeFailure('health check', e);
+    }
+    if (failure) throw new Ending('rolled_back', failure);
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    await condition(() => release.isRollbackRequested, Math.min(settings.healthCheckInterval, left), {
+      summary: 'next health check while baking',
+    });
+  }
+  throwIfRollbackRequested(run);
+}
+
+/** Keeps blue for a quick rollback, then terminates it: from then on the release is committed. */
+export async function retireBlue(run: Run): Promise<void> {
+  const { release, blue } = run;
+  if (!blue) return run.journal.finish('completed', null);
+  const wait = Math.max(run.settings.terminationWait, run.blueNeededUntil - Date.now());
+  const until = new Date(Date.now() + wait).toISOString();
+  await run.journal.enter(
+    'awaiting_termination',
+    `blue ${blue.version} kept until ${until} for a quick rollback`,
+    [],
+    `termination of blue ${blue.version} at ${until}; rollback possible until then`,
+  );
+  await condition(() => release.isRollbackRequested, wait, {
+    summary: `keep blue ${blue.version} for a quick rollback until ${until}`,
+  });
+  throwIfRollbackRequested(run);
+  run.undo.commit();
+  await run.journal.enter('terminating_blue', `terminating ${blue.hostname}`);
+  const leak = await tearDown(run, blue.hostname);
+  release.setBlueTerminated(leak === null);
+  // Green is live and healthy: the release did its job; a leak is noted for whoever cleans up.
+  if (leak) return run.journal.finish('completed', `green is live; ${leak}`);
+  await run.journal.finish('completed', null, [{ deployment: blue, colour: 'blue', status: 'terminated' }]);
+}
+
+function throwIfRollbackRequested({ release }: Run): void {
+  if (release.isRollbackRequested)
+    throw new Ending('rolled_back', release.interventionNote ?? 'rollback requested');
+}
+
+function evaluate(run: Run): PolicyDecision {
+  const { release, settings } = run;
+  const decisionFacts = facts(run);
+  const decision = evaluatePolicy(settings.policy, decisionFacts);
+  release.recordDecision(settings.policy, decision, decisionFacts, nowIso());
+  log.info('policy decision', { allowed: decision.allowed, explanation: decision.explanation });
+  return decision;
+}
+
+/** The facts a target's policy is evaluated on. */
+function facts({ release, settings, blue }: Run): Record<string, boolean> {
+  return {
+    tests_passed: release.status.tests?.passed === true,
+    slow_scans_skipped: release.status.skipSlowScans,
+    approval_obtained: release.isApproved,
+    maintenance_window_open: isMaintenanceWindowOpen(settings.maintenanceWindows, new Date()),
+    first_release: blue === null,
+  };
+}

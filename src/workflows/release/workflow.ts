@@ -1,0 +1,154 @@
+import {
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  isCancellation,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { FailureTypes } from '../../shared/messages';
+import { hostnames, isTerminalStage, ReleaseRequest } from '../../shared/release';
+import type { ReleaseRequestInput, ReleaseStatus } from '../../shared/release';
+import { quick } from '../common/proxies';
+import { Compensations } from '../common/compensation';
+import { describeFailure, outcome } from '../common/failures';
+import { registerHandlers } from './handlers';
+import { Journal } from './journal';
+import { holdLane } from './lane';
+import { Publisher } from './publisher';
+import { Ending } from './run';
+import type { Run } from './run';
+import { ReleaseState } from './state';
+import { bake, cutOver, decide, deployGreen, retireBlue, testGreen } from './steps';
+
+const nowIso = (): string => new Date().toISOString();
+
+/** A blue/green release of one service version to one target. The workflow id is the release id. */
+export async function blueGreenRelease(input: ReleaseRequestInput): Promise<ReleaseStatus> {
+  const parsed = ReleaseRequest.safeParse(input);
+  if (!parsed.success) {
+    throw outcome(
+      FailureTypes.invalidInput,
+      `invalid release request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const release = new ReleaseState(workflowInfo().workflowId, parsed.data, nowIso());
+  const publisher = new Publisher(release);
+  const preparation = new AbortableSteps(release);
+  registerHandlers(release, publisher, () => preparation.abort());
+  publisher.start();
+
+  const freeLane = await holdLane(release, publisher);
+  try {
+    await CancellationScope.nonCancellable(async () => {
+      const run = await begin(release, new Journal(release, publisher));
+      await runSteps(run, preparation);
+    });
+  } catch (e) {
+    // A failure no step handled (settings or blue unreadable, blue could not be terminated…):
+    // the release still ends with a stage and a reason.
+    if (!isTerminalStage(release.stage)) {
+      release.end('failed', nowIso(), describeFailure(`stage ${release.stage}`, e));
+      publisher.publish();
+    }
+  } finally {
+    await freeLane();
+  }
+  // Requests still being handled (a breaker notice being verified) finish before the release
+  // completes, so no message is left unhandled as it ends.
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  if (release.stage === 'failed' || release.stage === 'rolled_back') {
+    throw outcome(
+      FailureTypes.releaseFailed,
+      `release ${release.stage.replace('_', ' ')}: ${release.status.reason ?? 'unknown reason'}`,
+      release.status,
+    );
+  }
+  return release.status;
+}
+
+/** Reads the target's settings and the live (blue) deployment the release replaces. */
+async function begin(release: ReleaseState, journal: Journal): Promise<Run> {
+  const { service, target, version } = release.status;
+  const settings = await quick.loadTargetSettings.executeWithOptions(
+    { summary: `load settings of ${target}` },
+    [{ target }],
+  );
+  const blue = await quick.resolveLiveDeployment.executeWithOptions(
+    { summary: 'resolve live (blue) deployment' },
+    [{ service, target, zone: settings.zone }],
+  );
+  release.setBlue(blue);
+  return {
+    release,
+    journal,
+    settings,
+    blue,
+    green: null,
+    names: hostnames(service, version, target, settings.zone),
+    undo: new Compensations<Ending>(),
+    blueNeededUntil: 0,
+    removed: null,
+  };
+}
+
+/**
+ * The steps in order. A step that ends the release early throws an `Ending`; the undo of every
+ * step taken then runs in reverse (alias back to blue, green torn down) before the final stage.
+ */
+async function runSteps(run: Run, preparation: AbortableSteps): Promise<void> {
+  try {
+    if (run.blue?.hostname === run.names.green) {
+      throw new Ending(
+        'failed',
+        `${run.release.status.version} is already live on ${run.release.status.target} (${run.names.green})`,
+      );
+    }
+    await preparation.run(async () => {
+      await deployGreen(run);
+      await testGreen(run);
+      await decide(run);
+    });
+    await cutOver(run);
+    await bake(run);
+    await retireBlue(run);
+  } catch (e) {
+    if (!(e instanceof Ending)) throw e;
+    if (e.stage === 'rolled_back') await run.journal.enter('rolling_back', e.reason);
+    const notes = await run.undo.unwind(e);
+    const removed = run.removed
+      ? [{ deployment: run.removed, colour: 'green' as const, status: 'torn_down' as const }]
+      : [];
+    await run.journal.finish(e.stage, [e.reason, ...notes].join('; '), removed);
+  }
+}
+
+/**
+ * The steps before cutover, which an accepted abort cancels (a running deploy or test finishes
+ * cleanly, an approval wait ends). Their failures end the release; green is then torn down.
+ */
+class AbortableSteps {
+  private scope: CancellationScope | null = null;
+
+  constructor(private readonly release: ReleaseState) {}
+
+  abort(): void {
+    this.scope?.cancel();
+  }
+
+  async run(steps: () => Promise<void>): Promise<void> {
+    const scope = new CancellationScope();
+    this.scope = scope;
+    try {
+      if (this.release.isAbortRequested) scope.cancel();
+      await scope.run(steps);
+    } catch (e) {
+      if (e instanceof Ending) throw e;
+      if (isCancellation(e) && this.release.isAbortRequested) {
+        throw new Ending('aborted', this.release.interventionNote ?? 'aborted');
+      }
+      throw new Ending('failed', describeFailure('preparing green', e));
+    } finally {
+      this.scope = null;
+    }
+  }
+}

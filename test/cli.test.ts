@@ -123,6 +123,34 @@ describe('greenlight CLI', () => {
     );
   });
 
+  it('holds a release before cutover with --hold-before-cutover until `release go`', async () => {
+    const start = await cli([
+      'release',
+      'start',
+      '--service',
+      'held',
+      '--version',
+      'v1',
+      '--target',
+      'dev',
+      '--hold-before-cutover',
+      '--json',
+    ]);
+    assert.equal(start.code, 0, start.stderr);
+    const { releaseId } = JSON.parse(start.stdout) as { releaseId: string };
+    await waitForStage(h.api, releaseId, 'awaiting_go');
+    const text = await cli(['release', 'status', releaseId]);
+    assert.match(text.stdout, /waiting {3}a go to cut over, until /);
+
+    const go = await cli(['release', 'go', releaseId, '--by', 'ops']);
+    assert.equal(go.code, 0, go.stderr);
+    assert.equal(go.stdout, 'go from ops; cutting over\n');
+    assert.equal((await h.api.wait(releaseId)).stage, 'completed');
+    const again = await cli(['release', 'go', releaseId]);
+    assert.equal(again.code, 1);
+    assert.equal(again.stderr, `greenlight: release ${releaseId}: release has already ended (completed)\n`);
+  });
+
   it('exits 3 when a waited-for release ends without completing', async () => {
     const run = await cli([
       'release',

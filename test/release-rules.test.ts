@@ -15,7 +15,8 @@ import { heartbeatInterceptors } from '../src/activities/heartbeat';
 import { GreenlightClient } from '../src/client/api';
 import type { Deployment, ReleaseRequestInput, ReleaseStatus } from '../src/shared/release';
 import type { TargetSettings } from '../src/shared/target';
-import { startDevServer, waitForStage, workflowBundle } from './helpers/temporal';
+import { goSignal } from '../src/shared/messages';
+import { startDevServer, waitFor, waitForStage, workflowBundle } from './helpers/temporal';
 
 const taskQueue = `release-rules-${process.pid}`;
 let env: TestWorkflowEnvironment;
@@ -353,6 +354,79 @@ describe('release rules, with typed fake activities', () => {
     assert.equal(done.live?.version, 'v1');
     assert.notEqual(done.isGreenTornDown, true);
     assert.deepEqual(stages(done).slice(-3), ['baking', 'rolling_back', 'rolled_back']);
+  });
+
+  it('holds a release before cutover until told to go, then cuts over', async () => {
+    const releaseId = await start('held-then-go', {
+      service: 'held',
+      version: 'v2',
+      target: 'dev',
+      holdBeforeCutover: true,
+    });
+    const held = await waitForStage(api, releaseId, 'awaiting_go');
+    assert.match(held.waitingFor ?? '', /^a go to cut over, until /);
+    assert.deepEqual(steps('held'), ['resolve blue', 'deploy v2', 'test green']);
+    const receipt = await api.go(releaseId, { by: 'train' });
+    assert.equal(receipt.message, 'go from train; cutting over');
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'completed');
+    assert.deepEqual(stages(done), [
+      'queued',
+      'deploying',
+      'testing',
+      'evaluating_policy',
+      'awaiting_go',
+      'cutting_over',
+      'baking',
+      'completed',
+    ]);
+    await assert.rejects(api.go(releaseId), /release has already ended \(completed\)/);
+  });
+
+  it('refuses a go to a release that is not held, before the Update is accepted', async () => {
+    const releaseId = await start('go-refused', { service: 'unheld', version: 'v2', target: 'stage' });
+    await waitForStage(api, releaseId, 'awaiting_approval');
+    await assert.rejects(
+      api.go(releaseId, { by: 'train' }),
+      /release is not waiting for a go \(stage awaiting_approval\)/,
+    );
+    const handle = env.client.workflow.getHandle(releaseId);
+    const events = (await handle.fetchHistory()).events ?? [];
+    assert.equal(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length, 0);
+    // A train sends its go as a Signal: refused the same way, and recorded.
+    await handle.signal(goSignal, { by: 'train' });
+    const status = await waitFor(api, releaseId, (s) => s.approvals.refused.length > 0, 'the refused go');
+    assert.deepEqual(
+      status.approvals.refused.map(({ kind, by, via }) => [kind, by, via]),
+      [['go', 'train', 'signal']],
+    );
+    assert.equal((await api.wait(releaseId)).stage, 'expired');
+  });
+
+  it('tears green down when a held release is aborted, or gets no go in time', async () => {
+    const aborted = await start('held-aborted', {
+      service: 'stop',
+      version: 'v2',
+      target: 'dev',
+      holdBeforeCutover: true,
+    });
+    await waitForStage(api, aborted, 'awaiting_go');
+    await api.abort(aborted, { by: 'ops' });
+    const done = await api.wait(aborted);
+    assert.equal(done.stage, 'aborted');
+    assert.deepEqual(steps('stop'), ['resolve blue', 'deploy v2', 'test green', 'tear down stop-v2']);
+    assert.deepEqual(stages(done).slice(-3), ['awaiting_go', 'cleaning_up', 'aborted']);
+
+    const expired = await start('held-expired', {
+      service: 'late',
+      version: 'v2',
+      target: 'dev',
+      holdBeforeCutover: true,
+    });
+    const ended = await api.wait(expired);
+    assert.equal(ended.stage, 'expired');
+    assert.equal(ended.reason, 'no go to cut over within 1 s');
+    assert.deepEqual(steps('late'), ['resolve blue', 'deploy v2', 'test green', 'tear down late-v2']);
   });
 
   it('replays the history of every release above against the current workflow code', async () => {

@@ -206,3 +206,33 @@ describe('abort and rollback', () => {
     );
   });
 });
+
+describe('go, for a release held before cutover', () => {
+  it('accepts one go while held and refuses it at any other time, recording the refusal', () => {
+    const r = awaitingApproval();
+    assert.deepEqual(r.judge('go', {}), {
+      ok: false,
+      reason: 'release is not waiting for a go (stage awaiting_approval)',
+    });
+    r.setStage('awaiting_go', NOW);
+    assert.deepEqual(r.judge('go', { by: 'x'.repeat(500) }).ok, false, 'an oversized name is refused');
+    assert.equal(r.isGoGiven, false, 'judging changes nothing');
+    assert.deepEqual(r.go({ by: 'train' }, 'signal', NOW), {
+      ok: true,
+      message: 'go from train; cutting over',
+    });
+    assert.equal(r.isGoGiven, true);
+    assert.deepEqual(r.go({}, 'update', NOW), { ok: false, reason: 'release has already been told to go' });
+    assert.deepEqual(
+      r.status.approvals.refused.map((x) => [x.kind, x.reason]),
+      [['go', 'release has already been told to go']],
+    );
+  });
+
+  it('refuses a go once an abort is accepted, and an abort is accepted while held', () => {
+    const r = awaitingApproval();
+    r.setStage('awaiting_go', NOW);
+    assert.equal(r.intervene('abort', { by: 'ops' }, 'update', NOW).ok, true);
+    assert.deepEqual(r.judge('go', {}), { ok: false, reason: 'release is being aborted' });
+  });
+});

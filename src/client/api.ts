@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { formatIssues } from '../config/errors';
 import {
   abortUpdate,
+  goUpdate,
   approveUpdate,
   FailureTypes,
   LANE_WORKFLOW,
@@ -38,7 +39,7 @@ import {
   ServiceName,
   TargetName,
 } from '../shared/release';
-import type { ReleaseRequestInput, ReleaseStatus, Stage } from '../shared/release';
+import type { ReleaseRequestInput, ReleaseStatus, RequestKind, Stage } from '../shared/release';
 import { describeIssues } from '../shared/text';
 import type { blueGreenRelease, releaseLane } from '../workflows';
 
@@ -225,6 +226,12 @@ export class GreenlightClient {
     return this.update(releaseId, 'abort', (h) => h.executeUpdate(abortUpdate, { args: [payload] }));
   }
 
+  /** Lets a release held before cutover (`holdBeforeCutover`) cut over. */
+  go(releaseId: string, input: z.input<typeof InterventionInput> = {}): Promise<DecisionReceipt> {
+    const payload = validate(InterventionInput, input, 'go', INTERVENTION_FIELDS);
+    return this.update(releaseId, 'go', (h) => h.executeUpdate(goUpdate, { args: [payload] }));
+  }
+
   /**
    * The status of a release: queried while it runs; read from its result (or its failure's details)
    * once it has ended, so no worker is needed to inspect past releases.
@@ -330,7 +337,7 @@ export class GreenlightClient {
 
   private async update(
     releaseId: string,
-    kind: 'approve' | 'reject' | 'abort' | 'rollback',
+    kind: RequestKind,
     call: (h: WorkflowHandle) => Promise<DecisionReceipt>,
   ): Promise<DecisionReceipt> {
     const handle = this.handle(releaseId);

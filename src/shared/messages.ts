@@ -22,6 +22,8 @@ export const approveSignal = defineSignal<[ApprovalInput]>('approve');
 export const rejectSignal = defineSignal<[ApprovalInput]>('reject');
 export const rollbackSignal = defineSignal<[InterventionInput]>('rollback');
 export const abortSignal = defineSignal<[InterventionInput]>('abort');
+/** Lets a release held before cutover (`holdBeforeCutover`) cut over; a train sends it. */
+export const goSignal = defineSignal<[InterventionInput]>('go');
 
 /** What an accepted Update answers. */
 export interface DecisionReceipt {
@@ -34,6 +36,7 @@ export const approveUpdate = defineUpdate<DecisionReceipt, [ApprovalInput]>('app
 export const rejectUpdate = defineUpdate<DecisionReceipt, [ApprovalInput]>('reject');
 export const rollbackUpdate = defineUpdate<DecisionReceipt, [InterventionInput]>('rollback');
 export const abortUpdate = defineUpdate<DecisionReceipt, [InterventionInput]>('abort');
+export const goUpdate = defineUpdate<DecisionReceipt, [InterventionInput]>('go');
 
 /** Sent by an activity whose call a circuit breaker rejected: the release shows what blocks it. */
 export const breakerNoticeSignal = defineSignal<[BreakerNotice]>('breakerNotice');
@@ -117,11 +120,18 @@ export function releaseSearchAttributes(request: ReleaseRequest) {
 }
 
 /** The Web UI's summary and details of a release (its "User Metadata" tab). */
-export function releaseSummary(request: ReleaseRequest): { staticSummary: string; staticDetails: string } {
+export function releaseSummary(request: ReleaseRequestInput): {
+  staticSummary: string;
+  staticDetails: string;
+} {
+  const notes = [
+    ...(request.skipSlowScans ? ['slow scans skipped'] : []),
+    ...(request.holdBeforeCutover ? ['held before cutover until told to go'] : []),
+  ];
   return {
     staticSummary: `${request.service} ${request.version} → ${request.target}`,
     staticDetails:
       `Blue/green release of **${request.service}** version \`${request.version}\` to **${request.target}**, ` +
-      `started by ${escapeMarkdown(request.initiator)}${request.skipSlowScans ? ' (slow scans skipped)' : ''}.`,
+      `started by ${escapeMarkdown(request.initiator)}${notes.length ? ` (${notes.join('; ')})` : ''}.`,
   };
 }

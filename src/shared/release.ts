@@ -33,6 +33,11 @@ export const ReleaseRequest = z.strictObject({
   target: TargetName,
   skipSlowScans: z.boolean().default(false),
   initiator: personName('initiator'),
+  /**
+   * Wait before cutover (stage `awaiting_go`) until a `go` request, bounded by the target's approval
+   * timeout: a release train deploys and tests every service first, then cuts them over together.
+   */
+  holdBeforeCutover: z.boolean().default(false),
 });
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 export type ReleaseRequestInput = z.input<typeof ReleaseRequest>;
@@ -57,6 +62,7 @@ export const STAGES = [
   'testing',
   'evaluating_policy',
   'awaiting_approval',
+  'awaiting_go',
   'cutting_over',
   'baking',
   'awaiting_termination',
@@ -89,7 +95,10 @@ export function isTerminalStage(stage: Stage): boolean {
  * Why an ended release refuses a request, in the release's own words (its stage, not Temporal's
  * status), with what to do instead.
  */
-export function endedReason(kind: 'approve' | 'reject' | 'abort' | 'rollback', stage: Stage): string {
+/** What people ask of a running release. */
+export type RequestKind = 'approve' | 'reject' | 'abort' | 'rollback' | 'go';
+
+export function endedReason(kind: RequestKind, stage: Stage): string {
   const hint =
     kind === 'rollback' && stage === 'completed' ? '; to go back, release the previous version' : '';
   return `release has already ended (${stage.replaceAll('_', ' ')})${hint}`;
@@ -144,7 +153,7 @@ export interface ApprovalRecord {
 }
 
 export interface RefusedRequest {
-  kind: 'approve' | 'reject' | 'rollback' | 'abort';
+  kind: RequestKind;
   by: string | null;
   reason: string;
   at: string;

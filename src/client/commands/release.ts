@@ -28,6 +28,11 @@ export const releaseCommands: CommandGroup = (program, cli) => {
     .requiredOption('--version <sha-or-tag>', 'git SHA or tag to deploy')
     .requiredOption('--target <env>', 'target environment, e.g. stage')
     .option('--skip-slow-scans', 'skip integration checks marked slow', false)
+    .option(
+      '--hold-before-cutover',
+      'deploy, test and decide, then wait for `release go` before cutting over',
+      false,
+    )
     .option('--initiator <name>', 'who starts the release (default: the OS user)')
     .option('--wait', 'wait until the release ends and print its final status', false)
     .option('--json', 'print JSON', false)
@@ -37,6 +42,7 @@ export const releaseCommands: CommandGroup = (program, cli) => {
         version: string;
         target: string;
         skipSlowScans: boolean;
+        holdBeforeCutover: boolean;
         initiator?: string;
         wait: boolean;
         json: boolean;
@@ -47,6 +53,7 @@ export const releaseCommands: CommandGroup = (program, cli) => {
           version: o.version,
           target: o.target,
           skipSlowScans: o.skipSlowScans,
+          holdBeforeCutover: o.holdBeforeCutover,
           initiator: o.initiator ?? osUser(),
         });
         if (!o.wait) return cli.print(o.json, { releaseId }, `started release ${releaseId}`);
@@ -75,14 +82,15 @@ export const releaseCommands: CommandGroup = (program, cli) => {
       });
   }
 
-  for (const kind of ['rollback', 'abort'] as const) {
+  const interventions = {
+    rollback: 'point the alias back to blue (until blue is terminated)',
+    abort: 'stop a release before cutover',
+    go: 'let a release held before cutover (--hold-before-cutover) cut over',
+  } as const;
+  for (const kind of ['rollback', 'abort', 'go'] as const) {
     release
       .command(`${kind} <releaseId>`)
-      .description(
-        kind === 'rollback'
-          ? 'point the alias back to blue (until blue is terminated)'
-          : 'stop a release before cutover',
-      )
+      .description(interventions[kind])
       .option('--by <name>', 'who asks (default: the OS user)')
       .option('--reason <text>', 'why')
       .option('--json', 'print JSON', false)

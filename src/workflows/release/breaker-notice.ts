@@ -33,8 +33,6 @@ export function breakerNoticeHandler(
   // retry time; the sender's text is never shown.
   let isVerifying = false;
   let believed = 0;
-  // Internal, sent by activities: handled by the default handler so that the Web UI does not offer
-  // it in its "Send a Signal" list (which lists the signals registered by name).
   return async (input: unknown): Promise<void> => {
     const notice = BreakerNotice.safeParse(input);
     if (!notice.success || isTerminalStage(release.stage)) return;

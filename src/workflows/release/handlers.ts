@@ -6,6 +6,8 @@ import {
   approveUpdate,
   breakerNoticeSignal,
   FailureTypes,
+  goSignal,
+  goUpdate,
   rejectSignal,
   rejectUpdate,
   rollbackSignal,
@@ -21,7 +23,7 @@ import type { ReleaseState, RequestKind, Verdict, Via } from './state';
 const nowIso = (): string => new Date().toISOString();
 
 /**
- * Registers what a release answers: its status query, the approve/reject/abort/rollback Updates
+ * Registers what a release answers: its status query, the approve/reject/abort/rollback/go Updates
  * (each judged by a validator before it is accepted) and Signals, the breaker notices activities
  * send, and the cancellation of the workflow itself. `onAbort` cancels the steps an accepted abort
  * stops.
@@ -63,13 +65,18 @@ export function registerHandlers(release: ReleaseState, publisher: Publisher, on
     validator: validator('rollback'),
   });
   setHandler(abortUpdate, (i) => apply(intervene('abort', i, 'update')), { validator: validator('abort') });
+  setHandler(goUpdate, (i) => apply(release.go(i, 'update', nowIso())), { validator: validator('go') });
   setHandler(approveSignal, (a) => logRefusal(release.decide('approve', a, 'signal', nowIso())));
   setHandler(rejectSignal, (a) => logRefusal(release.decide('reject', a, 'signal', nowIso())));
   setHandler(rollbackSignal, (i) => logRefusal(intervene('rollback', i, 'signal')));
   setHandler(abortSignal, (i) => logRefusal(intervene('abort', i, 'signal')));
+  // Signals sent by other workflows and activities, handled by the default handler so that the
+  // Web UI's "Send a Signal" list offers only what people send (it lists signals registered by
+  // name; people send a go as an Update): a train's `go`, an activity's breaker notice.
   const onBreakerNotice = breakerNoticeHandler(release, publish);
   setDefaultSignalHandler(async (name, ...args) => {
-    if (name === breakerNoticeSignal.name) await onBreakerNotice(args[0]);
+    if (name === goSignal.name) logRefusal(release.go(args[0], 'signal', nowIso()));
+    else if (name === breakerNoticeSignal.name) await onBreakerNotice(args[0]);
     else log.warn('unknown signal ignored', { signal: name.slice(0, 100) });
   });
 

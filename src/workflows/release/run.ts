@@ -32,6 +32,8 @@ export interface Run {
   blueNeededUntil: number;
   /** Green, once the release has tried to tear it down: the CMDB records it torn down. */
   removed: Deployment | null;
+  /** Wait before cutover until told to go (a train's release). */
+  readonly holdBeforeCutover: boolean;
 }
 
 /** The coordinates of the service's alias that the DNS activities take. */

@@ -17,13 +17,17 @@ import {
   endedReason,
   isTerminalStage,
 } from '../../shared/release';
+import type { RequestKind } from '../../shared/release';
 import { describeIssues, sameName, showInvisible } from '../../shared/text';
 import type { ApprovalRule } from '../../shared/target';
 
 /** How a request arrived; `cancel` is a cancellation of the workflow itself. */
 export type Via = 'signal' | 'update' | 'cancel';
-export type RequestKind = 'approve' | 'reject' | 'abort' | 'rollback';
+export type { RequestKind };
 export type Verdict = { ok: true; message: string } | { ok: false; reason: string };
+
+/** What a release's status shows of its request. */
+type StatusFields = Pick<ReleaseRequest, 'service' | 'version' | 'target' | 'initiator' | 'skipSlowScans'>;
 
 /** The newest refused requests kept in the status. */
 export const MAX_REFUSED = 50;
@@ -36,6 +40,7 @@ const PRE_CUTOVER: readonly Stage[] = [
   'testing',
   'evaluating_policy',
   'awaiting_approval',
+  'awaiting_go',
 ];
 
 /**
@@ -52,8 +57,10 @@ export class ReleaseState {
   isAbortRequested = false;
   isRollbackRequested = false;
   interventionNote: string | null = null;
+  /** A release held before cutover has been told to go. */
+  isGoGiven = false;
 
-  constructor(releaseId: string, request: ReleaseRequest, now: string) {
+  constructor(releaseId: string, request: StatusFields, now: string) {
     this.status = {
       releaseId,
       service: request.service,
@@ -192,9 +199,10 @@ export class ReleaseState {
   judge(kind: RequestKind, raw: unknown): Verdict {
     const parsed = this.parse(kind, raw);
     if (!parsed.ok) return parsed;
-    return kind === 'approve' || kind === 'reject'
-      ? this.judgeDecision(kind, parsed.data as ApprovalInput)
-      : this.judgeIntervention(kind, parsed.data as InterventionInput);
+    if (kind === 'approve' || kind === 'reject')
+      return this.judgeDecision(kind, parsed.data as ApprovalInput);
+    if (kind === 'go') return this.judgeGo(parsed.data as InterventionInput);
+    return this.judgeIntervention(kind, parsed.data as InterventionInput);
   }
 
   /** Applies an `approve` or `reject` request; a refused one is recorded and changes nothing else. */
@@ -228,6 +236,18 @@ export class ReleaseState {
     } else {
       this.isAbortRequested = true;
     }
+    this.status.updatedAt = now;
+    return verdict;
+  }
+
+  /** Applies a `go` request: a release held before cutover cuts over. */
+  go(raw: unknown, via: Exclude<Via, 'cancel'>, now: string): Verdict {
+    const parsed = this.parse('go', raw ?? {});
+    if (!parsed.ok) return this.refuse('go', claimedName(raw, 'by'), parsed.reason, via, now);
+    const input = parsed.data as InterventionInput;
+    const verdict = this.judgeGo(input);
+    if (!verdict.ok) return this.refuse('go', input.by ?? null, verdict.reason, via, now);
+    this.isGoGiven = true;
     this.status.updatedAt = now;
     return verdict;
   }
@@ -269,6 +289,14 @@ export class ReleaseState {
     return { ok: true, message: `approved by ${approver} (${approvedBy.length + 1} of ${required})` };
   }
 
+  private judgeGo({ by }: InterventionInput): Verdict {
+    if (isTerminalStage(this.stage)) return refused(endedReason('go', this.stage));
+    if (this.stage !== 'awaiting_go') return refused(`release is not waiting for a go (stage ${this.stage})`);
+    if (this.isGoGiven) return refused('release has already been told to go');
+    if (this.isAbortRequested) return refused('release is being aborted');
+    return { ok: true, message: `go${by ? ` from ${by}` : ''}; cutting over` };
+  }
+
   private judgeIntervention(kind: 'abort' | 'rollback', input: InterventionInput): Verdict {
     if (isTerminalStage(this.stage)) return refused(endedReason(kind, this.stage));
     if (
@@ -290,13 +318,7 @@ export class ReleaseState {
     return { ok: true, message: `${note}; pointing the alias back to blue` };
   }
 
-  private refuse(
-    kind: 'approve' | 'reject' | 'abort' | 'rollback',
-    by: string | null,
-    reason: string,
-    via: Via,
-    now: string,
-  ): Verdict {
+  private refuse(kind: RequestKind, by: string | null, reason: string, via: Via, now: string): Verdict {
     const refused = this.status.approvals.refused;
     refused.push({ kind, by, reason, at: now, via });
     // Bounded, so a flood of bad requests cannot grow the status without limit.

@@ -73,6 +73,28 @@ export async function decide(run: Run): Promise<void> {
     throw new Ending('failed', `policy blocked promotion after approval: ${second.explanation}`);
 }
 
+/**
+ * With `holdBeforeCutover`, waits until told to go: a train deploys and tests all its services
+ * first, then lets each cut over. Bounded by the target's approval timeout.
+ */
+export async function awaitGo(run: Run): Promise<void> {
+  const { release, settings } = run;
+  if (!run.holdBeforeCutover) return;
+  const timeoutMs = settings.approval.timeout;
+  const until = new Date(Date.now() + timeoutMs).toISOString();
+  await run.journal.enter(
+    'awaiting_go',
+    'green is ready; held before cutover',
+    [],
+    `a go to cut over, until ${until}`,
+  );
+  const isGiven =
+    (await condition(() => release.isGoGiven, timeoutMs, {
+      summary: `wait for a go to cut over until ${until}`,
+    })) || release.isGoGiven;
+  if (!isGiven) throw new Ending('expired', `no go to cut over within ${timeoutMs / 1000} s`);
+}
+
 /** Points the alias at green (compare-and-swap against blue). */
 export async function cutOver(run: Run): Promise<void> {
   const { release } = run;

@@ -18,7 +18,7 @@ import { Publisher } from './publisher';
 import { Ending } from './run';
 import type { Run } from './run';
 import { ReleaseState } from './state';
-import { bake, cutOver, decide, deployGreen, retireBlue, testGreen } from './steps';
+import { awaitGo, bake, cutOver, decide, deployGreen, retireBlue, testGreen } from './steps';
 
 const nowIso = (): string => new Date().toISOString();
 
@@ -40,7 +40,7 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
   const freeLane = await holdLane(release, publisher);
   try {
     await CancellationScope.nonCancellable(async () => {
-      const run = await begin(release, new Journal(release, publisher));
+      const run = await begin(release, new Journal(release, publisher), parsed.data.holdBeforeCutover);
       await runSteps(run, preparation);
     });
   } catch (e) {
@@ -67,7 +67,7 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
 }
 
 /** Reads the target's settings and the live (blue) deployment the release replaces. */
-async function begin(release: ReleaseState, journal: Journal): Promise<Run> {
+async function begin(release: ReleaseState, journal: Journal, holdBeforeCutover: boolean): Promise<Run> {
   const { service, target, version } = release.status;
   const settings = await quick.loadTargetSettings.executeWithOptions(
     { summary: `load settings of ${target}` },
@@ -88,6 +88,7 @@ async function begin(release: ReleaseState, journal: Journal): Promise<Run> {
     undo: new Compensations<Ending>(),
     blueNeededUntil: 0,
     removed: null,
+    holdBeforeCutover,
   };
 }
 
@@ -107,6 +108,7 @@ async function runSteps(run: Run, preparation: AbortableSteps): Promise<void> {
       await deployGreen(run);
       await testGreen(run);
       await decide(run);
+      await awaitGo(run);
     });
     await cutOver(run);
     await bake(run);

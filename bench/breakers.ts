@@ -2,7 +2,8 @@
 // successful call while closed (minus a bare `await`), and the cost of a rejection while open.
 import { circuitBreaker, ConsecutiveBreaker, handleAll, SamplingBreaker } from 'cockatiel';
 import Opossum from 'opossum';
-import { CircuitBreaker, DEFAULT_BREAKER_SETTINGS } from '../src/breaker/breaker';
+import { CircuitBreaker } from '../src/breaker/breaker';
+import { DEFAULT_BREAKER_SETTINGS } from '../src/breaker/settings';
 
 type Report = (name: string, value: number, unit: string, baseline: number) => void;
 

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { BreakerMetrics } from './breaker/metrics';
 import type { Breakers } from './breaker/registry';
-import { BreakerName } from './config/schema';
+import { BreakerConfigKey } from './shared/breaker-name';
+import type { BreakerName } from './shared/breaker-name';
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
@@ -85,7 +86,7 @@ function refuseBody(req: IncomingMessage): Refusal | null {
   );
 }
 
-function parseBreakerName(raw: string): string | Refusal {
+function readBreakerName(raw: string): string | Refusal {
   const expected = 'expected infra, dns, cmdb or checks, optionally :<target>';
   const name = decode(raw);
   if (name === null) {
@@ -97,7 +98,7 @@ function parseBreakerName(raw: string): string | Refusal {
       `invalid breaker name ${quote(name)}: ${name.length} characters, at most ${MAX_BREAKER_NAME}; ${expected}`,
     );
   }
-  if (!BreakerName.safeParse(name).success)
+  if (!BreakerConfigKey.safeParse(name).success)
     return new Refusal(400, `invalid breaker name ${quote(name)}: ${expected}`);
   return name;
 }
@@ -198,7 +199,7 @@ export async function startAdminServer(options: {
   /** `POST /breakers/<name>/<action>[?by=<name>]`: every part parsed before anything is done. */
   const operate = async (url: URL): Promise<unknown> => {
     const [, , rawName, rawAction] = url.pathname.split('/') as [string, string, string, string];
-    const name = parseBreakerName(rawName);
+    const name = readBreakerName(rawName);
     if (name instanceof Refusal) return name;
     const action = parseAction(rawAction);
     if (action instanceof Refusal) return action;
@@ -210,7 +211,7 @@ export async function startAdminServer(options: {
         `no dependency ${quote(name)} on this worker: expected cmdb, checks, dns:<target> or infra:<target> for one of its targets`,
       );
     }
-    const view = await breakers.operate(name, action, by);
+    const view = await breakers.operate(name as BreakerName, action, by);
     options.onAction?.(action, name, by);
     return view;
   };

@@ -19,11 +19,11 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { CmdbOutbox } from './breaker/outbox';
 import { Breakers } from './breaker/registry';
 import { BreakerMetrics } from './breaker/metrics';
-import type { BreakerSnapshot } from './breaker/breaker';
+import type { BreakerSnapshot } from './breaker/state';
 import { coarseClock } from './breaker/clock';
 import { JsonFile } from './providers/json-file';
 import { isProviderError } from './providers/errors';
-import { isCircuitOpenError } from './breaker/breaker';
+import { isCircuitOpenError } from './breaker/errors';
 import type { PostgresCmdb } from './providers/cmdb/postgres';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');

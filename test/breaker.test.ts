@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CircuitBreaker, CircuitOpenError, DEFAULT_BREAKER_SETTINGS, Permit } from '../src/breaker/breaker';
-import type { BreakerSettings, BreakerSnapshot, ErrorVerdict, Transition } from '../src/breaker/breaker';
+import { CircuitBreaker, Permit } from '../src/breaker/breaker';
+import { CircuitOpenError, isCircuitOpenError } from '../src/breaker/errors';
+import { BreakerConfigKey, breakerName, isBreakerName, parseBreakerName } from '../src/shared/breaker-name';
+import { DEFAULT_BREAKER_SETTINGS } from '../src/breaker/settings';
+import type { ErrorVerdict, Transition } from '../src/breaker/breaker';
+import type { BreakerSettings } from '../src/breaker/settings';
+import type { BreakerSnapshot } from '../src/breaker/state';
 import { CmdbOutbox } from '../src/breaker/outbox';
 import { Breakers } from '../src/breaker/registry';
 import { verdictOf } from '../src/activities/failures';
@@ -39,6 +44,54 @@ const rateOnly = {
   window: { type: 'count' as const, size: 4 },
   minimumCalls: 4,
 };
+
+describe('circuit breaker: its rejection', () => {
+  it('is known by its brand, also when another copy of the module made it, and by nothing else', () => {
+    const b = new CircuitBreaker('dns:prod', DEFAULT_BREAKER_SETTINGS, () => 0);
+    b.forceOpen('ops');
+    const rejection = b.tryAcquire();
+    assert.ok(isCircuitOpenError(rejection));
+    assert.equal((rejection as CircuitOpenError).breaker, 'dns:prod');
+    // A second copy of the module (a bundle, another install): instanceof fails, the brand holds.
+    const path = require.resolve('../src/breaker/errors');
+    const cached = require.cache[path];
+    delete require.cache[path];
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh copy, on purpose
+    const copy = require(path) as { CircuitOpenError: typeof CircuitOpenError };
+    require.cache[path] = cached;
+    const foreign = copy.CircuitOpenError.of('cmdb', 'open', 1_000);
+    assert.notEqual(copy.CircuitOpenError, CircuitOpenError, 'a different class');
+    assert.ok(isCircuitOpenError(foreign));
+    assert.equal(foreign.message, 'the circuit breaker cmdb is open; next trial in 1s');
+    for (const other of [new Error('open'), { breaker: 'cmdb', retryAfterMs: 1 }, null, 'CircuitOpenError']) {
+      assert.equal(isCircuitOpenError(other), false);
+    }
+  });
+});
+
+describe('breaker names', () => {
+  it('are made and read in one place: a kind, and a target for the per-target kinds', () => {
+    assert.equal(breakerName('dns', 'prod'), 'dns:prod');
+    assert.equal(breakerName('cmdb'), 'cmdb');
+    assert.deepEqual(parseBreakerName('infra:stage-2'), { kind: 'infra', target: 'stage-2' });
+    assert.deepEqual(parseBreakerName('dns'), { kind: 'dns', target: null });
+    for (const bad of ['', 'ldap', 'dns:', 'dns:Prod', 'dns:prod:x', 'dns:-x', `dns:${'a'.repeat(64)}`]) {
+      assert.equal(parseBreakerName(bad), null, bad);
+    }
+    // One breaker: per-target kinds need their target, the others have none.
+    assert.deepEqual(['dns:prod', 'checks', 'cmdb', 'dns', 'checks:prod', 'infra'].map(isBreakerName), [
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    // The configuration also takes a kind alone, for every breaker of that kind.
+    assert.equal(BreakerConfigKey.safeParse('dns').success, true);
+    assert.equal(BreakerConfigKey.safeParse('dns:PROD').success, false);
+  });
+});
 
 describe('circuit breaker: when it opens', () => {
   it('opens when the failure rate reaches the threshold exactly, not below it', () => {

@@ -1,3 +1,4 @@
+import { breakerName } from '../shared/breaker-name';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { dnsConflict } from '../providers/errors';
@@ -20,7 +21,7 @@ export function createDnsActivities({ deps, guarded }: ActivityContext) {
     ): Promise<{ alias: string; chain: string[]; previousTtl: number | null }> {
       const { service, target, zone, from, to, ttl, requireAddress } = parseInput(CutOverInput, input);
       const alias = aliasHostname(service, target, zone);
-      const record = await guarded(`dns:${target}`, 'read alias', () => dns(target).get(alias));
+      const record = await guarded(breakerName('dns', target), 'read alias', () => dns(target).get(alias));
       const current = record?.value ?? null;
       if (current !== to) {
         if (current !== from) {
@@ -30,11 +31,13 @@ export function createDnsActivities({ deps, guarded }: ActivityContext) {
             nonRetryable: true,
           });
         }
-        await guarded(`dns:${target}`, 'swap alias', () =>
+        await guarded(breakerName('dns', target), 'swap alias', () =>
           dns(target).compareAndSwap({ name: alias, type: 'CNAME', expected: from, next: to, ttl }),
         );
       }
-      const resolution = await guarded(`dns:${target}`, 'verify alias', () => dns(target).resolve(alias));
+      const resolution = await guarded(breakerName('dns', target), 'verify alias', () =>
+        dns(target).resolve(alias),
+      );
       const isVerified =
         to === null
           ? resolution.chain.length === 0 && resolution.address === null

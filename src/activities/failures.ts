@@ -3,7 +3,8 @@ import type { z } from 'zod';
 import { formatIssues } from '../config/errors';
 import { isProviderError, ProviderErrorKinds } from '../providers/errors';
 import type { ProviderErrorKind } from '../providers/errors';
-import type { CircuitOpenError, ErrorVerdict } from '../breaker/breaker';
+import type { ErrorVerdict } from '../breaker/breaker';
+import type { CircuitOpenError } from '../breaker/errors';
 import { FailureTypes } from '../shared/messages';
 
 /** Parses an activity's input: bad input is a non-retryable failure that names each bad field. */

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
-import { isCircuitOpenError } from '../breaker/breaker';
-import type { CircuitOpenError } from '../breaker/breaker';
+import { isCircuitOpenError } from '../breaker/errors';
+import type { CircuitOpenError } from '../breaker/errors';
+import type { BreakerName } from '../shared/breaker-name';
 import { RELEASE_WORKFLOW } from '../shared/messages';
 import type { BreakerNotice } from '../shared/release';
 import type { ActivityDeps } from './deps';
@@ -8,7 +9,7 @@ import { callProvider, circuitOpenFailure, retryDelay, retryWhenAllowed, verdict
 
 /** Calls a provider through its dependency's circuit breaker (see `createGuard`). */
 export type Guarded = <T>(
-  dependency: string,
+  dependency: BreakerName,
   what: string,
   call: () => Promise<T>,
   options?: { notify: boolean },
@@ -34,7 +35,7 @@ export function createGuard(deps: ActivityDeps): Guarded {
    * failure retried when the breaker allows a trial, and the release is told what holds it back.
    */
   async function guarded<T>(
-    dependency: string,
+    dependency: BreakerName,
     what: string,
     call: () => Promise<T>,
     options: { notify: boolean } = { notify: true },

@@ -1,3 +1,4 @@
+import { breakerName } from '../shared/breaker-name';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
@@ -16,7 +17,7 @@ export function createInfraActivities({ deps, guarded }: ActivityContext) {
     async resolveLiveDeployment(input: z.input<typeof ReleaseCoordinates>): Promise<Deployment | null> {
       const { service, target, zone } = parseInput(ReleaseCoordinates, input);
       const alias = aliasHostname(service, target, zone);
-      const record = await guarded(`dns:${target}`, 'read alias', () => dns(target).get(alias));
+      const record = await guarded(breakerName('dns', target), 'read alias', () => dns(target).get(alias));
       if (!record) return null;
       if (record.type !== 'CNAME') {
         throw ApplicationFailure.create({
@@ -25,7 +26,7 @@ export function createInfraActivities({ deps, guarded }: ActivityContext) {
           nonRetryable: true,
         });
       }
-      const live = await guarded(`infra:${target}`, 'describe live deployment', () =>
+      const live = await guarded(breakerName('infra', target), 'describe live deployment', () =>
         infra(target).describe({ hostname: record.value }),
       );
       if (live) {
@@ -65,14 +66,14 @@ export function createInfraActivities({ deps, guarded }: ActivityContext) {
       const spec = parseInput(DeployInput, input);
       const { green } = hostnames(spec.service, spec.version, spec.target, spec.zone);
       const ctx = Context.current();
-      const deployment = await guarded(`infra:${spec.target}`, 'deploy green', () =>
+      const deployment = await guarded(breakerName('infra', spec.target), 'deploy green', () =>
         infra(spec.target).deploy({ ...spec, hostname: green }, ctx.cancellationSignal),
       );
       // WHATWG URL writes an IPv6 host in brackets (`[2001:db8::1]`); the record takes the address.
       const host = new URL(deployment.endpoint).hostname;
       const isIPv6 = host.startsWith('[') && host.endsWith(']');
       const address = isIPv6 ? host.slice(1, -1) : host;
-      await guarded(`dns:${spec.target}`, 'publish green record', () =>
+      await guarded(breakerName('dns', spec.target), 'publish green record', () =>
         dns(spec.target).upsert({ name: green, type: isIPv6 ? 'AAAA' : 'A', value: address, ttl: spec.ttl }),
       );
       return deployment;
@@ -81,7 +82,7 @@ export function createInfraActivities({ deps, guarded }: ActivityContext) {
     async tearDownDeployment(input: z.input<typeof TearDownInput>): Promise<void> {
       const { hostname, target, ifOwnedBy } = parseInput(TearDownInput, input);
       if (ifOwnedBy) {
-        const existing = await guarded(`infra:${target}`, 'describe deployment', () =>
+        const existing = await guarded(breakerName('infra', target), 'describe deployment', () =>
           infra(target).describe({ hostname }),
         );
         if (existing?.releaseId !== ifOwnedBy) {
@@ -92,8 +93,8 @@ export function createInfraActivities({ deps, guarded }: ActivityContext) {
           return;
         }
       }
-      await guarded(`dns:${target}`, 'remove record', () => dns(target).remove(hostname));
-      await guarded(`infra:${target}`, 'destroy deployment', () =>
+      await guarded(breakerName('dns', target), 'remove record', () => dns(target).remove(hostname));
+      await guarded(breakerName('infra', target), 'destroy deployment', () =>
         infra(target).destroy({ hostname }, Context.current().cancellationSignal),
       );
     },

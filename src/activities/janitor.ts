@@ -1,3 +1,4 @@
+import { breakerName } from '../shared/breaker-name';
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { targetZone } from '../config/resolve';
@@ -28,7 +29,7 @@ export function createJanitorActivities({ deps, guarded }: ActivityContext) {
   async function reclaim(target: string, found: Deployment, run: { status: string }): Promise<boolean> {
     const { hostname, releaseId } = found;
     const now = await guarded(
-      `infra:${target}`,
+      breakerName('infra', target),
       'describe deployment',
       () => infra(target).describe({ hostname }),
       {
@@ -39,10 +40,17 @@ export function createJanitorActivities({ deps, guarded }: ActivityContext) {
     // Checked again just before: a release of the service started meanwhile may be redeploying it.
     if ((await deps.releaseRun!(laneWorkflowId(found.service, target))).state === 'running') return false;
     // The instance first: DNS leads the janitor to it, so a failed destroy is found again next round.
-    await guarded(`infra:${target}`, 'destroy deployment', () => infra(target).destroy({ hostname }), {
+    await guarded(
+      breakerName('infra', target),
+      'destroy deployment',
+      () => infra(target).destroy({ hostname }),
+      {
+        notify: false,
+      },
+    );
+    await guarded(breakerName('dns', target), 'remove record', () => dns(target).remove(hostname), {
       notify: false,
     });
-    await guarded(`dns:${target}`, 'remove record', () => dns(target).remove(hostname), { notify: false });
     const at = new Date().toISOString();
     const note = `reclaimed by the janitor: release ${releaseId} ended (${run.status}) without cleaning up`;
     try {
@@ -96,7 +104,9 @@ export function createJanitorActivities({ deps, guarded }: ActivityContext) {
       for (const target of Object.keys(config.targets)) {
         const suffix = `.${target}.${targetZone(config, target)}`;
         const records = (
-          await guarded(`dns:${target}`, 'list records', () => dns(target).list(), { notify: false })
+          await guarded(breakerName('dns', target), 'list records', () => dns(target).list(), {
+            notify: false,
+          })
         ).filter((r) => r.name.endsWith(suffix));
         const aliased = new Set(records.filter((r) => r.type === 'CNAME').map((r) => r.value));
         for (const record of records) {
@@ -104,7 +114,7 @@ export function createJanitorActivities({ deps, guarded }: ActivityContext) {
           checked++;
           try {
             const found = await guarded(
-              `infra:${target}`,
+              breakerName('infra', target),
               'describe deployment',
               () => infra(target).describe({ hostname: record.name }),
               { notify: false },

@@ -3,11 +3,6 @@ import { DEPLOYMENT_COLOURS, DEPLOYMENT_STATUSES, ServiceName, TargetName, Versi
 
 // The input of each activity, parsed at its start: an activity is an edge anyone may call.
 
-/** A breaker of a release's dependencies: `infra:<target>`, `dns:<target>`, `checks` or `cmdb`. */
-export const DependencyName = z
-  .string()
-  .regex(/^(?:(?:infra|dns):[a-z][a-z0-9-]{0,31}|checks|cmdb)$/, 'a dependency name');
-
 export const Hostname = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'a DNS host name');
 export const Zone = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'a DNS zone');
 

@@ -6,7 +6,7 @@ import { TargetName } from '../shared/release';
 import type { TargetSettings } from '../shared/target';
 import { parseInput } from './failures';
 import type { ActivityContext } from './guard';
-import { DependencyName } from './schemas';
+import { BreakerNameSchema } from '../shared/breaker-name';
 
 /** A release's target settings and the state of its breakers, from the worker. */
 export function createSettingsActivities({ deps }: ActivityContext) {
@@ -30,7 +30,7 @@ export function createSettingsActivities({ deps }: ActivityContext) {
      * the breaker is really open (a signal can be sent by anyone allowed to signal).
      */
     async breakerStatus(input: { breaker: string }): Promise<{ state: string; retryAfterMs: number }> {
-      const { breaker } = parseInput(z.object({ breaker: DependencyName }), input);
+      const { breaker } = parseInput(z.object({ breaker: BreakerNameSchema }), input);
       const view = await breakers.view(breaker);
       return { state: view.state, retryAfterMs: view.retryAfterMs };
     },

@@ -1,65 +1,18 @@
 import { coarseClock, startCoarseClock } from './clock';
+import { CircuitOpenError } from './errors';
+import {
+  DEFAULT_BREAKER_SETTINGS,
+  FORCED_OPEN_RETRY_MS,
+  openPeriodMs,
+  THROTTLE_RETRY_MS,
+  tripReason,
+} from './settings';
+import type { BreakerSettings } from './settings';
+import type { BreakerSnapshot, BreakerState } from './state';
 import { CountWindow, TimeWindow } from './window';
-import type { OutcomeWindow, Totals } from './window';
-
-export const BreakerStates = [
-  'closed',
-  'open',
-  'half_open',
-  'forced_open',
-  'disabled',
-  'metrics_only',
-] as const;
-export type BreakerState = (typeof BreakerStates)[number];
-
-/** The settings of one breaker; durations in milliseconds. See `BreakerConfig` in the config schema. */
-export interface BreakerSettings {
-  window: { type: 'count' | 'time'; size: number };
-  /** Calls the window must hold before its rates are judged. */
-  minimumCalls: number;
-  /** Percent of failed calls that opens the breaker (≥). */
-  failureRateThreshold: number;
-  /** Failed calls in the window that open the breaker (≥), whatever the rate; null: rate only. */
-  failureCountThreshold: number | null;
-  /** Percent of slow calls that opens the breaker (≥). */
-  slowCallRateThreshold: number;
-  /** A call this long or longer is slow. */
-  slowCallDurationMs: number;
-  /** How long the breaker stays open before a trial. */
-  waitDurationMs: number;
-  /** Each consecutive opening waits this many times longer (1: always the same). */
-  waitBackoffMultiplier: number;
-  maxWaitDurationMs: number;
-  /** Trial calls in half-open; more are rejected. */
-  permittedCallsInHalfOpen: number;
-  /** Half-open longer than this (a trial that hangs) opens again; 0: no limit. */
-  maxWaitInHalfOpenMs: number;
-}
-
-/** The circuit-breaker source document's defaults: 3 failures within 300 s open it for 60 s. */
-export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = {
-  window: { type: 'time', size: 300 },
-  minimumCalls: 3,
-  failureRateThreshold: 100,
-  failureCountThreshold: 3,
-  slowCallRateThreshold: 100,
-  slowCallDurationMs: 60_000,
-  waitDurationMs: 60_000,
-  waitBackoffMultiplier: 1,
-  maxWaitDurationMs: 600_000,
-  permittedCallsInHalfOpen: 1,
-  maxWaitInHalfOpenMs: 120_000,
-};
+import type { OutcomeWindow } from './window';
 
 export type Clock = () => number;
-
-/**
- * How soon a call held back while others run may retry: a trial in half-open, or calls in flight at
- * the closed state's limit. Not sooner: every retry is an activity attempt.
- */
-export const THROTTLE_RETRY_MS = 5_000;
-/** How often callers held back by a forced-open breaker look again: an operator may close it any time. */
-export const FORCED_OPEN_RETRY_MS = 10_000;
 
 /** What to make of an error: the dependency's fault, not its fault, or the caller gave up. */
 export type ErrorVerdict = 'failure' | 'ignore' | 'cancelled';
@@ -81,64 +34,6 @@ export interface BreakerListener {
   onOutcome?(breaker: string, outcome: CallOutcome, durationMs: number): void;
 }
 
-/** What a breaker's state is at a moment, to save and restore (a restart, a shared store). */
-export interface BreakerSnapshot {
-  state: BreakerState;
-  /** When the current state began. */
-  since: number;
-  /** Open: when a trial becomes possible. */
-  openUntil: number;
-  /** How many times in a row it opened without closing (for the backoff). */
-  consecutiveOpens: number;
-}
-
-/**
- * A rejection. An open breaker may reject many calls a second, so a rejection is cheap to make:
- * `CircuitOpenError.of` captures no stack trace (the rejection happens at a known place, the
- * breaker) and builds its message only when it is read. It is a real Error all the same.
- */
-export class CircuitOpenError extends Error {
-  declare readonly breaker: string;
-  declare readonly state: BreakerState;
-  /** How long until the caller should try again: the rest of the open period, or a short wait while others run. */
-  declare readonly retryAfterMs: number;
-
-  static of(breaker: string, state: BreakerState, retryAfterMs: number): CircuitOpenError {
-    const e = Object.create(CircuitOpenError.prototype) as {
-      -readonly [K in keyof CircuitOpenError]: CircuitOpenError[K];
-    };
-    e.breaker = breaker;
-    e.state = state;
-    e.retryAfterMs = retryAfterMs;
-    return e as CircuitOpenError;
-  }
-
-  override get name(): string {
-    return 'CircuitOpenError';
-  }
-
-  override get message(): string {
-    const why =
-      this.state === 'forced_open'
-        ? 'forced open by an operator'
-        : this.state === 'half_open'
-          ? 'half-open, its trial calls are in progress'
-          : this.state === 'closed'
-            ? 'closed but seeing failures, and as many calls as could still fail are in flight'
-            : 'open';
-    return `the circuit breaker ${this.breaker} is ${why}; next trial in ${Math.ceil(this.retryAfterMs / 1000)}s`;
-  }
-
-  /** No frames: where a rejection comes from is the breaker, and its name is in the message. */
-  override get stack(): string {
-    return `${this.name}: ${this.message}`;
-  }
-}
-
-export function isCircuitOpenError(e: unknown): e is CircuitOpenError {
-  return e instanceof CircuitOpenError;
-}
-
 /**
  * Leave to make one call, from `tryAcquire`. It is used once: by `onResult` or by `release`; a
  * second use is a no-op, so a permit can never be counted back twice.
@@ -147,6 +42,29 @@ export class Permit {
   isSpent = false;
   /** The state change it was given in: a permit from an earlier state is not judged in this one. */
   constructor(readonly epoch: number) {}
+}
+
+/**
+ * The state a breaker is in, with the data that state alone has: calls in flight while calls are
+ * let through, when an open period ends, the trials given out in half-open.
+ */
+type Phase =
+  | { readonly state: 'closed' | 'disabled' | 'metrics_only'; readonly since: number; inFlight: number }
+  | { readonly state: 'open'; readonly since: number; readonly until: number }
+  | { readonly state: 'half_open'; readonly since: number; trialPermits: number }
+  | { readonly state: 'forced_open'; readonly since: number };
+
+function phaseOf(state: BreakerState, since: number, openUntil: number): Phase {
+  switch (state) {
+    case 'open':
+      return { state, since, until: openUntil };
+    case 'half_open':
+      return { state, since, trialPermits: 0 };
+    case 'forced_open':
+      return { state, since };
+    default:
+      return { state, since, inFlight: 0 };
+  }
 }
 
 /**
@@ -162,14 +80,15 @@ export class Permit {
  * `tryAcquire` and `onResult` are the hot path; `execute` wraps both around a promise.
  */
 export class CircuitBreaker {
-  private s: BreakerState = 'closed';
-  private since: number;
-  private openUntil = 0;
+  private phase: Phase;
+  /** How many times in a row it opened without closing: the backoff of the next opening. */
   private consecutiveOpens = 0;
-  private window: OutcomeWindow;
+  /** When the last open period ended or ends: kept in snapshots, whatever the state now. */
+  private lastOpenUntil = 0;
+  /** The closed (or metrics-only) state's calls; reset on every state change. */
+  private readonly window: OutcomeWindow;
+  /** The half-open state's trial calls. */
   private readonly trialWindow: CountWindow;
-  private inFlight = 0;
-  private trialPermits = 0;
   /** Counts state changes: a permit from an earlier state is not judged in this one. */
   private epoch = 0;
   private readonly listeners: BreakerListener[] = [];
@@ -185,12 +104,11 @@ export class CircuitBreaker {
         ? new CountWindow(settings.window.size)
         : new TimeWindow(settings.window.size);
     this.trialWindow = new CountWindow(settings.permittedCallsInHalfOpen);
-    this.since = clock();
+    this.phase = { state: 'closed', since: clock(), inFlight: 0 };
   }
 
   get state(): BreakerState {
-    this.settle();
-    return this.s;
+    return this.settle().state;
   }
 
   listen(listener: BreakerListener): void {
@@ -199,17 +117,17 @@ export class CircuitBreaker {
 
   /** The current window's totals (the trial window's in half-open). */
   metrics(): { calls: number; failures: number; slow: number; inFlight: number } {
-    this.settle();
-    if (this.s === 'closed' || this.s === 'metrics_only') this.window.expire(this.clock());
-    const w = this.s === 'half_open' ? this.trialWindow : this.window;
-    return { calls: w.calls, failures: w.failures, slow: w.slow, inFlight: this.inFlight };
+    const p = this.settle();
+    if (p.state === 'closed' || p.state === 'metrics_only') this.window.expire(this.clock());
+    const w = p.state === 'half_open' ? this.trialWindow : this.window;
+    return { calls: w.calls, failures: w.failures, slow: w.slow, inFlight: 'inFlight' in p ? p.inFlight : 0 };
   }
 
   /** How long until a call may be allowed (0 when it would be now). */
   retryAfterMs(): number {
-    this.settle();
-    if (this.s === 'open') return Math.max(0, this.openUntil - this.clock());
-    if (this.s === 'forced_open') return Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS);
+    const p = this.settle();
+    if (p.state === 'open') return Math.max(0, p.until - this.clock());
+    if (p.state === 'forced_open') return Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS);
     return 0;
   }
 
@@ -218,25 +136,26 @@ export class CircuitBreaker {
    * `onResult`, or give the permit back with `release`, once — or the rejection to throw.
    */
   tryAcquire(): Permit | CircuitOpenError {
-    switch (this.s) {
+    const p = this.phase;
+    switch (p.state) {
       case 'closed': {
         const threshold = this.settings.failureCountThreshold;
-        if (threshold !== null && this.inFlight > 0) {
+        if (threshold !== null && p.inFlight > 0) {
           this.window.expire(this.clock());
-          if (this.window.failures > 0 && this.window.failures + this.inFlight >= threshold) {
+          if (this.window.failures > 0 && this.window.failures + p.inFlight >= threshold) {
             return this.reject(THROTTLE_RETRY_MS);
           }
         }
-        this.inFlight++;
+        p.inFlight++;
         return new Permit(this.epoch);
       }
       case 'disabled':
       case 'metrics_only':
-        this.inFlight++;
+        p.inFlight++;
         return new Permit(this.epoch);
       case 'open': {
         const now = this.clock();
-        if (now < this.openUntil) return this.reject(this.openUntil - now);
+        if (now < p.until) return this.reject(p.until - now);
         this.transition(
           'half_open',
           now,
@@ -246,7 +165,7 @@ export class CircuitBreaker {
       }
       case 'half_open':
         // At the half-open limit it is open: ask again as it is now.
-        if (this.settle() !== 'half_open') return this.tryAcquire();
+        if (this.settle().state !== 'half_open') return this.tryAcquire();
         return this.acquireTrial();
       case 'forced_open':
         return this.reject(Math.min(this.settings.waitDurationMs, FORCED_OPEN_RETRY_MS));
@@ -257,7 +176,7 @@ export class CircuitBreaker {
   onResult(permit: Permit, durationMs: number, verdict: ErrorVerdict | 'success'): void {
     if (permit.isSpent) return;
     permit.isSpent = true;
-    this.settle();
+    const p = this.settle();
     if (verdict === 'cancelled' || verdict === 'ignore') {
       this.giveBack(permit);
       if (this.listeners.length)
@@ -274,9 +193,9 @@ export class CircuitBreaker {
     }
     // A call that began before the last state change says nothing about this state.
     if (permit.epoch !== this.epoch) return;
-    switch (this.s) {
+    switch (p.state) {
       case 'closed': {
-        this.inFlight--;
+        p.inFlight--;
         const now = this.clock();
         this.window.record(now, isFailure, isSlow);
         // Judged after every call: even a success may complete the minimum number of calls, and
@@ -286,7 +205,7 @@ export class CircuitBreaker {
         return;
       }
       case 'half_open': {
-        this.trialPermits--;
+        p.trialPermits--;
         this.trialWindow.record(0, isFailure, isSlow);
         if (this.trialWindow.calls < this.settings.permittedCallsInHalfOpen) return;
         const now = this.clock();
@@ -306,12 +225,16 @@ export class CircuitBreaker {
         return;
       }
       case 'metrics_only':
-        this.inFlight--;
+        p.inFlight--;
         this.window.record(this.clock(), isFailure, isSlow);
         return;
+      case 'disabled':
+        // Nothing to judge.
+        p.inFlight--;
+        return;
       default:
-        // disabled: nothing to judge.
-        this.inFlight--;
+        // Open or forced open: no permit of this epoch exists.
+        return;
     }
   }
 
@@ -326,7 +249,7 @@ export class CircuitBreaker {
   /** Runs `call` through the breaker; `classify` says what a thrown error means (default: failure). */
   execute<T>(call: () => Promise<T>, classify?: (e: unknown) => ErrorVerdict): Promise<T> {
     const permit = this.tryAcquire();
-    if (permit instanceof CircuitOpenError) return Promise.reject(permit);
+    if (!(permit instanceof Permit)) return Promise.reject(permit);
     const start = this.clock();
     let pending: Promise<T>;
     try {
@@ -351,14 +274,15 @@ export class CircuitBreaker {
   /** `onResult(…, 'success')`, with the common case — closed, quick, unobserved — first. */
   private succeeded(permit: Permit, start: number): void {
     const now = this.clock();
+    const p = this.phase;
     if (
-      this.s === 'closed' &&
+      p.state === 'closed' &&
       permit.epoch === this.epoch &&
       now - start < this.settings.slowCallDurationMs &&
       this.listeners.length === 0
     ) {
       // The permit never left `execute`: it cannot have been used already.
-      this.inFlight--;
+      p.inFlight--;
       this.window.record(now, false, false);
       const reason = tripReason(this.settings, this.window, this.settings.minimumCalls, true);
       if (reason) this.open(now, reason);
@@ -395,11 +319,11 @@ export class CircuitBreaker {
   }
 
   snapshot(): BreakerSnapshot {
-    this.settle();
+    const p = this.settle();
     return {
-      state: this.s,
-      since: this.since,
-      openUntil: this.openUntil,
+      state: p.state,
+      since: p.since,
+      openUntil: this.lastOpenUntil,
       consecutiveOpens: this.consecutiveOpens,
     };
   }
@@ -409,20 +333,21 @@ export class CircuitBreaker {
    * empty: a state change resets it anyway, and a closed breaker's old calls are history.
    */
   restore(snapshot: BreakerSnapshot, reason = 'restored'): void {
-    const from = this.s;
+    const from = this.phase.state;
     this.consecutiveOpens = snapshot.consecutiveOpens;
-    this.openUntil = snapshot.openUntil;
-    if (from === snapshot.state && this.since === snapshot.since) return;
-    this.s = snapshot.state;
-    this.since = snapshot.since;
+    this.lastOpenUntil = snapshot.openUntil;
+    if (from === snapshot.state && this.phase.since === snapshot.since) {
+      // The same state: only an open period's end may have moved.
+      if (this.phase.state === 'open') this.phase = { ...this.phase, until: snapshot.openUntil };
+      return;
+    }
+    this.phase = phaseOf(snapshot.state, snapshot.since, snapshot.openUntil);
     this.epoch++;
-    this.inFlight = 0;
     this.window.reset();
     this.trialWindow.reset();
-    this.trialPermits = 0;
     if (from !== snapshot.state) {
       for (const l of this.listeners)
-        l.onTransition?.({ breaker: this.name, from, to: this.s, at: this.clock(), reason });
+        l.onTransition?.({ breaker: this.name, from, to: snapshot.state, at: this.clock(), reason });
     }
   }
 
@@ -433,90 +358,56 @@ export class CircuitBreaker {
    * read of the breaker first makes that move, dated at the limit. The trials still running then
    * belong to the old state, so their late results are not judged (as in resilience4j).
    */
-  private settle(): BreakerState {
-    if (this.s !== 'half_open') return this.s;
+  private settle(): Phase {
+    const p = this.phase;
+    if (p.state !== 'half_open') return p;
     const limit = this.settings.maxWaitInHalfOpenMs;
-    if (limit > 0 && this.clock() - this.since >= limit) {
-      this.open(this.since + limit, `no trial result within ${limit} ms`);
+    if (limit > 0 && this.clock() - p.since >= limit) {
+      this.open(p.since + limit, `no trial result within ${limit} ms`);
     }
-    return this.s;
+    return this.phase;
   }
 
   private acquireTrial(): Permit | CircuitOpenError {
-    if (this.trialPermits + this.trialWindow.calls >= this.settings.permittedCallsInHalfOpen) {
+    const p = this.phase;
+    if (p.state !== 'half_open') return this.tryAcquire();
+    if (p.trialPermits + this.trialWindow.calls >= this.settings.permittedCallsInHalfOpen) {
       return this.reject(THROTTLE_RETRY_MS);
     }
-    this.trialPermits++;
+    p.trialPermits++;
     return new Permit(this.epoch);
   }
 
   private giveBack(permit: Permit): void {
     if (permit.epoch !== this.epoch) return;
-    if (this.s === 'half_open') this.trialPermits--;
-    else this.inFlight--;
+    const p = this.phase;
+    if (p.state === 'half_open') p.trialPermits--;
+    else if ('inFlight' in p) p.inFlight--;
   }
 
   private reject(retryAfterMs: number): CircuitOpenError {
     if (this.listeners.length) this.emitOutcome('rejected', 0);
-    return CircuitOpenError.of(this.name, this.s, retryAfterMs);
+    return CircuitOpenError.of(this.name, this.phase.state, retryAfterMs);
   }
 
   private open(now: number, reason: string): void {
     this.consecutiveOpens++;
-    this.openUntil = now + openPeriodMs(this.settings, this.consecutiveOpens);
+    this.lastOpenUntil = now + openPeriodMs(this.settings, this.consecutiveOpens);
     this.transition('open', now, reason);
   }
 
   private transition(to: BreakerState, now: number, reason: string): void {
-    const from = this.s;
+    const from = this.phase.state;
     if (to === 'closed') this.consecutiveOpens = 0;
-    this.s = to;
-    this.since = now;
     // Metrics reset on every state change; calls still in flight belong to the old state.
+    this.phase = phaseOf(to, now, this.lastOpenUntil);
     this.epoch++;
     this.window.reset();
     this.trialWindow.reset();
-    this.trialPermits = 0;
-    this.inFlight = 0;
     for (const l of this.listeners) l.onTransition?.({ breaker: this.name, from, to, at: now, reason });
   }
 
   private emitOutcome(outcome: CallOutcome, durationMs: number): void {
     for (const l of this.listeners) l.onOutcome?.(this.name, outcome, durationMs);
   }
-}
-
-/**
- * Why a window's totals trip a breaker, or null: the failure count (in a closed state's window), or
- * the failure or slow-call rate once the window holds `minimumCalls`.
- */
-export function tripReason(
-  settings: BreakerSettings,
-  w: Totals,
-  minimumCalls: number,
-  countsFailures: boolean,
-): string | null {
-  const { failureCountThreshold, failureRateThreshold, slowCallRateThreshold } = settings;
-  if (countsFailures && failureCountThreshold !== null && w.failures >= failureCountThreshold) {
-    return `${w.failures} failures in the window (threshold ${failureCountThreshold})`;
-  }
-  if (w.calls < minimumCalls || w.calls === 0) return null;
-  if (w.failures * 100 >= failureRateThreshold * w.calls) {
-    return `failure rate ${round((w.failures * 100) / w.calls)}% of ${w.calls} calls (threshold ${failureRateThreshold}%)`;
-  }
-  if (w.slow * 100 >= slowCallRateThreshold * w.calls) {
-    return `slow-call rate ${round((w.slow * 100) / w.calls)}% of ${w.calls} calls (threshold ${slowCallRateThreshold}%)`;
-  }
-  return null;
-}
-
-/** How long the `consecutiveOpens`-th opening in a row lasts: the wait, grown by the backoff, capped. */
-export function openPeriodMs(settings: BreakerSettings, consecutiveOpens: number): number {
-  const { waitDurationMs, waitBackoffMultiplier, maxWaitDurationMs } = settings;
-  const grown = waitDurationMs * waitBackoffMultiplier ** Math.max(0, consecutiveOpens - 1);
-  return Math.min(Math.max(waitDurationMs, grown), Math.max(waitDurationMs, maxWaitDurationMs));
-}
-
-function round(n: number): number {
-  return Math.round(n * 10) / 10;
 }

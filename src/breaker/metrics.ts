@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { BreakerStates } from './breaker';
+import { BreakerStates } from './state';
 import type { BreakerListener } from './breaker';
 import type { Breakers } from './registry';
 

@@ -1,29 +1,27 @@
 import type { BreakerConfig, BreakersConfig } from '../config/schema';
-import { CircuitBreaker, DEFAULT_BREAKER_SETTINGS } from './breaker';
-import type {
-  BreakerListener,
-  BreakerSettings,
-  BreakerSnapshot,
-  BreakerState,
-  Clock,
-  ErrorVerdict,
-} from './breaker';
-
-/** The states worth keeping across a restart: the ones that keep calls off a dependency. */
-const REJECTING: readonly BreakerState[] = ['open', 'half_open', 'forced_open'];
+import { parseBreakerName } from '../shared/breaker-name';
+import type { BreakerKind, BreakerName } from '../shared/breaker-name';
+import { CircuitBreaker } from './breaker';
+import type { BreakerListener, Clock, ErrorVerdict } from './breaker';
 import { coarseClock } from './clock';
+import { DEFAULT_BREAKER_SETTINGS } from './settings';
+import type { BreakerSettings } from './settings';
 import { SharedBreaker } from './shared';
+import type { Query } from './shared';
+import type { BreakerSnapshot, BreakerState } from './state';
 import type { BreakerView } from './view';
 
 export type { BreakerView } from './view';
-import type { Query } from './shared';
+
+/** The states worth keeping across a restart: the ones that keep calls off a dependency. */
+const REJECTING: readonly BreakerState[] = ['open', 'half_open', 'forced_open'];
 
 /**
  * What each kind of dependency needs beyond the general defaults. Infrastructure calls and test
  * runs are long (their activities may take 15 min): a call is slow well before that limit, and a
  * trial may take as long as one attempt may, so the half-open limit never discards a trial result.
  */
-const KIND_DEFAULTS: Record<string, Partial<BreakerSettings>> = {
+const KIND_DEFAULTS: Record<BreakerKind, Partial<BreakerSettings>> = {
   infra: { slowCallDurationMs: 10 * 60_000, maxWaitInHalfOpenMs: 20 * 60_000 },
   checks: { slowCallDurationMs: 10 * 60_000, maxWaitInHalfOpenMs: 20 * 60_000 },
   dns: { slowCallDurationMs: 60_000 },
@@ -56,11 +54,15 @@ export function toSettings(base: BreakerSettings, c: BreakerConfig): BreakerSett
 export type BreakerAction = 'open' | 'close' | 'reset';
 
 /** Whether `name` is a dependency of a worker with these targets: `cmdb`, `checks`, `dns:<t>`, `infra:<t>`. */
-export function isDependency(name: string, targets: readonly string[]): boolean {
-  const [kind, target] = name.split(':');
-  if (target === undefined) return kind === 'cmdb' || kind === 'checks';
-  return (kind === 'dns' || kind === 'infra') && targets.includes(target);
+export function isDependency(name: string, targets: readonly string[]): name is BreakerName {
+  const parsed = parseBreakerName(name);
+  if (!parsed) return false;
+  if (parsed.target === null) return parsed.kind === 'cmdb' || parsed.kind === 'checks';
+  return targets.includes(parsed.target);
 }
+
+/** The kind of a breaker's name (`dns` for `dns:prod`). */
+const kindOf = (name: BreakerName): BreakerKind => parseBreakerName(name)!.kind;
 
 /**
  * The breakers of one worker, one per dependency (`dns:<target>`, `infra:<target>`, `cmdb`,
@@ -69,8 +71,8 @@ export function isDependency(name: string, targets: readonly string[]): boolean 
  * breaker then stands in only while the database cannot be reached.
  */
 export class Breakers {
-  private readonly breakers = new Map<string, CircuitBreaker>();
-  private readonly sharedBreakers = new Map<string, SharedBreaker>();
+  private readonly breakers = new Map<BreakerName, CircuitBreaker>();
+  private readonly sharedBreakers = new Map<BreakerName, SharedBreaker>();
   private readonly listeners: BreakerListener[] = [];
 
   constructor(
@@ -95,8 +97,8 @@ export class Breakers {
     for (const b of this.sharedBreakers.values()) b.listen(listener);
   }
 
-  settingsFor(name: string): BreakerSettings {
-    const kind = name.split(':')[0]!;
+  settingsFor(name: BreakerName): BreakerSettings {
+    const kind = kindOf(name);
     let settings: BreakerSettings = { ...DEFAULT_BREAKER_SETTINGS, ...KIND_DEFAULTS[kind] };
     for (const c of [this.config.defaults, this.config.dependencies[kind], this.config.dependencies[name]]) {
       if (c) settings = toSettings(settings, c);
@@ -105,7 +107,7 @@ export class Breakers {
   }
 
   /** This worker's own breaker for a dependency (the breaker itself when the backend is local). */
-  get(name: string): CircuitBreaker {
+  get(name: BreakerName): CircuitBreaker {
     let b = this.breakers.get(name);
     if (!b) {
       b = new CircuitBreaker(name, this.settingsFor(name), this.clock);
@@ -127,14 +129,14 @@ export class Breakers {
   }
 
   /** Runs `call` through the named breaker; a rejection is thrown as a CircuitOpenError. */
-  run<T>(name: string, call: () => Promise<T>, classify: (e: unknown) => ErrorVerdict): Promise<T> {
+  run<T>(name: BreakerName, call: () => Promise<T>, classify: (e: unknown) => ErrorVerdict): Promise<T> {
     if (!this.shared) return this.get(name).execute(call, classify);
     const local = () => this.get(name).execute(call, classify);
     return this.sharedFor(name).execute(call, classify, local, (e) => this.shared?.onStoreError?.(e));
   }
 
   /** How long until the named breaker may let a call through (0: now). */
-  async retryAfterMs(name: string): Promise<number> {
+  async retryAfterMs(name: BreakerName): Promise<number> {
     if (this.shared) {
       try {
         return await this.sharedFor(name).retryAfterMs();
@@ -148,7 +150,7 @@ export class Breakers {
   /** Every breaker: this worker's, or with a shared store every worker's. */
   async list(): Promise<BreakerView[]> {
     if (this.shared) {
-      const { rows } = await this.shared.query<{ name: string }>(
+      const { rows } = await this.shared.query<{ name: BreakerName }>(
         'SELECT name FROM circuit_breakers ORDER BY name',
         [],
       );
@@ -157,14 +159,14 @@ export class Breakers {
     return [...this.breakers.keys()].sort().map((name) => this.localView(name));
   }
 
-  async view(name: string): Promise<BreakerView> {
+  async view(name: BreakerName): Promise<BreakerView> {
     if (!this.shared) return this.localView(name);
     const v = await this.sharedFor(name).view();
     return { name, ...v, inFlight: this.get(name).metrics().inFlight };
   }
 
   /** An operator's change, on the shared state too when there is one. */
-  async operate(name: string, action: BreakerAction, by: string): Promise<BreakerView> {
+  async operate(name: BreakerName, action: BreakerAction, by: string): Promise<BreakerView> {
     const b = this.get(name);
     if (action === 'open') b.forceOpen(by);
     else if (action === 'close') b.close(by);
@@ -181,7 +183,7 @@ export class Breakers {
     this.persistence?.save(snapshots);
   }
 
-  private localView(name: string): BreakerView {
+  private localView(name: BreakerName): BreakerView {
     const b = this.get(name);
     return {
       name,
@@ -192,7 +194,7 @@ export class Breakers {
     };
   }
 
-  private sharedFor(name: string): SharedBreaker {
+  private sharedFor(name: BreakerName): SharedBreaker {
     let b = this.sharedBreakers.get(name);
     if (!b) {
       const local = this.get(name);
@@ -213,8 +215,8 @@ export class Breakers {
   }
 
   /** The state the configured mode puts a breaker in when it is not open: closed, disabled or metrics-only. */
-  private modeState(name: string): 'closed' | 'disabled' | 'metrics_only' {
-    const kind = name.split(':')[0]!;
+  private modeState(name: BreakerName): 'closed' | 'disabled' | 'metrics_only' {
+    const kind = kindOf(name);
     const mode =
       this.config.dependencies[name]?.mode ??
       this.config.dependencies[kind]?.mode ??

@@ -1,19 +1,9 @@
 import type { QueryResult, QueryResultRow } from 'pg';
-import {
-  CircuitOpenError,
-  FORCED_OPEN_RETRY_MS,
-  openPeriodMs,
-  THROTTLE_RETRY_MS,
-  tripReason,
-} from './breaker';
-import type {
-  BreakerListener,
-  BreakerSettings,
-  BreakerSnapshot,
-  BreakerState,
-  Clock,
-  ErrorVerdict,
-} from './breaker';
+import { CircuitOpenError, isCircuitOpenError } from './errors';
+import { FORCED_OPEN_RETRY_MS, openPeriodMs, THROTTLE_RETRY_MS, tripReason } from './settings';
+import type { BreakerListener, Clock, ErrorVerdict } from './breaker';
+import type { BreakerSettings } from './settings';
+import type { BreakerSnapshot, BreakerState } from './state';
 import type { BreakerView } from './view';
 
 /** What runs the shared breakers' SQL: the CMDB's database. */
@@ -95,7 +85,7 @@ export class SharedBreaker {
       onStoreError(e as Error);
       return fallback();
     }
-    if (permit instanceof CircuitOpenError) throw permit;
+    if (isCircuitOpenError(permit)) throw permit;
     const start = this.clock();
     const record = (verdict: ErrorVerdict | 'success') =>
       this.report(permit as SharedPermit, this.clock() - start, verdict).catch(onStoreError);

@@ -1,4 +1,4 @@
-import type { BreakerState } from './breaker';
+import type { BreakerState } from './state';
 
 /** One breaker as `greenlight breakers` shows it. */
 export interface BreakerView {

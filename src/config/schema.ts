@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Duration } from '../shared/durations';
 import { Policy, policyFacts, RELEASE_FACTS } from '../shared/policy';
+import { BreakerConfigKey } from '../shared/breaker-name';
 import { ServiceName, TargetName } from '../shared/release';
 import { ApprovalRule, MaintenanceWindow } from '../shared/target';
 import { checkPathProblem } from '../providers/checks/http';
@@ -349,20 +350,12 @@ export const BreakerConfig = z.strictObject({
 });
 export type BreakerConfig = z.output<typeof BreakerConfig>;
 
-/** A dependency's breaker name: a kind, or a kind and a target (`dns:prod`). */
-export const BreakerName = z
-  .string()
-  .regex(
-    /^(infra|dns|cmdb|checks)(:[a-z0-9][a-z0-9-]*)?$/,
-    'infra, dns, cmdb or checks, optionally :<target>',
-  );
-
 export const BreakersConfig = z.strictObject({
   /** `local`: per worker process; `postgres`: shared by every worker through the CMDB's database. */
   backend: z.enum(['local', 'postgres']).default('local'),
   defaults: BreakerConfig.default({}),
   /** Per kind (`dns`) or per dependency (`dns:prod`); the more specific wins. */
-  dependencies: namedRecord(BreakerName, BreakerConfig, 'dependency', {
+  dependencies: namedRecord(BreakerConfigKey, BreakerConfig, 'dependency', {
     error: (issue) =>
       issue.code === 'invalid_key'
         ? 'a dependency is infra, dns, cmdb or checks, optionally :<target>'

@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import type { BreakerView } from '../../breaker/registry';
-import { BreakerName } from '../../config/schema';
+import { BreakerConfigKey } from '../../shared/breaker-name';
 import { adminRequest } from '../admin-client';
 import { formatBreakers } from '../format';
 import { validateName } from './arguments';
@@ -29,7 +29,7 @@ export const breakerCommands: CommandGroup = (program, cli) => {
       .option('--by <name>', 'who does it (logged)', userInfo().username)
       .option('--json', 'print JSON', false)
       .action(async (name: string, o: { by: string; json: boolean }) => {
-        validateName(BreakerName, name, 'breaker name');
+        validateName(BreakerConfigKey, name, 'breaker name');
         const view = (await adminRequest(
           cli.settings().admin,
           'POST',

@@ -1,3 +1,4 @@
+import { breakerName } from '../../shared/breaker-name';
 import { log, patched, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import { BreakerNotice, isTerminalStage } from '../../shared/release';
@@ -44,7 +45,12 @@ export function breakerNoticeHandler(
     const { breaker } = notice.data;
     const { target } = release.status;
     // The CMDB's breaker never holds a release back: its writes wait in the outbox.
-    const isOurs = [`infra:${target}`, `dns:${target}`, 'checks'].includes(breaker);
+    const ours: readonly string[] = [
+      breakerName('infra', target),
+      breakerName('dns', target),
+      breakerName('checks'),
+    ];
+    const isOurs = ours.includes(breaker);
     if (!isOurs || isVerifying || believed >= MAX_NOTICES) {
       log.warn('breaker notice ignored', {
         breaker: breaker.slice(0, 100),

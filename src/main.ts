@@ -17,10 +17,11 @@ import { findTemporalCli } from './temporal/cli-binary';
 import {
   connectionOptions,
   ensureSearchAttributes,
-  LOCAL_ADDRESS,
+  localAddress,
   workerConnection,
 } from './temporal/connection';
-import { createLocalProviders, createWorker } from './worker';
+import { composeDependencies } from './compose/root';
+import { createWorker } from './worker';
 import { startAdminServer } from './admin';
 import { isDependency } from './breaker/registry';
 import { isProviderError } from './providers/errors';
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
 
   const server = settings.temporal.address ? null : await startLocalServer(settings, logger);
   started.server = server;
-  const address = settings.temporal.address ?? LOCAL_ADDRESS(settings.temporal.devServerPort);
+  const address = settings.temporal.address ?? localAddress(settings.temporal.devServerPort);
   if (!server) await registerSearchAttributes(settings, address, logger);
   if (isStopping) return;
 
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     connection: await Connection.connect(connectionOptions(settings.temporal, address)),
     namespace: settings.temporal.namespace,
   });
-  const providers = await createLocalProviders(settings.config, settings.stateDir, {
+  const providers = await composeDependencies(settings.config, settings.stateDir, {
     client,
     cmdbUrl: settings.cmdbUrl,
     searchPath: settings.searchPath,
@@ -159,8 +160,8 @@ async function startLocalServer(settings: Settings, logger: Logger): Promise<Tes
   const { devServerPort: port, uiPort, namespace } = settings.temporal;
   if (await isListening(port)) {
     logger.info({ port }, 'a Temporal server already listens on the dev port; using it');
-    await registerSearchAttributes(settings, LOCAL_ADDRESS(port), logger);
-    await warnAboutOtherWorkers(settings, LOCAL_ADDRESS(port), logger);
+    await registerSearchAttributes(settings, localAddress(port), logger);
+    await warnAboutOtherWorkers(settings, localAddress(port), logger);
     return null;
   }
   const cli = await findTemporalCli({
@@ -183,7 +184,7 @@ async function startLocalServer(settings: Settings, logger: Logger): Promise<Tes
       searchAttributes: ALL_SEARCH_ATTRIBUTES,
     },
   });
-  logger.info({ address: LOCAL_ADDRESS(port), dbFilename }, 'Temporal dev server ready');
+  logger.info({ address: localAddress(port), dbFilename }, 'Temporal dev server ready');
   return env;
 }
 

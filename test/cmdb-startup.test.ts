@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { LocalProcessInfra } from '../src/providers/infra/local-process';
-import { EXAMPLE_SERVICE } from '../src/worker';
+import { EXAMPLE_SERVICE } from '../src/providers/infra/local-process';
 import { freePort, startPostgres } from './helpers/postgres';
 import type { PostgresServer } from './helpers/postgres';
 import { destroyAll, runCli, startDevServer } from './helpers/temporal';

@@ -7,8 +7,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../src/activities';
 import { parseOrThrow } from '../src/config/errors';
 import { Config } from '../src/config/schema';
-import { createLocalProviders } from '../src/worker';
-import type { Providers } from '../src/worker';
+import { composeDependencies } from '../src/compose/root';
+import type { Dependencies } from '../src/compose/root';
 import type { Deployment } from '../src/shared/release';
 import { iacBinary } from './helpers/iac';
 import { startKnot } from './helpers/knot';
@@ -18,7 +18,7 @@ const IPV6_MODULE = resolve(__dirname, '..', '..', 'test', 'fixtures', 'ipv6-end
 
 let knot: KnotServer;
 let stateDir: string;
-let providers: Providers;
+let providers: Dependencies;
 
 before(async () => {
   knot = await startKnot();
@@ -42,7 +42,7 @@ before(async () => {
     },
     'test config',
   );
-  providers = await createLocalProviders(config, stateDir, {
+  providers = await composeDependencies(config, stateDir, {
     searchPath: process.env.PATH ?? '',
     env: { GREENLIGHT_TSIG_SECRET: knot.secret },
   });

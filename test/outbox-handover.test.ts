@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { CmdbOutbox } from '../src/breaker/outbox';
 import { parseOrThrow } from '../src/config/errors';
 import { Config } from '../src/config/schema';
-import { createLocalProviders } from '../src/worker';
+import { composeDependencies } from '../src/compose/root';
 import { startPostgres } from './helpers/postgres';
 import type { PostgresServer } from './helpers/postgres';
 import { TEST_CONFIG } from './helpers/temporal';
@@ -57,7 +57,7 @@ describe('the CMDB outbox of a worker that never comes back', () => {
     await copyFile(join(lost, 'outbox', 'cmdb.json'), join(fresh, 'outbox', 'cmdb.json'));
     let replayed!: (count: number) => void;
     const count = new Promise<number>((resolve) => (replayed = resolve));
-    const providers = await createLocalProviders(parseOrThrow(Config, TEST_CONFIG, 'test config'), fresh, {
+    const providers = await composeDependencies(parseOrThrow(Config, TEST_CONFIG, 'test config'), fresh, {
       cmdbUrl: postgres.url,
       outboxIntervalMs: 100,
       onOutboxReplayed: (n) => replayed(n),

@@ -12,9 +12,8 @@ import { CommandCheckRunner } from '../src/providers/checks/command';
 import type { CommandCheck, HttpCheck } from '../src/providers/checks/types';
 import { LocalDnsStore } from '../src/providers/dns/local-store';
 import { isProviderError } from '../src/providers/errors';
-import { LocalProcessInfra } from '../src/providers/infra/local-process';
+import { EXAMPLE_SERVICE, LocalProcessInfra } from '../src/providers/infra/local-process';
 import { JsonFile } from '../src/providers/json-file';
-import { EXAMPLE_SERVICE } from '../src/worker';
 import { getJson, isProcessAlive } from './helpers/temporal';
 
 let stateDir: string;

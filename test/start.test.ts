@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalProcessInfra } from '../src/providers/infra/local-process';
-import { EXAMPLE_SERVICE } from '../src/worker';
+import { EXAMPLE_SERVICE } from '../src/providers/infra/local-process';
 import { freePort } from './helpers/postgres';
 import { destroyAll, getJson, runCli, temporalCliPath } from './helpers/temporal';
 

@@ -9,7 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { GreenlightClient } from '../src/client/api';
 import type { ConfigInput } from '../src/config/schema';
 import { LocalProcessInfra } from '../src/providers/infra/local-process';
-import { EXAMPLE_SERVICE } from '../src/worker';
+import { EXAMPLE_SERVICE } from '../src/providers/infra/local-process';
 import { startBind } from './helpers/bind';
 import type { BindServer } from './helpers/bind';
 import { startTcpProxy } from './helpers/proxy';

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { DEPLOYMENT_COLOURS, DEPLOYMENT_STATUSES, ServiceName, TargetName, Version } from '../shared/release';
+import { Zone } from '../shared/target';
 
 // The input of each activity, parsed at its start: an activity is an edge anyone may call.
 
 export const Hostname = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'a DNS host name');
-export const Zone = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'a DNS zone');
 
 export const DeploymentSchema = z.object({
   service: ServiceName,

@@ -61,20 +61,20 @@ export const FORCED_OPEN_RETRY_MS = 10_000;
  */
 export function tripReason(
   settings: BreakerSettings,
-  w: Totals,
+  totals: Totals,
   minimumCalls: number,
   countsFailures: boolean,
 ): string | null {
   const { failureCountThreshold, failureRateThreshold, slowCallRateThreshold } = settings;
-  if (countsFailures && failureCountThreshold !== null && w.failures >= failureCountThreshold) {
-    return `${w.failures} failures in the window (threshold ${failureCountThreshold})`;
+  if (countsFailures && failureCountThreshold !== null && totals.failures >= failureCountThreshold) {
+    return `${totals.failures} failures in the window (threshold ${failureCountThreshold})`;
   }
-  if (w.calls < minimumCalls || w.calls === 0) return null;
-  if (w.failures * 100 >= failureRateThreshold * w.calls) {
-    return `failure rate ${round((w.failures * 100) / w.calls)}% of ${w.calls} calls (threshold ${failureRateThreshold}%)`;
+  if (totals.calls < minimumCalls || totals.calls === 0) return null;
+  if (totals.failures * 100 >= failureRateThreshold * totals.calls) {
+    return `failure rate ${round((totals.failures * 100) / totals.calls)}% of ${totals.calls} calls (threshold ${failureRateThreshold}%)`;
   }
-  if (w.slow * 100 >= slowCallRateThreshold * w.calls) {
-    return `slow-call rate ${round((w.slow * 100) / w.calls)}% of ${w.calls} calls (threshold ${slowCallRateThreshold}%)`;
+  if (totals.slow * 100 >= slowCallRateThreshold * totals.calls) {
+    return `slow-call rate ${round((totals.slow * 100) / totals.calls)}% of ${totals.calls} calls (threshold ${slowCallRateThreshold}%)`;
   }
   return null;
 }

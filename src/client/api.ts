@@ -9,7 +9,6 @@ import {
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { tsToDate } from '@temporalio/common/lib/time';
 import { z } from 'zod';
-import { formatIssues } from '../config/errors';
 import {
   abortUpdate,
   goUpdate,
@@ -430,9 +429,7 @@ function validate<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
-  const issues = fields
-    ? describeIssues(result.error.issues, fields)
-    : formatIssues(result.error.issues).trim().replace(/\n\s*/g, '; ');
+  const issues = describeIssues(result.error.issues, fields ? { fields } : {});
   throw new GreenlightError(`invalid ${what}: ${issues}`, 'invalid_input');
 }
 

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { describeIssues, preview } from '../shared/text';
 
 /** Bad configuration or input: one line per problem, each naming the key and the bad value. */
 export class ConfigError extends Error {
@@ -39,20 +40,15 @@ export function formatIssues(
   issues: readonly z.core.$ZodIssue[],
   source: { data?: unknown; writtenAt?: WrittenAt } = {},
 ): string {
-  return issues
-    .map((issue) => {
-      const key = issue.path.length ? issue.path.map(String).join('.') : '(root)';
-      // A value under a secret-looking key is never echoed: it may be the secret itself.
-      const isSecret = issue.path.some((p) => /secret|password|token|url$/i.test(String(p)));
-      const got =
-        'input' in issue && issue.input !== undefined && !isSecret ? ` (got ${given(issue, source)})` : '';
-      return `  ${key}: ${issue.message}${got}`;
-    })
-    .join('\n');
+  return `  ${describeIssues(issues, { given: (issue) => given(issue, source) }, '\n  ')}`;
 }
 
-function given(issue: z.core.$ZodIssue, source: { data?: unknown; writtenAt?: WrittenAt }): string {
+function given(
+  issue: z.core.$ZodIssue,
+  source: { data?: unknown; writtenAt?: WrittenAt },
+): string | undefined {
   const input: unknown = 'input' in issue ? issue.input : undefined;
+  if (input === undefined) return undefined;
   if (typeof input !== 'number' || issue.code === 'invalid_key') return preview(input);
   const raw = valueAt(source.data, issue.path);
   if (typeof raw === 'string') return preview(raw);
@@ -68,9 +64,4 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
     value = (value as Record<PropertyKey, unknown>)[key];
   }
   return value;
-}
-
-function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

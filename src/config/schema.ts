@@ -3,14 +3,12 @@ import { Duration } from '../shared/durations';
 import { Policy, policyFacts, RELEASE_FACTS } from '../shared/policy';
 import { BreakerConfigKey } from '../shared/breaker-name';
 import { ServiceName, TargetName } from '../shared/release';
-import { ApprovalRule, MaintenanceWindow } from '../shared/target';
+import { ApprovalRule, MaintenanceWindow, Zone } from '../shared/target';
 import { checkPathProblem } from '../providers/checks/http';
 import { TsigAlgorithms } from '../providers/dns/wire';
 import type { TsigAlgorithm } from '../providers/dns/wire';
 
 const TSIG_ALGORITHMS = Object.keys(TsigAlgorithms) as [TsigAlgorithm, ...TsigAlgorithm[]];
-
-const Zone = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'a zone is a DNS name such as example.internal');
 
 const DAY_MS = 86_400_000;
 /** The longest wait a release may hold (a gate, a bake, a kept blue): longer is a typo. */

@@ -27,11 +27,17 @@ export const MaintenanceWindow = z.strictObject({
 });
 export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
 
+/** A DNS zone: lowercase labels of letters, digits and `-`, joined by dots. */
+export const Zone = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'a zone is a DNS name such as example.internal');
+
 /** Everything the release workflow needs to know about a target; resolved by the worker's config. */
 export const TargetSettings = z.strictObject({
   name: TargetName,
   /** DNS zone of the target's host names. */
-  zone: z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'a zone is a DNS name such as example.internal'),
+  zone: Zone,
   approval: ApprovalRule,
   policy: Policy,
   /** How long health checks run after cutover before the release is considered good. Default 10s. */

@@ -69,26 +69,60 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, (c) => `\\${c}`);
 }
 
+/** How zod issues are worded for the people who sent the input. */
+export interface IssueWording {
+  /**
+   * The fields of a small request (an approval, an abort): issues are then worded as sentences
+   * that name the fields, an unknown key among them. Without it, each issue is `<key>: <message>`.
+   */
+  fields?: readonly string[];
+  /** The value given, as shown after the message (`(got …)`); the default shows a short preview. */
+  given?: (issue: z.core.$ZodIssue) => string | undefined;
+}
+
 /**
- * Zod issues as one line written for a person: each names the field and what is expected, never
- * a library's wording. `fields` lists the fields the object accepts, for unknown-key messages.
+ * Zod issues in words for a person, joined by `separator`: the one formatter of every edge
+ * (requests, activity input, the configuration). A value under a secret-looking key is never shown.
  */
-export function describeIssues(issues: readonly z.core.$ZodIssue[], fields: readonly string[]): string {
-  return issues
-    .map((issue) => {
-      const field = issue.path.map(String).join('.');
-      switch (issue.code) {
-        case 'unrecognized_keys':
-          return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys
-            .slice(0, 3)
-            .map((k) => JSON.stringify(k.slice(0, 40)))
-            .join(', ')}; the fields are ${fields.join(', ')}`;
-        case 'invalid_type':
-          if (!field) return `expected an object with the fields ${fields.join(', ')}`;
-          return issue.message.startsWith(field) ? issue.message : `${field} must be ${issue.expected}`;
-        default:
-          return issue.message;
-      }
-    })
-    .join('; ');
+export function describeIssues(
+  issues: readonly z.core.$ZodIssue[],
+  wording: IssueWording = {},
+  separator = '; ',
+): string {
+  return issues.map((issue) => describeIssue(issue, wording)).join(separator);
+}
+
+function describeIssue(issue: z.core.$ZodIssue, { fields, given = givenInput }: IssueWording): string {
+  const field = issue.path.map(String).join('.');
+  if (fields) {
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys
+          .slice(0, 3)
+          .map((k) => JSON.stringify(k.slice(0, 40)))
+          .join(', ')}; the fields are ${fields.join(', ')}`;
+      case 'invalid_type':
+        if (!field) return `expected an object with the fields ${fields.join(', ')}`;
+        return issue.message.startsWith(field) ? issue.message : `${field} must be ${issue.expected}`;
+      default:
+        return issue.message;
+    }
+  }
+  const isSecret = issue.path.some((p) => /secret|password|token|url$/i.test(String(p)));
+  const shown = isSecret ? undefined : given(issue);
+  return `${field || '(root)'}: ${issue.message}${shown === undefined ? '' : ` (got ${shown})`}`;
+}
+
+/** The input an issue reports, as a short preview. */
+function givenInput(issue: z.core.$ZodIssue): string | undefined {
+  if (!('input' in issue) || issue.input === undefined) return undefined;
+  return typeof issue.input === 'number' && !Number.isFinite(issue.input)
+    ? String(issue.input)
+    : preview(issue.input);
+}
+
+/** A value as JSON, cut to 80 characters. */
+export function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

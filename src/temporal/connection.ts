@@ -6,7 +6,8 @@ import type { NativeConnectionOptions } from '@temporalio/worker';
 import type { TemporalSettings } from '../config/load';
 import { ALL_SEARCH_ATTRIBUTES } from '../shared/messages';
 
-export const LOCAL_ADDRESS = (port: number) => `127.0.0.1:${port}`;
+/** The address of a Temporal server on this machine (the local dev server). */
+export const localAddress = (port: number): string => `127.0.0.1:${port}`;
 
 /** Connection options shared by the client and the worker: address, TLS (mTLS or CA), API key. */
 export function connectionOptions(t: TemporalSettings, address: string) {
@@ -25,7 +26,7 @@ export function connectionOptions(t: TemporalSettings, address: string) {
 
 export function clientConnection(t: TemporalSettings): Promise<Connection> {
   return Connection.connect({
-    ...connectionOptions(t, t.address ?? LOCAL_ADDRESS(t.devServerPort)),
+    ...connectionOptions(t, t.address ?? localAddress(t.devServerPort)),
     connectTimeout: '5s',
   });
 }

@@ -115,7 +115,7 @@ function validateStart(
   if (!request.success) {
     throw outcome(
       FailureTypes.invalidInput,
-      `invalid release start: ${describeIssues(request.error.issues, REQUEST_FIELDS)}`,
+      `invalid release start: ${describeIssues(request.error.issues, { fields: REQUEST_FIELDS })}`,
     );
   }
   const { service, target } = request.data;

@@ -13,7 +13,8 @@ import type { ConfigInput } from '../../src/config/schema';
 import { ALL_SEARCH_ATTRIBUTES } from '../../src/shared/messages';
 import type { ReleaseStatus, Stage } from '../../src/shared/release';
 import { findTemporalCli } from '../../src/temporal/cli-binary';
-import { bundleWorkflows, createLocalProviders, createWorker } from '../../src/worker';
+import { composeDependencies } from '../../src/compose/root';
+import { bundleWorkflows, createWorker } from '../../src/worker';
 import type { LocalProcessInfra } from '../../src/providers/infra/local-process';
 import type { LocalDnsStore } from '../../src/providers/dns/local-store';
 import type { DnsProvider } from '../../src/providers/dns/types';
@@ -201,7 +202,7 @@ export async function startHarness(
   const stateDir = await mkdtemp(join(tmpdir(), 'greenlight-test-'));
   if (options.cmdbUrl) rememberStateBackend(stateDir, postgresStateBackend(options.cmdbUrl));
   const taskQueue = `greenlight-test-${process.pid}`;
-  const providers = await createLocalProviders(config, stateDir, {
+  const providers = await composeDependencies(config, stateDir, {
     searchPath: process.env.PATH ?? '',
     env: options.env,
     cmdbUrl: options.cmdbUrl,

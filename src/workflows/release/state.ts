@@ -261,7 +261,7 @@ export class ReleaseState {
     const parsed = schema.safeParse(isDecision ? raw : (raw ?? {}));
     if (parsed.success) return { ok: true, data: parsed.data };
     const fields = isDecision ? APPROVAL_FIELDS : INTERVENTION_FIELDS;
-    return { ok: false, reason: `invalid ${kind}: ${describeIssues(parsed.error.issues, fields)}` };
+    return { ok: false, reason: `invalid ${kind}: ${describeIssues(parsed.error.issues, { fields })}` };
   }
 
   private judgeDecision(kind: 'approve' | 'reject', { approver }: ApprovalInput): Verdict {

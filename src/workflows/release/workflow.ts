@@ -7,6 +7,7 @@ import {
 } from '@temporalio/workflow';
 import { FailureTypes } from '../../shared/messages';
 import { hostnames, isTerminalStage, ReleaseRequest } from '../../shared/release';
+import { describeIssues } from '../../shared/text';
 import type { ReleaseRequestInput, ReleaseStatus } from '../../shared/release';
 import { quick } from '../common/proxies';
 import { Compensations } from '../common/compensation';
@@ -28,7 +29,7 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
   if (!parsed.success) {
     throw outcome(
       FailureTypes.invalidInput,
-      `invalid release request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      `invalid release request: ${describeIssues(parsed.error.issues)}`,
     );
   }
   const release = new ReleaseState(workflowInfo().workflowId, parsed.data, nowIso());

@@ -1,7 +1,5 @@
+import { brandErrors, hasBrand } from '../shared/brand';
 import type { BreakerState } from './state';
-
-/** Marks a CircuitOpenError whichever copy of this module made it (a bundle, a second install). */
-const CIRCUIT_OPEN = Symbol.for('greenlight.CircuitOpenError');
 
 /**
  * A rejection. An open breaker may reject many calls a second, so a rejection is cheap to make:
@@ -10,7 +8,6 @@ const CIRCUIT_OPEN = Symbol.for('greenlight.CircuitOpenError');
  * it with `isCircuitOpenError`, which also knows the errors of another copy of this module.
  */
 export class CircuitOpenError extends Error {
-  declare readonly [CIRCUIT_OPEN]: true;
   declare readonly breaker: string;
   declare readonly state: BreakerState;
   /** How long until the caller should try again: the rest of the open period, or a short wait while others run. */
@@ -47,9 +44,8 @@ export class CircuitOpenError extends Error {
     return `${this.name}: ${this.message}`;
   }
 }
-// The brand lives on the prototype: setting it costs a rejection nothing.
-Object.defineProperty(CircuitOpenError.prototype, CIRCUIT_OPEN, { value: true });
+const BRAND = brandErrors(CircuitOpenError, 'CircuitOpenError');
 
 export function isCircuitOpenError(e: unknown): e is CircuitOpenError {
-  return typeof e === 'object' && e !== null && (e as { [CIRCUIT_OPEN]?: unknown })[CIRCUIT_OPEN] === true;
+  return hasBrand(e, BRAND);
 }

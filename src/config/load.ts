@@ -1,3 +1,4 @@
+import { checkedText } from '../shared/text';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isScalar, parse as parseYaml, parseDocument } from 'yaml';
@@ -42,13 +43,7 @@ export function cmdbUrlProblem(text: string): string | null {
   return null;
 }
 
-const CmdbUrl = z
-  .string()
-  .max(2000)
-  .superRefine((url, ctx) => {
-    const problem = cmdbUrlProblem(url);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
+const CmdbUrl = checkedText(2000, cmdbUrlProblem);
 
 /** The environment variables greenlight reads; nothing else in the code reads `process.env`. */
 export const Environment = z.object({

@@ -1,3 +1,4 @@
+import { checkedText } from '../shared/text';
 import { z } from 'zod';
 import { Duration } from '../shared/durations';
 import { Policy, policyFacts, RELEASE_FACTS } from '../shared/policy';
@@ -89,13 +90,7 @@ function chosenBy<S extends z.ZodType>(choose: (input: unknown) => S | string) {
   });
 }
 
-const CheckPath = z
-  .string()
-  .max(2000)
-  .superRefine((path, ctx) => {
-    const problem = checkPathProblem(path);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
+const CheckPath = checkedText(2000, checkPathProblem);
 
 export const HttpCheckConfig = z.strictObject({
   name: z.string().min(1).max(60),

@@ -1,3 +1,5 @@
+import { brandErrors, hasBrand } from '../shared/brand';
+
 /**
  * Typed provider errors. Each carries a brand so activities can recognise it across module copies
  * (no `instanceof` across realms), and a flag saying whether retrying may help. Providers know
@@ -17,10 +19,7 @@ export const ProviderErrorKinds = {
 } as const;
 export type ProviderErrorKind = (typeof ProviderErrorKinds)[keyof typeof ProviderErrorKinds];
 
-const BRAND = Symbol.for('greenlight.ProviderError');
-
 export class ProviderError extends Error {
-  readonly [BRAND] = true;
   override readonly name = 'ProviderError';
   constructor(
     readonly kind: ProviderErrorKind,
@@ -32,8 +31,10 @@ export class ProviderError extends Error {
   }
 }
 
+const BRAND = brandErrors(ProviderError, 'ProviderError');
+
 export function isProviderError(e: unknown): e is ProviderError {
-  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
+  return hasBrand(e, BRAND);
 }
 
 /** The alias no longer points where the release expected: somebody else changed it. */

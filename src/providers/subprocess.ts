@@ -1,3 +1,4 @@
+import { brandErrors, hasBrand } from '../shared/brand';
 import { spawn } from 'node:child_process';
 
 /** How a program is run: always an argument array, never a shell. */
@@ -41,11 +42,8 @@ export interface ProcessResult {
   isCanceled: boolean;
 }
 
-const BRAND = Symbol.for('greenlight.SubprocessError');
-
 /** The program could not be started at all (not found, not executable). */
 export class SubprocessError extends Error {
-  readonly [BRAND] = true;
   override readonly name = 'SubprocessError';
   constructor(
     readonly command: string,
@@ -57,8 +55,10 @@ export class SubprocessError extends Error {
   }
 }
 
+const BRAND = brandErrors(SubprocessError, 'SubprocessError');
+
 export function isSubprocessError(e: unknown): e is SubprocessError {
-  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
+  return hasBrand(e, BRAND);
 }
 
 /**

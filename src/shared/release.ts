@@ -56,19 +56,18 @@ export const InterventionInput = z.strictObject({
 export const INTERVENTION_FIELDS = ['by', 'reason'] as const;
 export type InterventionInput = z.infer<typeof InterventionInput>;
 
-export const STAGES = [
+/** The stages before the alias moves: an abort (or a rollback) tears green down and ends there. */
+export const PRE_CUTOVER_STAGES = [
   'queued',
   'deploying',
   'testing',
   'evaluating_policy',
   'awaiting_approval',
   'awaiting_go',
-  'cutting_over',
-  'baking',
-  'awaiting_termination',
-  'terminating_blue',
-  'rolling_back',
-  'cleaning_up',
+] as const;
+
+/** How a release ends. */
+export const TERMINAL_STAGES = [
   'completed',
   'rejected',
   'expired',
@@ -76,19 +75,21 @@ export const STAGES = [
   'aborted',
   'failed',
 ] as const;
+
+export const STAGES = [
+  ...PRE_CUTOVER_STAGES,
+  'cutting_over',
+  'baking',
+  'awaiting_termination',
+  'terminating_blue',
+  'rolling_back',
+  'cleaning_up',
+  ...TERMINAL_STAGES,
+] as const;
 export type Stage = (typeof STAGES)[number];
 
-export const TERMINAL_STAGES: readonly Stage[] = [
-  'completed',
-  'rejected',
-  'expired',
-  'rolled_back',
-  'aborted',
-  'failed',
-];
-
 export function isTerminalStage(stage: Stage): boolean {
-  return TERMINAL_STAGES.includes(stage);
+  return (TERMINAL_STAGES as readonly Stage[]).includes(stage);
 }
 
 /**

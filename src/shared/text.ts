@@ -69,6 +69,17 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, (c) => `\\${c}`);
 }
 
+/** A string of at most `max` characters that `problemOf` finds nothing wrong with; its words are the issue. */
+export function checkedText(max: number, problemOf: (text: string) => string | null) {
+  return z
+    .string()
+    .max(max)
+    .superRefine((text, ctx) => {
+      const problem = problemOf(text);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+}
+
 /** How zod issues are worded for the people who sent the input. */
 export interface IssueWording {
   /**

@@ -16,6 +16,7 @@ import {
   InterventionInput,
   endedReason,
   isTerminalStage,
+  PRE_CUTOVER_STAGES,
 } from '../../shared/release';
 import type { RequestKind } from '../../shared/release';
 import { describeIssues, sameName, showInvisible } from '../../shared/text';
@@ -33,15 +34,6 @@ type StatusFields = Pick<ReleaseRequest, 'service' | 'version' | 'target' | 'ini
 export const MAX_REFUSED = 50;
 /** The newest notes kept in the status. */
 export const MAX_NOTES = 20;
-
-const PRE_CUTOVER: readonly Stage[] = [
-  'queued',
-  'deploying',
-  'testing',
-  'evaluating_policy',
-  'awaiting_approval',
-  'awaiting_go',
-];
 
 /**
  * The state of one release and the rules for the requests people send it. Pure and synchronous:
@@ -91,7 +83,7 @@ export class ReleaseState {
   }
 
   get isCutOver(): boolean {
-    return !PRE_CUTOVER.includes(this.stage);
+    return !(PRE_CUTOVER_STAGES as readonly Stage[]).includes(this.stage);
   }
 
   setStage(stage: Stage, now: string, note?: string): void {

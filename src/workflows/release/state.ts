@@ -9,23 +9,14 @@ import type {
   Stage,
   TestReport,
 } from '../../shared/release';
-import {
-  APPROVAL_FIELDS,
-  ApprovalInput,
-  INTERVENTION_FIELDS,
-  InterventionInput,
-  endedReason,
-  isTerminalStage,
-  PRE_CUTOVER_STAGES,
-} from '../../shared/release';
-import type { RequestKind } from '../../shared/release';
-import { describeIssues, sameName, showInvisible } from '../../shared/text';
+import { endedReason, isTerminalStage, PRE_CUTOVER_STAGES } from '../../shared/release';
+import type { ApprovalInput, InterventionInput, RequestKind } from '../../shared/release';
+import { sameName } from '../../shared/text';
 import type { ApprovalRule } from '../../shared/target';
+import { claimedName, interventionNote, parseRequest, refused } from './requests';
+import type { Verdict, Via } from './requests';
 
-/** How a request arrived; `cancel` is a cancellation of the workflow itself. */
-export type Via = 'signal' | 'update' | 'cancel';
-export type { RequestKind };
-export type Verdict = { ok: true; message: string } | { ok: false; reason: string };
+export type { RequestKind, Verdict, Via };
 
 /** What a release's status shows of its request. */
 type StatusFields = Pick<ReleaseRequest, 'service' | 'version' | 'target' | 'initiator' | 'skipSlowScans'>;
@@ -189,7 +180,7 @@ export class ReleaseState {
    * Update is rejected before it is accepted and never enters the history.
    */
   judge(kind: RequestKind, raw: unknown): Verdict {
-    const parsed = this.parse(kind, raw);
+    const parsed = parseRequest(kind, raw);
     if (!parsed.ok) return parsed;
     if (kind === 'approve' || kind === 'reject')
       return this.judgeDecision(kind, parsed.data as ApprovalInput);
@@ -199,7 +190,7 @@ export class ReleaseState {
 
   /** Applies an `approve` or `reject` request; a refused one is recorded and changes nothing else. */
   decide(kind: 'approve' | 'reject', raw: unknown, via: Exclude<Via, 'cancel'>, now: string): Verdict {
-    const parsed = this.parse(kind, raw);
+    const parsed = parseRequest(kind, raw);
     if (!parsed.ok) return this.refuse(kind, claimedName(raw, 'approver'), parsed.reason, via, now);
     const { approver, comment } = parsed.data as ApprovalInput;
     const verdict = this.judgeDecision(kind, { approver, comment });
@@ -217,7 +208,7 @@ export class ReleaseState {
 
   /** Applies an `abort` (before cutover) or `rollback` (until blue is terminated) request. */
   intervene(kind: 'abort' | 'rollback', raw: unknown, via: Via, now: string): Verdict {
-    const parsed = this.parse(kind, raw ?? {});
+    const parsed = parseRequest(kind, raw ?? {});
     if (!parsed.ok) return this.refuse(kind, claimedName(raw, 'by'), parsed.reason, via, now);
     const input = parsed.data as InterventionInput;
     const verdict = this.judgeIntervention(kind, input);
@@ -234,7 +225,7 @@ export class ReleaseState {
 
   /** Applies a `go` request: a release held before cutover cuts over. */
   go(raw: unknown, via: Exclude<Via, 'cancel'>, now: string): Verdict {
-    const parsed = this.parse('go', raw ?? {});
+    const parsed = parseRequest('go', raw ?? {});
     if (!parsed.ok) return this.refuse('go', claimedName(raw, 'by'), parsed.reason, via, now);
     const input = parsed.data as InterventionInput;
     const verdict = this.judgeGo(input);
@@ -242,18 +233,6 @@ export class ReleaseState {
     this.isGoGiven = true;
     this.status.updatedAt = now;
     return verdict;
-  }
-
-  private parse(
-    kind: RequestKind,
-    raw: unknown,
-  ): { ok: true; data: unknown } | { ok: false; reason: string } {
-    const isDecision = kind === 'approve' || kind === 'reject';
-    const schema = isDecision ? ApprovalInput : InterventionInput;
-    const parsed = schema.safeParse(isDecision ? raw : (raw ?? {}));
-    if (parsed.success) return { ok: true, data: parsed.data };
-    const fields = isDecision ? APPROVAL_FIELDS : INTERVENTION_FIELDS;
-    return { ok: false, reason: `invalid ${kind}: ${describeIssues(parsed.error.issues, { fields })}` };
   }
 
   private judgeDecision(kind: 'approve' | 'reject', { approver }: ApprovalInput): Verdict {
@@ -318,17 +297,4 @@ export class ReleaseState {
     this.status.updatedAt = now;
     return { ok: false, reason };
   }
-}
-
-const refused = (reason: string): Verdict => ({ ok: false, reason });
-
-function interventionNote(kind: 'abort' | 'rollback', { by, reason }: InterventionInput): string {
-  return `${kind} requested${by ? ` by ${by}` : ''}${reason ? `: ${reason}` : ''}`;
-}
-
-/** The name a malformed request claims, kept for the audit trail when it is a short plain string. */
-function claimedName(raw: unknown, key: 'approver' | 'by'): string | null {
-  const value = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)[key] : undefined;
-  if (typeof value !== 'string' || value.length > 100) return null;
-  return showInvisible(value);
 }

@@ -51,6 +51,14 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/shared/' },
     },
     {
+      name: 'the-product-needs-no-harness',
+      severity: 'error',
+      comment:
+        'The harness starts dev servers and workers for tests and benchmarks; the product never imports it.',
+      from: { path: '^src/' },
+      to: { path: '^(harness|bench)/' },
+    },
+    {
       name: 'no-tests-outside-tests',
       severity: 'error',
       from: { pathNot: '^test/' },

@@ -6,7 +6,7 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { evaluatePolicy } from '../src/shared/policy';
 import type { Policy } from '../src/shared/policy';
 import type { ConfigInput } from '../src/config/schema';
-import { startHarness, TEST_CONFIG } from '../test/helpers/temporal';
+import { startHarness, TEST_CONFIG } from '../harness/release';
 import { quietLogger } from '../src/worker';
 import { benchBreakers } from './breakers';
 

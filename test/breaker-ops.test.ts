@@ -6,8 +6,10 @@ import type { AdminServer } from '../src/admin';
 import { isDependency } from '../src/breaker/registry';
 import type { BreakerView } from '../src/breaker/registry';
 import { breakerNoticeSignal } from '../src/shared/messages';
-import type { Harness } from './helpers/temporal';
-import { cliEnvironment, runCli, startHarness, TEST_CONFIG, waitFor } from './helpers/temporal';
+import type { Harness } from '../harness/release';
+import { startHarness, TEST_CONFIG } from '../harness/release';
+import { cliEnvironment, runCli } from './helpers/cli';
+import { waitFor } from './helpers/wait';
 
 let h: Harness;
 let admin: AdminServer;

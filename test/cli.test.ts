@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Harness } from './helpers/temporal';
-import { cliEnvironment, runCli, startHarness, waitForStage } from './helpers/temporal';
+import type { Harness } from '../harness/release';
+import { startHarness } from '../harness/release';
+import { cliEnvironment, runCli } from './helpers/cli';
+import { waitForStage } from './helpers/wait';
 
 let h: Harness;
 let env: NodeJS.ProcessEnv;

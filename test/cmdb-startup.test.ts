@@ -10,7 +10,9 @@ import { LocalProcessInfra } from '../src/providers/infra/local-process';
 import { EXAMPLE_SERVICE } from '../src/providers/infra/local-process';
 import { freePort, startPostgres } from './helpers/postgres';
 import type { PostgresServer } from './helpers/postgres';
-import { destroyAll, runCli, startDevServer } from './helpers/temporal';
+import { destroyAll } from '../harness/release';
+import { startDevServer } from '../harness/temporal';
+import { runCli } from './helpers/cli';
 
 const MAIN = join(__dirname, '..', 'src', 'main.js');
 const PASSWORD = 'pw-never-shown-42';

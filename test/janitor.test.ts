@@ -4,8 +4,10 @@ import type { Reclaimed } from '../src/activities';
 import { parseOrThrow } from '../src/config/errors';
 import { JanitorConfig } from '../src/config/schema';
 import { ensureJanitorSchedule, JANITOR_SCHEDULE_ID } from '../src/temporal/janitor-schedule';
-import type { Harness } from './helpers/temporal';
-import { getJson, isProcessAlive, startHarness, waitForStage } from './helpers/temporal';
+import type { Harness } from '../harness/release';
+import { startHarness } from '../harness/release';
+import { getJson, isProcessAlive } from './helpers/inspect';
+import { waitForStage } from './helpers/wait';
 
 let h: Harness;
 

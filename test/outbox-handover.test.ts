@@ -9,7 +9,7 @@ import { Config } from '../src/config/schema';
 import { composeDependencies } from '../src/compose/root';
 import { startPostgres } from './helpers/postgres';
 import type { PostgresServer } from './helpers/postgres';
-import { TEST_CONFIG } from './helpers/temporal';
+import { TEST_CONFIG } from '../harness/release';
 
 let dir: string;
 let postgres: PostgresServer;

@@ -14,7 +14,7 @@ import { LocalDnsStore } from '../src/providers/dns/local-store';
 import { isProviderError } from '../src/providers/errors';
 import { EXAMPLE_SERVICE, LocalProcessInfra } from '../src/providers/infra/local-process';
 import { JsonFile } from '../src/providers/json-file';
-import { getJson, isProcessAlive } from './helpers/temporal';
+import { getJson, isProcessAlive } from './helpers/inspect';
 
 let stateDir: string;
 before(async () => {

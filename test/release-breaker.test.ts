@@ -6,8 +6,9 @@ import { startBind } from './helpers/bind';
 import type { BindServer } from './helpers/bind';
 import { startTcpProxy } from './helpers/proxy';
 import type { TcpProxy } from './helpers/proxy';
-import type { Harness } from './helpers/temporal';
-import { startHarness, TEST_CONFIG, waitFor } from './helpers/temporal';
+import type { Harness } from '../harness/release';
+import { startHarness, TEST_CONFIG } from '../harness/release';
+import { waitFor } from './helpers/wait';
 
 let bind: BindServer;
 let proxy: TcpProxy;

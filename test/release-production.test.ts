@@ -11,8 +11,11 @@ import type { BindServer } from './helpers/bind';
 import { destroyModuleDeployments, EXAMPLE_MODULE, iacBinary } from './helpers/iac';
 import { startPostgres } from './helpers/postgres';
 import type { PostgresServer } from './helpers/postgres';
-import type { Harness } from './helpers/temporal';
-import { getJson, readableText, runCli, startHarness, workerLog } from './helpers/temporal';
+import type { Harness } from '../harness/release';
+import { startHarness } from '../harness/release';
+import { workerLog } from '../harness/temporal';
+import { runCli } from './helpers/cli';
+import { getJson, readableText } from './helpers/inspect';
 
 /**
  * The documented configuration (examples/greenlight.config.yaml), end to end against real local

@@ -4,8 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import type { ConfigInput } from '../src/config/schema';
 import { startMoto } from './helpers/moto';
 import type { MotoServer } from './helpers/moto';
-import type { Harness } from './helpers/temporal';
-import { readableText, startHarness, TEST_CONFIG, workerLog } from './helpers/temporal';
+import type { Harness } from '../harness/release';
+import { startHarness, TEST_CONFIG } from '../harness/release';
+import { workerLog } from '../harness/temporal';
+import { readableText } from './helpers/inspect';
 
 let moto: MotoServer;
 let h: Harness;

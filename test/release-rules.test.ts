@@ -16,7 +16,8 @@ import { GreenlightClient } from '../src/client/api';
 import type { Deployment, ReleaseRequestInput, ReleaseStatus } from '../src/shared/release';
 import type { TargetSettings } from '../src/shared/target';
 import { goSignal } from '../src/shared/messages';
-import { startDevServer, waitFor, waitForStage, workflowBundle } from './helpers/temporal';
+import { startDevServer, workflowBundle } from '../harness/temporal';
+import { waitFor, waitForStage } from './helpers/wait';
 
 const taskQueue = `release-rules-${process.pid}`;
 let env: TestWorkflowEnvironment;

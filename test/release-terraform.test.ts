@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ConfigInput } from '../src/config/schema';
 import { destroyModuleDeployments, EXAMPLE_MODULE, iacBinary } from './helpers/iac';
-import type { Harness } from './helpers/temporal';
-import { getJson, startHarness, TEST_CONFIG } from './helpers/temporal';
+import type { Harness } from '../harness/release';
+import { startHarness, TEST_CONFIG } from '../harness/release';
+import { getJson } from './helpers/inspect';
 
 let h: Harness;
 

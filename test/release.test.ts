@@ -5,8 +5,11 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { GreenlightError } from '../src/client/api';
 import { approveSignal, laneWorkflowId, RELEASE_WORKFLOW, statusQuery } from '../src/shared/messages';
 import type { Deployment, ReleaseStatus } from '../src/shared/release';
-import type { Harness } from './helpers/temporal';
-import { findCli, getJson, isProcessAlive, startHarness, waitFor, waitForStage } from './helpers/temporal';
+import type { Harness } from '../harness/release';
+import { startHarness } from '../harness/release';
+import { findCli } from '../harness/temporal';
+import { getJson, isProcessAlive } from './helpers/inspect';
+import { waitFor, waitForStage } from './helpers/wait';
 
 let h: Harness;
 

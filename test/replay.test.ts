@@ -8,8 +8,10 @@ import { Worker } from '@temporalio/worker';
 import type { ReplayWorkerOptions } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { approveSignal, rejectSignal, rollbackSignal } from '../src/shared/messages';
-import type { Harness } from './helpers/temporal';
-import { startHarness, temporalCliPath, waitForStage, workflowBundle } from './helpers/temporal';
+import type { Harness } from '../harness/release';
+import { startHarness } from '../harness/release';
+import { temporalCliPath, workflowBundle } from '../harness/temporal';
+import { waitForStage } from './helpers/wait';
 
 const run = promisify(execFile);
 

@@ -8,7 +8,10 @@ import { after, before, describe, it } from 'node:test';
 import { LocalProcessInfra } from '../src/providers/infra/local-process';
 import { EXAMPLE_SERVICE } from '../src/providers/infra/local-process';
 import { freePort } from './helpers/postgres';
-import { destroyAll, getJson, runCli, temporalCliPath } from './helpers/temporal';
+import { destroyAll } from '../harness/release';
+import { temporalCliPath } from '../harness/temporal';
+import { runCli } from './helpers/cli';
+import { getJson } from './helpers/inspect';
 
 const ROOT = join(__dirname, '..', '..');
 const MAIN = join(ROOT, 'dist', 'src', 'main.js');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { before, describe, it } from 'node:test';
 import { findTemporalCli, TEMPORAL_CLI_VERSION } from '../src/temporal/cli-binary';
-import { temporalCliPath } from './helpers/temporal';
+import { temporalCliPath } from '../harness/temporal';
 
 const run = promisify(execFile);
 

@@ -13,7 +13,8 @@ import { postgresStateBackend, secretRedactor, STATE_SCHEMA } from '../src/provi
 import { EXAMPLE_MODULE, iacBinary } from './helpers/iac';
 import { startPostgres } from './helpers/postgres';
 import type { PostgresServer } from './helpers/postgres';
-import { getJson, TEST_CONFIG } from './helpers/temporal';
+import { TEST_CONFIG } from '../harness/release';
+import { getJson } from './helpers/inspect';
 
 let dir: string;
 before(async () => {

@@ -12,7 +12,7 @@ import { postgresStateBackend, STATE_SCHEMA } from '../src/providers/infra/terra
 import { EXAMPLE_MODULE, iacBinary } from './helpers/iac';
 import { startPostgres } from './helpers/postgres';
 import type { PostgresServer } from './helpers/postgres';
-import { getJson } from './helpers/temporal';
+import { getJson } from './helpers/inspect';
 
 let dir: string;
 let binary: string;

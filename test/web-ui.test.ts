@@ -4,8 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import type { Browser, Frame } from 'playwright-core';
 import { freePort } from './helpers/postgres';
-import type { Harness } from './helpers/temporal';
-import { startHarness, waitForStage } from './helpers/temporal';
+import type { Harness } from '../harness/release';
+import { startHarness } from '../harness/release';
+import { waitForStage } from './helpers/wait';
 
 /** Debian's Chromium, which `.ci/run` installs; Playwright's own download needs the internet. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

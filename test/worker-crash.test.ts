@@ -14,7 +14,9 @@ import { startBind } from './helpers/bind';
 import type { BindServer } from './helpers/bind';
 import { startTcpProxy } from './helpers/proxy';
 import type { TcpProxy } from './helpers/proxy';
-import { destroyAll, startDevServer, TEST_CONFIG, waitFor } from './helpers/temporal';
+import { destroyAll, TEST_CONFIG } from '../harness/release';
+import { startDevServer } from '../harness/temporal';
+import { waitFor } from './helpers/wait';
 
 let env: TestWorkflowEnvironment;
 let bind: BindServer;

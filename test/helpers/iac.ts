@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { TerraformInfra } from '../../src/providers/infra/terraform';
-import type { TerraformBackend } from '../../src/providers/infra/terraform-backend';
+import { stateBackends } from '../../harness/release';
 
 export const EXAMPLE_MODULE = resolve(__dirname, '..', '..', '..', 'examples', 'infra');
 
@@ -18,13 +18,6 @@ export function iacBinary(): string {
   const found = candidates.find((c) => c.startsWith('/') && existsSync(c));
   if (!found) throw new Error('no tofu or terraform binary: run .ci/run, or install one on PATH');
   return found;
-}
-
-const stateBackends = new Map<string, TerraformBackend>();
-
-/** The harness tells where the state of its Terraform deployments is, when not in local files. */
-export function rememberStateBackend(stateDir: string, backend: TerraformBackend): void {
-  stateBackends.set(stateDir, backend);
 }
 
 /** Destroys, with the same tool, every deployment of the example module a test left on a target. */

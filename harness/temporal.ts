@@ -1,0 +1,61 @@
+// Starts the real Temporal parts that tests and benchmarks run against: a dev server (the
+// `temporal` CLI, found or built from source) and the workflow bundle.
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ALL_SEARCH_ATTRIBUTES } from '../src/shared/messages';
+import { findTemporalCli } from '../src/temporal/cli-binary';
+import { bundleWorkflows } from '../src/worker';
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, built once per test process. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  return (bundle ??= bundleWorkflows());
+}
+
+/** The `temporal` binary, or null when there is none and no Go to build one. */
+export async function findCli(): Promise<string | null> {
+  const found = await findTemporalCli({
+    cliPath: process.env.TEMPORAL_CLI_PATH || undefined,
+    searchPath: process.env.PATH ?? '',
+    env: process.env,
+    progress: (line) => process.stderr.write(`${line}\n`),
+  });
+  return found?.path ?? null;
+}
+
+export async function temporalCliPath(): Promise<string> {
+  const path = await findCli();
+  if (!path) throw new Error('no temporal binary and no Go toolchain to build one (set TEMPORAL_CLI_PATH)');
+  return path;
+}
+
+let isRuntimeInstalled = false;
+/** What the worker logged (level INFO and up) in this test process, for tests that check its text. */
+export const workerLog: string[] = [];
+
+/** A real Temporal dev server on a free port; with `uiPort`, its Web UI on that port too. */
+export async function startDevServer(options: { uiPort?: number } = {}): Promise<TestWorkflowEnvironment> {
+  if (!isRuntimeInstalled) {
+    const errors = new DefaultLogger('ERROR');
+    Runtime.install({
+      logger: new DefaultLogger('INFO', (entry) => {
+        workerLog.push(`${entry.level} ${entry.message} ${JSON.stringify(entry.meta ?? {})}`);
+        if (entry.level === 'ERROR') errors.log(entry.level, entry.message, entry.meta);
+      }),
+    });
+    isRuntimeInstalled = true;
+  }
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      // Without a binary, the SDK downloads one (needs internet access).
+      executable: await findCli().then((path) =>
+        path ? { type: 'existing-path' as const, path } : { type: 'cached-download' as const },
+      ),
+      ip: '127.0.0.1',
+      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+      log: { format: 'pretty', level: 'error' },
+      ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}),
+    },
+  });
+}

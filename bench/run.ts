@@ -6,7 +6,7 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { evaluatePolicy } from '../src/shared/policy';
 import type { Policy } from '../src/shared/policy';
 import type { ConfigInput } from '../src/config/schema';
-import { startHarness, TEST_CONFIG } from '../harness/release';
+import { releaseRequest, startHarness, TEST_CONFIG } from '../harness/release';
 import { quietLogger } from '../src/worker';
 import { benchBreakers } from './breakers';
 
@@ -86,12 +86,9 @@ async function benchRelease(): Promise<void> {
     let activityCount = 0;
     for (let i = 0; i <= rounds; i++) {
       const t0 = performance.now();
-      const { releaseId } = await h.api.startRelease({
-        service: 'web',
-        version: `v${i}`,
-        target: 'bench',
-        initiator: 'bench',
-      });
+      const { releaseId } = await h.api.startRelease(
+        releaseRequest('web', `v${i}`, 'bench', { initiator: 'bench' }),
+      );
       const status = await h.api.wait(releaseId);
       if (status.stage !== 'completed')
         throw new Error(`release ${releaseId} ended ${status.stage}: ${status.reason}`);
@@ -120,12 +117,9 @@ async function benchRelease(): Promise<void> {
     const t0 = performance.now();
     await Promise.all(
       services.map(async (service) => {
-        const { releaseId } = await h.api.startRelease({
-          service,
-          version: 'v1',
-          target: 'bench',
-          initiator: 'bench',
-        });
+        const { releaseId } = await h.api.startRelease(
+          releaseRequest(service, 'v1', 'bench', { initiator: 'bench' }),
+        );
         const status = await h.api.wait(releaseId);
         if (status.stage !== 'completed') throw new Error(`${releaseId}: ${status.stage}`);
       }),

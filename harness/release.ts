@@ -15,6 +15,7 @@ import { parseOrThrow } from '../src/config/errors';
 import { Config } from '../src/config/schema';
 import type { ConfigInput } from '../src/config/schema';
 import type { PostgresCmdb } from '../src/providers/cmdb/postgres';
+import type { ReleaseRequestInput } from '../src/shared/release';
 import type { LocalDnsStore } from '../src/providers/dns/local-store';
 import type { DnsProvider } from '../src/providers/dns/types';
 import type { LocalProcessInfra } from '../src/providers/infra/local-process';
@@ -109,6 +110,16 @@ export const TEST_CONFIG: ConfigInput = {
   ],
   healthCheck: { name: 'health', path: '/healthz', latencyBudget: '1s' },
 };
+
+/** A release request as the tests send it: started by `ci` unless `extra` says otherwise. */
+export function releaseRequest(
+  service: string,
+  version: string,
+  target: string,
+  extra: Partial<Omit<ReleaseRequestInput, 'service' | 'version' | 'target'>> = {},
+): ReleaseRequestInput {
+  return { service, version, target, initiator: 'ci', ...extra };
+}
 
 /** Where a harness keeps its Terraform deployments' state, when not in local files (by state dir). */
 export const stateBackends = new Map<string, TerraformBackend>();

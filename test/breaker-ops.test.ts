@@ -7,7 +7,7 @@ import { isDependency } from '../src/breaker/registry';
 import type { BreakerView } from '../src/breaker/registry';
 import { breakerNoticeSignal } from '../src/shared/messages';
 import type { Harness } from '../harness/release';
-import { startHarness, TEST_CONFIG } from '../harness/release';
+import { releaseRequest, startHarness, TEST_CONFIG } from '../harness/release';
 import { cliEnvironment, runCli } from './helpers/cli';
 import { waitFor } from './helpers/wait';
 
@@ -50,12 +50,7 @@ async function metric(name: string, labels: string): Promise<number> {
 
 describe('breakers for operators: CLI, metrics, fallback', () => {
   it('lists the breakers a release used, and counts its calls and health checks', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'web',
-      version: 'v1',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('web', 'v1', 'dev'));
     assert.equal((await h.api.wait(releaseId)).stage, 'completed');
     const listed = await cli(['breakers', '--json']);
     assert.equal(listed.code, 0, listed.stderr);
@@ -79,12 +74,7 @@ describe('breakers for operators: CLI, metrics, fallback', () => {
     assert.match(opened.stdout, /^cmdb\s+forced_open/);
     assert.equal(await metric('greenlight_circuit_breaker_open', 'dependency="cmdb"'), 1);
 
-    const { releaseId } = await h.api.startRelease({
-      service: 'api',
-      version: 'v1',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('api', 'v1', 'dev'));
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'completed', 'the CMDB is not a gate');
     assert.ok(
@@ -110,12 +100,7 @@ describe('breakers for operators: CLI, metrics, fallback', () => {
 
   it('shows a release held back by a forced-open breaker, and lets it go on when closed', async () => {
     assert.equal((await cli(['breakers', 'open', 'dns:dev'])).code, 0);
-    const { releaseId } = await h.api.startRelease({
-      service: 'web',
-      version: 'v2',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('web', 'v2', 'dev'));
     const held = await waitFor(h.api, releaseId, (s) => s.blockedBy !== null, 'a breaker notice');
     assert.equal(held.blockedBy!.state, 'forced_open');
     assert.match(held.blockedBy!.message, /dns:dev is forced open by an operator/);

@@ -5,7 +5,7 @@ import { parseOrThrow } from '../src/config/errors';
 import { JanitorConfig } from '../src/config/schema';
 import { ensureJanitorSchedule, JANITOR_SCHEDULE_ID } from '../src/temporal/janitor-schedule';
 import type { Harness } from '../harness/release';
-import { startHarness } from '../harness/release';
+import { releaseRequest, startHarness } from '../harness/release';
 import { getJson, isProcessAlive } from './helpers/inspect';
 import { waitForStage } from './helpers/wait';
 
@@ -32,30 +32,15 @@ async function runJanitor(
 describe('the janitor', () => {
   it('reclaims what a terminated release left running, and nothing else', async () => {
     // A live deployment, and a release in its termination wait that still keeps blue.
-    const live = await h.api.startRelease({ service: 'kept', version: 'v1', target: 'dev', initiator: 'ci' });
+    const live = await h.api.startRelease(releaseRequest('kept', 'v1', 'dev'));
     assert.equal((await h.api.wait(live.releaseId)).stage, 'completed');
-    const keeping = await h.api.startRelease({
-      service: 'blue',
-      version: 'v1',
-      target: 'uat',
-      initiator: 'ci',
-    });
+    const keeping = await h.api.startRelease(releaseRequest('blue', 'v1', 'uat'));
     await h.api.wait(keeping.releaseId);
-    const next = await h.api.startRelease({ service: 'blue', version: 'v2', target: 'uat', initiator: 'ci' });
+    const next = await h.api.startRelease(releaseRequest('blue', 'v2', 'uat'));
     await waitForStage(h.api, next.releaseId, 'awaiting_termination');
     // A release that waits for approval, and one terminated while it waited.
-    const busy = await h.api.startRelease({
-      service: 'busy',
-      version: 'v1',
-      target: 'stage',
-      initiator: 'ci',
-    });
-    const left = await h.api.startRelease({
-      service: 'left',
-      version: 'v1',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const busy = await h.api.startRelease(releaseRequest('busy', 'v1', 'stage'));
+    const left = await h.api.startRelease(releaseRequest('left', 'v1', 'stage'));
     const busyGreen = (await waitForStage(h.api, busy.releaseId, 'awaiting_approval')).green!;
     const leftGreen = (await waitForStage(h.api, left.releaseId, 'awaiting_approval')).green!;
     await h.client.workflow.getHandle(left.releaseId).terminate('an operator stopped it');

@@ -7,7 +7,7 @@ import type { BindServer } from './helpers/bind';
 import { startTcpProxy } from './helpers/proxy';
 import type { TcpProxy } from './helpers/proxy';
 import type { Harness } from '../harness/release';
-import { startHarness, TEST_CONFIG } from '../harness/release';
+import { releaseRequest, startHarness, TEST_CONFIG } from '../harness/release';
 import { waitFor } from './helpers/wait';
 
 let bind: BindServer;
@@ -55,8 +55,7 @@ describe('a DNS outage during concurrent releases', () => {
     const services = ['alpha', 'bravo', 'charlie'];
     const ids = await Promise.all(
       services.map(
-        async (service) =>
-          (await h.api.startRelease({ service, version: 'v1', target: 'dev', initiator: 'ci' })).releaseId,
+        async (service) => (await h.api.startRelease(releaseRequest(service, 'v1', 'dev'))).releaseId,
       ),
     );
 

@@ -12,7 +12,7 @@ import { destroyModuleDeployments, EXAMPLE_MODULE, iacBinary } from './helpers/i
 import { startPostgres } from './helpers/postgres';
 import type { PostgresServer } from './helpers/postgres';
 import type { Harness } from '../harness/release';
-import { startHarness } from '../harness/release';
+import { releaseRequest, startHarness } from '../harness/release';
 import { workerLog } from '../harness/temporal';
 import { runCli } from './helpers/cli';
 import { getJson, readableText } from './helpers/inspect';
@@ -68,20 +68,13 @@ after(async () => {
 
 describe('the documented configuration: Terraform + RFC 2136 + PostgreSQL, end to end', () => {
   it('releases twice, cutting the alias over in BIND, and records it all in PostgreSQL', async () => {
-    const first = await h.api.wait(
-      (await h.api.startRelease({ service: 'web', version: 'v1', target: 'dev', initiator: 'ci' })).releaseId,
-    );
+    const first = await h.api.wait((await h.api.startRelease(releaseRequest('web', 'v1', 'dev'))).releaseId);
     assert.equal(first.stage, 'completed', first.reason ?? '');
     assert.deepEqual(await bind.resolver.resolveCname('web.dev.greenlight.test'), [
       'web-v1.dev.greenlight.test',
     ]);
 
-    const { releaseId } = await h.api.startRelease({
-      service: 'web',
-      version: 'v2',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('web', 'v2', 'dev'));
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'completed', done.reason ?? '');
     assert.deepEqual(done.green?.plan, { add: 1, change: 0, destroy: 0 });

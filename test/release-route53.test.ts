@@ -5,7 +5,7 @@ import type { ConfigInput } from '../src/config/schema';
 import { startMoto } from './helpers/moto';
 import type { MotoServer } from './helpers/moto';
 import type { Harness } from '../harness/release';
-import { startHarness, TEST_CONFIG } from '../harness/release';
+import { releaseRequest, startHarness, TEST_CONFIG } from '../harness/release';
 import { workerLog } from '../harness/temporal';
 import { readableText } from './helpers/inspect';
 
@@ -44,12 +44,7 @@ after(async () => {
 describe('a release whose DNS is Route 53 (a real Route 53-compatible server)', () => {
   it('cuts the alias over with a compare-and-swap change batch, and leaks no AWS key', async () => {
     for (const version of ['v1', 'v2']) {
-      const { releaseId } = await h.api.startRelease({
-        service: 'web',
-        version,
-        target: 'aws',
-        initiator: 'ci',
-      });
+      const { releaseId } = await h.api.startRelease(releaseRequest('web', version, 'aws'));
       const done = await h.api.wait(releaseId);
       assert.equal(done.stage, 'completed', done.reason ?? '');
     }

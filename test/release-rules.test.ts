@@ -18,6 +18,7 @@ import type { TargetSettings } from '../src/shared/target';
 import { goSignal } from '../src/shared/messages';
 import { startDevServer, workflowBundle } from '../harness/temporal';
 import { waitFor, waitForStage } from './helpers/wait';
+import { releaseRequest } from '../harness/release';
 
 const taskQueue = `release-rules-${process.pid}`;
 let env: TestWorkflowEnvironment;
@@ -170,12 +171,7 @@ const FIXTURES = join(__dirname, '..', '..', 'test', 'histories');
 describe('release rules, with typed fake activities', () => {
   it('rolls back in reverse when green fails while baking: alias back to blue, then green torn down', async () => {
     scripts.set('bake', { hasBlue: true, isHealthy: false });
-    const { releaseId } = await api.startRelease({
-      service: 'bake',
-      version: 'v2',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await api.startRelease(releaseRequest('bake', 'v2', 'dev'));
     ran.set('rollback-while-baking', releaseId);
     const done = await api.wait(releaseId);
     assert.equal(done.stage, 'rolled_back');
@@ -202,12 +198,7 @@ describe('release rules, with typed fake activities', () => {
 
   it('on an abort during integration tests, tears green down and never touches the alias', async () => {
     scripts.set('abort', { isTestSlow: true });
-    const { releaseId } = await api.startRelease({
-      service: 'abort',
-      version: 'v2',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await api.startRelease(releaseRequest('abort', 'v2', 'dev'));
     ran.set('abort-while-testing', releaseId);
     await waitForStage(api, releaseId, 'testing');
     for (let i = 0; i < 100 && !steps('abort').includes('test green'); i++) {
@@ -222,12 +213,7 @@ describe('release rules, with typed fake activities', () => {
   });
 
   it('expires when no approval comes in time, and cleans up without touching the alias', async () => {
-    const { releaseId } = await api.startRelease({
-      service: 'wait',
-      version: 'v2',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const { releaseId } = await api.startRelease(releaseRequest('wait', 'v2', 'stage'));
     ran.set('approval-expired', releaseId);
     const done = await api.wait(releaseId);
     assert.equal(done.stage, 'expired');
@@ -245,12 +231,7 @@ describe('release rules, with typed fake activities', () => {
 
   it('rolls back on request while blue is kept: alias back to blue, green torn down, blue kept', async () => {
     scripts.set('keep', { hasBlue: true });
-    const { releaseId } = await api.startRelease({
-      service: 'keep',
-      version: 'v2',
-      target: 'uat',
-      initiator: 'ci',
-    });
+    const { releaseId } = await api.startRelease(releaseRequest('keep', 'v2', 'uat'));
     ran.set('rollback-while-blue-kept', releaseId);
     await waitForStage(api, releaseId, 'awaiting_termination');
     await api.rollback(releaseId, { by: 'ops' });

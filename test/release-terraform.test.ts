@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ConfigInput } from '../src/config/schema';
 import { destroyModuleDeployments, EXAMPLE_MODULE, iacBinary } from './helpers/iac';
 import type { Harness } from '../harness/release';
-import { startHarness, TEST_CONFIG } from '../harness/release';
+import { releaseRequest, startHarness, TEST_CONFIG } from '../harness/release';
 import { getJson } from './helpers/inspect';
 
 let h: Harness;
@@ -33,18 +33,11 @@ after(async () => {
 
 describe('a release whose infrastructure is a Terraform/OpenTofu module', () => {
   it('deploys green with a saved plan, cuts over, and destroys blue with the same tool', async () => {
-    const first = await h.api.wait(
-      (await h.api.startRelease({ service: 'web', version: 'v1', target: 'tf', initiator: 'ci' })).releaseId,
-    );
+    const first = await h.api.wait((await h.api.startRelease(releaseRequest('web', 'v1', 'tf'))).releaseId);
     assert.equal(first.stage, 'completed', first.reason ?? '');
     assert.deepEqual(first.green?.plan, { add: 1, change: 0, destroy: 0 });
 
-    const { releaseId } = await h.api.startRelease({
-      service: 'web',
-      version: 'v2',
-      target: 'tf',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('web', 'v2', 'tf'));
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'completed', done.reason ?? '');
     assert.equal(done.previous?.version, 'v1');

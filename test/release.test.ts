@@ -6,7 +6,7 @@ import { GreenlightError } from '../src/client/api';
 import { approveSignal, laneWorkflowId, RELEASE_WORKFLOW, statusQuery } from '../src/shared/messages';
 import type { Deployment, ReleaseStatus } from '../src/shared/release';
 import type { Harness } from '../harness/release';
-import { startHarness } from '../harness/release';
+import { releaseRequest, startHarness } from '../harness/release';
 import { findCli } from '../harness/temporal';
 import { getJson, isProcessAlive } from './helpers/inspect';
 import { waitFor, waitForStage } from './helpers/wait';
@@ -29,7 +29,7 @@ async function aliasTarget(service: string, target: string): Promise<string | nu
 
 /** Runs a first release of `service` so later tests have a blue to replace. */
 async function establishBlue(service: string, target = 'dev'): Promise<ReleaseStatus> {
-  const { releaseId } = await h.api.startRelease({ service, version: 'v1', target, initiator: 'ci' });
+  const { releaseId } = await h.api.startRelease(releaseRequest(service, 'v1', target));
   const status = await h.api.wait(releaseId);
   assert.equal(status.stage, 'completed');
   return status;
@@ -60,12 +60,7 @@ describe('blue/green release on a real Temporal dev server', () => {
     const bluePid = await h.infra.pidOf(blue.live!.hostname);
     assert.ok(bluePid && isProcessAlive(bluePid));
 
-    const { releaseId } = await h.api.startRelease({
-      service: 'web',
-      version: '2f3e4d5',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('web', '2f3e4d5', 'dev'));
     // dev needs no approval: straight through.
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'completed');
@@ -124,12 +119,9 @@ describe('blue/green release on a real Temporal dev server', () => {
   });
 
   it('waits on stage for one approval, then promotes; search attributes follow the stage', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'api',
-      version: 'v7',
-      target: 'stage',
-      initiator: 'alice',
-    });
+    const { releaseId } = await h.api.startRelease(
+      releaseRequest('api', 'v7', 'stage', { initiator: 'alice' }),
+    );
     const waiting = await waitForStage(h.api, releaseId, 'awaiting_approval');
     assert.match(waiting.waitingFor ?? '', /1 more approval \(0 of 1 given\) from anyone/);
     assert.equal(waiting.policyDecisions.at(-1)?.allowed, false);
@@ -155,12 +147,7 @@ describe('blue/green release on a real Temporal dev server', () => {
   });
 
   it('accepts an approval sent as a signal', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'sig',
-      version: 'v1',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('sig', 'v1', 'stage'));
     await waitForStage(h.api, releaseId, 'awaiting_approval');
     await h.client.workflow.getHandle(releaseId).signal(approveSignal, { approver: 'dana' });
     const done = await h.api.wait(releaseId);
@@ -170,23 +157,15 @@ describe('blue/green release on a real Temporal dev server', () => {
 
   it('refuses an unauthorized approver and the initiator on prod without harm, then needs two distinct approvers', async () => {
     // A first prod release, so the second one has a blue.
-    const first = await h.api.startRelease({
-      service: 'shop',
-      version: 'v1',
-      target: 'prod',
-      initiator: 'erin',
-    });
+    const first = await h.api.startRelease(releaseRequest('shop', 'v1', 'prod', { initiator: 'erin' }));
     await waitForStage(h.api, first.releaseId, 'awaiting_approval');
     await h.api.approve(first.releaseId, { approver: 'alice' });
     await h.api.approve(first.releaseId, { approver: 'bob' });
     assert.equal((await h.api.wait(first.releaseId)).stage, 'completed');
 
-    const { releaseId } = await h.api.startRelease({
-      service: 'shop',
-      version: 'v2',
-      target: 'prod',
-      initiator: 'alice',
-    });
+    const { releaseId } = await h.api.startRelease(
+      releaseRequest('shop', 'v2', 'prod', { initiator: 'alice' }),
+    );
     const before = await waitForStage(h.api, releaseId, 'awaiting_approval');
 
     await expectRefused(
@@ -230,12 +209,9 @@ describe('blue/green release on a real Temporal dev server', () => {
   });
 
   it('rejects oversized, malformed and invisible-name Updates before they are accepted', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'huge',
-      version: 'v1',
-      target: 'prod',
-      initiator: 'erin',
-    });
+    const { releaseId } = await h.api.startRelease(
+      releaseRequest('huge', 'v1', 'prod', { initiator: 'erin' }),
+    );
     await waitForStage(h.api, releaseId, 'awaiting_approval');
     const raw = h.client.workflow.getHandle(releaseId);
     const sizeBefore = await historyBytes(releaseId);
@@ -283,12 +259,7 @@ describe('blue/green release on a real Temporal dev server', () => {
   });
 
   it('believes a breaker notice only for its own dependency whose breaker the worker finds open', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'forged',
-      version: 'v1',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('forged', 'v1', 'stage'));
     await waitForStage(h.api, releaseId, 'awaiting_approval');
     const notice = (breaker: string) => ({
       breaker,
@@ -334,12 +305,7 @@ describe('blue/green release on a real Temporal dev server', () => {
   });
 
   it('keeps its history readable: every timer has a summary, internal signals are not offered', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'tidy',
-      version: 'v1',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('tidy', 'v1', 'stage'));
     await waitForStage(h.api, releaseId, 'awaiting_approval');
     const handle = h.client.workflow.getHandle(releaseId);
     // What the Web UI lists under "Send a Signal" and "Send an Update".
@@ -363,13 +329,9 @@ describe('blue/green release on a real Temporal dev server', () => {
   });
 
   it('blocks prod by policy when slow scans are skipped, with the decision recorded', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'fast',
-      version: 'v1',
-      target: 'prod',
-      initiator: 'ci',
-      skipSlowScans: true,
-    });
+    const { releaseId } = await h.api.startRelease(
+      releaseRequest('fast', 'v1', 'prod', { skipSlowScans: true }),
+    );
     const handle = h.client.workflow.getHandle(releaseId);
     await assert.rejects(handle.result(), WorkflowFailedError);
     const status = await h.api.status(releaseId);
@@ -386,12 +348,7 @@ describe('blue/green release on a real Temporal dev server', () => {
   it("keeps blue until the old alias record's TTL has run out, even past the termination wait", async () => {
     // dev waits 500 ms before terminating blue; the alias that pointed at blue had a TTL of 3 s.
     await existingBlue('ttl', 'dev', 3);
-    const { releaseId } = await h.api.startRelease({
-      service: 'ttl',
-      version: 'v2',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('ttl', 'v2', 'dev'));
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'completed', done.reason ?? '');
     const at = (stage: string) => Date.parse(done.history.find((x) => x.stage === stage)!.at);
@@ -403,12 +360,7 @@ describe('blue/green release on a real Temporal dev server', () => {
   });
 
   it('runs a command check against green with BASE_URL and keeps its output', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'smoke',
-      version: 'v5',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('smoke', 'v5', 'dev'));
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'completed', done.reason ?? '');
     const [smoke] = done.tests!.checks;
@@ -419,12 +371,7 @@ describe('blue/green release on a real Temporal dev server', () => {
 
   it('ends as rejected when an approver rejects, and tears green down', async () => {
     await establishBlue('pay');
-    const { releaseId } = await h.api.startRelease({
-      service: 'pay',
-      version: 'v2',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('pay', 'v2', 'stage'));
     const waiting = await waitForStage(h.api, releaseId, 'awaiting_approval');
     await h.api.reject(releaseId, { approver: 'bob', comment: 'not today' });
     const done = await h.api.wait(releaseId);
@@ -435,12 +382,7 @@ describe('blue/green release on a real Temporal dev server', () => {
   });
 
   it('expires when no decision arrives in time, and cleans up', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'slow',
-      version: 'v1',
-      target: 'qa',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('slow', 'v1', 'qa'));
     const waiting = await waitForStage(h.api, releaseId, 'awaiting_approval');
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'expired');
@@ -455,12 +397,7 @@ describe('blue/green release on a real Temporal dev server', () => {
 
   it('tears green down and never touches the alias when integration tests fail', async () => {
     const blue = await existingBlue('broken', 'dev');
-    const { releaseId } = await h.api.startRelease({
-      service: 'broken',
-      version: 'v2',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('broken', 'v2', 'dev'));
     await assert.rejects(h.client.workflow.getHandle(releaseId).result(), WorkflowFailedError);
     const status = await h.api.status(releaseId);
     assert.equal(status.stage, 'failed');
@@ -475,12 +412,7 @@ describe('blue/green release on a real Temporal dev server', () => {
 
   it('rolls back to blue automatically when green fails a health check while baking', async () => {
     const blue = await existingBlue('cart', 'soak');
-    const { releaseId } = await h.api.startRelease({
-      service: 'cart',
-      version: 'v2',
-      target: 'soak',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('cart', 'v2', 'soak'));
     const baking = await waitForStage(h.api, releaseId, 'baking');
     assert.equal(await aliasTarget('cart', 'soak'), 'cart-v2.soak.test.internal');
     assert.equal(baking.live?.version, 'v2');
@@ -498,12 +430,7 @@ describe('blue/green release on a real Temporal dev server', () => {
 
   it('rolls back on request while baking; abort is refused after cutover', async () => {
     const blue = await existingBlue('mail', 'soak');
-    const { releaseId } = await h.api.startRelease({
-      service: 'mail',
-      version: 'v2',
-      target: 'soak',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('mail', 'v2', 'soak'));
     await waitForStage(h.api, releaseId, 'baking');
     await expectRefused(h.api.abort(releaseId, { by: 'ops' }), /cannot abort after cutover/);
     const receipt = await h.api.rollback(releaseId, { by: 'ops', reason: 'error rate' });
@@ -523,12 +450,7 @@ describe('blue/green release on a real Temporal dev server', () => {
 
   it('rolls back on request during the termination wait, while blue still runs', async () => {
     const blue = await establishBlue('feed', 'uat');
-    const { releaseId } = await h.api.startRelease({
-      service: 'feed',
-      version: 'v2',
-      target: 'uat',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('feed', 'v2', 'uat'));
     const waiting = await waitForStage(h.api, releaseId, 'awaiting_termination');
     assert.match(waiting.waitingFor ?? '', /termination of blue v1 at .*; rollback possible until then/);
     assert.equal(await aliasTarget('feed', 'uat'), 'feed-v2.uat.test.internal');
@@ -545,12 +467,7 @@ describe('blue/green release on a real Temporal dev server', () => {
 describe('abort', () => {
   it('aborts before cutover: green torn down, alias left on blue', async () => {
     const blue = await existingBlue('news', 'stage');
-    const { releaseId } = await h.api.startRelease({
-      service: 'news',
-      version: 'v2',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('news', 'v2', 'stage'));
     await waitForStage(h.api, releaseId, 'awaiting_approval');
     await h.api.abort(releaseId, { by: 'ops', reason: 'wrong build' });
     const done = await h.api.wait(releaseId);
@@ -563,12 +480,7 @@ describe('abort', () => {
 
   it('honours an abort sent while integration tests run, on a target that needs no approval', async () => {
     const blue = await existingBlue('slowtests', 'dev');
-    const { releaseId } = await h.api.startRelease({
-      service: 'slowtests',
-      version: 'v2',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('slowtests', 'v2', 'dev'));
     await waitForStage(h.api, releaseId, 'testing');
     const receipt = await h.api.abort(releaseId, { by: 'ops' });
     assert.match(receipt.message, /tearing green down/);
@@ -581,12 +493,7 @@ describe('abort', () => {
 
   it('treats a cancellation of the workflow as an abort before cutover', async () => {
     const blue = await existingBlue('cancel1', 'stage');
-    const { releaseId } = await h.api.startRelease({
-      service: 'cancel1',
-      version: 'v2',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('cancel1', 'v2', 'stage'));
     await waitForStage(h.api, releaseId, 'awaiting_approval');
     await h.client.workflow.getHandle(releaseId).cancel();
     const done = await h.api.wait(releaseId);
@@ -600,12 +507,7 @@ describe('abort', () => {
 
   it('treats a cancellation of the workflow as a rollback after cutover', async () => {
     const blue = await existingBlue('cancel2', 'soak');
-    const { releaseId } = await h.api.startRelease({
-      service: 'cancel2',
-      version: 'v2',
-      target: 'soak',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('cancel2', 'v2', 'soak'));
     await waitForStage(h.api, releaseId, 'baking');
     await h.client.workflow.getHandle(releaseId).cancel();
     const done = await h.api.wait(releaseId);
@@ -619,12 +521,7 @@ describe('abort', () => {
 describe('versions and host names', () => {
   it('refuses to release the version that is already live, and leaves it running', async () => {
     const first = await establishBlue('same');
-    const { releaseId } = await h.api.startRelease({
-      service: 'same',
-      version: 'v1',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('same', 'v1', 'dev'));
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'failed');
     assert.equal(done.reason, 'v1 is already live on dev (same-v1.dev.test.internal)');
@@ -634,12 +531,7 @@ describe('versions and host names', () => {
 
   it('gives versions that differ only in case or punctuation their own host names', async () => {
     const lower = await establishBlue('case');
-    const { releaseId } = await h.api.startRelease({
-      service: 'case',
-      version: 'V1',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('case', 'V1', 'dev'));
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'completed', done.reason ?? '');
     assert.notEqual(done.live!.hostname, lower.live!.hostname);
@@ -655,24 +547,14 @@ describe('versions and host names', () => {
       value: 'ghost-v0.dev.test.internal',
       ttl: 1,
     });
-    const { releaseId } = await h.api.startRelease({
-      service: 'ghost',
-      version: 'v1',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('ghost', 'v1', 'dev'));
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'completed', done.reason ?? '');
     assert.equal(done.previous?.version, 'unknown');
     assert.equal(await aliasTarget('ghost', 'dev'), 'ghost-v1.dev.test.internal');
 
     await h.dns.upsert({ name: alias('foreign', 'dev'), type: 'CNAME', value: 'lb.example.com', ttl: 1 });
-    const foreign = await h.api.startRelease({
-      service: 'foreign',
-      version: 'v1',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const foreign = await h.api.startRelease(releaseRequest('foreign', 'v1', 'dev'));
     const refused = await h.api.wait(foreign.releaseId);
     assert.equal(refused.stage, 'failed');
     assert.match(
@@ -685,12 +567,7 @@ describe('versions and host names', () => {
   it("never tears down another service's deployment that happens to have green's host name", async () => {
     // `web-api` version v1 and `web` version api-v1 both map to web-api-v1.dev.test.internal.
     const other = await establishBlue('web-api');
-    const { releaseId } = await h.api.startRelease({
-      service: 'web',
-      version: 'api-v1',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('web', 'api-v1', 'dev'));
     const done = await h.api.wait(releaseId);
     assert.equal(done.stage, 'failed');
     assert.match(done.reason ?? '', /already runs web-api v1; refusing to reuse it for web api-v1/);
@@ -702,12 +579,7 @@ describe('versions and host names', () => {
   it('rolls back to a live deployment whose instance is gone by restoring the alias', async () => {
     const gone = 'spook-v0.soak.test.internal';
     await h.dns.upsert({ name: alias('spook', 'soak'), type: 'CNAME', value: gone, ttl: 1 });
-    const { releaseId } = await h.api.startRelease({
-      service: 'spook',
-      version: 'v1',
-      target: 'soak',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('spook', 'v1', 'soak'));
     const baking = await waitForStage(h.api, releaseId, 'baking');
     assert.equal(baking.previous?.isGone, true);
     await h.api.rollback(releaseId, { by: 'ops' });
@@ -732,25 +604,17 @@ describe('versions and host names', () => {
 
 describe('one release per service and target', () => {
   it('refuses a second release with an error that names the running one', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'solo',
-      version: 'v1',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('solo', 'v1', 'stage'));
     await waitForStage(h.api, releaseId, 'awaiting_approval');
-    await assert.rejects(
-      h.api.startRelease({ service: 'solo', version: 'v2', target: 'stage', initiator: 'ci' }),
-      (e: unknown) => {
-        assert.ok(e instanceof GreenlightError);
-        assert.equal(e.code, 'conflict');
-        assert.match(
-          e.message,
-          new RegExp(`release ${releaseId} \\(solo v1 → stage, stage awaiting_approval\\) is running`),
-        );
-        return true;
-      },
-    );
+    await assert.rejects(h.api.startRelease(releaseRequest('solo', 'v2', 'stage')), (e: unknown) => {
+      assert.ok(e instanceof GreenlightError);
+      assert.equal(e.code, 'conflict');
+      assert.match(
+        e.message,
+        new RegExp(`release ${releaseId} \\(solo v1 → stage, stage awaiting_approval\\) is running`),
+      );
+      return true;
+    });
     // Bypassing the client's check, the lane still refuses atomically inside the workflow.
     const rogue = await h.client.workflow.start(RELEASE_WORKFLOW, {
       taskQueue: h.taskQueue,
@@ -764,22 +628,12 @@ describe('one release per service and target', () => {
     });
     // The running release is unharmed; a different target is not blocked.
     assert.equal((await h.api.status(releaseId)).stage, 'awaiting_approval');
-    const other = await h.api.startRelease({
-      service: 'solo',
-      version: 'v2',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const other = await h.api.startRelease(releaseRequest('solo', 'v2', 'dev'));
     assert.equal((await h.api.wait(other.releaseId)).stage, 'completed');
     await h.api.abort(releaseId, { by: 'ci' });
     assert.equal((await h.api.wait(releaseId)).stage, 'aborted');
     // Once it has ended, the lane is free again.
-    const next = await h.api.startRelease({
-      service: 'solo',
-      version: 'v2',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const next = await h.api.startRelease(releaseRequest('solo', 'v2', 'stage'));
     await waitForStage(h.api, next.releaseId, 'awaiting_approval');
     await h.api.abort(next.releaseId, {});
   });
@@ -787,7 +641,7 @@ describe('one release per service and target', () => {
   it('accepts exactly one of five simultaneous starts; the others are refused at once, naming it', async () => {
     const starts = await Promise.allSettled(
       ['v1', 'v2', 'v3', 'v4', 'v5'].map((version) =>
-        h.api.startRelease({ service: 'race', version, target: 'stage', initiator: 'ci' }),
+        h.api.startRelease(releaseRequest('race', version, 'stage')),
       ),
     );
     const accepted = starts.flatMap((s) => (s.status === 'fulfilled' ? [s.value.releaseId] : []));
@@ -807,19 +661,14 @@ describe('one release per service and target', () => {
     // Only the holder frees its lane: a `free` signal from outside changes nothing.
     await signalAndWait(laneWorkflowId('race', 'stage'), 'free');
     await assert.rejects(
-      h.api.startRelease({ service: 'race', version: 'v9', target: 'stage', initiator: 'ci' }),
+      h.api.startRelease(releaseRequest('race', 'v9', 'stage')),
       (e: unknown) => e instanceof GreenlightError && e.code === 'conflict',
     );
     await waitForStage(h.api, accepted[0], 'awaiting_approval');
     await h.api.abort(accepted[0], { by: 'ci' });
     assert.equal((await h.api.wait(accepted[0])).stage, 'aborted');
     // Its end frees the lane at once.
-    const next = await h.api.startRelease({
-      service: 'race',
-      version: 'v9',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const next = await h.api.startRelease(releaseRequest('race', 'v9', 'stage'));
     await h.api.abort(next.releaseId, { by: 'ci' });
   });
 
@@ -872,36 +721,23 @@ describe('one release per service and target', () => {
     await lane.cancel();
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await lane.describe()).status.name, 'RUNNING');
-    await assert.rejects(
-      h.api.startRelease({ service: 'direct', version: 'v2', target: 'stage', initiator: 'ci' }),
-      (e: unknown) => {
-        assert.ok(e instanceof GreenlightError);
-        assert.match(
-          e.message,
-          /^release direct-release \(direct v1 → stage, stage awaiting_approval\) is running/,
-        );
-        return true;
-      },
-    );
+    await assert.rejects(h.api.startRelease(releaseRequest('direct', 'v2', 'stage')), (e: unknown) => {
+      assert.ok(e instanceof GreenlightError);
+      assert.match(
+        e.message,
+        /^release direct-release \(direct v1 → stage, stage awaiting_approval\) is running/,
+      );
+      return true;
+    });
     await h.api.abort(direct.workflowId, { by: 'ci' });
     assert.equal((await h.api.wait(direct.workflowId)).stage, 'aborted');
     // Once the release has closed, the lane is ended by the parent-close policy: the next start goes.
-    const next = await h.api.startRelease({
-      service: 'direct',
-      version: 'v2',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const next = await h.api.startRelease(releaseRequest('direct', 'v2', 'stage'));
     await h.api.abort(next.releaseId, { by: 'ci' });
   });
 
   it('cancels the release of a cancelled lane, and frees the lane only after it has ended', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'lanecancel',
-      version: 'v1',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('lanecancel', 'v1', 'stage'));
     await waitForStage(h.api, releaseId, 'awaiting_approval');
     const lane = h.client.workflow.getHandle(laneWorkflowId('lanecancel', 'stage'));
     await lane.cancel();
@@ -931,12 +767,7 @@ describe('one release per service and target', () => {
   });
 
   it('answers the status query while it runs', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'query',
-      version: 'v1',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('query', 'v1', 'stage'));
     await waitForStage(h.api, releaseId, 'awaiting_approval');
     const status = await h.client.workflow.getHandle(releaseId).query(statusQuery);
     assert.equal(status.releaseId, releaseId);

@@ -9,7 +9,7 @@ import type { ReplayWorkerOptions } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { approveSignal, rejectSignal, rollbackSignal } from '../src/shared/messages';
 import type { Harness } from '../harness/release';
-import { startHarness } from '../harness/release';
+import { releaseRequest, startHarness } from '../harness/release';
 import { temporalCliPath, workflowBundle } from '../harness/temporal';
 import { waitForStage } from './helpers/wait';
 
@@ -34,26 +34,16 @@ async function replayOptions(): Promise<ReplayWorkerOptions> {
 describe('replay', () => {
   it('replays histories recorded in this run against the current workflow code', async () => {
     // A release through every kind of step: blue, approval by update, a refused approval, bake, termination.
-    const blue = await h.api.startRelease({ service: 'web', version: 'v1', target: 'dev', initiator: 'ci' });
+    const blue = await h.api.startRelease(releaseRequest('web', 'v1', 'dev'));
     await h.api.wait(blue.releaseId);
-    const approved = await h.api.startRelease({
-      service: 'web',
-      version: 'v2',
-      target: 'prod',
-      initiator: 'alice',
-    });
+    const approved = await h.api.startRelease(releaseRequest('web', 'v2', 'prod', { initiator: 'alice' }));
     await waitForStage(h.api, approved.releaseId, 'awaiting_approval');
     await h.api.approve(approved.releaseId, { approver: 'alice' }).catch(() => undefined);
     await h.api.approve(approved.releaseId, { approver: 'bob' });
     await h.api.approve(approved.releaseId, { approver: 'carol' });
     await h.api.wait(approved.releaseId);
     // A release rejected by signal, after a malformed (refused) approval.
-    const rejected = await h.api.startRelease({
-      service: 'web',
-      version: 'v3',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const rejected = await h.api.startRelease(releaseRequest('web', 'v3', 'stage'));
     await waitForStage(h.api, rejected.releaseId, 'awaiting_approval');
     await h.client.workflow.getHandle(rejected.releaseId).signal(approveSignal, { approver: '' });
     await h.client.workflow
@@ -61,30 +51,15 @@ describe('replay', () => {
       .signal(rejectSignal, { approver: 'bob', comment: 'no' });
     await h.api.wait(rejected.releaseId);
     // A release rolled back by signal while blue waits for termination.
-    const uatBlue = await h.api.startRelease({
-      service: 'web',
-      version: 'v1',
-      target: 'uat',
-      initiator: 'ci',
-    });
+    const uatBlue = await h.api.startRelease(releaseRequest('web', 'v1', 'uat'));
     await h.api.wait(uatBlue.releaseId);
-    const rolledBack = await h.api.startRelease({
-      service: 'web',
-      version: 'v2',
-      target: 'uat',
-      initiator: 'ci',
-    });
+    const rolledBack = await h.api.startRelease(releaseRequest('web', 'v2', 'uat'));
     await waitForStage(h.api, rolledBack.releaseId, 'awaiting_termination');
     await h.client.workflow.getHandle(rolledBack.releaseId).signal(rollbackSignal, { by: 'ops' });
     assert.equal((await h.api.wait(rolledBack.releaseId)).stage, 'rolled_back');
 
     // A release cancelled (the Web UI's Cancel) while it waits for approval: an abort.
-    const cancelled = await h.api.startRelease({
-      service: 'web',
-      version: 'v4',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const cancelled = await h.api.startRelease(releaseRequest('web', 'v4', 'stage'));
     await waitForStage(h.api, cancelled.releaseId, 'awaiting_approval');
     await h.client.workflow.getHandle(cancelled.releaseId).cancel();
     assert.equal((await h.api.wait(cancelled.releaseId)).stage, 'aborted');

@@ -5,7 +5,7 @@ import { chromium } from 'playwright-core';
 import type { Browser, Frame } from 'playwright-core';
 import { freePort } from './helpers/postgres';
 import type { Harness } from '../harness/release';
-import { startHarness } from '../harness/release';
+import { releaseRequest, startHarness } from '../harness/release';
 import { waitForStage } from './helpers/wait';
 
 /** Debian's Chromium, which `.ci/run` installs; Playwright's own download needs the internet. */
@@ -57,12 +57,7 @@ async function detailsFrame(frames: () => Frame[], text: string): Promise<Frame>
 
 describe('the Web UI, in a real Chromium', () => {
   it('shows every line of a waiting release’s current details, and its summary, on User Metadata', async () => {
-    const { releaseId } = await h.api.startRelease({
-      service: 'web',
-      version: 'v1',
-      target: 'stage',
-      initiator: 'ci',
-    });
+    const { releaseId } = await h.api.startRelease(releaseRequest('web', 'v1', 'stage'));
     await waitForStage(h.api, releaseId, 'awaiting_approval');
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.goto(`http://127.0.0.1:${uiPort}/namespaces/default/workflows/${releaseId}`);

@@ -14,7 +14,7 @@ import { startBind } from './helpers/bind';
 import type { BindServer } from './helpers/bind';
 import { startTcpProxy } from './helpers/proxy';
 import type { TcpProxy } from './helpers/proxy';
-import { destroyAll, TEST_CONFIG } from '../harness/release';
+import { destroyAll, releaseRequest, TEST_CONFIG } from '../harness/release';
 import { startDevServer } from '../harness/temporal';
 import { waitFor } from './helpers/wait';
 
@@ -90,12 +90,7 @@ describe('a worker killed in the middle of an activity', () => {
     const api = new GreenlightClient(env.client, { taskQueue });
     const first = await startWorker();
     proxy.stall();
-    const { releaseId } = await api.startRelease({
-      service: 'web',
-      version: 'v1',
-      target: 'dev',
-      initiator: 'ci',
-    });
+    const { releaseId } = await api.startRelease(releaseRequest('web', 'v1', 'dev'));
     const handle = env.client.workflow.getHandle(releaseId);
     // Reading the alias (a 2-minute activity) hangs on the stalled DNS server.
     for (let i = 0; ; i++) {

@@ -10,7 +10,6 @@ import type { BreakerMetrics } from '../src/breaker/metrics';
 import type { CmdbOutbox } from '../src/breaker/outbox';
 import type { Breakers } from '../src/breaker/registry';
 import { GreenlightClient } from '../src/client/api';
-import { composeDependencies } from '../src/compose/root';
 import { parseOrThrow } from '../src/config/errors';
 import { Config } from '../src/config/schema';
 import type { ConfigInput } from '../src/config/schema';
@@ -21,7 +20,7 @@ import type { DnsProvider } from '../src/providers/dns/types';
 import type { LocalProcessInfra } from '../src/providers/infra/local-process';
 import { postgresStateBackend } from '../src/providers/infra/terraform-backend';
 import type { TerraformBackend } from '../src/providers/infra/terraform-backend';
-import { createWorker } from '../src/worker';
+import { composeDependencies, createWorker } from '../src/worker';
 import { startDevServer, workflowBundle } from './temporal';
 
 /** Short durations so the suite is fast; the rules are the embedded default's. */

@@ -20,8 +20,7 @@ import {
   localAddress,
   workerConnection,
 } from './temporal/connection';
-import { composeDependencies } from './compose/root';
-import { createWorker } from './worker';
+import { composeDependencies, createWorker } from './worker';
 import { startAdminServer } from './admin';
 import { isDependency } from './breaker/registry';
 import { isProviderError } from './providers/errors';

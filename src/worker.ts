@@ -1,9 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { createActivities } from './activities';
-import type { ActivityDeps } from './activities';
+import type { ActivityDeps, ReleaseRun } from './activities';
 import { heartbeatInterceptors } from './activities/heartbeat';
-import { TASK_QUEUE } from './shared/messages';
+import { coarseClock } from './breaker/clock';
+import { isCircuitOpenError } from './breaker/errors';
+import { BreakerMetrics } from './breaker/metrics';
+import { CmdbOutbox } from './breaker/outbox';
+import { Breakers } from './breaker/registry';
+import type { BreakerSnapshot } from './breaker/state';
+import { openDnsProviders } from './compose/dns';
+import type { DnsProviders } from './compose/dns';
+import { openTerraformTargets } from './compose/infra';
+import type { Config } from './config/schema';
+import { Checks } from './providers/checks';
+import { openCmdb } from './providers/cmdb/open';
+import type { PostgresCmdb } from './providers/cmdb/postgres';
+import { isProviderError } from './providers/errors';
+import { EXAMPLE_SERVICE, LocalProcessInfra } from './providers/infra/local-process';
+import { JsonFile } from './providers/json-file';
+import { breakerNoticeSignal, TASK_QUEUE } from './shared/messages';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
@@ -16,7 +37,7 @@ export interface WorkerOptions {
   workflowBundle?: WorkflowBundleWithSourceMap;
 }
 
-/** A worker: the activities over the composed dependencies (see `composeDependencies`), and the workflows. */
+/** A worker: the activities over the composed dependencies (`composeDependencies`), and the workflows. */
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: options.connection,
@@ -40,3 +61,212 @@ export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
 const noop = () => undefined;
 /** A logger for the workflow bundler, whose webpack report is noise in tests and benchmarks. */
 export const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+
+/** What the composition root builds: the activities' dependencies and what the worker runs beside them. */
+export interface Dependencies {
+  deps: ActivityDeps;
+  /** The local-process infrastructure of targets that use no other. */
+  localInfra: LocalProcessInfra;
+  /** Every target's DNS provider. */
+  dns: DnsProviders;
+  breakers: Breakers;
+  outbox: CmdbOutbox;
+  metrics: BreakerMetrics;
+  /** Where the CMDB is, password hidden. */
+  cmdbLocation: string;
+  /** Whether the CMDB has been reached and migrated (false while a server down at start is retried). */
+  isCmdbReady(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: builds every provider the configuration selects — per target, local
+ * processes or Terraform/OpenTofu (its state in the target's backend, else in the CMDB's database
+ * when that is a server), and the local DNS record store, RFC 2136 or Route 53; real HTTP and
+ * command checks; the CMDB on PostgreSQL at `cmdbUrl` or on the embedded PGlite under the state
+ * dir — and the circuit breakers, their metrics and the CMDB outbox, wired into the activities'
+ * dependencies.
+ */
+export async function composeDependencies(
+  config: Config,
+  stateDir: string,
+  options: {
+    cmdbUrl?: string;
+    searchPath?: string;
+    /** Where secrets that the configuration names (`{ env: NAME }`) are read from. */
+    env?: NodeJS.ProcessEnv;
+    onError?: (e: Error) => void;
+    /** Each line Terraform/OpenTofu prints. */
+    onInfraOutput?: (target: string, line: string) => void;
+    /** A Temporal client, for activities to tell a release that a breaker holds it back. */
+    client?: Client;
+    /** How often deferred CMDB writes are retried (default 5 s). */
+    outboxIntervalMs?: number;
+    onOutboxReplayed?: (count: number) => void;
+    /** The CMDB's server could not be reached at start: the worker starts, and retries in the background. */
+    onCmdbUnreachable?: (e: Error, location: string) => void;
+    /** The CMDB, down at start, has been reached and migrated. */
+    onCmdbReady?: (location: string) => void;
+  } = {},
+): Promise<Dependencies> {
+  const localInfra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
+  const terraform = openTerraformTargets(config, stateDir, {
+    cmdbUrl: options.cmdbUrl,
+    searchPath: options.searchPath ?? '',
+    env: options.env ?? {},
+    onOutput: options.onInfraOutput,
+  });
+  const dns = openDnsProviders(config, stateDir, options.env ?? {});
+  /** Where the CMDB is, once it was found down at start. */
+  let downAtStart: string | undefined;
+  const cmdb = await openCmdb(stateDir, options.cmdbUrl, {
+    onError: options.onError,
+    onMigrated: () => {
+      if (downAtStart) options.onCmdbReady?.(downAtStart);
+    },
+  });
+  if (cmdb.unreachable) {
+    downAtStart = cmdb.location;
+    options.onCmdbUnreachable?.(cmdb.unreachable, cmdb.location);
+  }
+  // With the postgres backend, every worker shares the breakers through the CMDB's database.
+  const breakers = new Breakers(
+    config.breakers,
+    coarseClock,
+    config.breakers.backend === 'postgres'
+      ? {
+          query: (text, values) => cmdb.cmdb.query(text, values),
+          worker: `${hostname()}:${process.pid}`,
+          onStoreError: (e) => options.onError?.(new Error(`shared circuit breakers: ${e.message}`)),
+        }
+      : undefined,
+    config.breakers.backend === 'local'
+      ? savedBreakers(join(stateDir, 'breakers.json'), options.onError)
+      : undefined,
+  );
+  const reconnecting = cmdb.unreachable ? keepMigrating(cmdb.cmdb, breakers) : undefined;
+  const metrics = new BreakerMetrics(breakers);
+  breakers.listen(metrics.listener);
+  const outbox = new CmdbOutbox(stateDir);
+  // Replays deferred CMDB writes once the CMDB's breaker lets calls through again.
+  const drainer = setInterval(() => {
+    void (async () => {
+      if ((await outbox.isEmpty()) || (await breakers.retryAfterMs('cmdb')) > 0) return;
+      // A write the CMDB refuses for good is not the CMDB being down: the breaker ignores it.
+      const isPermanent = (e: unknown) => isProviderError(e) && !e.isRetryable;
+      const n = await outbox.drain(
+        cmdb.cmdb,
+        (write) => breakers.run('cmdb', write, (e) => (isPermanent(e) ? 'ignore' : 'failure')),
+        isPermanent,
+      );
+      if (n > 0) options.onOutboxReplayed?.(n);
+    })().catch((e: Error) => options.onError?.(e));
+  }, options.outboxIntervalMs ?? 5_000);
+  drainer.unref();
+  const client = options.client;
+  return {
+    localInfra,
+    dns,
+    breakers,
+    outbox,
+    metrics,
+    deps: {
+      config,
+      infra: (target) => terraform.get(target) ?? localInfra,
+      dns: dns.forTarget,
+      cmdb: cmdb.cmdb,
+      checks: new Checks({ searchPath: options.searchPath ?? '' }),
+      breakers,
+      outbox,
+      onFallback: (dependency) => metrics.fallback(dependency),
+      onHealthCheck: (service, target, passed) => metrics.healthCheck(service, target, passed),
+      notify: client
+        ? (execution, notice) =>
+            client.workflow
+              .getHandle(execution.workflowId, execution.runId)
+              .signal(breakerNoticeSignal, notice)
+        : undefined,
+      releaseRun: client ? (releaseId) => releaseRun(client, releaseId) : undefined,
+    },
+    cmdbLocation: cmdb.location,
+    isCmdbReady: () => cmdb.cmdb.isReady,
+    close: async () => {
+      reconnecting?.stop();
+      clearInterval(drainer);
+      await cmdb.close();
+    },
+  };
+}
+
+/** How long the background migration waits after its first failures: 1 s, 2 s, 4 s… at most this. */
+const RECONNECT_MAX_DELAY_MS = 30_000;
+
+/**
+ * Reaches and migrates, in the background, a CMDB that was down when the worker started. Each try
+ * goes through the CMDB's breaker, so failures open it and releases keep their CMDB writes in the
+ * outbox at once rather than failing on them; while it is open, the next try is its trial.
+ */
+function keepMigrating(cmdb: PostgresCmdb, breakers: Breakers): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let isStopped = false;
+  const isPermanent = (e: unknown) => isProviderError(e) && !e.isRetryable;
+  const attempt = async (failures: number): Promise<void> => {
+    let delayMs = Math.min(1_000 * 2 ** failures, RECONNECT_MAX_DELAY_MS);
+    try {
+      await breakers.run(
+        'cmdb',
+        () => cmdb.ensureMigrated(),
+        (e) => (isPermanent(e) ? 'ignore' : 'failure'),
+      );
+      return;
+    } catch (e) {
+      if (isCircuitOpenError(e)) delayMs = Math.max(e.retryAfterMs, 1_000);
+    }
+    if (isStopped) return;
+    timer = setTimeout(() => void attempt(failures + 1), delayMs);
+    timer.unref();
+  };
+  void attempt(0);
+  return {
+    stop() {
+      isStopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Local breakers' states in a file under the state dir, so an open breaker stays open across a restart. */
+function savedBreakers(path: string, onError?: (e: Error) => void) {
+  const file = new JsonFile<Record<string, BreakerSnapshot>>(path, () => ({}));
+  let saved: Record<string, BreakerSnapshot> = {};
+  try {
+    saved = JSON.parse(readFileSync(path, 'utf8')) as Record<string, BreakerSnapshot>;
+  } catch {
+    // None saved yet, or unreadable: start closed.
+  }
+  return {
+    saved,
+    save: (snapshots: Record<string, BreakerSnapshot>) =>
+      void file
+        .update((doc) => {
+          Object.assign(doc, snapshots);
+        })
+        .catch((e: Error) => onError?.(e)),
+  };
+}
+
+/** What Temporal knows of a release's workflow, for the janitor. */
+async function releaseRun(client: Client, releaseId: string): Promise<ReleaseRun> {
+  try {
+    const d = await client.workflow.getHandle(releaseId).describe();
+    if (d.status.name === 'RUNNING') return { state: 'running' };
+    return {
+      state: 'ended',
+      status: d.status.name.toLowerCase(),
+      endedAt: (d.closeTime ?? new Date()).toISOString(),
+    };
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return { state: 'unknown' };
+    throw e;
+  }
+}

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { CmdbOutbox } from '../src/breaker/outbox';
 import { parseOrThrow } from '../src/config/errors';
 import { Config } from '../src/config/schema';
-import { composeDependencies } from '../src/compose/root';
+import { composeDependencies } from '../src/worker';
 import { startPostgres } from './helpers/postgres';
 import type { PostgresServer } from './helpers/postgres';
 import { TEST_CONFIG } from '../harness/release';

@@ -362,6 +362,9 @@ describe('release rules, with typed fake activities', () => {
       'baking',
       'completed',
     ]);
+    // The policy is judged again at the go, and who gave it is kept.
+    assert.equal(done.policyDecisions.length, 2);
+    assert.deepEqual(done.notes, ['go from train by update']);
     await assert.rejects(api.go(releaseId), /release has already ended \(completed\)/);
   });
 

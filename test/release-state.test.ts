@@ -222,6 +222,7 @@ describe('go, for a release held before cutover', () => {
       message: 'go from train; cutting over',
     });
     assert.equal(r.isGoGiven, true);
+    assert.deepEqual(r.status.notes, ['go from train by signal'], 'who let it cut over is kept');
     assert.deepEqual(r.go({}, 'update', NOW), { ok: false, reason: 'release has already been told to go' });
     assert.deepEqual(
       r.status.approvals.refused.map((x) => [x.kind, x.reason]),

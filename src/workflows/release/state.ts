@@ -231,7 +231,11 @@ export class ReleaseState {
     const verdict = this.judgeGo(input);
     if (!verdict.ok) return this.refuse('go', input.by ?? null, verdict.reason, via, now);
     this.isGoGiven = true;
-    this.status.updatedAt = now;
+    // Who let the release cut over, and why, stays in its status.
+    this.addNote(
+      `go${input.by ? ` from ${input.by}` : ''} by ${via}${input.reason ? `: ${input.reason}` : ''}`,
+      now,
+    );
     return verdict;
   }
 

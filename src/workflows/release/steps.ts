@@ -75,7 +75,8 @@ export async function decide(run: Run): Promise<void> {
 
 /**
  * With `holdBeforeCutover`, waits until told to go: a train deploys and tests all its services
- * first, then lets each cut over. Bounded by the target's approval timeout.
+ * first, then lets each cut over. Bounded by the target's approval timeout; the policy is judged
+ * again at the go.
  */
 export async function awaitGo(run: Run): Promise<void> {
   const { release, settings } = run;
@@ -93,6 +94,11 @@ export async function awaitGo(run: Run): Promise<void> {
       summary: `wait for a go to cut over until ${until}`,
     })) || release.isGoGiven;
   if (!isGiven) throw new Ending('expired', `no go to cut over within ${timeoutMs / 1000} s`);
+  // The facts may have changed while it was held (a maintenance window closed): a go never
+  // overrides the policy, which is judged again.
+  const decision = evaluate(run);
+  if (!decision.allowed)
+    throw new Ending('failed', `policy blocked promotion at the go: ${decision.explanation}`);
 }
 
 /** Points the alias at green (compare-and-swap against blue). */

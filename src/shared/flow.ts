@@ -215,10 +215,7 @@ export function flowProblems(flow: z.output<typeof FlowShape>): { path: Property
   return problems;
 }
 
-const DECOMMISSION_ACTIONS: FlowAction[] = [
-  { run: 'deployments.teardown' },
-  { run: 'dns.purge' },
-];
+const DECOMMISSION_ACTIONS: FlowAction[] = [{ run: 'deployments.teardown' }, { run: 'dns.purge' }];
 
 /**
  * The source document's lifecycle: provisioning → configuring → testing → active ↔ maintenance,

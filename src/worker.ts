@@ -24,7 +24,7 @@ import type { PostgresCmdb } from './providers/cmdb/postgres';
 import { isProviderError } from './providers/errors';
 import { EXAMPLE_SERVICE, LocalProcessInfra } from './providers/infra/local-process';
 import { JsonFile } from './providers/json-file';
-import { breakerNoticeSignal, TASK_QUEUE } from './shared/messages';
+import { breakerNoticeSignal, RELEASE_WORKFLOW, SearchAttributes, TASK_QUEUE } from './shared/messages';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
@@ -187,6 +187,8 @@ export async function composeDependencies(
               .signal(breakerNoticeSignal, notice)
         : undefined,
       releaseRun: client ? (releaseId) => releaseRun(client, releaseId) : undefined,
+      activeReleases: client ? (target) => activeReleases(client, target) : undefined,
+      secretsEnv: options.env,
     },
     cmdbLocation: cmdb.location,
     isCmdbReady: () => cmdb.cmdb.isReady,
@@ -253,6 +255,18 @@ function savedBreakers(path: string, onError?: (e: Error) => void) {
         })
         .catch((e: Error) => onError?.(e)),
   };
+}
+
+/** The releases running on a target: a release holds its lane until it ends. */
+async function activeReleases(client: Client, target: string): Promise<string[]> {
+  // The target is a validated name (lowercase letters, digits, `-`): safe inside the quotes.
+  const query = `WorkflowType = '${RELEASE_WORKFLOW}' AND ExecutionStatus = 'Running' AND ${SearchAttributes.target} = '${target}'`;
+  const ids: string[] = [];
+  for await (const w of client.workflow.list({ query, pageSize: 100 })) {
+    ids.push(w.workflowId);
+    if (ids.length >= 100) break;
+  }
+  return ids;
 }
 
 /** What Temporal knows of a release's workflow, for the janitor. */

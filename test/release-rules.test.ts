@@ -130,6 +130,12 @@ const fakes: Activities = {
   async reclaimAbandonedDeployments() {
     throw ApplicationFailure.nonRetryable('not used here');
   },
+  async runEnvironmentAction() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
+  async activeReleases() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
 };
 
 before(async () => {

@@ -25,6 +25,10 @@ export interface ActivityDeps {
   onHealthCheck?: (service: string, target: string, passed: boolean) => void;
   /** Counts a fallback taken (metrics). */
   onFallback?: (dependency: string) => void;
+  /** The ids of the releases running on a target (an environment's `no_active_deployments`). */
+  activeReleases?: (target: string) => Promise<string[]>;
+  /** Where the secret references of environments are resolved (never logged or returned). */
+  secretsEnv?: NodeJS.ProcessEnv;
   /** What Temporal knows of a release or a lane (the janitor asks whether it has ended). */
   releaseRun?: (releaseId: string) => Promise<ReleaseRun>;
 }

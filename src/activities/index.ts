@@ -2,6 +2,7 @@ import { createCheckActivities } from './checks';
 import { createCmdbActivities } from './cmdb';
 import type { ActivityDeps } from './deps';
 import { createDnsActivities } from './dns';
+import { createEnvironmentActivities } from './environment';
 import { createGuard } from './guard';
 import { createInfraActivities } from './infra';
 import { createJanitorActivities } from './janitor';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCheckActivities(context),
     ...createCmdbActivities(context),
     ...createJanitorActivities(context),
+    ...createEnvironmentActivities(context),
   };
 }
 

@@ -2,3 +2,4 @@
 export { blueGreenRelease } from './release/workflow';
 export { releaseLane } from './lane';
 export { janitor } from './janitor';
+export { environmentLifecycle } from './environment/workflow';

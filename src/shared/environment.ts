@@ -1,0 +1,138 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { FlowAction } from './flow';
+import { Flow, TransitionName } from './flow';
+import type { PolicyDecision } from './policy';
+import { PersonName, TargetName } from './release';
+import type { ApprovalRecord, ApprovalInput } from './release';
+import { ApprovalRule, MaintenanceWindow } from './target';
+import { plainText } from './text';
+
+/** An environment's workflow id: one long-lived workflow per environment. */
+export const environmentWorkflowId = (name: string): string => `env-${name}`;
+
+/** What an environment's workflow is started with; the flow is pinned into it then. */
+export const EnvironmentStart = z.strictObject({
+  name: TargetName,
+  /** The template it was made from (`ephemeral`), or `target` for a configured target. */
+  template: z.string().max(40),
+  /** The flow's name, and its definition as it was when the environment was created. */
+  flowName: z.string().max(40),
+  flow: Flow,
+  /** Protected environments need approval for transitions marked `approval`. */
+  isProtected: z.boolean().default(false),
+  approval: ApprovalRule.prefault({}),
+  maintenanceWindows: z.array(MaintenanceWindow).max(20).default([]),
+  /** Decommissioned by itself this long after it was created (extendable); null: never. */
+  ttlMs: z
+    .number()
+    .int()
+    .positive()
+    .max(366 * 24 * 3_600_000)
+    .nullable()
+    .default(null),
+  createdBy: PersonName,
+});
+export type EnvironmentStart = z.output<typeof EnvironmentStart>;
+export type EnvironmentStartInput = z.input<typeof EnvironmentStart>;
+
+/** What people ask of an environment: a transition by name (`start_maintenance`). */
+export const TransitionRequest = z.strictObject({
+  on: TransitionName,
+  by: PersonName.optional(),
+  reason: plainText(1000, 'reason').optional(),
+  /** Take it although the policy says no; needs an approval, and is recorded. */
+  force: z.boolean().default(false),
+});
+export type TransitionRequest = z.output<typeof TransitionRequest>;
+
+export const ExtendRequest = z.strictObject({
+  /** How much longer from now, in milliseconds. */
+  ttlMs: z
+    .number()
+    .int()
+    .positive()
+    .max(366 * 24 * 3_600_000),
+  by: PersonName.optional(),
+});
+
+export const RetryRequest = z.strictObject({ by: PersonName.optional() });
+
+/** A transition that could not be taken: the environment stays where it was until a retry. */
+export interface Blocked {
+  transition: string;
+  reason: string;
+  /** The policy's explanation, when the policy said no. */
+  explanation?: string;
+  at: string;
+  /** Actions of the transition that had run before it failed: compensated before a retry. */
+  ranActions: number;
+}
+
+export interface EnvironmentTransitionRecord {
+  transition: string;
+  from: string;
+  to: string;
+  at: string;
+  by?: string;
+  note?: string;
+}
+
+export interface EnvironmentStatus {
+  name: string;
+  state: string;
+  since: string;
+  template: string;
+  flowName: string;
+  /** The transition running now, if any. */
+  running: string | null;
+  ttl: { expiresAt: string; isExpiringSoon: boolean } | null;
+  blocked: Blocked | null;
+  approvals: {
+    /** The transition waiting for approval, if any. */
+    pending: string | null;
+    required: number;
+    approvedBy: ApprovalRecord[];
+    rejectedBy: ApprovalRecord | null;
+    refused: { kind: string; by: string | null; reason: string; at: string }[];
+  };
+  lastDecision: (PolicyDecision & { transition: string; facts: Record<string, boolean>; at: string }) | null;
+  /** The newest transitions, oldest first. */
+  history: EnvironmentTransitionRecord[];
+  lastDrift: null;
+  leakCheck: { clean: boolean; leftovers: string[] } | null;
+  createdAt: string;
+  createdBy: string;
+}
+
+/** What an accepted environment request answers. */
+export interface EnvironmentReceipt {
+  accepted: true;
+  state: string;
+  message: string;
+}
+
+export const environmentStatusQuery = defineQuery<EnvironmentStatus>('status');
+export const environmentTransitionUpdate = defineUpdate<EnvironmentReceipt, [TransitionRequest]>(
+  'transition',
+);
+export const environmentApproveUpdate = defineUpdate<EnvironmentReceipt, [ApprovalInput]>('approve');
+export const environmentRejectUpdate = defineUpdate<EnvironmentReceipt, [ApprovalInput]>('reject');
+export const environmentRetryUpdate = defineUpdate<EnvironmentReceipt, [z.input<typeof RetryRequest>]>(
+  'retry',
+);
+export const environmentExtendUpdate = defineUpdate<EnvironmentReceipt, [z.input<typeof ExtendRequest>]>(
+  'extend',
+);
+
+/** One action of a flow run for one environment, by the `runEnvironmentAction` activity. */
+export interface EnvironmentActionInput {
+  environment: string;
+  action: FlowAction;
+}
+
+/** What an action did: the facts it yields, and a line for people. */
+export interface EnvironmentActionResult {
+  facts: Record<string, boolean>;
+  detail: string;
+}

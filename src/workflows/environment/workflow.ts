@@ -1,0 +1,228 @@
+import {
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../../activities';
+import {
+  EnvironmentStart,
+  environmentApproveUpdate,
+  environmentExtendUpdate,
+  environmentRejectUpdate,
+  environmentRetryUpdate,
+  environmentStatusQuery,
+  environmentTransitionUpdate,
+} from '../../shared/environment';
+import type { EnvironmentReceipt, EnvironmentStartInput, EnvironmentStatus } from '../../shared/environment';
+import { autoTransitionFrom, DECOMMISSION, transitionFrom } from '../../shared/flow';
+import type { FlowAction, FlowTransition } from '../../shared/flow';
+import { FailureTypes, SearchAttributes } from '../../shared/messages';
+import { evaluatePolicy } from '../../shared/policy';
+import { isMaintenanceWindowOpen } from '../../shared/target';
+import { describeIssues } from '../../shared/text';
+import { describeFailure, outcome } from '../common/failures';
+import { EnvironmentState } from './state';
+import type { EnvironmentCarry, EnvironmentRequestKind, Verdict } from './state';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '15m',
+  scheduleToCloseTimeout: '1h',
+  heartbeatTimeout: '10s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: [FailureTypes.invalidInput],
+  },
+});
+
+/**
+ * One environment's whole life, as its pinned flow says: it takes the automatic transitions up to
+ * where it stays (active), then the transitions people ask for, until it is decommissioned. A
+ * transition runs its actions, judges its policy on the facts they yield, and moves; a failed
+ * action or a policy that says no leaves the environment where it was, blocked, until a retry
+ * (which first compensates what the failed attempt did). Continues as new when Temporal suggests.
+ */
+export async function environmentLifecycle(
+  input: EnvironmentStartInput,
+  carried?: EnvironmentCarry,
+): Promise<EnvironmentStatus> {
+  const parsed = EnvironmentStart.safeParse(input);
+  if (!parsed.success)
+    throw outcome(FailureTypes.invalidInput, `invalid environment: ${describeIssues(parsed.error.issues)}`);
+  const env = new EnvironmentState(parsed.data, Date.now(), carried);
+  registerHandlers(env);
+  publish(env);
+
+  while (!env.isFinal) {
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(() => env.status.running === null);
+      await continueAsNew<typeof environmentLifecycle>(input, {
+        status: env.status,
+        expiresAt: env.expiresAt,
+      });
+    }
+    const next = nextTransition(env);
+    if (next) {
+      await take(env, next.transition, next.by, next.note);
+      continue;
+    }
+    // Idle: nothing happens until someone asks, or the TTL runs out (one durable timer).
+    const waitMs = env.expiresAt === null ? undefined : Math.max(0, env.expiresAt - Date.now());
+    const isWoken = () =>
+      env.requested !== null || env.isRetryRequested || workflowInfo().continueAsNewSuggested;
+    const isAsked =
+      waitMs === undefined ? (await condition(isWoken), true) : await condition(isWoken, waitMs);
+    env.updateTtl(Date.now());
+    if (!isAsked && env.expiresAt !== null && Date.now() >= env.expiresAt) expire(env);
+  }
+  publish(env);
+  return env.status;
+}
+
+/** What to do next: a retry, a transition people asked for, or the flow's automatic one. */
+function nextTransition(
+  env: EnvironmentState,
+): { transition: FlowTransition; by?: string; note?: string } | null {
+  const flow = env.start.flow;
+  if (env.requested) {
+    const { transition, by, reason } = env.requested;
+    return { transition, by, note: reason };
+  }
+  if (env.status.blocked) {
+    if (!env.isRetryRequested) return null;
+    const t =
+      transitionFrom(flow, env.state, env.status.blocked.transition) ?? autoTransitionFrom(flow, env.state);
+    // Nothing left to retry here (the flow has no such transition): the retry is spent.
+    if (!t) env.isRetryRequested = false;
+    return t ? { transition: t, note: 'retry' } : null;
+  }
+  const auto = autoTransitionFrom(flow, env.state);
+  return auto ? { transition: auto } : null;
+}
+
+/** The TTL ran out: decommission, as if asked, without approval (the TTL was the decision). */
+function expire(env: EnvironmentState): void {
+  const t = transitionFrom(env.start.flow, env.state, DECOMMISSION);
+  if (!t) return;
+  env.requested = { on: DECOMMISSION, by: 'ttl', reason: 'the TTL ran out', force: false, transition: t };
+}
+
+async function take(env: EnvironmentState, t: FlowTransition, by?: string, note?: string): Promise<void> {
+  const from = env.state;
+  const now = () => new Date().toISOString();
+  const request = env.requested;
+  const isExpiry = request?.by === 'ttl';
+  if (!isExpiry && env.needsApproval(t, request ?? undefined)) {
+    env.openApprovalGate(t);
+    publish(env);
+    const isDecided = await condition(() => env.isApproved || env.isRejected, env.start.approval.timeout);
+    if (!isDecided || env.isRejected) {
+      const why = env.isRejected
+        ? `rejected by ${env.status.approvals.rejectedBy!.approver}`
+        : 'no decision in time';
+      env.closeApprovalGate();
+      env.clearRequest();
+      log.info('environment transition not approved', { transition: t.on, why });
+      publish(env);
+      return;
+    }
+  }
+  // A transition that failed half-way is compensated, in reverse order, before it runs again.
+  const blocked = env.status.blocked;
+  if (blocked?.transition === t.on && blocked.ranActions > 0) {
+    await compensate(env, t);
+  }
+  env.begin(t, now());
+  publish(env);
+  const facts: Record<string, boolean> = {};
+  let ran = 0;
+  for (const action of t.actions) {
+    try {
+      const result = await run(env, action);
+      Object.assign(facts, result.facts);
+      ran++;
+    } catch (e) {
+      env.block(t, from, describeFailure(action.run, e), ran + 1, now());
+      env.clearRequest();
+      publish(env);
+      return;
+    }
+  }
+  Object.assign(facts, await environmentFacts(env));
+  facts.approval_obtained = env.isApproved && env.status.approvals.required > 0;
+  const decision = evaluatePolicy(t.policy ?? { all: [] as never[] }, facts);
+  env.recordDecision(t, decision, facts, now());
+  const isForced = request?.force === true;
+  if (t.policy !== undefined && !decision.allowed && !isForced) {
+    env.block(t, from, `policy blocked ${t.on}`, ran, now(), decision.explanation);
+    env.clearRequest();
+    publish(env);
+    return;
+  }
+  const forcedNote =
+    t.policy !== undefined && !decision.allowed ? `forced past ${decision.explanation}` : undefined;
+  env.finish(t, from, now(), by, [note, forcedNote].filter(Boolean).join('; ') || undefined);
+  env.clearRequest();
+  publish(env);
+}
+
+function run(env: EnvironmentState, action: FlowAction) {
+  return acts.runEnvironmentAction.executeWithOptions({ summary: `${action.run} on ${env.status.name}` }, [
+    { environment: env.status.name, action },
+  ]);
+}
+
+/** Runs a transition's compensating actions in reverse order; best effort. */
+async function compensate(env: EnvironmentState, t: FlowTransition): Promise<void> {
+  for (const action of [...t.compensate].reverse()) {
+    try {
+      await run(env, action);
+    } catch (e) {
+      log.warn('compensation failed', { action: action.run, error: describeFailure(action.run, e) });
+    }
+  }
+}
+
+/** The facts an environment knows whatever its actions did. */
+async function environmentFacts(env: EnvironmentState): Promise<Record<string, boolean>> {
+  const { activeReleases } = await acts.activeReleases.executeWithOptions(
+    { summary: `releases running in ${env.status.name}` },
+    [{ target: env.status.name }],
+  );
+  return {
+    maintenance_window_open: isMaintenanceWindowOpen(env.start.maintenanceWindows, new Date()),
+    no_active_deployments: activeReleases.length === 0,
+  };
+}
+
+function publish(env: EnvironmentState): void {
+  upsertSearchAttributes([
+    { key: SearchAttributes.target, value: env.status.name },
+    { key: SearchAttributes.stage, value: env.state },
+  ]);
+}
+
+function registerHandlers(env: EnvironmentState): void {
+  setHandler(environmentStatusQuery, () => env.status);
+  const apply =
+    (kind: EnvironmentRequestKind) =>
+    (input: unknown): EnvironmentReceipt => {
+      const verdict: Verdict = env.apply(kind, input, 'update', Date.now());
+      if (!verdict.ok) throw outcome(FailureTypes.requestRefused, verdict.reason);
+      return { accepted: true, state: env.state, message: verdict.message };
+    };
+  const validator = (kind: EnvironmentRequestKind) => (input: unknown) => {
+    const verdict = env.judge(kind, input);
+    if (!verdict.ok) throw outcome(FailureTypes.requestRefused, verdict.reason);
+  };
+  setHandler(environmentTransitionUpdate, apply('transition'), { validator: validator('transition') });
+  setHandler(environmentApproveUpdate, apply('approve'), { validator: validator('approve') });
+  setHandler(environmentRejectUpdate, apply('reject'), { validator: validator('reject') });
+  setHandler(environmentRetryUpdate, apply('retry'), { validator: validator('retry') });
+  setHandler(environmentExtendUpdate, apply('extend'), { validator: validator('extend') });
+}

@@ -1,0 +1,223 @@
+// The environment workflow's rules in seconds: the real workflow on a real Temporal dev server,
+// with typed fake activities that record the actions it runs.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { Activities } from '../src/activities';
+import {
+  environmentApproveUpdate,
+  environmentExtendUpdate,
+  environmentRetryUpdate,
+  environmentStatusQuery,
+  environmentTransitionUpdate,
+  environmentWorkflowId,
+} from '../src/shared/environment';
+import type { EnvironmentStartInput, EnvironmentStatus } from '../src/shared/environment';
+import { EXECUTORS, ephemeralFlow, lifecycleFlow } from '../src/shared/flow';
+import type { ExecutorName, FlowInput } from '../src/shared/flow';
+import { startDevServer, workflowBundle } from '../harness/temporal';
+
+const taskQueue = `environment-rules-${process.pid}`;
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+
+/** The actions each environment ran, in order. */
+const ran = new Map<string, string[]>();
+/** Executors that fail, per environment, until a test clears them. */
+const failing = new Map<string, Set<ExecutorName>>();
+/** Releases running, per environment. */
+const releases = new Map<string, string[]>();
+
+const notUsed = async () => {
+  throw ApplicationFailure.nonRetryable('not used here');
+};
+const fakes: Activities = {
+  async runEnvironmentAction(input) {
+    const { environment, action } = input as { environment: string; action: { run: ExecutorName } };
+    ran.set(environment, [...(ran.get(environment) ?? []), action.run]);
+    if (failing.get(environment)?.has(action.run)) {
+      throw ApplicationFailure.nonRetryable(`${action.run} failed on purpose`);
+    }
+    return { facts: Object.fromEntries(EXECUTORS[action.run].yields.map((f) => [f, true])), detail: 'ok' };
+  },
+  async activeReleases(input) {
+    return { activeReleases: releases.get((input as { target: string }).target) ?? [] };
+  },
+  loadTargetSettings: notUsed,
+  resolveLiveDeployment: notUsed,
+  deployGreen: notUsed,
+  runIntegrationTests: notUsed,
+  cutOverAlias: notUsed,
+  checkHealth: notUsed,
+  tearDownDeployment: notUsed,
+  recordChange: notUsed,
+  breakerStatus: notUsed,
+  reclaimAbandonedDeployments: notUsed,
+};
+
+before(async () => {
+  env = await startDevServer();
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    activities: fakes,
+    workflowBundle: await workflowBundle(),
+  });
+  running = worker.run();
+});
+
+after(async () => {
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+async function create(name: string, flow: FlowInput, extra: Partial<EnvironmentStartInput> = {}) {
+  return env.client.workflow.start('environmentLifecycle', {
+    taskQueue,
+    workflowId: environmentWorkflowId(name),
+    args: [{ name, template: 'test', flowName: 'test', flow, createdBy: 'ci', ...extra }],
+  });
+}
+
+async function until(
+  name: string,
+  predicate: (s: EnvironmentStatus) => boolean,
+  what: string,
+): Promise<EnvironmentStatus> {
+  const handle = env.client.workflow.getHandle(environmentWorkflowId(name));
+  let last: EnvironmentStatus | undefined;
+  for (let i = 0; i < 300; i++) {
+    last = await handle.query(environmentStatusQuery);
+    if (predicate(last)) return last;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+}
+/** An Update refused by its validator, with this reason. */
+async function refused(update: Promise<unknown>, reason: RegExp): Promise<void> {
+  await assert.rejects(update, (e: Error & { cause?: Error }) => {
+    assert.match(e.cause?.message ?? e.message, reason);
+    return true;
+  });
+}
+const inState = (name: string, state: string) => until(name, (s) => s.state === state && !s.running, state);
+const ask = (name: string, on: string, extra: Record<string, unknown> = {}) =>
+  env.client.workflow.getHandle(environmentWorkflowId(name)).executeUpdate(environmentTransitionUpdate, {
+    args: [{ on, by: 'alice', ...extra } as never],
+  });
+
+describe('environment rules, with typed fake activities', () => {
+  it('takes the lifecycle to active by itself, then maintenance and back, then decommissions', async () => {
+    await create('life', lifecycleFlow(true));
+    const active = await inState('life', 'active');
+    assert.deepEqual(
+      active.history.map((h) => `${h.from}→${h.to}`),
+      ['provisioning→configuring', 'configuring→testing', 'testing→active'],
+    );
+    assert.deepEqual(ran.get('life'), [
+      'terraform.apply',
+      'dns.probe',
+      'cmdb.register',
+      'secrets.verify',
+      'checks.run',
+    ]);
+
+    await ask('life', 'start_maintenance', { reason: 'db upgrade' });
+    const maintenance = await inState('life', 'maintenance');
+    assert.equal(maintenance.history.at(-1)?.by, 'alice');
+    assert.equal(maintenance.history.at(-1)?.note, 'db upgrade');
+    await ask('life', 'end_maintenance');
+    await inState('life', 'active');
+    await ask('life', 'decommission');
+    const done = await env.client.workflow.getHandle(environmentWorkflowId('life')).result();
+    assert.equal(done.state, 'decommissioned');
+    assert.deepEqual(ran.get('life')!.slice(-4), [
+      'deployments.teardown',
+      'dns.purge',
+      'terraform.destroy',
+      'cmdb.retire',
+    ]);
+  });
+
+  it('refuses maintenance while a release runs, with the policy explanation, and a transition not offered here', async () => {
+    releases.set('busy', ['web-busy-v2-abc123']);
+    await create('busy', lifecycleFlow(false));
+    await inState('busy', 'active');
+    await refused(
+      ask('busy', 'end_maintenance'),
+      /busy is active: no end_maintenance from here; from here: start_maintenance, decommission/,
+    );
+    await ask('busy', 'start_maintenance');
+    const blocked = await until('busy', (s) => s.blocked !== null, 'blocked');
+    assert.equal(blocked.state, 'active');
+    assert.equal(blocked.blocked?.reason, 'policy blocked start_maintenance');
+    assert.match(blocked.blocked?.explanation ?? '', /no_active_deployments ✗/);
+    releases.delete('busy');
+    await env.client.workflow
+      .getHandle(environmentWorkflowId('busy'))
+      .executeUpdate(environmentRetryUpdate, { args: [{}] });
+    await inState('busy', 'maintenance');
+  });
+
+  it('stays blocked when an action fails, and on retry compensates first, then runs the transition again', async () => {
+    failing.set('flaky', new Set(['dns.probe']));
+    await create('flaky', lifecycleFlow(true));
+    const blocked = await until('flaky', (s) => s.blocked !== null, 'blocked');
+    assert.equal(blocked.state, 'provisioning');
+    assert.equal(blocked.blocked?.transition, 'provision');
+    assert.match(blocked.blocked?.reason ?? '', /dns\.probe failed: dns\.probe failed on purpose/);
+    assert.deepEqual(ran.get('flaky'), ['terraform.apply', 'dns.probe']);
+    failing.delete('flaky');
+    await env.client.workflow
+      .getHandle(environmentWorkflowId('flaky'))
+      .executeUpdate(environmentRetryUpdate, { args: [{ by: 'ops' }] });
+    await inState('flaky', 'active');
+    // terraform.destroy undoes the half-done provision before it runs again.
+    assert.deepEqual(ran.get('flaky')!.slice(2, 6), [
+      'terraform.destroy',
+      'terraform.apply',
+      'dns.probe',
+      'cmdb.register',
+    ]);
+  });
+
+  it('decommissions a protected environment only with approval', async () => {
+    await create('prot', lifecycleFlow(false), {
+      isProtected: true,
+      approval: { required: 1, approvers: ['bob'] },
+    });
+    await inState('prot', 'active');
+    await ask('prot', 'decommission');
+    const waiting = await until('prot', (s) => s.approvals.pending === 'decommission', 'approval');
+    assert.equal(waiting.state, 'active');
+    const handle = env.client.workflow.getHandle(environmentWorkflowId('prot'));
+    await refused(
+      handle.executeUpdate(environmentApproveUpdate, { args: [{ approver: 'mallory' }] }),
+      /mallory may not approve on prot; allowed: bob/,
+    );
+    await handle.executeUpdate(environmentApproveUpdate, { args: [{ approver: 'bob' }] });
+    assert.equal((await handle.result()).state, 'decommissioned');
+  });
+
+  it('decommissions by itself when its TTL runs out, and an extension moves the deadline', async () => {
+    await create('pr-1', ephemeralFlow(false), { ttlMs: 1_500 });
+    const active = await inState('pr-1', 'active');
+    assert.ok(active.ttl?.isExpiringSoon, 'the status warns ahead of expiry');
+    const done = await env.client.workflow.getHandle(environmentWorkflowId('pr-1')).result();
+    assert.equal(done.state, 'decommissioned');
+    assert.equal(done.history.at(-1)?.by, 'ttl');
+
+    await create('pr-2', ephemeralFlow(false), { ttlMs: 60_000 });
+    const before = await inState('pr-2', 'active');
+    const handle = env.client.workflow.getHandle(environmentWorkflowId('pr-2'));
+    await handle.executeUpdate(environmentExtendUpdate, { args: [{ ttlMs: 3_600_000 }] });
+    const after = await handle.query(environmentStatusQuery);
+    assert.ok(Date.parse(after.ttl!.expiresAt) > Date.parse(before.ttl!.expiresAt) + 3_000_000);
+    await ask('pr-2', 'decommission');
+    assert.equal((await handle.result()).state, 'decommissioned');
+  });
+});

@@ -4,6 +4,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { ensureJanitorSchedule, JANITOR_SCHEDULE_ID } from './temporal/janitor-schedule';
+import { EnvironmentClient } from './client/environments';
+import { targetEnvironment } from './config/resolve';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { loadSettings } from './config/load';
@@ -125,6 +127,20 @@ async function main(): Promise<void> {
         (e: Error) =>
           logger.warn({ error: e.message }, 'janitor schedule not set up; will try at the next start'),
       );
+      // Each configured target's environment is created the first time a worker starts.
+      const environments = new EnvironmentClient(client, settings.temporal.taskQueue);
+      for (const target of Object.keys(settings.config.targets)) {
+        void environments.ensure(targetEnvironment(settings.config, target)).then(
+          (outcome) => {
+            if (outcome === 'created') logger.info({ environment: target }, 'environment created');
+          },
+          (e: Error) =>
+            logger.warn(
+              { environment: target, error: e.message },
+              'environment not created; will try at the next start',
+            ),
+        );
+      }
       if (server) {
         const ui = `http://localhost:${settings.temporal.uiPort}/namespaces/${settings.temporal.namespace}/workflows`;
         process.stdout.write(

@@ -260,7 +260,7 @@ function savedBreakers(path: string, onError?: (e: Error) => void) {
 /** The releases running on a target: a release holds its lane until it ends. */
 async function activeReleases(client: Client, target: string): Promise<string[]> {
   // The target is a validated name (lowercase letters, digits, `-`): safe inside the quotes.
-  const query = `WorkflowType = '${RELEASE_WORKFLOW}' AND ExecutionStatus = 'Running' AND ${SearchAttributes.target} = '${target}'`;
+  const query = `WorkflowType = '${RELEASE_WORKFLOW}' AND ExecutionStatus = 'Running' AND ${SearchAttributes.target.name} = '${target}'`;
   const ids: string[] = [];
   for await (const w of client.workflow.list({ query, pageSize: 100 })) {
     ids.push(w.workflowId);

@@ -610,6 +610,13 @@ describe('what counts as a failure, and the CMDB outbox', () => {
         async deployments() {
           return [];
         },
+        async upsertEnvironment() {},
+        async environment() {
+          return null;
+        },
+        async runningDeployments() {
+          return [];
+        },
         async changes() {
           return [];
         },

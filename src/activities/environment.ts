@@ -10,7 +10,27 @@ import { TargetName } from '../shared/release';
 import { parseInput } from './failures';
 import type { ActivityContext } from './guard';
 
-const ActionInput = z.strictObject({ environment: TargetName, action: FlowAction });
+const ActionInput = z.strictObject({
+  environment: TargetName,
+  action: FlowAction,
+  item: z.strictObject({
+    template: z.string().max(40),
+    state: z.string().max(40),
+    ttlExpiresAt: z.iso.datetime().nullable(),
+  }),
+});
+
+/** Settings of `checks.run`: HTTP checks against the environment's entry point, as releases run them. */
+const SmokeSettings = z.strictObject({
+  url: z
+    .url({ protocol: /^https?$/ })
+    .max(2000)
+    .optional(),
+  paths: z
+    .array(z.string().regex(/^\/[^\s]{0,500}$/, 'a path such as /healthz'))
+    .max(20)
+    .default(['/']),
+});
 
 /** Settings of `command.run`: an argument array, never a shell. */
 const CommandSettings = z.strictObject({
@@ -33,7 +53,7 @@ const SecretSettings = z.strictObject({
  */
 export function createEnvironmentActivities({ deps, guarded }: ActivityContext) {
   const fail = (message: string) =>
-    ApplicationFailure.create({ type: FailureTypes.invalidInput, message, nonRetryable: true });
+    ApplicationFailure.create({ type: FailureTypes.actionFailed, message, nonRetryable: true });
   const yielded = (run: keyof typeof EXECUTORS, detail: string): EnvironmentActionResult => ({
     facts: Object.fromEntries(EXECUTORS[run].yields.map((fact) => [fact, true])),
     detail,
@@ -41,7 +61,8 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
 
   return {
     async runEnvironmentAction(input: unknown): Promise<EnvironmentActionResult> {
-      const { environment, action } = parseInput(ActionInput, input);
+      const { environment, action, item } = parseInput(ActionInput, input);
+      const now = new Date().toISOString();
       switch (action.run) {
         case 'command.run': {
           const { command, timeoutMs } = parseInput(CommandSettings, action.with ?? {});
@@ -53,11 +74,8 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
             timeoutMs,
           });
           if (result.exitCode !== 0) {
-            throw ApplicationFailure.create({
-              type: FailureTypes.deployFailed,
-              message: `${result.command} ${result.isTimedOut ? 'timed out' : `exited ${result.exitCode ?? result.signal}`}: ${result.stderrTail.slice(-500)}`,
-              nonRetryable: true,
-            });
+            const how = result.isTimedOut ? 'timed out' : `exited ${result.exitCode ?? result.signal}`;
+            throw fail(`${result.command} ${how}: ${result.stderrTail.slice(-500)}`);
           }
           return yielded(action.run, `${result.command} succeeded`);
         }
@@ -93,7 +111,73 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
           if (read?.value !== '192.0.2.1') throw fail(`the probe record ${name} did not read back`);
           return yielded(action.run, `${name} written, read back and deleted`);
         }
+        case 'dns.purge': {
+          // Every record of the environment's names (`*.<environment>.<zone>`), aliases and hosts.
+          const dns = deps.dns(environment);
+          const suffix = `.${environment}.${targetZone(deps.config, environment)}`;
+          const dependency = breakerName('dns', environment);
+          const records = await guarded(dependency, 'list records', () => dns.list());
+          const names = [...new Set(records.map((r) => r.name).filter((n) => n.endsWith(suffix)))];
+          for (const name of names) await guarded(dependency, 'remove record', () => dns.remove(name));
+          return yielded(action.run, `${names.length} record(s) deleted`);
+        }
+        case 'deployments.teardown': {
+          // Every deployment the CMDB says still runs in the environment: instance, then record.
+          const running = await guarded('cmdb', 'read deployments', () =>
+            deps.cmdb.runningDeployments(environment),
+          );
+          for (const d of running) {
+            await guarded(breakerName('infra', environment), 'destroy deployment', () =>
+              deps.infra(environment).destroy({ hostname: d.hostname }),
+            );
+            await guarded(breakerName('dns', environment), 'remove record', () =>
+              deps.dns(environment).remove(d.hostname),
+            );
+            await guarded('cmdb', 'record deployment', () =>
+              deps.cmdb.upsertDeployment({ ...d, status: 'torn_down', updatedAt: now }),
+            );
+          }
+          return yielded(action.run, `${running.length} deployment(s) torn down`);
+        }
+        case 'cmdb.register':
+        case 'cmdb.retire': {
+          const isRetired = action.run === 'cmdb.retire';
+          await guarded('cmdb', 'record environment', () =>
+            deps.cmdb.upsertEnvironment({
+              name: environment,
+              state: isRetired ? 'decommissioned' : item.state,
+              template: item.template,
+              ttlExpiresAt: item.ttlExpiresAt,
+              decommissionedAt: isRetired ? now : null,
+              updatedAt: now,
+            }),
+          );
+          return yielded(action.run, `${environment} ${isRetired ? 'retired' : 'registered'} in the CMDB`);
+        }
+        case 'checks.run': {
+          const { url, paths } = parseInput(SmokeSettings, action.with ?? {});
+          if (!url) return yielded(action.run, 'no smoke checks configured for this environment');
+          const failed: string[] = [];
+          for (const path of paths) {
+            const check = {
+              kind: 'http' as const,
+              name: `smoke ${path}`,
+              path,
+              expectStatus: 200,
+              latencyBudgetMs: 10_000,
+              repeat: 1,
+              slow: false,
+            };
+            const result = await guarded('checks', `run check smoke`, () =>
+              deps.checks.run(check, { endpoint: url, service: environment, version: 'environment' }),
+            );
+            if (!result.passed) failed.push(`${path}: ${result.detail}`);
+          }
+          if (failed.length) throw fail(`smoke checks failed: ${failed.join('; ')}`);
+          return yielded(action.run, `${paths.length} smoke check(s) passed`);
+        }
         default:
+          // terraform.* needs the environment's module, which environments do not name yet.
           throw fail(`the ${action.run} executor is not available on this worker yet`);
       }
     },

@@ -40,33 +40,17 @@ import {
 } from '../shared/release';
 import type { ReleaseRequestInput, ReleaseStatus, RequestKind, Stage } from '../shared/release';
 import { describeIssues } from '../shared/text';
+import { EnvironmentClient } from './environments';
+import { GreenlightError } from './errors';
 import type { blueGreenRelease, releaseLane } from '../workflows';
+
+export { GreenlightError } from './errors';
 
 /** How often a start is tried while the lane's previous release is just ending. */
 const ADMIT_ATTEMPTS = 8;
 
 /** How many failed polls in a row `watch` rides out. */
 const WATCH_RETRIES = 30;
-
-/** A request greenlight refused: bad input, a conflict, or a refused approval. One clear line. */
-export class GreenlightError extends Error {
-  override readonly name = 'GreenlightError';
-  constructor(
-    message: string,
-    /** `ended`: the release ended without a final status (terminated, timed out, invalid input). */
-    readonly code:
-      | 'invalid_input'
-      | 'conflict'
-      | 'refused'
-      | 'not_found'
-      | 'unknown_target'
-      | 'ended'
-      /** A server greenlight needs (Temporal, the admin endpoint, DNS) does not answer. */
-      | 'unavailable',
-  ) {
-    super(message);
-  }
-}
 
 export interface ReleaseSummary {
   releaseId: string;
@@ -103,6 +87,11 @@ export class GreenlightClient {
       ) => Promise<{ alias: string; green: string; live: string | null }>;
     } = {},
   ) {}
+
+  /** The environments: create, inspect, and ask them for transitions. */
+  get environments(): EnvironmentClient {
+    return new EnvironmentClient(this.client, this.options.taskQueue);
+  }
 
   /** Starts a release; refused at once when another release of the service to the target runs. */
   async startRelease(input: ReleaseRequestInput): Promise<{ releaseId: string }> {

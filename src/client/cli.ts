@@ -12,6 +12,7 @@ import { breakerCommands } from './commands/breakers';
 import { cmdbCommands } from './commands/cmdb';
 import type { CliContext, Io } from './commands/context';
 import { dnsCommands } from './commands/dns';
+import { envCommands } from './commands/env';
 import { localCommands } from './commands/local';
 import { releaseCommands } from './commands/release';
 import { ExitCodes } from './exit-codes';
@@ -72,7 +73,14 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError('(run with --help for usage)');
 
-  for (const group of [releaseCommands, dnsCommands, breakerCommands, localCommands, cmdbCommands]) {
+  for (const group of [
+    releaseCommands,
+    envCommands,
+    dnsCommands,
+    breakerCommands,
+    localCommands,
+    cmdbCommands,
+  ]) {
     group(program, cli);
   }
 

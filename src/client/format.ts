@@ -1,3 +1,5 @@
+import type { EnvironmentSummary } from './environments';
+import type { EnvironmentStatus } from '../shared/environment';
 import type { BreakerView } from '../breaker/registry';
 import type { ChangeRecord, DeploymentItem } from '../providers/cmdb/types';
 import type { Relationship } from '../providers/cmdb/postgres';
@@ -153,4 +155,48 @@ export function formatBreakers(list: BreakerView[]): string {
 /** `1 call`, `2 calls`. */
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+export function formatEnvironments(rows: EnvironmentSummary[]): string {
+  if (rows.length === 0) return '(no environments)';
+  const header = ['ENVIRONMENT', 'STATE', 'WORKFLOW', 'STARTED'];
+  const table = rows.map((r) => [r.name, r.state ?? '', r.status, r.startedAt]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  return [header, ...table]
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** An environment's status for people: state and since when, what blocks it, what it waits for. */
+export function formatEnvironment(s: EnvironmentStatus): string {
+  const lines = [
+    `environment ${s.name}  (${s.template}, flow ${s.flowName}, created by ${s.createdBy} at ${s.createdAt})`,
+    `state       ${s.state} since ${s.since}${s.running ? `, running ${s.running}` : ''}`,
+  ];
+  if (s.blocked) {
+    lines.push(
+      `blocked     ${s.blocked.transition}: ${s.blocked.reason}${s.blocked.explanation ? ` — ${s.blocked.explanation}` : ''} (env retry)`,
+    );
+  }
+  const { pending, required, approvedBy } = s.approvals;
+  if (pending) lines.push(`waiting     approval of ${pending}: ${approvedBy.length} of ${required} given`);
+  if (s.ttl)
+    lines.push(`ttl         decommissioned at ${s.ttl.expiresAt}${s.ttl.isExpiringSoon ? ' (soon)' : ''}`);
+  if (s.leakCheck) {
+    lines.push(
+      `leak check  ${s.leakCheck.clean ? 'clean' : `left behind: ${s.leakCheck.leftovers.join(', ')}`}`,
+    );
+  }
+  if (s.history.length) lines.push('history');
+  for (const h of s.history) {
+    lines.push(
+      `  ${h.at}  ${h.transition}: ${h.from} → ${h.to}${h.by ? ` by ${h.by}` : ''}${h.note ? ` (${h.note})` : ''}`,
+    );
+  }
+  return lines.join('\n');
 }

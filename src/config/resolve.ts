@@ -1,4 +1,7 @@
 import type { Check, HttpCheck } from '../providers/checks/types';
+import type { EnvironmentStartInput } from '../shared/environment';
+import { ephemeralFlow, lifecycleFlow } from '../shared/flow';
+import type { FlowInput } from '../shared/flow';
 import type { TargetSettings } from '../shared/target';
 import type { CheckConfig, Config, HttpCheckConfig } from './schema';
 
@@ -49,5 +52,62 @@ function toHttpCheck(c: HttpCheckConfig): HttpCheck {
     latencyBudgetMs: c.latencyBudget,
     repeat: c.repeat,
     slow: c.slow,
+  };
+}
+
+/** A flow by name: a built-in, or one the configuration defines. */
+export function resolveFlow(config: Config, name: string): FlowInput | undefined {
+  if (name === 'lifecycle') return lifecycleFlow(false);
+  if (name === 'ephemeral') return ephemeralFlow(false);
+  return Object.hasOwn(config.environments.flows, name) ? config.environments.flows[name] : undefined;
+}
+
+/** How a configured target's environment starts: its flow pinned as the configuration has it now. */
+export function targetEnvironment(config: Config, target: string): EnvironmentStartInput {
+  const t = config.targets[target]!;
+  return {
+    name: target,
+    template: 'target',
+    flowName: t.environment.flow,
+    flow: resolveFlow(config, t.environment.flow)!,
+    isProtected: t.environment.protected ?? t.approval.required > 0,
+    approval: t.approval,
+    maintenanceWindows: t.maintenanceWindows,
+    ttlMs: null,
+    createdBy: 'greenlight',
+  };
+}
+
+/**
+ * How an environment made from a template starts (`env create`): the template's flow pinned now,
+ * the approval rule and windows of the target it is like, its TTL unless `ttlMs` says otherwise.
+ */
+export function templateEnvironment(
+  config: Config,
+  name: string,
+  templateName: string,
+  createdBy: string,
+  ttlMs?: number,
+): EnvironmentStartInput | { error: string } {
+  const templates = config.environments.templates;
+  if (Object.hasOwn(config.targets, name))
+    return { error: `${name} is a configured target; it has its environment already` };
+  if (!Object.hasOwn(templates, templateName)) {
+    return {
+      error: `unknown template ${JSON.stringify(templateName)}; the templates are ${Object.keys(templates).join(', ')}`,
+    };
+  }
+  const template = templates[templateName]!;
+  const like = config.targets[template.like ?? Object.keys(config.targets)[0]!]!;
+  return {
+    name,
+    template: templateName,
+    flowName: template.flow,
+    flow: resolveFlow(config, template.flow)!,
+    isProtected: template.protected,
+    approval: like.approval,
+    maintenanceWindows: like.maintenanceWindows,
+    ttlMs: ttlMs ?? template.ttl ?? null,
+    createdBy,
   };
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { Duration } from '../shared/durations';
 import { Policy, policyFacts, RELEASE_FACTS } from '../shared/policy';
 import { BreakerConfigKey } from '../shared/breaker-name';
+import { BUILT_IN_FLOWS, Flow, FlowName } from '../shared/flow';
 import { ServiceName, TargetName } from '../shared/release';
 import { ApprovalRule, MaintenanceWindow, Zone } from '../shared/target';
 import { checkPathProblem } from '../providers/checks/http';
@@ -297,6 +298,15 @@ export const TargetConfig = z
     recordTtl: z.number().int().min(1).max(86_400).default(30),
     infra: InfraConfig.default({ kind: 'local' }),
     dns: DnsConfig.default({ kind: 'local' }),
+    /** The target's environment: the workflow `env-<target>` that runs its lifecycle. */
+    environment: z
+      .strictObject({
+        /** The flow it follows: `lifecycle` (default), `ephemeral`, or one of `environments.flows`. */
+        flow: FlowName.default('lifecycle'),
+        /** Transitions marked `approval` (decommission) need the target's approval rule; default: when it asks for approvals. */
+        protected: z.boolean().optional(),
+      })
+      .prefault({}),
   })
   .superRefine((target, ctx) => {
     for (const fact of policyFacts(target.policy)) {
@@ -374,25 +384,98 @@ export const JanitorConfig = z.strictObject({
 });
 export type JanitorConfig = z.output<typeof JanitorConfig>;
 
-export const Config = z.strictObject({
-  /** Default DNS zone of every target. */
-  zone: Zone.default('greenlight.local'),
-  /** At least one. */
-  targets: namedRecord(TargetName, TargetConfig, 'target').refine(
-    (targets) => Object.keys(targets).length > 0,
-    {
-      message: 'configure at least one target, e.g. dev: {}',
-    },
-  ),
-  services: namedRecord(ServiceName, ServiceConfig, 'service').default({}),
-  /** Integration checks for services without their own. */
-  checks: z.array(CheckConfig).min(1),
-  healthCheck: HttpCheckConfig,
-  /** The circuit breakers of the dependencies; see the README. */
-  breakers: BreakersConfig.prefault({}),
-  /** Reclaims what releases that ended without cleaning up (terminated, say) left running. */
-  janitor: JanitorConfig.prefault({}),
+/** A kind of environment made on demand (`env create pr-142 --template ephemeral`). */
+export const EnvironmentTemplate = z.strictObject({
+  /** The flow it follows: `ephemeral` (default), `lifecycle`, or one of `environments.flows`. */
+  flow: FlowName.default('ephemeral'),
+  /** The configured target whose settings (zone, policy, providers, waits) its releases use; default: the first target. */
+  like: TargetName.optional(),
+  /** Decommissioned by itself this long after it is created; default: never. */
+  ttl: WaitDuration.optional(),
+  /** Transitions marked `approval` need the approval rule of the target it is like. Default false. */
+  protected: z.boolean().default(false),
 });
+export type EnvironmentTemplate = z.output<typeof EnvironmentTemplate>;
+
+export const EnvironmentsConfig = z.strictObject({
+  /** Lifecycles as data, beside the built-in `lifecycle` and `ephemeral`; see the README. */
+  flows: namedRecord(FlowName, Flow, 'flow').default({}),
+  /** Default: `ephemeral` (the ephemeral flow, like the first target, 72h). */
+  templates: namedRecord(TargetName, EnvironmentTemplate, 'template').default({
+    ephemeral: { flow: 'ephemeral', ttl: 72 * 3_600_000, protected: false },
+  }),
+  /** The template of `env create` without `--template`. Default `ephemeral`. */
+  defaultTemplate: TargetName.default('ephemeral'),
+});
+export type EnvironmentsConfig = z.output<typeof EnvironmentsConfig>;
+
+export const Config = z
+  .strictObject({
+    /** Default DNS zone of every target. */
+    zone: Zone.default('greenlight.local'),
+    /** At least one. */
+    targets: namedRecord(TargetName, TargetConfig, 'target').refine(
+      (targets) => Object.keys(targets).length > 0,
+      {
+        message: 'configure at least one target, e.g. dev: {}',
+      },
+    ),
+    services: namedRecord(ServiceName, ServiceConfig, 'service').default({}),
+    /** Integration checks for services without their own. */
+    checks: z.array(CheckConfig).min(1),
+    healthCheck: HttpCheckConfig,
+    /** The circuit breakers of the dependencies; see the README. */
+    breakers: BreakersConfig.prefault({}),
+    /** Reclaims what releases that ended without cleaning up (terminated, say) left running. */
+    janitor: JanitorConfig.prefault({}),
+    /** Environments: flows, templates for environments made on demand. */
+    environments: EnvironmentsConfig.prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    // Every flow and target a target or template names exists.
+    const flows = new Set([...BUILT_IN_FLOWS, ...Object.keys(config.environments.flows)]);
+    const unknownFlow = (name: string) =>
+      `unknown flow ${JSON.stringify(name)}; the flows are ${[...flows].join(', ')}`;
+    for (const [name, target] of Object.entries(config.targets)) {
+      if (!flows.has(target.environment.flow)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', name, 'environment', 'flow'],
+          message: unknownFlow(target.environment.flow),
+        });
+      }
+    }
+    for (const [name, template] of Object.entries(config.environments.templates)) {
+      if (!flows.has(template.flow)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', 'templates', name, 'flow'],
+          message: unknownFlow(template.flow),
+        });
+      }
+      if (template.like !== undefined && !Object.hasOwn(config.targets, template.like)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', 'templates', name, 'like'],
+          message: `unknown target ${JSON.stringify(template.like)}; the targets are ${Object.keys(config.targets).join(', ')}`,
+        });
+      }
+      if (Object.hasOwn(config.targets, name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', 'templates', name],
+          message: `${name} is a target; give the template another name`,
+        });
+      }
+    }
+    if (!Object.hasOwn(config.environments.templates, config.environments.defaultTemplate)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['environments', 'defaultTemplate'],
+        message: `unknown template ${JSON.stringify(config.environments.defaultTemplate)}`,
+      });
+    }
+  });
 export type Config = z.output<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
 export type HttpCheckConfig = z.output<typeof HttpCheckConfig>;

@@ -129,6 +129,8 @@ export const environmentExtendUpdate = defineUpdate<EnvironmentReceipt, [z.input
 export interface EnvironmentActionInput {
   environment: string;
   action: FlowAction;
+  /** What the CMDB records of the environment (`cmdb.register`, `cmdb.retire`). */
+  item: { template: string; state: string; ttlExpiresAt: string | null };
 }
 
 /** What an action did: the facts it yields, and a line for people. */

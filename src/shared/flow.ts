@@ -38,6 +38,15 @@ export const ENVIRONMENT_FACTS = {
   approval_obtained: "the environment's required number of distinct approvals has been given",
 } as const;
 
+/** A flow's name in the configuration. */
+export const FlowName = z
+  .string()
+  .max(40)
+  .regex(/^[a-z][a-z0-9_-]*$/, 'a flow name is lowercase, e.g. ephemeral');
+
+/** The flows every configuration has. */
+export const BUILT_IN_FLOWS = ['lifecycle', 'ephemeral'] as const;
+
 /** The transition every flow must offer from every state but its last: it ends the environment. */
 export const DECOMMISSION = 'decommission';
 

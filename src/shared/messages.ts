@@ -98,6 +98,8 @@ export const FailureTypes = {
   laneClosing: 'LaneClosing',
   requestRefused: 'RequestRefused',
   releaseFailed: 'ReleaseFailed',
+  /** An environment's action did not succeed (a smoke check failed, a secret is missing…). */
+  actionFailed: 'EnvironmentActionFailed',
   /** A circuit breaker rejected the call; retryable, after the breaker's remaining open time. */
   circuitOpen: 'CircuitOpen',
 } as const;

@@ -82,4 +82,16 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX circuit_breaker_calls_window ON circuit_breaker_calls (name, epoch, at DESC);
     `,
   },
+  {
+    version: 3,
+    name: 'environments as configuration items',
+    sql: `
+      ALTER TABLE environments
+        ADD COLUMN state             text,
+        ADD COLUMN template          text,
+        ADD COLUMN ttl_expires_at    timestamptz,
+        ADD COLUMN decommissioned_at timestamptz,
+        ADD COLUMN updated_at        timestamptz;
+    `,
+  },
 ];

@@ -2,7 +2,7 @@ import { Pool } from 'pg';
 import type { DatabaseError, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { isProviderError, ProviderError, ProviderErrorKinds } from '../errors';
 import { MIGRATIONS } from './migrations';
-import type { ChangeRecord, CmdbProvider, DeploymentItem } from './types';
+import type { ChangeRecord, CmdbProvider, DeploymentItem, EnvironmentItem } from './types';
 
 /** A typed edge between configuration items. */
 export interface Relationship {
@@ -163,16 +163,53 @@ export class PostgresCmdb implements CmdbProvider {
         [service, target ?? null],
       ),
     );
-    return rows.map((r) => ({
-      hostname: r.hostname,
-      service: r.service,
-      target: r.environment,
-      version: r.version,
-      colour: r.colour,
-      status: r.status,
-      releaseId: r.release_id,
-      updatedAt: iso(r.updated_at),
-    }));
+    return rows.map(deploymentOf);
+  }
+
+  async upsertEnvironment(e: EnvironmentItem): Promise<void> {
+    await this.run('record environment', () =>
+      this.pool.query(
+        `INSERT INTO environments (name, state, template, ttl_expires_at, decommissioned_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (name) DO UPDATE SET
+           state = EXCLUDED.state, template = EXCLUDED.template, ttl_expires_at = EXCLUDED.ttl_expires_at,
+           decommissioned_at = EXCLUDED.decommissioned_at, updated_at = EXCLUDED.updated_at
+         WHERE environments.updated_at IS NULL OR environments.updated_at <= EXCLUDED.updated_at`,
+        [e.name, e.state, e.template, e.ttlExpiresAt, e.decommissionedAt, e.updatedAt],
+      ),
+    );
+  }
+
+  async environment(name: string): Promise<EnvironmentItem | null> {
+    const { rows } = await this.run('read environment', () =>
+      this.pool.query(
+        `SELECT name, state, template, ttl_expires_at, decommissioned_at, updated_at, created_at
+           FROM environments WHERE name = $1`,
+        [name],
+      ),
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      name: r.name,
+      state: r.state ?? 'unknown',
+      template: r.template ?? 'unknown',
+      ttlExpiresAt: r.ttl_expires_at === null ? null : iso(r.ttl_expires_at),
+      decommissionedAt: r.decommissioned_at === null ? null : iso(r.decommissioned_at),
+      updatedAt: iso(r.updated_at ?? r.created_at),
+    };
+  }
+
+  async runningDeployments(target: string): Promise<DeploymentItem[]> {
+    const { rows } = await this.run('read deployments', () =>
+      this.pool.query(
+        `SELECT hostname, service, environment, version, colour, status, release_id, updated_at
+           FROM deployments WHERE environment = $1 AND status IN ('live', 'candidate')
+          ORDER BY hostname`,
+        [target],
+      ),
+    );
+    return rows.map(deploymentOf);
   }
 
   /** The newest changes first. */
@@ -277,6 +314,20 @@ function unreachableReason(e: unknown): string | null {
 export function isLoginRefused(e: unknown): boolean {
   const code = (isProviderError(e) ? (e.cause as { code?: unknown } | undefined)?.code : undefined) ?? '';
   return typeof code === 'string' && /^(28|3D)/.test(code);
+}
+
+/** A row of `deployments` as the CMDB's item. */
+function deploymentOf(r: QueryResultRow): DeploymentItem {
+  return {
+    hostname: r.hostname,
+    service: r.service,
+    target: r.environment,
+    version: r.version,
+    colour: r.colour,
+    status: r.status,
+    releaseId: r.release_id,
+    updatedAt: iso(r.updated_at),
+  };
 }
 
 function iso(value: Date | string): string {

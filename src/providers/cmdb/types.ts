@@ -23,6 +23,16 @@ export interface DeploymentItem {
   updatedAt: string;
 }
 
+/** An environment as a configuration item. */
+export interface EnvironmentItem {
+  name: string;
+  state: string;
+  template: string;
+  ttlExpiresAt: string | null;
+  decommissionedAt: string | null;
+  updatedAt: string;
+}
+
 /** The configuration management database: deployments and a change log. Writes are idempotent. */
 export interface CmdbProvider {
   /** Records a change; recording the same `(releaseId, step)` twice keeps one. */
@@ -30,4 +40,9 @@ export interface CmdbProvider {
   upsertDeployment(item: DeploymentItem): Promise<void>;
   deployments(service: string, target?: string): Promise<DeploymentItem[]>;
   changes(service: string, target?: string, limit?: number): Promise<ChangeRecord[]>;
+  /** Records an environment's state; an older write never replaces a newer one. */
+  upsertEnvironment(item: EnvironmentItem): Promise<void>;
+  environment(name: string): Promise<EnvironmentItem | null>;
+  /** The deployments of every service in an environment that still run (live or candidate). */
+  runningDeployments(target: string): Promise<DeploymentItem[]>;
 }

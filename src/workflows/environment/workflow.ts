@@ -173,7 +173,15 @@ async function take(env: EnvironmentState, t: FlowTransition, by?: string, note?
 
 function run(env: EnvironmentState, action: FlowAction) {
   return acts.runEnvironmentAction.executeWithOptions({ summary: `${action.run} on ${env.status.name}` }, [
-    { environment: env.status.name, action },
+    {
+      environment: env.status.name,
+      action,
+      item: {
+        template: env.status.template,
+        state: env.state,
+        ttlExpiresAt: env.status.ttl?.expiresAt ?? null,
+      },
+    },
   ]);
 }
 
@@ -200,11 +208,17 @@ async function environmentFacts(env: EnvironmentState): Promise<Record<string, b
   };
 }
 
+/** The state last written to the search attributes: each upsert is a history event. */
+const published = new WeakMap<EnvironmentState, string>();
+
+/** Keeps the search attributes (name, state) in step; an unchanged state writes nothing. */
 function publish(env: EnvironmentState): void {
+  if (published.get(env) === env.state) return;
   upsertSearchAttributes([
     { key: SearchAttributes.target, value: env.status.name },
     { key: SearchAttributes.stage, value: env.state },
   ]);
+  published.set(env, env.state);
 }
 
 function registerHandlers(env: EnvironmentState): void {

@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Harness } from '../harness/release';
-import { startHarness } from '../harness/release';
+import { releaseRequest, startHarness } from '../harness/release';
 import { targetEnvironment } from '../src/config/resolve';
 import type { EnvironmentStatus } from '../src/shared/environment';
 import { cliEnvironment, runCli } from './helpers/cli';
+import { waitForStage } from './helpers/wait';
 
 let h: Harness;
 let env: NodeJS.ProcessEnv;
@@ -66,6 +67,12 @@ describe('an ephemeral environment through the CLI', () => {
       'greenlight: pr-142 is active: no start_maintenance from here; from here: decommission\n',
     );
 
+    // A release into it works as into dev, the target its template is like.
+    const release = await h.api.startRelease(releaseRequest('web', 'v1', 'pr-142'));
+    const released = await h.api.wait(release.releaseId);
+    assert.equal(released.stage, 'completed', released.reason ?? '');
+    assert.equal(released.live?.hostname, 'web-v1.pr-142.test.internal');
+
     const list = await cli(['env', 'list', '--json']);
     assert.ok((JSON.parse(list.stdout) as { name: string }[]).some((e) => e.name === 'pr-142'));
 
@@ -74,21 +81,49 @@ describe('an ephemeral environment through the CLI', () => {
     const done = await until('pr-142', (s) => s.state === 'decommissioned', 'decommissioned');
     assert.equal(done.history.at(-1)?.note, 'merged');
     assert.equal((await h.cmdb.environment('pr-142'))?.state, 'decommissioned');
+    // Its deployment was torn down and its names purged.
+    assert.deepEqual(await h.cmdb.runningDeployments('pr-142'), []);
+    assert.equal(await h.dns.get('web.pr-142.test.internal'), null);
+    assert.equal(await h.infra.pidOf('web-v1.pr-142.test.internal'), null);
     assert.equal((await status('pr-142')).state, 'decommissioned');
   });
 
-  it('takes a configured flow with maintenance through maintenance and back', async () => {
-    await h.api.environments.create({ ...targetEnvironment(h.config, 'dev'), name: 'qa-env' });
-    await until('qa-env', (s) => s.state === 'active' && !s.running, 'active');
-    const start = await cli(['env', 'maintenance', 'start', 'qa-env', '--reason', 'db upgrade']);
+  it("takes a configured target's environment through maintenance and back, refusing releases meanwhile", async () => {
+    await h.api.environments.create(targetEnvironment(h.config, 'dev'));
+    await until('dev', (s) => s.state === 'active' && !s.running, 'active');
+    const start = await cli(['env', 'maintenance', 'start', 'dev', '--reason', 'db upgrade']);
     assert.equal(start.code, 0, start.stderr);
-    await until('qa-env', (s) => s.state === 'maintenance', 'maintenance');
-    const end = await cli(['env', 'maintenance', 'end', 'qa-env']);
+    await until('dev', (s) => s.state === 'maintenance', 'maintenance');
+    // No release while it is in maintenance: refused before anything starts, saying why.
+    const refusedRelease = await cli([
+      'release',
+      'start',
+      '--service',
+      'web',
+      '--version',
+      'v1',
+      '--target',
+      'dev',
+    ]);
+    assert.equal(refusedRelease.code, 1);
+    assert.match(
+      refusedRelease.stderr,
+      /^greenlight: dev is in maintenance since \d\d:\d\d UTC \(start_maintenance by [^:]+: db upgrade\); releases need it active\n$/,
+    );
+    const end = await cli(['env', 'maintenance', 'end', 'dev']);
     assert.equal(end.code, 0, end.stderr);
-    await until('qa-env', (s) => s.state === 'active' && !s.running, 'active again');
-    const bad = await cli(['env', 'extend', 'qa-env', '--ttl', 'soon']);
+    await until('dev', (s) => s.state === 'active' && !s.running, 'active again');
+    // Maintenance while a release runs is refused by the policy, with its explanation.
+    const running = await h.api.startRelease(releaseRequest('web', 'v2', 'dev'));
+    await waitForStage(h.api, running.releaseId, 'deploying');
+    await h.api.environments.transition('dev', { on: 'start_maintenance', by: 'alice' });
+    const blocked = await until('dev', (s) => s.blocked !== null, 'blocked');
+    assert.equal(blocked.state, 'active');
+    assert.match(blocked.blocked?.explanation ?? '', /no_active_deployments ✗/);
+    assert.equal((await h.api.wait(running.releaseId)).stage, 'completed');
+    const bad = await cli(['env', 'extend', 'dev', '--ttl', 'soon']);
     assert.equal(bad.code, 2, 'a malformed duration is bad usage');
-    const noTtl = await cli(['env', 'extend', 'qa-env', '--ttl', '24h']);
-    assert.equal(noTtl.stderr, 'greenlight: qa-env has no TTL to extend\n');
+    const noTtl = await cli(['env', 'extend', 'dev', '--ttl', '24h']);
+    assert.equal(noTtl.stderr, 'greenlight: dev has no TTL to extend\n');
   });
 });

@@ -12,14 +12,32 @@ import { BreakerNameSchema } from '../shared/breaker-name';
 export function createSettingsActivities({ deps }: ActivityContext) {
   const { config, breakers } = deps;
   return {
-    /** The target's rules and durations, read from the worker's configuration. */
+    /**
+     * The target's rules and durations, read from the worker's configuration; an environment made
+     * from a template (found in the CMDB) has those of the target its template is like.
+     */
     async loadTargetSettings(input: { target: string }): Promise<TargetSettings> {
       const { target } = parseInput(z.object({ target: TargetName }), input);
-      const settings = targetSettings(config, target);
-      if (!settings) {
+      // An environment made from a template releases as the target its template is like.
+      const item = targetSettings(config, target)
+        ? null
+        : await deps.cmdb.environment(target).catch(() => null);
+      const template =
+        item && Object.hasOwn(config.environments.templates, item.template)
+          ? config.environments.templates[item.template]
+          : undefined;
+      const like = template ? (template.like ?? Object.keys(config.targets)[0]!) : target;
+      const base = targetSettings(config, like);
+      const settings = base && { ...base, name: target };
+      const problem = item?.decommissionedAt
+        ? `environment ${target} has been decommissioned`
+        : !settings
+          ? `unknown target ${JSON.stringify(target)}; configured targets: ${Object.keys(config.targets).join(', ')}`
+          : null;
+      if (problem || !settings) {
         throw ApplicationFailure.create({
           type: FailureTypes.unknownTarget,
-          message: `unknown target ${JSON.stringify(target)}; configured targets: ${Object.keys(config.targets).join(', ')}`,
+          message: problem ?? '',
           nonRetryable: true,
         });
       }

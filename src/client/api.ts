@@ -96,8 +96,11 @@ export class GreenlightClient {
   /** Starts a release; refused at once when another release of the service to the target runs. */
   async startRelease(input: ReleaseRequestInput): Promise<{ releaseId: string }> {
     const request = validate(ReleaseRequest, input, 'release request');
+    // A release asks its environment first: it starts only while that is active.
+    const gate = await this.environments.gate(request.target);
+    if (gate.refusal) throw new GreenlightError(gate.refusal, 'refused');
     const known = this.options.knownTargets;
-    if (known && !known.includes(request.target)) {
+    if (known && !known.includes(request.target) && !gate.exists) {
       throw new GreenlightError(
         `unknown target ${JSON.stringify(request.target)}; configured targets: ${known.join(', ')}`,
         'unknown_target',

@@ -28,6 +28,19 @@ import { GreenlightError } from './errors';
 
 export const ENVIRONMENT_WORKFLOW = 'environmentLifecycle';
 
+/** Why an environment takes no release now, in its words: `stage is in maintenance since 14:02 (…)`. */
+export function whyNotActive(s: EnvironmentStatus): string {
+  const since = s.since.slice(11, 16);
+  const entered = [...s.history].reverse().find((h) => h.to === s.state);
+  const how = entered
+    ? ` (${entered.transition}${entered.by ? ` by ${entered.by}` : ''}${entered.note ? `: ${entered.note}` : ''})`
+    : '';
+  const state = s.state === 'maintenance' ? 'in maintenance' : s.state;
+  const running = s.running ? `; ${s.running} is running` : '';
+  const blocked = s.blocked ? `; blocked: ${s.blocked.reason}` : '';
+  return `${s.name} is ${state} since ${since} UTC${how}${running}${blocked}; releases need it active`;
+}
+
 export interface EnvironmentSummary {
   name: string;
   state: string | null;
@@ -88,6 +101,30 @@ export class EnvironmentClient {
         throw new GreenlightError(`no environment ${name}`, 'not_found');
       throw e;
     }
+  }
+
+  /**
+   * Whether a release may start in an environment: only while it is active. `exists` is false when
+   * there is no environment of that name (a configured target whose environment is not created yet).
+   */
+  async gate(name: string): Promise<{ exists: boolean; refusal: string | null }> {
+    const handle = this.handle(name);
+    let status: EnvironmentStatus;
+    try {
+      const description = await handle.describe();
+      if (description.status.name !== 'RUNNING') {
+        return {
+          exists: true,
+          refusal: `environment ${name} has ended (${description.status.name.toLowerCase()})`,
+        };
+      }
+      status = await handle.query(environmentStatusQuery);
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError) return { exists: false, refusal: null };
+      throw e;
+    }
+    if (status.state === 'active' && !status.running) return { exists: true, refusal: null };
+    return { exists: true, refusal: whyNotActive(status) };
   }
 
   async list(limit = 50): Promise<EnvironmentSummary[]> {

@@ -1,8 +1,11 @@
 // The environment workflow's rules in seconds: the real workflow on a real Temporal dev server,
 // with typed fake activities that record the actions it runs.
 import assert from 'node:assert/strict';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../src/activities';
@@ -203,6 +206,35 @@ describe('environment rules, with typed fake activities', () => {
     assert.equal((await handle.result()).state, 'decommissioned');
   });
 
+  it('continues as new when its history is long, keeping its state, history and TTL', async () => {
+    await create('long', lifecycleFlow(false), { historyBudget: 50, ttlMs: 3_600_000 });
+    const handle = env.client.workflow.getHandle(environmentWorkflowId('long'));
+    const first = (await handle.describe()).runId;
+    await inState('long', 'active');
+    // Transitions grow the history past its budget.
+    await ask('long', 'start_maintenance');
+    await inState('long', 'maintenance');
+    await ask('long', 'end_maintenance');
+    const active = await inState('long', 'active');
+    let runId = first;
+    for (let i = 0; i < 100 && runId === first; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      runId = (await handle.describe()).runId;
+    }
+    assert.notEqual(runId, first, 'a new run');
+    const carried = await handle.query(environmentStatusQuery);
+    assert.equal(carried.state, 'active');
+    assert.deepEqual(carried.history, active.history);
+    assert.equal(carried.ttl?.expiresAt, active.ttl?.expiresAt);
+    assert.equal(carried.history.length, 5);
+    // The new run takes requests as the old one did.
+    await ask('long', 'decommission');
+    assert.equal(
+      (await env.client.workflow.getHandle(environmentWorkflowId('long')).result()).state,
+      'decommissioned',
+    );
+  });
+
   it('decommissions by itself when its TTL runs out, and an extension moves the deadline', async () => {
     await create('pr-1', ephemeralFlow(false), { ttlMs: 1_500 });
     const active = await inState('pr-1', 'active');
@@ -219,5 +251,22 @@ describe('environment rules, with typed fake activities', () => {
     assert.ok(Date.parse(after.ttl!.expiresAt) > Date.parse(before.ttl!.expiresAt) + 3_000_000);
     await ask('pr-2', 'decommission');
     assert.equal((await handle.result()).state, 'decommissioned');
+  });
+
+  it('replays the history of every environment above against the current workflow code', async () => {
+    const fixtures = join(__dirname, '..', '..', 'test', 'histories');
+    const existing = new Set(await readdir(fixtures));
+    const names = ['life', 'busy', 'flaky', 'prot', 'long', 'pr-1', 'pr-2'];
+    for (const name of names) {
+      const history = await env.client.workflow.getHandle(environmentWorkflowId(name)).fetchHistory();
+      await assert.doesNotReject(
+        Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, name),
+      );
+      const file = `env-${name}.json`;
+      if (process.env.GREENLIGHT_RECORD_HISTORIES === '1' && !existing.has(file)) {
+        const json = historyToJSON(history).replace(/"stackTrace":\s*"(?:[^"\\]|\\.)*"/g, '"stackTrace": ""');
+        await writeFile(join(fixtures, file), json);
+      }
+    }
   });
 });

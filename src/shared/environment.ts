@@ -32,6 +32,8 @@ export const EnvironmentStart = z.strictObject({
     .nullable()
     .default(null),
   createdBy: PersonName,
+  /** History events after which the workflow continues as new (sooner when Temporal suggests). */
+  historyBudget: z.number().int().min(50).max(40_000).default(10_000),
 });
 export type EnvironmentStart = z.output<typeof EnvironmentStart>;
 export type EnvironmentStartInput = z.input<typeof EnvironmentStart>;

@@ -1,4 +1,5 @@
 import {
+  allHandlersFinished,
   condition,
   continueAsNew,
   log,
@@ -59,8 +60,11 @@ export async function environmentLifecycle(
   publish(env);
 
   while (!env.isFinal) {
-    if (workflowInfo().continueAsNewSuggested) {
-      await condition(() => env.status.running === null);
+    // A long life in short runs: between transitions, with no request waiting, the workflow
+    // continues as new with its state when its history has grown long (Temporal's suggestion, or
+    // the environment's own budget), so its history never reaches the server's limits.
+    if (isHistoryLong(parsed.data) && env.requested === null && !env.isRetryRequested) {
+      await condition(allHandlersFinished);
       await continueAsNew<typeof environmentLifecycle>(input, {
         status: env.status,
         expiresAt: env.expiresAt,
@@ -73,8 +77,7 @@ export async function environmentLifecycle(
     }
     // Idle: nothing happens until someone asks, or the TTL runs out (one durable timer).
     const waitMs = env.expiresAt === null ? undefined : Math.max(0, env.expiresAt - Date.now());
-    const isWoken = () =>
-      env.requested !== null || env.isRetryRequested || workflowInfo().continueAsNewSuggested;
+    const isWoken = () => env.requested !== null || env.isRetryRequested || isHistoryLong(parsed.data);
     const isAsked =
       waitMs === undefined ? (await condition(isWoken), true) : await condition(isWoken, waitMs);
     env.updateTtl(Date.now());
@@ -82,6 +85,11 @@ export async function environmentLifecycle(
   }
   publish(env);
   return env.status;
+}
+
+function isHistoryLong(start: EnvironmentStart): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength >= start.historyBudget;
 }
 
 /** What to do next: a retry, a transition people asked for, or the flow's automatic one. */

@@ -611,6 +611,10 @@ describe('what counts as a failure, and the CMDB outbox', () => {
           return [];
         },
         async upsertEnvironment() {},
+        async recordEnvironmentChange() {},
+        async environmentChanges() {
+          return [];
+        },
         async environment() {
           return null;
         },

@@ -31,6 +31,8 @@ let running: Promise<void>;
 const ran = new Map<string, string[]>();
 /** Executors that fail, per environment, until a test clears them. */
 const failing = new Map<string, Set<ExecutorName>>();
+/** The transitions each environment recorded in the CMDB, in order. */
+const journal = new Map<string, string[]>();
 /** Releases running, per environment. */
 const releases = new Map<string, string[]>();
 
@@ -45,6 +47,14 @@ const fakes: Activities = {
       throw ApplicationFailure.nonRetryable(`${action.run} failed on purpose`);
     }
     return { facts: Object.fromEntries(EXECUTORS[action.run].yields.map((f) => [f, true])), detail: 'ok' };
+  },
+  async recordEnvironmentChange(input) {
+    const { change } = input as { change: { environment: string; transition: string; outcome: string } };
+    journal.set(change.environment, [
+      ...(journal.get(change.environment) ?? []),
+      `${change.transition} ${change.outcome}`,
+    ]);
+    return { notRecorded: null };
   },
   async activeReleases(input) {
     return { activeReleases: releases.get((input as { target: string }).target) ?? [] };
@@ -121,13 +131,7 @@ describe('environment rules, with typed fake activities', () => {
       active.history.map((h) => `${h.from}→${h.to}`),
       ['provisioning→configuring', 'configuring→testing', 'testing→active'],
     );
-    assert.deepEqual(ran.get('life'), [
-      'terraform.apply',
-      'dns.probe',
-      'cmdb.register',
-      'secrets.verify',
-      'checks.run',
-    ]);
+    assert.deepEqual(ran.get('life'), ['terraform.apply', 'dns.probe', 'secrets.verify', 'checks.run']);
 
     await ask('life', 'start_maintenance', { reason: 'db upgrade' });
     const maintenance = await inState('life', 'maintenance');
@@ -138,6 +142,14 @@ describe('environment rules, with typed fake activities', () => {
     await ask('life', 'decommission');
     const done = await env.client.workflow.getHandle(environmentWorkflowId('life')).result();
     assert.equal(done.state, 'decommissioned');
+    assert.deepEqual(journal.get('life'), [
+      'provision done',
+      'configure done',
+      'verify done',
+      'start_maintenance done',
+      'end_maintenance done',
+      'decommission done',
+    ]);
     assert.deepEqual(ran.get('life')!.slice(-4), [
       'deployments.teardown',
       'dns.purge',
@@ -179,13 +191,18 @@ describe('environment rules, with typed fake activities', () => {
       .getHandle(environmentWorkflowId('flaky'))
       .executeUpdate(environmentRetryUpdate, { args: [{ by: 'ops' }] });
     await inState('flaky', 'active');
-    // terraform.destroy undoes the half-done provision before it runs again.
-    assert.deepEqual(ran.get('flaky')!.slice(2, 6), [
-      'terraform.destroy',
-      'terraform.apply',
-      'dns.probe',
-      'cmdb.register',
+    // Recorded in the CMDB right after the state changes.
+    for (let i = 0; i < 100 && (journal.get('flaky') ?? []).length < 4; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(journal.get('flaky'), [
+      'provision blocked',
+      'provision done',
+      'configure done',
+      'verify done',
     ]);
+    // terraform.destroy undoes the half-done provision before it runs again.
+    assert.deepEqual(ran.get('flaky')!.slice(2, 5), ['terraform.destroy', 'terraform.apply', 'dns.probe']);
   });
 
   it('decommissions a protected environment only with approval', async () => {

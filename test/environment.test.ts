@@ -81,6 +81,17 @@ describe('an ephemeral environment through the CLI', () => {
     const done = await until('pr-142', (s) => s.state === 'decommissioned', 'decommissioned');
     assert.equal(done.history.at(-1)?.note, 'merged');
     assert.equal((await h.cmdb.environment('pr-142'))?.state, 'decommissioned');
+    // Every transition is a row of the CMDB's change log.
+    assert.deepEqual(
+      (await h.cmdb.environmentChanges('pr-142'))
+        .map((c) => `${c.transition} ${c.from}→${c.to} ${c.outcome}`)
+        .reverse(),
+      [
+        'provision provisioning→testing done',
+        'verify testing→active done',
+        'decommission active→decommissioned done',
+      ],
+    );
     // Its deployment was torn down and its names purged.
     assert.deepEqual(await h.cmdb.runningDeployments('pr-142'), []);
     assert.equal(await h.dns.get('web.pr-142.test.internal'), null);

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { formatBreakers, formatStatus, stageChangeFollower } from '../src/client/format';
 import type { ReleaseStatus } from '../src/shared/release';
 import { releaseSummary } from '../src/shared/messages';
+import { environmentDetails } from '../src/workflows/environment/details';
 import { currentDetails } from '../src/workflows/release/details';
 import { ReleaseState } from '../src/workflows/release/state';
 
@@ -108,5 +109,41 @@ describe('what people read', () => {
       skipSlowScans: false,
     });
     assert.doesNotMatch(summary.staticDetails, /\]\(http/);
+  });
+});
+
+describe("an environment's details in the Web UI", () => {
+  it('says its state, what blocks it and why, what it waits for and its TTL, all escaped', () => {
+    const details = environmentDetails({
+      name: 'pr-1',
+      state: 'active',
+      since: '2026-12-01T10:00:00.000Z',
+      template: 'ephemeral',
+      flowName: 'ephemeral',
+      running: null,
+      ttl: { expiresAt: '2026-12-04T10:00:00.000Z', isExpiringSoon: false },
+      blocked: {
+        transition: 'start_maintenance',
+        reason: 'policy blocked start_maintenance',
+        explanation: 'no_active_deployments ✗',
+        at: '2026-12-01T11:00:00.000Z',
+        ranActions: 0,
+      },
+      approvals: { pending: 'decommission', required: 1, approvedBy: [], rejectedBy: null, refused: [] },
+      lastDecision: null,
+      history: [],
+      lastDrift: null,
+      leakCheck: null,
+      createdAt: '2026-12-01T09:00:00.000Z',
+      createdBy: '[ci](http://evil)',
+    });
+    assert.match(details, /^- \*\*State:\*\* active since 2026\\-12\\-01T10:00:00\\\.000Z\n/);
+    assert.match(
+      details,
+      /\*\*Blocked:\*\* start\\_maintenance: policy blocked start\\_maintenance — no\\_active\\_deployments ✗/,
+    );
+    assert.match(details, /\*\*Waiting for:\*\* approval of decommission \(0 of 1 given\)/);
+    assert.match(details, /\*\*Decommissioned at:\*\* 2026\\-12\\-04T10:00:00\\\.000Z\n/);
+    assert.ok(details.endsWith('\n\n&nbsp;'));
   });
 });

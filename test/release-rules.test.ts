@@ -136,6 +136,9 @@ const fakes: Activities = {
   async activeReleases() {
     throw ApplicationFailure.nonRetryable('not used here');
   },
+  async recordEnvironmentChange() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
 };
 
 before(async () => {

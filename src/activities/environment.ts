@@ -20,6 +20,29 @@ const ActionInput = z.strictObject({
   }),
 });
 
+const Text = z.string().max(2000);
+const ChangeInput = z.strictObject({
+  change: z.strictObject({
+    environment: TargetName,
+    step: z.string().max(100),
+    transition: z.string().max(40),
+    from: z.string().max(40),
+    to: z.string().max(40),
+    outcome: z.enum(['done', 'blocked']),
+    at: z.iso.datetime(),
+    by: z.string().max(100).optional(),
+    note: Text.optional(),
+  }),
+  item: z.strictObject({
+    name: TargetName,
+    state: z.string().max(40),
+    template: z.string().max(40),
+    ttlExpiresAt: z.iso.datetime().nullable(),
+    decommissionedAt: z.iso.datetime().nullable(),
+    updatedAt: z.iso.datetime(),
+  }),
+});
+
 /** Settings of `checks.run`: HTTP checks against the environment's entry point, as releases run them. */
 const SmokeSettings = z.strictObject({
   url: z
@@ -179,6 +202,30 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
         default:
           // terraform.* needs the environment's module, which environments do not name yet.
           throw fail(`the ${action.run} executor is not available on this worker yet`);
+      }
+    },
+
+    /**
+     * Records a transition, taken or blocked, in the CMDB's change log and on the environment's item.
+     * The CMDB is a record, not a gate: when it cannot be reached (its breaker open, or down), the
+     * write is given up at once and said so, and the environment goes on; its next transition
+     * writes its item again.
+     */
+    async recordEnvironmentChange(input: unknown): Promise<{ notRecorded: string | null }> {
+      const { change, item } = parseInput(ChangeInput, input);
+      try {
+        await guarded(
+          'cmdb',
+          'record environment change',
+          () => deps.cmdb.recordEnvironmentChange(change, item),
+          {
+            notify: false,
+          },
+        );
+        return { notRecorded: null };
+      } catch (e) {
+        if (e instanceof ApplicationFailure && e.nonRetryable) throw e;
+        return { notRecorded: (e instanceof Error ? e.message : String(e)).slice(0, 500) };
       }
     },
 

@@ -28,6 +28,15 @@ import { GreenlightError } from './errors';
 
 export const ENVIRONMENT_WORKFLOW = 'environmentLifecycle';
 
+/** How long a release waits for an environment that is on its way to active. */
+const GATE_WAIT_MS = 30_000;
+
+/** Not active yet, but getting there by itself: never active before, and not blocked. */
+function isOnItsWay(s: EnvironmentStatus): boolean {
+  const wasActive = s.history.some((h) => h.to === 'active');
+  return s.state !== 'active' && !wasActive && s.blocked === null && s.approvals.pending === null;
+}
+
 /** Why an environment takes no release now, in its words: `stage is in maintenance since 14:02 (…)`. */
 export function whyNotActive(s: EnvironmentStatus): string {
   const since = s.since.slice(11, 16);
@@ -122,6 +131,12 @@ export class EnvironmentClient {
     } catch (e) {
       if (e instanceof WorkflowNotFoundError) return { exists: false, refusal: null };
       throw e;
+    }
+    // An environment on its way to active (created a moment ago, as at a worker's first start) is
+    // waited for, a little; one in maintenance, blocked or decommissioning is refused at once.
+    for (let waited = 0; isOnItsWay(status) && waited < GATE_WAIT_MS; waited += 250) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = await handle.query(environmentStatusQuery);
     }
     if (status.state === 'active' && !status.running) return { exists: true, refusal: null };
     return { exists: true, refusal: whyNotActive(status) };

@@ -249,7 +249,8 @@ export function lifecycleFlow(withModule: boolean): FlowInput {
         to: 'configuring',
         auto: true,
         policy: withModule ? { all: ['infrastructure_ready', 'network_configured'] } : 'network_configured',
-        actions: [...infra, { run: 'dns.probe' }, { run: 'cmdb.register' }],
+        // The CMDB is a record, not a gate: every transition updates the environment's item anyway.
+        actions: [...infra, { run: 'dns.probe' }],
         compensate: withModule ? [{ run: 'terraform.destroy' }] : [],
       },
       {

@@ -94,4 +94,25 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         ADD COLUMN updated_at        timestamptz;
     `,
   },
+  {
+    version: 4,
+    name: 'the change log of environments',
+    sql: `
+      -- One row per transition of an environment; (environment, step) makes a retried write a no-op.
+      CREATE TABLE environment_changes (
+        seq          bigserial NOT NULL UNIQUE,
+        environment  text NOT NULL REFERENCES environments (name),
+        step         text NOT NULL,
+        transition   text NOT NULL,
+        from_state   text NOT NULL,
+        to_state     text NOT NULL,
+        outcome      text NOT NULL CHECK (outcome IN ('done', 'blocked')),
+        at           timestamptz NOT NULL,
+        by_whom      text,
+        note         text,
+        PRIMARY KEY (environment, step)
+      );
+      CREATE INDEX environment_changes_at ON environment_changes (environment, at DESC);
+    `,
+  },
 ];

@@ -2,7 +2,7 @@ import { Pool } from 'pg';
 import type { DatabaseError, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { isProviderError, ProviderError, ProviderErrorKinds } from '../errors';
 import { MIGRATIONS } from './migrations';
-import type { ChangeRecord, CmdbProvider, DeploymentItem, EnvironmentItem } from './types';
+import type { ChangeRecord, CmdbProvider, DeploymentItem, EnvironmentChange, EnvironmentItem } from './types';
 
 /** A typed edge between configuration items. */
 export interface Relationship {
@@ -178,6 +178,39 @@ export class PostgresCmdb implements CmdbProvider {
         [e.name, e.state, e.template, e.ttlExpiresAt, e.decommissionedAt, e.updatedAt],
       ),
     );
+  }
+
+  async recordEnvironmentChange(c: EnvironmentChange, e: EnvironmentItem): Promise<void> {
+    await this.upsertEnvironment(e);
+    await this.run('record environment change', () =>
+      this.pool.query(
+        `INSERT INTO environment_changes (environment, step, transition, from_state, to_state, outcome, at, by_whom, note)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (environment, step) DO NOTHING`,
+        [c.environment, c.step, c.transition, c.from, c.to, c.outcome, c.at, c.by ?? null, c.note ?? null],
+      ),
+    );
+  }
+
+  async environmentChanges(environment: string, limit = 50): Promise<EnvironmentChange[]> {
+    const { rows } = await this.run('read environment changes', () =>
+      this.pool.query(
+        `SELECT environment, step, transition, from_state, to_state, outcome, at, by_whom, note
+           FROM environment_changes WHERE environment = $1 ORDER BY at DESC, seq DESC LIMIT $2`,
+        [environment, limit],
+      ),
+    );
+    return rows.map((r) => ({
+      environment: r.environment,
+      step: r.step,
+      transition: r.transition,
+      from: r.from_state,
+      to: r.to_state,
+      outcome: r.outcome,
+      at: iso(r.at),
+      ...(r.by_whom === null ? {} : { by: r.by_whom }),
+      ...(r.note === null ? {} : { note: r.note }),
+    }));
   }
 
   async environment(name: string): Promise<EnvironmentItem | null> {

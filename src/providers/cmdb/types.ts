@@ -33,6 +33,19 @@ export interface EnvironmentItem {
   updatedAt: string;
 }
 
+/** One transition of an environment, taken or blocked. `(environment, step)` is its key. */
+export interface EnvironmentChange {
+  environment: string;
+  step: string;
+  transition: string;
+  from: string;
+  to: string;
+  outcome: 'done' | 'blocked';
+  at: string;
+  by?: string;
+  note?: string;
+}
+
 /** The configuration management database: deployments and a change log. Writes are idempotent. */
 export interface CmdbProvider {
   /** Records a change; recording the same `(releaseId, step)` twice keeps one. */
@@ -43,6 +56,10 @@ export interface CmdbProvider {
   /** Records an environment's state; an older write never replaces a newer one. */
   upsertEnvironment(item: EnvironmentItem): Promise<void>;
   environment(name: string): Promise<EnvironmentItem | null>;
+  /** Records an environment's transition in the change log, and its new state on its item. */
+  recordEnvironmentChange(change: EnvironmentChange, item: EnvironmentItem): Promise<void>;
+  /** The newest first. */
+  environmentChanges(environment: string, limit?: number): Promise<EnvironmentChange[]>;
   /** The deployments of every service in an environment that still run (live or candidate). */
   runningDeployments(target: string): Promise<DeploymentItem[]>;
 }

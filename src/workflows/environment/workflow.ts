@@ -4,6 +4,7 @@ import {
   continueAsNew,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -26,8 +27,16 @@ import { evaluatePolicy } from '../../shared/policy';
 import { isMaintenanceWindowOpen } from '../../shared/target';
 import { describeIssues } from '../../shared/text';
 import { describeFailure, outcome } from '../common/failures';
+import { environmentDetails } from './details';
 import { EnvironmentState } from './state';
 import type { EnvironmentCarry, EnvironmentRequestKind, Verdict } from './state';
+
+const audit = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '2m',
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '15m',
@@ -81,6 +90,7 @@ export async function environmentLifecycle(
     const isAsked =
       waitMs === undefined ? (await condition(isWoken), true) : await condition(isWoken, waitMs);
     env.updateTtl(Date.now());
+    publish(env);
     if (!isAsked && env.expiresAt !== null && Date.now() >= env.expiresAt) expire(env);
   }
   publish(env);
@@ -155,9 +165,11 @@ async function take(env: EnvironmentState, t: FlowTransition, by?: string, note?
       Object.assign(facts, result.facts);
       ran++;
     } catch (e) {
-      env.block(t, from, describeFailure(action.run, e), ran + 1, now());
+      const reason = describeFailure(action.run, e);
+      env.block(t, from, reason, ran + 1, now());
       env.clearRequest();
       publish(env);
+      await journal(env, t, from, 'blocked', by, reason);
       return;
     }
   }
@@ -170,13 +182,67 @@ async function take(env: EnvironmentState, t: FlowTransition, by?: string, note?
     env.block(t, from, `policy blocked ${t.on}`, ran, now(), decision.explanation);
     env.clearRequest();
     publish(env);
+    await journal(env, t, from, 'blocked', by, `policy blocked ${t.on}: ${decision.explanation}`);
     return;
   }
   const forcedNote =
     t.policy !== undefined && !decision.allowed ? `forced past ${decision.explanation}` : undefined;
-  env.finish(t, from, now(), by, [note, forcedNote].filter(Boolean).join('; ') || undefined);
+  const finalNote = [note, forcedNote].filter(Boolean).join('; ') || undefined;
+  env.finish(t, from, now(), by, finalNote);
   env.clearRequest();
   publish(env);
+  await journal(env, t, from, 'done', by, finalNote);
+}
+
+/**
+ * Records a transition in the CMDB's change log and the environment's item. The CMDB is a record,
+ * not a gate: a write that fails is logged and the environment goes on.
+ */
+async function journal(
+  env: EnvironmentState,
+  t: FlowTransition,
+  from: string,
+  outcome: 'done' | 'blocked',
+  by?: string,
+  note?: string,
+): Promise<void> {
+  const at = new Date().toISOString();
+  const isRetired = env.isFinal;
+  try {
+    const { notRecorded } = await audit.recordEnvironmentChange.executeWithOptions(
+      { summary: `record ${t.on} in CMDB` },
+      [
+        {
+          change: {
+            environment: env.status.name,
+            step: `${at}:${t.on}:${outcome}`,
+            transition: t.on,
+            from,
+            to: outcome === 'done' ? t.to : from,
+            outcome,
+            at,
+            ...(by ? { by } : {}),
+            ...(note ? { note: note.slice(0, 2000) } : {}),
+          },
+          item: {
+            name: env.status.name,
+            state: env.state,
+            template: env.status.template,
+            ttlExpiresAt: env.status.ttl?.expiresAt ?? null,
+            decommissionedAt: isRetired ? at : null,
+            updatedAt: at,
+          },
+        },
+      ],
+    );
+    if (notRecorded)
+      log.warn('CMDB write given up; the environment goes on', { transition: t.on, reason: notRecorded });
+  } catch (e) {
+    log.warn('CMDB write failed; the environment goes on', {
+      transition: t.on,
+      error: describeFailure('cmdb', e),
+    });
+  }
 }
 
 function run(env: EnvironmentState, action: FlowAction) {
@@ -219,8 +285,9 @@ async function environmentFacts(env: EnvironmentState): Promise<Record<string, b
 /** The state last written to the search attributes: each upsert is a history event. */
 const published = new WeakMap<EnvironmentState, string>();
 
-/** Keeps the search attributes (name, state) in step; an unchanged state writes nothing. */
+/** Keeps the UI's details and the search attributes (name, state) in step; an unchanged state upserts nothing. */
 function publish(env: EnvironmentState): void {
+  setCurrentDetails(environmentDetails(env.status));
   if (published.get(env) === env.state) return;
   upsertSearchAttributes([
     { key: SearchAttributes.target, value: env.status.name },
@@ -235,6 +302,7 @@ function registerHandlers(env: EnvironmentState): void {
     (kind: EnvironmentRequestKind) =>
     (input: unknown): EnvironmentReceipt => {
       const verdict: Verdict = env.apply(kind, input, 'update', Date.now());
+      publish(env);
       if (!verdict.ok) throw outcome(FailureTypes.requestRefused, verdict.reason);
       return { accepted: true, state: env.state, message: verdict.message };
     };

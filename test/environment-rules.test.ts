@@ -219,6 +219,10 @@ describe('environment rules, with typed fake activities', () => {
       handle.executeUpdate(environmentApproveUpdate, { args: [{ approver: 'mallory' }] }),
       /mallory may not approve on prot; allowed: bob/,
     );
+    // A signal is not a request: only Updates, judged before they are accepted, change anything.
+    await handle.signal('approve', { approver: 'bob' });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual((await handle.query(environmentStatusQuery)).approvals.approvedBy, []);
     await handle.executeUpdate(environmentApproveUpdate, { args: [{ approver: 'bob' }] });
     assert.equal((await handle.result()).state, 'decommissioned');
   });

@@ -5,6 +5,7 @@ import {
   log,
   proxyActivities,
   setCurrentDetails,
+  setDefaultSignalHandler,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -298,6 +299,10 @@ function publish(env: EnvironmentState): void {
 
 function registerHandlers(env: EnvironmentState): void {
   setHandler(environmentStatusQuery, () => env.status);
+  // Requests are Updates, judged before they are accepted; a signal changes nothing.
+  setDefaultSignalHandler((name) => {
+    log.warn('signal ignored: environments take Updates', { signal: name.slice(0, 100) });
+  });
   const apply =
     (kind: EnvironmentRequestKind) =>
     (input: unknown): EnvironmentReceipt => {

@@ -205,13 +205,32 @@ describe('environment rules, with typed fake activities', () => {
     assert.deepEqual(ran.get('flaky')!.slice(2, 5), ['terraform.destroy', 'terraform.apply', 'dns.probe']);
   });
 
+  it('takes maintenance while a release runs only when forced and approved, and records the force', async () => {
+    releases.set('forced', ['web-forced-v2-abc123']);
+    await create('forced', lifecycleFlow(false), { approval: { required: 1 } });
+    await inState('forced', 'active');
+    await ask('forced', 'start_maintenance', { force: true, reason: 'hotfix' });
+    const waiting = await until('forced', (s) => s.approvals.pending === 'start_maintenance', 'approval');
+    assert.equal(waiting.state, 'active', 'nothing happens before the approval');
+    await env.client.workflow
+      .getHandle(environmentWorkflowId('forced'))
+      .executeUpdate(environmentApproveUpdate, { args: [{ approver: 'bob' }] });
+    const maintenance = await inState('forced', 'maintenance');
+    assert.match(
+      maintenance.history.at(-1)?.note ?? '',
+      /^hotfix; forced past all\(maintenance_window_open ✓, no_active_deployments ✗\) ✗$/,
+    );
+    releases.delete('forced');
+  });
+
   it('decommissions a protected environment only with approval', async () => {
     await create('prot', lifecycleFlow(false), {
       isProtected: true,
       approval: { required: 1, approvers: ['bob'] },
     });
     await inState('prot', 'active');
-    await ask('prot', 'decommission');
+    // Calling oneself "ttl" does not pass for the TTL running out: approval is still needed.
+    await ask('prot', 'decommission', { by: 'ttl' });
     const waiting = await until('prot', (s) => s.approvals.pending === 'decommission', 'approval');
     assert.equal(waiting.state, 'active');
     const handle = env.client.workflow.getHandle(environmentWorkflowId('prot'));
@@ -277,7 +296,7 @@ describe('environment rules, with typed fake activities', () => {
   it('replays the history of every environment above against the current workflow code', async () => {
     const fixtures = join(__dirname, '..', '..', 'test', 'histories');
     const existing = new Set(await readdir(fixtures));
-    const names = ['life', 'busy', 'flaky', 'prot', 'long', 'pr-1', 'pr-2'];
+    const names = ['life', 'busy', 'flaky', 'forced', 'prot', 'long', 'pr-1', 'pr-2'];
     for (const name of names) {
       const history = await env.client.workflow.getHandle(environmentWorkflowId(name)).fetchHistory();
       await assert.doesNotReject(

@@ -90,7 +90,7 @@ export const envCommands: CommandGroup = (program, cli) => {
       .option('--reason <text>', 'why')
       .option(
         '--force',
-        'take it although the policy says no (needs approval on a protected environment)',
+        'take it although the policy says no (needs approval when the environment’s rule asks for any)',
         false,
       )
       .option('--by <name>', 'who asks (default: the OS user)')

@@ -36,7 +36,7 @@ const refused = (reason: string): Verdict => ({ ok: false, reason });
 export class EnvironmentState {
   readonly status: EnvironmentStatus;
   /** A transition people asked for, waiting to run. */
-  requested: (TransitionRequest & { transition: FlowTransition }) | null = null;
+  requested: (TransitionRequest & { transition: FlowTransition; isExpiry?: true }) | null = null;
   isRetryRequested = false;
   /** When the TTL runs out (epoch ms); null: never. */
   expiresAt: number | null;
@@ -88,8 +88,9 @@ export class EnvironmentState {
 
   /** Whether a transition needs an approval before it runs here. */
   needsApproval(t: FlowTransition, request?: TransitionRequest): boolean {
-    const isGated = t.approval || request?.force === true;
-    return isGated && this.start.isProtected && this.start.approval.required > 0;
+    // A force always needs the approval rule; a transition marked `approval` on protected ones.
+    const isGated = (t.approval && this.start.isProtected) || request?.force === true;
+    return isGated && this.start.approval.required > 0;
   }
 
   updateTtl(now: number): void {

@@ -128,14 +128,22 @@ function nextTransition(
 function expire(env: EnvironmentState): void {
   const t = transitionFrom(env.start.flow, env.state, DECOMMISSION);
   if (!t) return;
-  env.requested = { on: DECOMMISSION, by: 'ttl', reason: 'the TTL ran out', force: false, transition: t };
+  // Marked by the workflow itself: no request people send can claim it (whatever name it gives).
+  env.requested = {
+    on: DECOMMISSION,
+    by: 'ttl',
+    reason: 'the TTL ran out',
+    force: false,
+    transition: t,
+    isExpiry: true,
+  };
 }
 
 async function take(env: EnvironmentState, t: FlowTransition, by?: string, note?: string): Promise<void> {
   const from = env.state;
   const now = () => new Date().toISOString();
   const request = env.requested;
-  const isExpiry = request?.by === 'ttl';
+  const isExpiry = request?.isExpiry === true;
   if (!isExpiry && env.needsApproval(t, request ?? undefined)) {
     env.openApprovalGate(t);
     publish(env);

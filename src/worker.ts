@@ -6,6 +6,7 @@ import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createActivities } from './activities';
+import { EnvironmentClient } from './client/environments';
 import type { ActivityDeps, ReleaseRun } from './activities';
 import { heartbeatInterceptors } from './activities/heartbeat';
 import { coarseClock } from './breaker/clock';
@@ -188,6 +189,9 @@ export async function composeDependencies(
         : undefined,
       releaseRun: client ? (releaseId) => releaseRun(client, releaseId) : undefined,
       activeReleases: client ? (target) => activeReleases(client, target) : undefined,
+      environmentGate: client
+        ? async (target) => (await new EnvironmentClient(client).gate(target)).refusal
+        : undefined,
       secretsEnv: options.env,
     },
     cmdbLocation: cmdb.location,

@@ -59,6 +59,7 @@ const fakes: Activities = {
   async activeReleases(input) {
     return { activeReleases: releases.get((input as { target: string }).target) ?? [] };
   },
+  environmentGate: notUsed,
   loadTargetSettings: notUsed,
   resolveLiveDeployment: notUsed,
   deployGreen: notUsed,

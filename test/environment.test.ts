@@ -121,6 +121,17 @@ describe('an ephemeral environment through the CLI', () => {
       refusedRelease.stderr,
       /^greenlight: dev is in maintenance since \d\d:\d\d UTC \(start_maintenance by [^:]+: db upgrade\); releases need it active\n$/,
     );
+    // A release started without the client asks too, and ends before anything is deployed.
+    const direct = await h.client.workflow.start('blueGreenRelease', {
+      taskQueue: h.taskQueue,
+      workflowId: 'web-dev-direct-1',
+      args: [releaseRequest('web', 'v9', 'dev')],
+    });
+    await assert.rejects(direct.result());
+    const ended = await h.api.status('web-dev-direct-1');
+    assert.equal(ended.stage, 'failed');
+    assert.match(ended.reason ?? '', /^dev is in maintenance since .*; releases need it active$/);
+    assert.equal(ended.green, null, 'nothing was deployed');
     const end = await cli(['env', 'maintenance', 'end', 'dev']);
     assert.equal(end.code, 0, end.stderr);
     await until('dev', (s) => s.state === 'active' && !s.running, 'active again');

@@ -139,6 +139,9 @@ const fakes: Activities = {
   async recordEnvironmentChange() {
     throw ApplicationFailure.nonRetryable('not used here');
   },
+  async environmentGate() {
+    return { refusal: null };
+  },
 };
 
 before(async () => {

@@ -25,6 +25,8 @@ export interface ActivityDeps {
   onHealthCheck?: (service: string, target: string, passed: boolean) => void;
   /** Counts a fallback taken (metrics). */
   onFallback?: (dependency: string) => void;
+  /** Why a target's environment takes no release now, or null (none, or active). */
+  environmentGate?: (target: string) => Promise<string | null>;
   /** The ids of the releases running on a target (an environment's `no_active_deployments`). */
   activeReleases?: (target: string) => Promise<string[]>;
   /** Where the secret references of environments are resolved (never logged or returned). */

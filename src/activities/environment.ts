@@ -229,6 +229,12 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
       }
     },
 
+    /** Whether an environment takes a release now (only while active); null refusal when there is none. */
+    async environmentGate(input: unknown): Promise<{ refusal: string | null }> {
+      const { target } = parseInput(z.strictObject({ target: TargetName }), input);
+      return { refusal: (await deps.environmentGate?.(target)) ?? null };
+    },
+
     /** The releases running in an environment (a release holds its lane until it ends). */
     async activeReleases(input: unknown): Promise<{ activeReleases: string[] }> {
       const { target } = parseInput(z.strictObject({ target: TargetName }), input);

@@ -10,4 +10,6 @@ export const Patches = {
   laneHeldUntilClose: 'lane-held-until-close',
   /** A breaker notice is believed only when the worker confirms the breaker is open. */
   verifyBreakerNotice: 'verify-breaker-notice',
+  /** A release asks its environment before anything is deployed, whoever started it. */
+  askEnvironment: 'ask-environment',
 } as const;

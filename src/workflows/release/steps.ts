@@ -1,10 +1,11 @@
-import { condition, log } from '@temporalio/workflow';
+import { condition, log, patched } from '@temporalio/workflow';
 import { FailureTypes } from '../../shared/messages';
 import { evaluatePolicy } from '../../shared/policy';
 import type { PolicyDecision } from '../../shared/policy';
 import { isMaintenanceWindowOpen } from '../../shared/target';
 import { long, quick } from '../common/proxies';
 import { describeFailure, isFailureOfType } from '../common/failures';
+import { Patches } from './patches';
 import { coordinates, Ending } from './run';
 import type { Run } from './run';
 import { removeGreen, restoreAlias, tearDown } from './undo';
@@ -13,6 +14,20 @@ import { removeGreen, restoreAlias, tearDown } from './undo';
 // undo of what it is about to change, and throws an `Ending` when the release ends there.
 
 const nowIso = (): string => new Date().toISOString();
+
+/**
+ * Asks the target's environment whether it takes a release: only while it is active. The client
+ * asks first; this holds for releases started any other way (the plain `temporal` CLI).
+ */
+export async function askEnvironment(run: Run): Promise<void> {
+  if (!patched(Patches.askEnvironment)) return;
+  const { target } = run.release.status;
+  const { refusal } = await quick.environmentGate.executeWithOptions(
+    { summary: `ask environment ${target}` },
+    [{ target }],
+  );
+  if (refusal) throw new Ending('failed', refusal);
+}
 
 /** Deploys green beside blue. */
 export async function deployGreen(run: Run): Promise<void> {

@@ -19,7 +19,7 @@ import { Publisher } from './publisher';
 import { Ending } from './run';
 import type { Run } from './run';
 import { ReleaseState } from './state';
-import { awaitGo, bake, cutOver, decide, deployGreen, retireBlue, testGreen } from './steps';
+import { askEnvironment, awaitGo, bake, cutOver, decide, deployGreen, retireBlue, testGreen } from './steps';
 
 const nowIso = (): string => new Date().toISOString();
 
@@ -99,6 +99,7 @@ async function begin(release: ReleaseState, journal: Journal, holdBeforeCutover:
  */
 async function runSteps(run: Run, preparation: AbortableSteps): Promise<void> {
   try {
+    await askEnvironment(run);
     if (run.blue?.hostname === run.names.green) {
       throw new Ending(
         'failed',

@@ -294,10 +294,26 @@ describe('environment rules, with typed fake activities', () => {
     assert.equal((await handle.result()).state, 'decommissioned');
   });
 
+  it('adds no history events while idle: its one TTL timer waits, nothing polls', async () => {
+    await create('idle', ephemeralFlow(false), { ttlMs: 24 * 3_600_000 });
+    await inState('idle', 'active');
+    const handle = env.client.workflow.getHandle(environmentWorkflowId('idle'));
+    // Let the last activity's task finish, then measure over a quiet while.
+    await new Promise((r) => setTimeout(r, 500));
+    const before = (await handle.fetchHistory()).events ?? [];
+    await new Promise((r) => setTimeout(r, 3_000));
+    const after = (await handle.fetchHistory()).events ?? [];
+    assert.equal(after.length, before.length, 'no events while idle');
+    const timers = after.filter((e) => e.timerStartedEventAttributes);
+    assert.equal(timers.length, 1, 'one durable timer: the TTL');
+    await ask('idle', 'decommission');
+    await handle.result();
+  });
+
   it('replays the history of every environment above against the current workflow code', async () => {
     const fixtures = join(__dirname, '..', '..', 'test', 'histories');
     const existing = new Set(await readdir(fixtures));
-    const names = ['life', 'busy', 'flaky', 'forced', 'prot', 'long', 'pr-1', 'pr-2'];
+    const names = ['life', 'busy', 'flaky', 'forced', 'prot', 'long', 'pr-1', 'pr-2', 'idle'];
     for (const name of names) {
       const history = await env.client.workflow.getHandle(environmentWorkflowId(name)).fetchHistory();
       await assert.doesNotReject(

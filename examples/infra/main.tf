@@ -27,8 +27,9 @@ variable "release_id" {
 }
 
 locals {
-  # A stable port per host name, in 40000–49999.
-  port       = 40000 + parseint(substr(sha256(var.hostname), 0, 4), 16) % 10000
+  # A stable port per host name, in 20000–29999: below the range the system hands out to other
+  # programs' own ports (32768 and up on Linux), so a port one of them holds never collides.
+  port       = 20000 + parseint(substr(sha256(var.hostname), 0, 4), 16) % 10000
   state_file = "${abspath(path.root)}/instance.json"
 }
 

@@ -1,11 +1,8 @@
 // The environment workflow's rules in seconds: the real workflow on a real Temporal dev server,
 // with typed fake activities that record the actions it runs.
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../src/activities';
@@ -21,6 +18,7 @@ import type { EnvironmentStartInput, EnvironmentStatus } from '../src/shared/env
 import { EXECUTORS, ephemeralFlow, lifecycleFlow } from '../src/shared/flow';
 import type { ExecutorName, FlowInput } from '../src/shared/flow';
 import { startDevServer, workflowBundle } from '../harness/temporal';
+import { replayAndRecord } from './helpers/histories';
 
 const taskQueue = `environment-rules-${process.pid}`;
 let env: TestWorkflowEnvironment;
@@ -311,19 +309,11 @@ describe('environment rules, with typed fake activities', () => {
   });
 
   it('replays the history of every environment above against the current workflow code', async () => {
-    const fixtures = join(__dirname, '..', '..', 'test', 'histories');
-    const existing = new Set(await readdir(fixtures));
     const names = ['life', 'busy', 'flaky', 'forced', 'prot', 'long', 'pr-1', 'pr-2', 'idle'];
-    for (const name of names) {
-      const history = await env.client.workflow.getHandle(environmentWorkflowId(name)).fetchHistory();
-      await assert.doesNotReject(
-        Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, name),
-      );
-      const file = `env-${name}.json`;
-      if (process.env.GREENLIGHT_RECORD_HISTORIES === '1' && !existing.has(file)) {
-        const json = historyToJSON(history).replace(/"stackTrace":\s*"(?:[^"\\]|\\.)*"/g, '"stackTrace": ""');
-        await writeFile(join(fixtures, file), json);
-      }
-    }
+    await replayAndRecord(
+      env.client,
+      names.map((name) => [name, environmentWorkflowId(name)]),
+      'env-',
+    );
   });
 });

@@ -143,6 +143,13 @@ describe('an ephemeral environment through the CLI', () => {
     assert.equal(blocked.state, 'active');
     assert.match(blocked.blocked?.explanation ?? '', /no_active_deployments ✗/);
     assert.equal((await h.api.wait(running.releaseId)).stage, 'completed');
+    // Any transition by name, with `env do`: one this flow does not offer here is refused, naming those it does.
+    const unknown = await cli(['env', 'do', 'dev', 'end_maintenance']);
+    assert.equal(unknown.code, 1);
+    assert.equal(
+      unknown.stderr,
+      'greenlight: dev is active: no end_maintenance from here; from here: start_maintenance, decommission\n',
+    );
     const bad = await cli(['env', 'extend', 'dev', '--ttl', 'soon']);
     assert.equal(bad.code, 2, 'a malformed duration is bad usage');
     const noTtl = await cli(['env', 'extend', 'dev', '--ttl', '24h']);

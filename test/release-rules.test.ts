@@ -2,12 +2,9 @@
 // server, with typed fake activities that record what the release asked for. The tests against
 // real providers (release.test.ts and the others) stay; these reach the rules directly.
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../src/activities';
@@ -17,6 +14,7 @@ import type { Deployment, ReleaseRequestInput, ReleaseStatus } from '../src/shar
 import type { TargetSettings } from '../src/shared/target';
 import { goSignal } from '../src/shared/messages';
 import { startDevServer, workflowBundle } from '../harness/temporal';
+import { replayAndRecord } from './helpers/histories';
 import { waitFor, waitForStage } from './helpers/wait';
 import { releaseRequest } from '../harness/release';
 
@@ -176,9 +174,6 @@ async function start(name: string, request: Omit<ReleaseRequestInput, 'initiator
   ran.set(name, releaseId);
   return releaseId;
 }
-
-// Histories of earlier versions of the workflow, replayed by replay.test.ts as well.
-const FIXTURES = join(__dirname, '..', '..', 'test', 'histories');
 
 describe('release rules, with typed fake activities', () => {
   it('rolls back in reverse when green fails while baking: alias back to blue, then green torn down', async () => {
@@ -427,19 +422,7 @@ describe('release rules, with typed fake activities', () => {
   });
 
   it('replays the history of every release above against the current workflow code', async () => {
-    const existing = new Set(await readdir(FIXTURES));
-    for (const [name, releaseId] of ran) {
-      const history = await env.client.workflow.getHandle(releaseId).fetchHistory();
-      await assert.doesNotReject(
-        Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, releaseId),
-      );
-      // Recorded once, as the histories of this version (see replay.test.ts).
-      const file = `rules-${name}.json`;
-      if (process.env.GREENLIGHT_RECORD_HISTORIES === '1' && !existing.has(file)) {
-        const json = historyToJSON(history).replace(/"stackTrace":\s*"(?:[^"\\]|\\.)*"/g, '"stackTrace": ""');
-        await writeFile(join(FIXTURES, file), json);
-      }
-    }
+    await replayAndRecord(env.client, ran, 'rules-');
     assert.ok(ran.size >= 6, 'the releases above ran');
   });
 });

@@ -82,10 +82,10 @@ export const envCommands: CommandGroup = (program, cli) => {
       cli.print(o.json, status, formatEnvironment(status));
     });
 
-  /** A command that asks for one transition of the flow by name. */
-  const asking = (parent: Command, verb: string, on: string, description: string) =>
+  /** A command that asks for one transition of the flow by name (`null`: the name is an argument). */
+  const asking = (parent: Command, verb: string, on: string | null, description: string) =>
     parent
-      .command(`${verb} <name>`)
+      .command(on === null ? `${verb} <name> <transition>` : `${verb} <name>`)
       .description(description)
       .option('--reason <text>', 'why')
       .option(
@@ -95,26 +95,20 @@ export const envCommands: CommandGroup = (program, cli) => {
       )
       .option('--by <name>', 'who asks (default: the OS user)')
       .option('--json', 'print JSON', false)
-      .action(async (name: string, o: TransitionOptions) => {
-        const receipt = await (await cli.api()).environments.transition(name, transitionOf(on, o));
+      .action(async (name: string, ...rest: unknown[]) => {
+        // Commander passes the arguments, then the options: `do` has the transition's name first.
+        const [transition, o] =
+          on === null
+            ? [rest[0] as string, rest[1] as TransitionOptions]
+            : [on, rest[0] as TransitionOptions];
+        const receipt = await (await cli.api()).environments.transition(name, transitionOf(transition, o));
         cli.print(o.json, receipt, receipt.message);
       });
   const maintenance = env.command('maintenance').description('start or end maintenance');
   asking(maintenance, 'start', 'start_maintenance', 'start maintenance (start_maintenance)');
   asking(maintenance, 'end', 'end_maintenance', 'end maintenance (end_maintenance)');
   asking(env, 'decommission', 'decommission', 'decommission an environment (approval on protected ones)');
-
-  env
-    .command('do <name> <transition>')
-    .description("ask for any transition of the environment's flow by name")
-    .option('--reason <text>', 'why')
-    .option('--force', 'take it although the policy says no', false)
-    .option('--by <name>', 'who asks (default: the OS user)')
-    .option('--json', 'print JSON', false)
-    .action(async (name: string, on: string, o: TransitionOptions) => {
-      const receipt = await (await cli.api()).environments.transition(name, transitionOf(on, o));
-      cli.print(o.json, receipt, receipt.message);
-    });
+  asking(env, 'do', null, "ask for any transition of the environment's flow by name");
 
   for (const kind of ['approve', 'reject'] as const) {
     env

@@ -17,7 +17,7 @@ import { Breakers } from './breaker/registry';
 import type { BreakerSnapshot } from './breaker/state';
 import { openDnsProviders } from './compose/dns';
 import type { DnsProviders } from './compose/dns';
-import { openTerraformTargets } from './compose/infra';
+import { openEnvironmentModules, openTerraformTargets } from './compose/infra';
 import type { Config } from './config/schema';
 import { Checks } from './providers/checks';
 import { openCmdb } from './providers/cmdb/open';
@@ -111,12 +111,14 @@ export async function composeDependencies(
   } = {},
 ): Promise<Dependencies> {
   const localInfra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
-  const terraform = openTerraformTargets(config, stateDir, {
+  const terraformOptions = {
     cmdbUrl: options.cmdbUrl,
     searchPath: options.searchPath ?? '',
     env: options.env ?? {},
     onOutput: options.onInfraOutput,
-  });
+  };
+  const terraform = openTerraformTargets(config, stateDir, terraformOptions);
+  const environmentModule = openEnvironmentModules(config, stateDir, terraformOptions);
   const dns = openDnsProviders(config, stateDir, options.env ?? {});
   /** Where the CMDB is, once it was found down at start. */
   let downAtStart: string | undefined;
@@ -189,9 +191,15 @@ export async function composeDependencies(
         : undefined,
       releaseRun: client ? (releaseId) => releaseRun(client, releaseId) : undefined,
       activeReleases: client ? (target) => activeReleases(client, target) : undefined,
+      // A release is admitted (and listed) by its environment; a plain question only asks.
       environmentGate: client
-        ? async (target) => (await new EnvironmentClient(client).gate(target)).refusal
+        ? async (target, release) => {
+            const environments = new EnvironmentClient(client);
+            return (release ? await environments.admit(target, release) : await environments.gate(target))
+              .refusal;
+          }
         : undefined,
+      environmentModule,
       secretsEnv: options.env,
     },
     cmdbLocation: cmdb.location,

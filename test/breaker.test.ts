@@ -618,7 +618,7 @@ describe('what counts as a failure, and the CMDB outbox', () => {
         async environment() {
           return null;
         },
-        async runningDeployments() {
+        async deploymentsIn() {
           return [];
         },
         async changes() {

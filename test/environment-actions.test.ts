@@ -99,7 +99,7 @@ describe('environment actions on real parts', () => {
     );
     assert.equal(isProcessAlive(pid), false, 'the instance is gone');
     assert.equal(await dns.get(hostname), null, "the deployment's record is gone");
-    assert.deepEqual(await deps.deps.cmdb.runningDeployments('e1'), []);
+    assert.deepEqual(await deps.deps.cmdb.deploymentsIn('e1', 'running'), []);
 
     assert.equal((await act({ run: 'dns.purge' }, 'decommissioning')).detail, '1 record(s) deleted');
     assert.equal(await dns.get(`web.e1.${knot.zone}`), null, 'the alias is gone');

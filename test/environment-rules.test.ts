@@ -31,6 +31,8 @@ const ran = new Map<string, string[]>();
 const failing = new Map<string, Set<ExecutorName>>();
 /** The transitions each environment recorded in the CMDB, in order. */
 const journal = new Map<string, string[]>();
+/** Drift checks run, per environment. */
+const drifts = new Map<string, number>();
 /** Releases running, per environment. */
 const releases = new Map<string, string[]>();
 
@@ -57,6 +59,15 @@ const fakes: Activities = {
   async activeReleases(input) {
     return { activeReleases: releases.get((input as { target: string }).target) ?? [] };
   },
+  async checkEnvironmentLeaks() {
+    return { clean: true, leftovers: [] };
+  },
+  async checkEnvironmentDrift(input) {
+    const { environment } = input as { environment: string };
+    drifts.set(environment, (drifts.get(environment) ?? 0) + 1);
+    return { clean: true, findings: [] };
+  },
+  environmentDefinition: notUsed,
   environmentGate: notUsed,
   loadTargetSettings: notUsed,
   resolveLiveDeployment: notUsed,
@@ -163,7 +174,7 @@ describe('environment rules, with typed fake activities', () => {
     await inState('busy', 'active');
     await refused(
       ask('busy', 'end_maintenance'),
-      /busy is active: no end_maintenance from here; from here: start_maintenance, decommission/,
+      /busy is active: no end_maintenance from here; from here: start_maintenance, reconcile, decommission/,
     );
     await ask('busy', 'start_maintenance');
     const blocked = await until('busy', (s) => s.blocked !== null, 'blocked');

@@ -64,7 +64,7 @@ describe('an ephemeral environment through the CLI', () => {
     assert.equal(refused.code, 1);
     assert.equal(
       refused.stderr,
-      'greenlight: pr-142 is active: no start_maintenance from here; from here: decommission\n',
+      'greenlight: pr-142 is active: no start_maintenance from here; from here: reconcile, decommission\n',
     );
 
     // A release into it works as into dev, the target its template is like.
@@ -93,7 +93,7 @@ describe('an ephemeral environment through the CLI', () => {
       ],
     );
     // Its deployment was torn down and its names purged.
-    assert.deepEqual(await h.cmdb.runningDeployments('pr-142'), []);
+    assert.deepEqual(await h.cmdb.deploymentsIn('pr-142', 'running'), []);
     assert.equal(await h.dns.get('web.pr-142.test.internal'), null);
     assert.equal(await h.infra.pidOf('web-v1.pr-142.test.internal'), null);
     assert.equal((await status('pr-142')).state, 'decommissioned');
@@ -148,7 +148,7 @@ describe('an ephemeral environment through the CLI', () => {
     assert.equal(unknown.code, 1);
     assert.equal(
       unknown.stderr,
-      'greenlight: dev is active: no end_maintenance from here; from here: start_maintenance, decommission\n',
+      'greenlight: dev is active: no end_maintenance from here; from here: start_maintenance, reconcile, decommission\n',
     );
     const bad = await cli(['env', 'extend', 'dev', '--ttl', 'soon']);
     assert.equal(bad.code, 2, 'a malformed duration is bad usage');

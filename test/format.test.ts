@@ -132,7 +132,13 @@ describe("an environment's details in the Web UI", () => {
       approvals: { pending: 'decommission', required: 1, approvedBy: [], rejectedBy: null, refused: [] },
       lastDecision: null,
       history: [],
-      lastDrift: null,
+      lastDrift: {
+        at: '2026-12-01T12:00:00.000Z',
+        clean: false,
+        findings: ['dns: web.pr-1.example points at [evil](http://evil)'],
+      },
+      nextDriftCheck: '2026-12-01T18:00:00.000Z',
+      releases: [{ releaseId: 'web-v1', service: 'web', version: 'v1', at: '2026-12-01T11:30:00.000Z' }],
       leakCheck: null,
       createdAt: '2026-12-01T09:00:00.000Z',
       createdBy: '[ci](http://evil)',
@@ -144,6 +150,12 @@ describe("an environment's details in the Web UI", () => {
     );
     assert.match(details, /\*\*Waiting for:\*\* approval of decommission \(0 of 1 given\)/);
     assert.match(details, /\*\*Decommissioned at:\*\* 2026\\-12\\-04T10:00:00\\\.000Z\n/);
+    assert.match(
+      details,
+      /\*\*Last drift check:\*\* 2026\\-12\\-01T12:00:00\\\.000Z: dns: web\\\.pr\\-1\\\.example points at \\\[evil\\\]\\\(http:\/\/evil\\\)/,
+    );
+    assert.match(details, /\*\*Next drift check:\*\* 2026\\-12\\-01T18:00:00/);
+    assert.match(details, /\*\*Releases:\*\* 1 listed; newest web\\-v1 \(web v1\)/);
     assert.ok(details.endsWith('\n\n&nbsp;'));
   });
 });

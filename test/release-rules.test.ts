@@ -140,6 +140,15 @@ const fakes: Activities = {
   async environmentGate() {
     return { refusal: null };
   },
+  async checkEnvironmentLeaks() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
+  async checkEnvironmentDrift() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
+  async environmentDefinition() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
 };
 
 before(async () => {

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema';
 import type { CheckRunner } from '../providers/checks/types';
 import type { CmdbProvider } from '../providers/cmdb/types';
 import type { DnsProvider } from '../providers/dns/types';
-import type { InfraProvider } from '../providers/infra/types';
+import type { EnvironmentModule, InfraProvider } from '../providers/infra/types';
 import type { BreakerNotice } from '../shared/release';
 
 export interface ActivityDeps {
@@ -26,9 +26,14 @@ export interface ActivityDeps {
   /** Counts a fallback taken (metrics). */
   onFallback?: (dependency: string) => void;
   /** Why a target's environment takes no release now, or null (none, or active). */
-  environmentGate?: (target: string) => Promise<string | null>;
+  environmentGate?: (
+    target: string,
+    release?: { releaseId: string; service: string; version: string },
+  ) => Promise<string | null>;
   /** The ids of the releases running on a target (an environment's `no_active_deployments`). */
   activeReleases?: (target: string) => Promise<string[]>;
+  /** An environment's own module, or null when it has none (by its name and template). */
+  environmentModule?: (environment: string, template: string) => EnvironmentModule | null;
   /** Where the secret references of environments are resolved (never logged or returned). */
   secretsEnv?: NodeJS.ProcessEnv;
   /** What Temporal knows of a release or a lane (the janitor asks whether it has ended). */

@@ -1,12 +1,14 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { targetZone } from '../config/resolve';
+import { targetEnvironment, targetSettings, targetZone, templateEnvironment } from '../config/resolve';
 import { runProcess } from '../providers/subprocess';
 import { breakerName } from '../shared/breaker-name';
-import type { EnvironmentActionResult } from '../shared/environment';
+import { AdmitRequest, EnvironmentStart } from '../shared/environment';
+import type { EnvironmentActionResult, EnvironmentDefinition, LeakCheck } from '../shared/environment';
 import { EXECUTORS, FlowAction } from '../shared/flow';
 import { FailureTypes } from '../shared/messages';
-import { TargetName } from '../shared/release';
+import { aliasHostname, TargetName } from '../shared/release';
 import { parseInput } from './failures';
 import type { ActivityContext } from './guard';
 
@@ -147,7 +149,7 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
         case 'deployments.teardown': {
           // Every deployment the CMDB says still runs in the environment: instance, then record.
           const running = await guarded('cmdb', 'read deployments', () =>
-            deps.cmdb.runningDeployments(environment),
+            deps.cmdb.deploymentsIn(environment, 'running'),
           );
           for (const d of running) {
             await guarded(breakerName('infra', environment), 'destroy deployment', () =>
@@ -199,9 +201,71 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
           if (failed.length) throw fail(`smoke checks failed: ${failed.join('; ')}`);
           return yielded(action.run, `${paths.length} smoke check(s) passed`);
         }
-        default:
-          // terraform.* needs the environment's module, which environments do not name yet.
-          throw fail(`the ${action.run} executor is not available on this worker yet`);
+        case 'dns.reconcile': {
+          // Each service's alias points at the deployment the CMDB records as live, again.
+          const live = (
+            await guarded('cmdb', 'read deployments', () => deps.cmdb.deploymentsIn(environment, 'running'))
+          ).filter((d) => d.status === 'live');
+          const zone = targetZone(deps.config, environment);
+          const ttl = targetSettings(deps.config, environment)?.recordTtl ?? 30;
+          const dependency = breakerName('dns', environment);
+          let repointed = 0;
+          for (const d of live) {
+            const alias = aliasHostname(d.service, environment, zone);
+            const record = await guarded(dependency, 'read alias', () => deps.dns(environment).get(alias));
+            if (record?.type === 'CNAME' && record.value === d.hostname) continue;
+            await guarded(dependency, 'restore alias', () =>
+              deps.dns(environment).upsert({ name: alias, type: 'CNAME', value: d.hostname, ttl }),
+            );
+            repointed++;
+          }
+          return yielded(
+            action.run,
+            `${repointed} of ${live.length} alias(es) pointed back at their live deployment`,
+          );
+        }
+        case 'terraform.apply':
+        case 'terraform.plan':
+        case 'terraform.destroy': {
+          const module = deps.environmentModule?.(environment, item.template) ?? null;
+          if (!module) {
+            throw fail(
+              `${environment} has no module: ${action.run} needs environment.module on its target or template`,
+            );
+          }
+          const signal = Context.current().cancellationSignal;
+          const dependency = breakerName('infra', environment);
+          if (action.run === 'terraform.apply') {
+            const applied = await guarded(dependency, 'apply environment module', () =>
+              module.apply(environment, signal),
+            );
+            if (applied.unset.length) {
+              throw fail(`the module applied, but its outputs ${applied.unset.join(', ')} have no value`);
+            }
+            const { add, change, destroy } = applied.plan;
+            return yielded(
+              action.run,
+              `applied (${add} to add, ${change} to change, ${destroy} to destroy); outputs: ${applied.outputs.join(', ') || 'none'}`,
+            );
+          }
+          if (action.run === 'terraform.plan') {
+            const { isChanged, plan } = await guarded(dependency, 'plan environment module', () =>
+              module.plan(environment, signal),
+            );
+            return {
+              facts: { infrastructure_unchanged: !isChanged },
+              detail: isChanged
+                ? `the infrastructure differs from the module: ${plan.add} to add, ${plan.change} to change, ${plan.destroy} to destroy`
+                : 'the infrastructure matches the module',
+            };
+          }
+          await guarded(dependency, 'destroy environment module', () => module.destroy(environment, signal));
+          const left = await guarded(dependency, 'list environment resources', () =>
+            module.resources(environment, signal),
+          );
+          if (left.length) throw fail(`destroyed, but the state still holds ${left.join(', ')}`);
+          return yielded(action.run, "the environment's module is destroyed");
+        }
       }
     },
 
@@ -229,10 +293,160 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
       }
     },
 
+    /**
+     * After decommissioning: looks for anything of the environment that is left, by name. Its
+     * module's state, DNS records of its names, instances of the deployments the CMDB knows in it,
+     * deployments the CMDB still calls running, and its CMDB item not retired. A part that cannot
+     * be looked at is a leftover too ("not checked"): clean means checked and found empty.
+     */
+    async checkEnvironmentLeaks(input: unknown): Promise<LeakCheck> {
+      const { environment, template } = parseInput(
+        z.strictObject({ environment: TargetName, template: z.string().max(40) }),
+        input,
+      );
+      const signal = Context.current().cancellationSignal;
+      const leftovers: string[] = [];
+      const look = async (part: string, find: () => Promise<string[]>) => {
+        try {
+          leftovers.push(...(await find()));
+        } catch (e) {
+          leftovers.push(
+            `${part} not checked: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`,
+          );
+        }
+      };
+      const module = deps.environmentModule?.(environment, template) ?? null;
+      if (module) {
+        await look('terraform state', async () =>
+          (
+            await guarded(breakerName('infra', environment), 'list environment resources', () =>
+              module.resources(environment, signal),
+            )
+          ).map((address) => `terraform: ${address}`),
+        );
+      }
+      await look('dns', async () => {
+        const suffix = `.${environment}.${targetZone(deps.config, environment)}`;
+        const records = await guarded(breakerName('dns', environment), 'list records', () =>
+          deps.dns(environment).list(),
+        );
+        return [...new Set(records.map((r) => r.name).filter((n) => n.endsWith(suffix)))].map(
+          (name) => `dns: ${name}`,
+        );
+      });
+      await look('deployments', async () => {
+        const known = await guarded('cmdb', 'read deployments', () =>
+          deps.cmdb.deploymentsIn(environment, 'all'),
+        );
+        const found: string[] = [];
+        for (const d of known) {
+          if (d.status === 'live' || d.status === 'candidate') {
+            found.push(`cmdb: deployment ${d.hostname} is still ${d.status}`);
+          }
+          const running = await guarded(breakerName('infra', environment), 'describe deployment', () =>
+            deps.infra(environment).describe({ hostname: d.hostname }),
+          );
+          if (running) found.push(`instance: ${d.hostname} still runs`);
+        }
+        return found;
+      });
+      await look('cmdb', async () => {
+        const item = await guarded('cmdb', 'read environment', () => deps.cmdb.environment(environment));
+        return item && item.state !== 'decommissioned'
+          ? [`cmdb: the item of ${environment} is ${item.state}, not retired`]
+          : [];
+      });
+      return { clean: leftovers.length === 0, leftovers: leftovers.slice(0, 100) };
+    },
+
+    /**
+     * Looks for drift: the module against its infrastructure (`plan -detailed-exitcode`), each
+     * service's alias against the deployment the CMDB records as live, and the instances the CMDB
+     * says run against the infrastructure. A part that cannot be looked at is a finding too.
+     */
+    async checkEnvironmentDrift(input: unknown): Promise<{ clean: boolean; findings: string[] }> {
+      const { environment, template } = parseInput(
+        z.strictObject({ environment: TargetName, template: z.string().max(40) }),
+        input,
+      );
+      const signal = Context.current().cancellationSignal;
+      const findings: string[] = [];
+      const look = async (part: string, find: () => Promise<string[]>) => {
+        try {
+          findings.push(...(await find()));
+        } catch (e) {
+          findings.push(`${part} not checked: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`);
+        }
+      };
+      const module = deps.environmentModule?.(environment, template) ?? null;
+      if (module) {
+        await look('terraform', async () => {
+          const { isChanged, plan } = await guarded(
+            breakerName('infra', environment),
+            'plan environment module',
+            () => module.plan(environment, signal),
+          );
+          return isChanged
+            ? [
+                `terraform: the infrastructure differs from the module (${plan.add} to add, ${plan.change} to change, ${plan.destroy} to destroy)`,
+              ]
+            : [];
+        });
+      }
+      const running = await guarded('cmdb', 'read deployments', () =>
+        deps.cmdb.deploymentsIn(environment, 'running'),
+      ).catch((e: unknown) => {
+        findings.push(`cmdb not checked: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`);
+        return [];
+      });
+      const zone = targetZone(deps.config, environment);
+      await look('dns', async () => {
+        const found: string[] = [];
+        for (const d of running.filter((x) => x.status === 'live')) {
+          const alias = aliasHostname(d.service, environment, zone);
+          const record = await guarded(breakerName('dns', environment), 'read alias', () =>
+            deps.dns(environment).get(alias),
+          );
+          if (!record) found.push(`dns: ${alias} is missing; the CMDB says ${d.hostname} is live`);
+          else if (record.value !== d.hostname)
+            found.push(`dns: ${alias} points at ${record.value}; the CMDB says ${d.hostname} is live`);
+        }
+        return found;
+      });
+      await look('instances', async () => {
+        const found: string[] = [];
+        for (const d of running) {
+          const instance = await guarded(breakerName('infra', environment), 'describe deployment', () =>
+            deps.infra(environment).describe({ hostname: d.hostname }),
+          );
+          if (!instance) found.push(`instance: ${d.hostname} does not run; the CMDB says it is ${d.status}`);
+        }
+        return found;
+      });
+      return { clean: findings.length === 0, findings: findings.slice(0, 50) };
+    },
+
+    /** The environment's definition as the worker's configuration has it now (`env upgrade`). */
+    async environmentDefinition(input: unknown): Promise<EnvironmentDefinition> {
+      const { environment, template } = parseInput(
+        z.strictObject({ environment: TargetName, template: z.string().max(40) }),
+        input,
+      );
+      const start = Object.hasOwn(deps.config.targets, environment)
+        ? targetEnvironment(deps.config, environment)
+        : templateEnvironment(deps.config, environment, template, 'greenlight');
+      if ('error' in start) throw fail(`cannot upgrade ${environment}: ${start.error}`);
+      const parsed = EnvironmentStart.parse(start);
+      return { flowName: parsed.flowName, flow: parsed.flow, driftCheckMs: parsed.driftCheckMs };
+    },
+
     /** Whether an environment takes a release now (only while active); null refusal when there is none. */
     async environmentGate(input: unknown): Promise<{ refusal: string | null }> {
-      const { target } = parseInput(z.strictObject({ target: TargetName }), input);
-      return { refusal: (await deps.environmentGate?.(target)) ?? null };
+      const { target, release } = parseInput(
+        z.strictObject({ target: TargetName, release: AdmitRequest.optional() }),
+        input,
+      );
+      return { refusal: (await deps.environmentGate?.(target, release)) ?? null };
     },
 
     /** The releases running in an environment (a release holds its lane until it ends). */

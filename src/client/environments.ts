@@ -7,17 +7,24 @@ import {
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { z } from 'zod';
 import {
+  AdmitRequest,
   EnvironmentStart,
+  environmentAdmitUpdate,
   environmentApproveUpdate,
+  environmentCheckDriftUpdate,
   environmentExtendUpdate,
   environmentRejectUpdate,
   environmentRetryUpdate,
   environmentStatusQuery,
   environmentTransitionUpdate,
+  environmentUpgradeUpdate,
   environmentWorkflowId,
   ExtendRequest,
+  isOpenForReleases,
   RetryRequest,
   TransitionRequest,
+  UpgradeRequest,
+  whyNotActive,
 } from '../shared/environment';
 import type { EnvironmentReceipt, EnvironmentStartInput, EnvironmentStatus } from '../shared/environment';
 import { SearchAttributes, TASK_QUEUE } from '../shared/messages';
@@ -35,19 +42,6 @@ const GATE_WAIT_MS = 30_000;
 function isOnItsWay(s: EnvironmentStatus): boolean {
   const wasActive = s.history.some((h) => h.to === 'active');
   return s.state !== 'active' && !wasActive && s.blocked === null && s.approvals.pending === null;
-}
-
-/** Why an environment takes no release now, in its words: `stage is in maintenance since 14:02 (…)`. */
-export function whyNotActive(s: EnvironmentStatus): string {
-  const since = s.since.slice(11, 16);
-  const entered = [...s.history].reverse().find((h) => h.to === s.state);
-  const how = entered
-    ? ` (${entered.transition}${entered.by ? ` by ${entered.by}` : ''}${entered.note ? `: ${entered.note}` : ''})`
-    : '';
-  const state = s.state === 'maintenance' ? 'in maintenance' : s.state;
-  const running = s.running ? `; ${s.running} is running` : '';
-  const blocked = s.blocked ? `; blocked: ${s.blocked.reason}` : '';
-  return `${s.name} is ${state} since ${since} UTC${how}${running}${blocked}; releases need it active`;
 }
 
 export interface EnvironmentSummary {
@@ -138,7 +132,7 @@ export class EnvironmentClient {
       await new Promise((r) => setTimeout(r, 250));
       status = await handle.query(environmentStatusQuery);
     }
-    if (status.state === 'active' && !status.running) return { exists: true, refusal: null };
+    if (isOpenForReleases(status)) return { exists: true, refusal: null };
     return { exists: true, refusal: whyNotActive(status) };
   }
 
@@ -181,6 +175,35 @@ export class EnvironmentClient {
   extend(name: string, input: z.input<typeof ExtendRequest>): Promise<EnvironmentReceipt> {
     const request = parse(ExtendRequest, input, 'extension');
     return this.update(name, (h) => h.executeUpdate(environmentExtendUpdate, { args: [request] }));
+  }
+
+  /** Adopts the flow the worker's configuration defines now, instead of the one pinned at creation. */
+  upgrade(name: string, input: z.input<typeof UpgradeRequest> = {}): Promise<EnvironmentReceipt> {
+    const request = parse(UpgradeRequest, input, 'upgrade');
+    return this.update(name, (h) => h.executeUpdate(environmentUpgradeUpdate, { args: [request] }));
+  }
+
+  /** Looks for drift now, instead of at the next interval (the environment must be active). */
+  checkDrift(name: string, input: z.input<typeof UpgradeRequest> = {}): Promise<EnvironmentReceipt> {
+    const request = parse(UpgradeRequest, input, 'drift check');
+    return this.update(name, (h) => h.executeUpdate(environmentCheckDriftUpdate, { args: [request] }));
+  }
+
+  /**
+   * Lets a release start in the environment, which lists it: refused (with the reason) unless the
+   * environment is active. Null when there is no such environment (nothing to ask).
+   */
+  async admit(name: string, input: z.input<typeof AdmitRequest>): Promise<{ refusal: string | null }> {
+    const request = parse(AdmitRequest, input, 'release');
+    const { exists, refusal } = await this.gate(name);
+    if (!exists || refusal) return { refusal };
+    try {
+      await this.update(name, (h) => h.executeUpdate(environmentAdmitUpdate, { args: [request] }));
+      return { refusal: null };
+    } catch (e) {
+      if (e instanceof GreenlightError) return { refusal: e.message };
+      throw e;
+    }
   }
 
   private start(start: EnvironmentStart, workflowIdReusePolicy?: WorkflowIdReusePolicy) {

@@ -187,11 +187,17 @@ export function formatEnvironment(s: EnvironmentStatus): string {
   if (pending) lines.push(`waiting     approval of ${pending}: ${approvedBy.length} of ${required} given`);
   if (s.ttl)
     lines.push(`ttl         decommissioned at ${s.ttl.expiresAt}${s.ttl.isExpiringSoon ? ' (soon)' : ''}`);
-  if (s.leakCheck) {
-    lines.push(
-      `leak check  ${s.leakCheck.clean ? 'clean' : `left behind: ${s.leakCheck.leftovers.join(', ')}`}`,
-    );
+  if (s.lastDrift) {
+    lines.push(`drift       ${s.lastDrift.at}: ${s.lastDrift.clean ? 'none' : 'found'}`);
+    for (const finding of s.lastDrift.findings) lines.push(`  ${finding}`);
   }
+  if (s.nextDriftCheck) lines.push(`next drift  check at ${s.nextDriftCheck}`);
+  if (s.leakCheck) {
+    lines.push(`leak check  ${s.leakCheck.clean ? 'clean' : 'left behind:'}`);
+    for (const leftover of s.leakCheck.leftovers) lines.push(`  ${leftover}`);
+  }
+  if (s.releases.length) lines.push(`releases    the newest ${s.releases.length} (the CMDB keeps them all)`);
+  for (const r of s.releases) lines.push(`  ${r.at}  ${r.releaseId}: ${r.service} ${r.version}`);
   if (s.history.length) lines.push('history');
   for (const h of s.history) {
     lines.push(

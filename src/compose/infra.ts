@@ -2,7 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { ConfigError } from '../config/errors';
 import type { Config, SecretRef, TerraformBackendConfig } from '../config/schema';
+import { environmentModule } from '../config/resolve';
 import { TerraformInfra } from '../providers/infra/terraform';
+import type { TerraformRunnerOptions } from '../providers/infra/terraform-cli';
+import { TerraformEnvironment } from '../providers/infra/terraform-environment';
 import { postgresStateBackend } from '../providers/infra/terraform-backend';
 import type { TerraformBackend } from '../providers/infra/terraform-backend';
 
@@ -15,11 +18,7 @@ export interface TerraformTargetsOptions {
   onOutput?: (target: string, line: string) => void;
 }
 
-/**
- * The Terraform/OpenTofu infrastructure of each target that has one. State is where every worker
- * reaches it: the target's own backend, else the CMDB's database when it is a PostgreSQL server;
- * with the embedded CMDB only, a file in each deployment's working directory under the state dir.
- */
+/** The Terraform/OpenTofu infrastructure of each target that has one (see `runnerOptions` for its state). */
 export function openTerraformTargets(
   config: Config,
   stateDir: string,
@@ -28,25 +27,72 @@ export function openTerraformTargets(
   const byTarget = new Map<string, TerraformInfra>();
   for (const [target, t] of Object.entries(config.targets)) {
     if (t.infra.kind !== 'terraform') continue;
-    const backend = t.infra.backend
-      ? configuredBackend(t.infra.backend, `targets.${target}.infra.backend`, options.env)
-      : options.cmdbUrl
-        ? postgresStateBackend(options.cmdbUrl)
-        : undefined;
     byTarget.set(
       target,
       new TerraformInfra({
-        binary: t.infra.binary ?? findIacBinary(options.searchPath, target),
+        ...runnerOptions(config, target, options),
         moduleDir: t.infra.module,
         workDir: join(stateDir, 'terraform', target),
-        backend,
         workspacePrefix: target,
-        searchPath: options.searchPath,
-        onOutput: (line) => options.onOutput?.(target, line),
       }),
     );
   }
   return byTarget;
+}
+
+/**
+ * The environments' own modules: for an environment (and the template it was made from), its
+ * module applied with the Terraform settings of its target, or null when it has none. The binary
+ * is found at start-up for every target and template that names a module.
+ */
+export function openEnvironmentModules(
+  config: Config,
+  stateDir: string,
+  options: TerraformTargetsOptions,
+): (environment: string, template: string) => TerraformEnvironment | null {
+  const byTarget = new Map<string, TerraformRunnerOptions>();
+  const runnerOf = (target: string) => {
+    if (!byTarget.has(target)) byTarget.set(target, runnerOptions(config, target, options));
+    return byTarget.get(target)!;
+  };
+  for (const [name, t] of Object.entries(config.targets)) if (t.environment.module) runnerOf(name);
+  for (const t of Object.values(config.environments.templates)) {
+    if (t.module) runnerOf(t.like ?? Object.keys(config.targets)[0]!);
+  }
+  return (environment, template) => {
+    const module = environmentModule(config, environment, template);
+    if (!module) return null;
+    return new TerraformEnvironment({
+      ...runnerOf(module.target),
+      moduleDir: module.moduleDir,
+      workDir: join(stateDir, 'terraform-environments'),
+    });
+  };
+}
+
+/**
+ * How a target's Terraform runs. State is where every worker reaches it: the target's own backend,
+ * else the CMDB's database when it is a PostgreSQL server; with the embedded CMDB only, a file in
+ * the working directory under the state dir.
+ */
+function runnerOptions(
+  config: Config,
+  target: string,
+  options: TerraformTargetsOptions,
+): TerraformRunnerOptions {
+  const infra = config.targets[target]!.infra;
+  const configured = infra.kind === 'terraform' ? infra : undefined;
+  const backend = configured?.backend
+    ? configuredBackend(configured.backend, `targets.${target}.infra.backend`, options.env)
+    : options.cmdbUrl
+      ? postgresStateBackend(options.cmdbUrl)
+      : undefined;
+  return {
+    binary: configured?.binary ?? findIacBinary(options.searchPath, target),
+    backend,
+    searchPath: options.searchPath,
+    onOutput: (line) => options.onOutput?.(target, line),
+  };
 }
 
 /** A backend from the configuration, its variables read from where the configuration says they are. */
@@ -84,6 +130,6 @@ function findIacBinary(searchPath: string, target: string): string {
     }
   }
   throw new ConfigError(
-    `targets.${target}.infra: no tofu or terraform on PATH; install one or set infra.binary`,
+    `targets.${target}: its infrastructure or environment module needs tofu or terraform, and neither is on PATH; install one or set infra.binary`,
   );
 }

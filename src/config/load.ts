@@ -170,11 +170,16 @@ export function loadConfig(
   // Module and secret file paths are relative to the configuration file.
   for (const target of Object.values(config.targets)) {
     if (target.infra.kind === 'terraform') target.infra.module = resolve(dirname(full), target.infra.module);
+    if (target.environment.module)
+      target.environment.module = resolve(dirname(full), target.environment.module);
     const secret = target.dns.kind === 'rfc2136' ? target.dns.tsig?.secret : undefined;
     if (secret && 'file' in secret) secret.file = resolve(dirname(full), secret.file);
     const backendEnv = target.infra.kind === 'terraform' ? (target.infra.backend?.env ?? {}) : {};
     for (const ref of Object.values(backendEnv))
       if ('file' in ref) ref.file = resolve(dirname(full), ref.file);
+  }
+  for (const template of Object.values(config.environments.templates)) {
+    if (template.module) template.module = resolve(dirname(full), template.module);
   }
   return { config, source: full };
 }

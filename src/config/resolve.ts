@@ -56,9 +56,9 @@ function toHttpCheck(c: HttpCheckConfig): HttpCheck {
 }
 
 /** A flow by name: a built-in, or one the configuration defines. */
-export function resolveFlow(config: Config, name: string): FlowInput | undefined {
-  if (name === 'lifecycle') return lifecycleFlow(false);
-  if (name === 'ephemeral') return ephemeralFlow(false);
+export function resolveFlow(config: Config, name: string, withModule = false): FlowInput | undefined {
+  if (name === 'lifecycle') return lifecycleFlow(withModule);
+  if (name === 'ephemeral') return ephemeralFlow(withModule);
   return Object.hasOwn(config.environments.flows, name) ? config.environments.flows[name] : undefined;
 }
 
@@ -69,11 +69,12 @@ export function targetEnvironment(config: Config, target: string): EnvironmentSt
     name: target,
     template: 'target',
     flowName: t.environment.flow,
-    flow: resolveFlow(config, t.environment.flow)!,
+    flow: resolveFlow(config, t.environment.flow, t.environment.module !== undefined)!,
     isProtected: t.environment.protected ?? t.approval.required > 0,
     approval: t.approval,
     maintenanceWindows: t.maintenanceWindows,
     ttlMs: null,
+    driftCheckMs: t.environment.driftCheckInterval,
     createdBy: 'greenlight',
   };
 }
@@ -103,11 +104,32 @@ export function templateEnvironment(
     name,
     template: templateName,
     flowName: template.flow,
-    flow: resolveFlow(config, template.flow)!,
+    flow: resolveFlow(config, template.flow, template.module !== undefined)!,
     isProtected: template.protected,
     approval: like.approval,
     maintenanceWindows: like.maintenanceWindows,
     ttlMs: ttlMs ?? template.ttl ?? null,
+    driftCheckMs: template.driftCheckInterval,
     createdBy,
   };
+}
+
+/**
+ * The environment's own module and the target whose Terraform settings (binary, backend) it is
+ * applied with: a configured target's own, or that of the target a template is like.
+ */
+export function environmentModule(
+  config: Config,
+  environment: string,
+  template: string,
+): { moduleDir: string; target: string } | null {
+  if (Object.hasOwn(config.targets, environment)) {
+    const dir = config.targets[environment]!.environment.module;
+    return dir === undefined ? null : { moduleDir: dir, target: environment };
+  }
+  const t = Object.hasOwn(config.environments.templates, template)
+    ? config.environments.templates[template]
+    : undefined;
+  if (t?.module === undefined) return null;
+  return { moduleDir: t.module, target: t.like ?? Object.keys(config.targets)[0]! };
 }

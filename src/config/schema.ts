@@ -284,6 +284,21 @@ export const DnsConfig = z.discriminatedUnion('kind', [
 ]);
 export type DnsConfig = z.output<typeof DnsConfig>;
 
+/** What a target's environment and a template share: the environment's own module, its drift checks. */
+const EnvironmentModuleFields = {
+  /**
+   * The environment's Terraform/OpenTofu module (its network and shared resources), applied when it
+   * is provisioned and destroyed when it is decommissioned; relative to the configuration file. It
+   * takes the variables `environment` and `tags`. Default: none.
+   */
+  module: z.string().min(1).max(1000).optional(),
+  /** How often an active environment looks for drift; 0 turns it off. Default 6h. */
+  driftCheckInterval: WaitDuration.refine(
+    (ms) => ms === 0 || ms >= 60_000,
+    'at least 1m (each check adds history events), or 0 to turn drift checks off',
+  ).prefault('6h'),
+};
+
 export const TargetConfig = z
   .strictObject({
     /** DNS zone; default: the top-level `zone`. */
@@ -305,6 +320,7 @@ export const TargetConfig = z
         flow: FlowName.default('lifecycle'),
         /** Transitions marked `approval` (decommission) need the target's approval rule; default: when it asks for approvals. */
         protected: z.boolean().optional(),
+        ...EnvironmentModuleFields,
       })
       .prefault({}),
   })
@@ -394,6 +410,7 @@ export const EnvironmentTemplate = z.strictObject({
   ttl: WaitDuration.optional(),
   /** Transitions marked `approval` need the approval rule of the target it is like. Default false. */
   protected: z.boolean().default(false),
+  ...EnvironmentModuleFields,
 });
 export type EnvironmentTemplate = z.output<typeof EnvironmentTemplate>;
 
@@ -402,7 +419,12 @@ export const EnvironmentsConfig = z.strictObject({
   flows: namedRecord(FlowName, Flow, 'flow').default({}),
   /** Default: `ephemeral` (the ephemeral flow, like the first target, 72h). */
   templates: namedRecord(TargetName, EnvironmentTemplate, 'template').default({
-    ephemeral: { flow: 'ephemeral', ttl: 72 * 3_600_000, protected: false },
+    ephemeral: {
+      flow: 'ephemeral',
+      ttl: 72 * 3_600_000,
+      protected: false,
+      driftCheckInterval: 6 * 3_600_000,
+    },
   }),
   /** The template of `env create` without `--template`. Default `ephemeral`. */
   defaultTemplate: TargetName.default('ephemeral'),
@@ -445,7 +467,25 @@ export const Config = z
         });
       }
     }
+    // A flow whose actions run the environment's module needs one wherever it is used.
+    const usesModule = (flow: string) =>
+      Object.hasOwn(config.environments.flows, flow) &&
+      config.environments.flows[flow]!.transitions.some((t) =>
+        [...t.actions, ...t.compensate].some((a) => a.run.startsWith('terraform.')),
+      );
+    const needsModule = (flow: string, path: PropertyKey[]) =>
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `the flow ${flow} runs terraform actions: give this environment a module`,
+      });
+    for (const [name, target] of Object.entries(config.targets)) {
+      if (usesModule(target.environment.flow) && target.environment.module === undefined)
+        needsModule(target.environment.flow, ['targets', name, 'environment', 'module']);
+    }
     for (const [name, template] of Object.entries(config.environments.templates)) {
+      if (usesModule(template.flow) && template.module === undefined)
+        needsModule(template.flow, ['environments', 'templates', name, 'module']);
       if (!flows.has(template.flow)) {
         ctx.addIssue({
           code: 'custom',

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { FlowAction } from './flow';
 import { Flow, TransitionName } from './flow';
 import type { PolicyDecision } from './policy';
-import { PersonName, TargetName } from './release';
+import { PersonName, ServiceName, TargetName, Version } from './release';
 import type { ApprovalRecord, ApprovalInput } from './release';
 import { ApprovalRule, MaintenanceWindow } from './target';
 import { plainText } from './text';
@@ -31,6 +31,14 @@ export const EnvironmentStart = z.strictObject({
     .max(366 * 24 * 3_600_000)
     .nullable()
     .default(null),
+  /** How often, while active, it looks for drift; 0: never (environments created before drift checks). */
+  driftCheckMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(366 * 24 * 3_600_000)
+    .refine((ms) => ms === 0 || ms >= 1_000, 'at least a second, or 0')
+    .default(0),
   createdBy: PersonName,
   /** History events after which the workflow continues as new (sooner when Temporal suggests). */
   historyBudget: z.number().int().min(50).max(40_000).default(10_000),
@@ -101,10 +109,72 @@ export interface EnvironmentStatus {
   lastDecision: (PolicyDecision & { transition: string; facts: Record<string, boolean>; at: string }) | null;
   /** The newest transitions, oldest first. */
   history: EnvironmentTransitionRecord[];
-  lastDrift: null;
-  leakCheck: { clean: boolean; leftovers: string[] } | null;
+  /** The newest drift check, and when the next is due (null: none while not active, or turned off). */
+  lastDrift: DriftReport | null;
+  nextDriftCheck: string | null;
+  /** The newest releases that started here, oldest first (the CMDB keeps them all). */
+  releases: EnvironmentRelease[];
+  /** Once decommissioned: whether anything of the environment was left, by name. */
+  leakCheck: LeakCheck | null;
   createdAt: string;
   createdBy: string;
+}
+
+/** What a drift check found: the module against its infrastructure, DNS and instances against the CMDB. */
+export interface DriftReport {
+  at: string;
+  clean: boolean;
+  findings: string[];
+}
+
+/** A release that started in the environment. */
+export interface EnvironmentRelease {
+  releaseId: string;
+  service: string;
+  version: string;
+  at: string;
+}
+
+/** A release asking to start here: refused unless the environment is active. */
+export const AdmitRequest = z.strictObject({
+  releaseId: z.string().min(1).max(200),
+  service: ServiceName,
+  version: Version,
+});
+
+/** `upgrade` and `check_drift`: who asks. */
+export const UpgradeRequest = z.strictObject({ by: PersonName.optional() });
+
+/** An environment's definition as the configuration has it now (what `env upgrade` adopts). */
+export const EnvironmentDefinition = z.strictObject({
+  flowName: z.string().max(40),
+  flow: Flow,
+  driftCheckMs: EnvironmentStart.shape.driftCheckMs,
+});
+export type EnvironmentDefinition = z.output<typeof EnvironmentDefinition>;
+
+/** Why an environment takes no release now, in its words: `stage is in maintenance since 14:02 (…)`. */
+export function whyNotActive(s: EnvironmentStatus): string {
+  const since = s.since.slice(11, 16);
+  const entered = [...s.history].reverse().find((h) => h.to === s.state);
+  const how = entered
+    ? ` (${entered.transition}${entered.by ? ` by ${entered.by}` : ''}${entered.note ? `: ${entered.note}` : ''})`
+    : '';
+  const state = s.state === 'maintenance' ? 'in maintenance' : s.state;
+  const running = s.running ? `; ${s.running} is running` : '';
+  const blocked = s.blocked ? `; blocked: ${s.blocked.reason}` : '';
+  return `${s.name} is ${state} since ${since} UTC${how}${running}${blocked}; releases need it active`;
+}
+
+/** Whether an environment takes a release now: active, with nothing running. */
+export function isOpenForReleases(s: Pick<EnvironmentStatus, 'state' | 'running'>): boolean {
+  return s.state === 'active' && !s.running;
+}
+
+/** What the leak check after decommissioning found: clean, or each leftover by name. */
+export interface LeakCheck {
+  clean: boolean;
+  leftovers: string[];
 }
 
 /** What an accepted environment request answers. */
@@ -122,6 +192,15 @@ export const environmentApproveUpdate = defineUpdate<EnvironmentReceipt, [Approv
 export const environmentRejectUpdate = defineUpdate<EnvironmentReceipt, [ApprovalInput]>('reject');
 export const environmentRetryUpdate = defineUpdate<EnvironmentReceipt, [z.input<typeof RetryRequest>]>(
   'retry',
+);
+export const environmentUpgradeUpdate = defineUpdate<EnvironmentReceipt, [z.input<typeof UpgradeRequest>]>(
+  'upgrade',
+);
+export const environmentCheckDriftUpdate = defineUpdate<EnvironmentReceipt, [z.input<typeof UpgradeRequest>]>(
+  'check_drift',
+);
+export const environmentAdmitUpdate = defineUpdate<EnvironmentReceipt, [z.input<typeof AdmitRequest>]>(
+  'admit',
 );
 export const environmentExtendUpdate = defineUpdate<EnvironmentReceipt, [z.input<typeof ExtendRequest>]>(
   'extend',

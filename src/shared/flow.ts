@@ -14,6 +14,10 @@ export const EXECUTORS = {
     does: "write, read back and delete a marker record through the environment's DNS provider",
   },
   'dns.purge': { yields: ['dns_purged'], does: "delete every DNS record of the environment's names" },
+  'dns.reconcile': {
+    yields: ['dns_reconciled'],
+    does: "point each service's alias back at the deployment the CMDB records as live",
+  },
   'checks.run': { yields: ['tests_passed'], does: "run the environment's smoke checks" },
   'cmdb.register': { yields: ['registered'], does: 'record the environment as a configuration item' },
   'cmdb.retire': { yields: ['retired'], does: "retire the environment's configuration items" },
@@ -277,6 +281,15 @@ export function lifecycleFlow(withModule: boolean): FlowInput {
       },
       { on: 'end_maintenance', from: 'maintenance', to: 'active' },
       {
+        // After drift: the module applied again and the aliases put back as the CMDB has them.
+        on: 'reconcile',
+        from: 'active',
+        to: 'active',
+        approval: true,
+        policy: withModule ? { all: ['infrastructure_ready', 'dns_reconciled'] } : 'dns_reconciled',
+        actions: [...infra, { run: 'dns.reconcile' }],
+      },
+      {
         on: DECOMMISSION,
         from: '*',
         via: 'decommissioning',
@@ -295,9 +308,9 @@ export function lifecycleFlow(withModule: boolean): FlowInput {
 /** An environment made for a while (a pull request's): no configuring step, no maintenance. */
 export function ephemeralFlow(withModule: boolean): FlowInput {
   const lifecycle = lifecycleFlow(withModule);
-  const [provision, , verify, , , decommission] = lifecycle.transitions;
+  const [provision, , verify, , , reconcile, decommission] = lifecycle.transitions;
   return {
     states: ['provisioning', 'testing', 'active', 'decommissioning', 'decommissioned'],
-    transitions: [{ ...provision!, to: 'testing' }, verify!, decommission!],
+    transitions: [{ ...provision!, to: 'testing' }, verify!, reconcile!, decommission!],
   };
 }

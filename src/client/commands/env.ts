@@ -108,7 +108,30 @@ export const envCommands: CommandGroup = (program, cli) => {
   asking(maintenance, 'start', 'start_maintenance', 'start maintenance (start_maintenance)');
   asking(maintenance, 'end', 'end_maintenance', 'end maintenance (end_maintenance)');
   asking(env, 'decommission', 'decommission', 'decommission an environment (approval on protected ones)');
+  asking(
+    env,
+    'reconcile',
+    'reconcile',
+    'apply the module again and point aliases back as the CMDB has them (approval on protected ones)',
+  );
   asking(env, 'do', null, "ask for any transition of the environment's flow by name");
+
+  const asked = (verb: string, description: string, call: 'upgrade' | 'checkDrift') =>
+    env
+      .command(`${verb} <name>`)
+      .description(description)
+      .option('--by <name>', 'who asks (default: the OS user)')
+      .option('--json', 'print JSON', false)
+      .action(async (name: string, o: { by?: string; json: boolean }) => {
+        const receipt = await (await cli.api()).environments[call](name, { by: o.by ?? osUser() });
+        cli.print(o.json, receipt, receipt.message);
+      });
+  asked(
+    'upgrade',
+    "adopt the flow as the worker's configuration defines it now (recorded); it was pinned at creation",
+    'upgrade',
+  );
+  asked('drift', 'look for drift now instead of at the next interval', 'checkDrift');
 
   for (const kind of ['approve', 'reject'] as const) {
     env

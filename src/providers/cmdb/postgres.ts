@@ -233,11 +233,12 @@ export class PostgresCmdb implements CmdbProvider {
     };
   }
 
-  async runningDeployments(target: string): Promise<DeploymentItem[]> {
+  async deploymentsIn(target: string, which: 'running' | 'all'): Promise<DeploymentItem[]> {
+    const running = which === 'running' ? `AND status IN ('live', 'candidate')` : '';
     const { rows } = await this.run('read deployments', () =>
       this.pool.query(
         `SELECT hostname, service, environment, version, colour, status, release_id, updated_at
-           FROM deployments WHERE environment = $1 AND status IN ('live', 'candidate')
+           FROM deployments WHERE environment = $1 ${running}
           ORDER BY hostname`,
         [target],
       ),

@@ -60,6 +60,6 @@ export interface CmdbProvider {
   recordEnvironmentChange(change: EnvironmentChange, item: EnvironmentItem): Promise<void>;
   /** The newest first. */
   environmentChanges(environment: string, limit?: number): Promise<EnvironmentChange[]>;
-  /** The deployments of every service in an environment that still run (live or candidate). */
-  runningDeployments(target: string): Promise<DeploymentItem[]>;
+  /** The deployments of every service in an environment: those that still run (live or candidate), or all. */
+  deploymentsIn(target: string, which: 'running' | 'all'): Promise<DeploymentItem[]>;
 }

@@ -1,5 +1,7 @@
 import { ProviderError, ProviderErrorKinds } from '../errors';
 import { isSubprocessError, runProcess } from '../subprocess';
+import { secretRedactor } from './terraform-backend';
+import type { TerraformBackend } from './terraform-backend';
 
 /** How the `tofu`/`terraform` binary is run. */
 export interface TerraformCli {
@@ -28,6 +30,17 @@ export async function runTerraform(
   args: string[],
   signal?: AbortSignal,
 ): Promise<string> {
+  return (await runTerraformFor(cli, dir, args, [0], signal)).stdout;
+}
+
+/** As `runTerraform`, and any of `exitCodes` is a success (`plan -detailed-exitcode` exits 2 on changes). */
+export async function runTerraformFor(
+  cli: TerraformCli,
+  dir: string,
+  args: string[],
+  exitCodes: number[],
+  signal?: AbortSignal,
+): Promise<{ stdout: string; exitCode: number }> {
   if (signal?.aborted) throw signal.reason;
   // `output` and `show` print values on stdout, which are not for the log.
   const isQuiet = args[0] === 'output' || args[0] === 'show';
@@ -58,7 +71,9 @@ export async function runTerraform(
     );
   });
   if (signal?.aborted) throw signal.reason;
-  if (result.exitCode === 0) return result.stdout;
+  if (result.exitCode !== null && exitCodes.includes(result.exitCode)) {
+    return { stdout: result.stdout, exitCode: result.exitCode };
+  }
   const output = cli.redact(`${result.stderrTail}\n${result.stdout.slice(-2000)}`);
   throw classify(`${cli.binary} ${args[0]}`, result.exitCode, output);
 }
@@ -97,4 +112,78 @@ export function parsePlan(output: string): PlanSummary {
   const m = /Plan: (\d+) to add, (\d+) to change, (\d+) to destroy/.exec(output);
   if (m) return { add: Number(m[1]), change: Number(m[2]), destroy: Number(m[3]) };
   return { add: 0, change: 0, destroy: 0 };
+}
+
+/** What every Terraform/OpenTofu caller shares: the binary, where state is, and how output is logged. */
+export interface TerraformRunnerOptions {
+  /** The `tofu` or `terraform` binary. */
+  binary: string;
+  /** Where state lives (workspaces in it); absent: a file in each working directory. */
+  backend?: TerraformBackend;
+  /** PATH and HOME for the binary; besides the backend's `env`, it gets no other variable of the worker's environment. */
+  searchPath: string;
+  home?: string;
+  /** Each line the binary prints, for the log; the backend's secrets are replaced by `***`. */
+  onOutput?: (line: string) => void;
+  /** After SIGINT on cancellation, how long the binary has to release its state lock. Default 10 s. */
+  killGraceMs?: number;
+}
+
+export const INIT = ['init', '-input=false', '-no-color'];
+/**
+ * Every command names its workspace (TF_WORKSPACE), so a working directory's own selection never
+ * matters: `default` for init and workspace commands, and for state in a local file.
+ */
+export const DEFAULT_WORKSPACE = 'default';
+
+/** Runs the binary in a working directory, in a named workspace of the backend. */
+export class TerraformRunner {
+  private readonly redact: (text: string) => string;
+
+  constructor(readonly options: TerraformRunnerOptions) {
+    this.redact = secretRedactor(options.backend);
+  }
+
+  /** The backend block of a root module, or nothing when state is a local file. */
+  backendBlock(): { terraform?: { backend: Record<string, TerraformBackend['config']> } } {
+    const backend = this.options.backend;
+    return backend ? { terraform: { backend: { [backend.type]: backend.config } } } : {};
+  }
+
+  run(dir: string, args: string[], workspace: string, signal?: AbortSignal): Promise<string> {
+    return runTerraform(this.cli(workspace), dir, args, signal);
+  }
+
+  runFor(
+    dir: string,
+    args: string[],
+    workspace: string,
+    exitCodes: number[],
+    signal?: AbortSignal,
+  ): Promise<{ stdout: string; exitCode: number }> {
+    return runTerraformFor(this.cli(workspace), dir, args, exitCodes, signal);
+  }
+
+  async hasWorkspace(dir: string, workspace: string, signal?: AbortSignal): Promise<boolean> {
+    const listed = await this.run(dir, ['workspace', 'list'], DEFAULT_WORKSPACE, signal);
+    return listed.split('\n').some((line) => line.replace(/^\*/, '').trim() === workspace);
+  }
+
+  async createWorkspace(dir: string, workspace: string, signal?: AbortSignal): Promise<void> {
+    if (await this.hasWorkspace(dir, workspace, signal)) return;
+    // The tool creates a workspace only when TF_WORKSPACE is unset or names it.
+    await this.run(dir, ['workspace', 'new', '-no-color', workspace], workspace, signal);
+  }
+
+  private cli(workspace: string): TerraformCli {
+    return {
+      binary: this.options.binary,
+      searchPath: this.options.searchPath,
+      home: this.options.home,
+      env: { ...this.options.backend?.env, TF_WORKSPACE: workspace },
+      onOutput: this.options.onOutput,
+      redact: this.redact,
+      killGraceMs: this.options.killGraceMs ?? 10_000,
+    };
+  }
 }

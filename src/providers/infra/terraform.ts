@@ -4,34 +4,18 @@ import { join, relative } from 'node:path';
 import { z } from 'zod';
 import type { Deployment } from '../../shared/release';
 import { ProviderError, ProviderErrorKinds } from '../errors';
-import { parsePlan, runTerraform } from './terraform-cli';
-import type { TerraformCli } from './terraform-cli';
-import { secretRedactor } from './terraform-backend';
+import { DEFAULT_WORKSPACE, INIT, parsePlan, TerraformRunner } from './terraform-cli';
+import type { TerraformRunnerOptions } from './terraform-cli';
 import type { TerraformBackend } from './terraform-backend';
 import type { DeploymentRef, DeploymentSpec, InfraProvider } from './types';
 
-export interface TerraformOptions {
-  /** The `tofu` or `terraform` binary. */
-  binary: string;
+export interface TerraformOptions extends TerraformRunnerOptions {
   /** The module applied for each deployment; it takes service, app_version, target, hostname, release_id and outputs `endpoint`. */
   moduleDir: string;
   /** Where each deployment gets its working directory (root module, saved plan; local state). */
   workDir: string;
-  /**
-   * Where state lives. Given: in this backend, each deployment in its own workspace, so any worker
-   * describes and destroys what another applied. Absent: a file in the deployment's working
-   * directory, which only this machine reaches.
-   */
-  backend?: TerraformBackend;
   /** Workspaces are named `<workspacePrefix>_<host name>`: the target, so targets never share one. Default `greenlight`. */
   workspacePrefix?: string;
-  /** PATH and HOME for the binary; besides the backend's `env`, it gets no other variable of the worker's environment. */
-  searchPath: string;
-  home?: string;
-  /** Each line the binary prints, for the log; the backend's secrets are replaced by `***`. */
-  onOutput?: (line: string) => void;
-  /** After SIGINT on cancellation, how long the binary has to release its state lock. Default 10 s. */
-  killGraceMs?: number;
 }
 
 export type { PlanSummary } from './terraform-cli';
@@ -53,13 +37,6 @@ const AppliedValues = z.object({
 type RootModule = ReturnType<TerraformInfra['rootModule']>;
 /** A root module read back from disk: written by deploy, or holding only the backend. */
 type StoredRootModule = Partial<RootModule>;
-const INIT = ['init', '-input=false', '-no-color'];
-/**
- * Every command names its workspace (TF_WORKSPACE), so a working directory's own selection never
- * matters: `default` for init and workspace commands, and for state in a local file.
- */
-const DEFAULT_WORKSPACE = 'default';
-
 /**
  * Infrastructure through the OpenTofu/Terraform CLI. Each deployment gets a working directory with a
  * generated root module that calls the configured module with the release's values; `init`, `plan
@@ -70,10 +47,10 @@ const DEFAULT_WORKSPACE = 'default';
  * and destroys it.
  */
 export class TerraformInfra implements InfraProvider {
-  private readonly redact: (text: string) => string;
+  private readonly runner: TerraformRunner;
 
   constructor(private readonly options: TerraformOptions) {
-    this.redact = secretRedactor(options.backend);
+    this.runner = new TerraformRunner(options);
   }
 
   async deploy(spec: DeploymentSpec, signal?: AbortSignal): Promise<Deployment> {
@@ -85,7 +62,7 @@ export class TerraformInfra implements InfraProvider {
     await writeRootModule(dir, root);
     const workspace = this.workspaceOf(root, spec.hostname);
     await this.run(dir, INIT, DEFAULT_WORKSPACE, signal);
-    if (workspace !== DEFAULT_WORKSPACE) await this.createWorkspace(dir, workspace, signal);
+    if (workspace !== DEFAULT_WORKSPACE) await this.runner.createWorkspace(dir, workspace, signal);
     const planned = await this.run(
       dir,
       ['plan', '-input=false', '-no-color', '-out=tfplan'],
@@ -170,18 +147,7 @@ export class TerraformInfra implements InfraProvider {
     }
     await this.run(dir, INIT, DEFAULT_WORKSPACE, signal);
     const workspace = this.workspaceOf({ terraform }, hostname);
-    return (await this.hasWorkspace(dir, workspace, signal)) ? workspace : null;
-  }
-
-  private async hasWorkspace(dir: string, workspace: string, signal?: AbortSignal): Promise<boolean> {
-    const listed = await this.run(dir, ['workspace', 'list'], DEFAULT_WORKSPACE, signal);
-    return listed.split('\n').some((line) => line.replace(/^\*/, '').trim() === workspace);
-  }
-
-  private async createWorkspace(dir: string, workspace: string, signal?: AbortSignal): Promise<void> {
-    if (await this.hasWorkspace(dir, workspace, signal)) return;
-    // The tool creates a workspace only when TF_WORKSPACE is unset or names it.
-    await this.run(dir, ['workspace', 'new', '-no-color', workspace], workspace, signal);
+    return (await this.runner.hasWorkspace(dir, workspace, signal)) ? workspace : null;
   }
 
   /** The root module of a deployment another worker applied, from the values its state keeps. */
@@ -227,8 +193,7 @@ export class TerraformInfra implements InfraProvider {
   }
 
   private backendOnly() {
-    const backend = this.options.backend!;
-    return { terraform: { backend: { [backend.type]: backend.config } } };
+    return this.runner.backendBlock();
   }
 
   private rootModule(spec: DeploymentSpec, dir: string, backend: TerraformBackend | undefined) {
@@ -266,19 +231,7 @@ export class TerraformInfra implements InfraProvider {
   }
 
   private run(dir: string, args: string[], workspace: string, signal?: AbortSignal): Promise<string> {
-    const cli: TerraformCli = {
-      binary: this.options.binary,
-      searchPath: this.options.searchPath,
-      home: this.options.home,
-      env: {
-        ...this.options.backend?.env,
-        TF_WORKSPACE: workspace,
-      },
-      onOutput: this.options.onOutput,
-      redact: this.redact,
-      killGraceMs: this.options.killGraceMs ?? 10_000,
-    };
-    return runTerraform(cli, dir, args, signal);
+    return this.runner.run(dir, args, workspace, signal);
   }
 }
 

@@ -22,6 +22,17 @@ export function environmentDetails(s: EnvironmentStatus): string {
   if (s.lastDecision) {
     lines.push(`**Policy of ${md(s.lastDecision.transition)}:** ${md(s.lastDecision.explanation)}`);
   }
+  if (s.lastDrift) {
+    const found = s.lastDrift.clean ? 'no drift' : md(s.lastDrift.findings.join('; '));
+    lines.push(`**Last drift check:** ${md(s.lastDrift.at)}: ${found}`);
+  }
+  if (s.nextDriftCheck) lines.push(`**Next drift check:** ${md(s.nextDriftCheck)}`);
+  const last = s.releases.at(-1);
+  if (last) {
+    lines.push(
+      `**Releases:** ${s.releases.length} listed; newest ${md(last.releaseId)} (${md(last.service)} ${md(last.version)})`,
+    );
+  }
   if (s.leakCheck) {
     lines.push(
       `**Leak check:** ${s.leakCheck.clean ? 'clean' : md(`left behind: ${s.leakCheck.leftovers.join(', ')}`)}`,

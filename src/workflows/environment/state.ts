@@ -1,6 +1,17 @@
-import type { EnvironmentStart, EnvironmentStatus, TransitionRequest } from '../../shared/environment';
+import type {
+  DriftReport,
+  EnvironmentDefinition,
+  EnvironmentStart,
+  EnvironmentStatus,
+  LeakCheck,
+  TransitionRequest,
+} from '../../shared/environment';
 import {
+  AdmitRequest,
   ExtendRequest,
+  isOpenForReleases,
+  UpgradeRequest,
+  whyNotActive,
   RetryRequest,
   TransitionRequest as TransitionRequestSchema,
 } from '../../shared/environment';
@@ -11,12 +22,17 @@ import { ApprovalInput, APPROVAL_FIELDS, INTERVENTION_FIELDS } from '../../share
 import { describeIssues, sameName } from '../../shared/text';
 
 export type Verdict = { ok: true; message: string } | { ok: false; reason: string };
-export type EnvironmentRequestKind = 'transition' | 'approve' | 'reject' | 'retry' | 'extend';
+export type EnvironmentRequestKind =
+  'transition' | 'approve' | 'reject' | 'retry' | 'extend' | 'upgrade' | 'admit' | 'checkDrift';
 
 /** The newest transitions kept in the status (the CMDB keeps them all). */
 export const MAX_HISTORY = 50;
 /** The newest refused requests kept in the status. */
 export const MAX_REFUSED = 50;
+/** The newest releases kept in the status (the CMDB keeps them all). */
+export const MAX_RELEASES = 20;
+/** The state in which an environment looks for drift. */
+export const WATCHED_STATE = 'active';
 /** The status warns this long before the TTL runs out. */
 export const TTL_WARNING_MS = 24 * 3_600_000;
 
@@ -24,6 +40,8 @@ export const TTL_WARNING_MS = 24 * 3_600_000;
 export interface EnvironmentCarry {
   status: EnvironmentStatus;
   expiresAt: number | null;
+  /** When the next drift check is due (epoch ms). */
+  driftDueAt?: number | null;
 }
 
 const refused = (reason: string): Verdict => ({ ok: false, reason });
@@ -38,34 +56,48 @@ export class EnvironmentState {
   /** A transition people asked for, waiting to run. */
   requested: (TransitionRequest & { transition: FlowTransition; isExpiry?: true }) | null = null;
   isRetryRequested = false;
+  /** Counts what an idle wait must wake for besides requests: an upgrade, a drift check asked for. */
+  wakes = 0;
   /** When the TTL runs out (epoch ms); null: never. */
   expiresAt: number | null;
+  /** When the next drift check is due (epoch ms); null: none (not active, or turned off). */
+  driftDueAt: number | null;
+  private definition: EnvironmentStart;
 
-  constructor(
-    readonly start: EnvironmentStart,
-    now: number,
-    carried?: EnvironmentCarry,
-  ) {
+  constructor(start: EnvironmentStart, now: number, carried?: EnvironmentCarry) {
+    this.definition = start;
     this.expiresAt = carried ? carried.expiresAt : start.ttlMs === null ? null : now + start.ttlMs;
+    this.driftDueAt = carried?.driftDueAt ?? null;
     const at = new Date(now).toISOString();
-    this.status = carried?.status ?? {
-      name: start.name,
-      state: start.flow.states[0]!,
-      since: at,
-      template: start.template,
-      flowName: start.flowName,
-      running: null,
-      ttl: null,
-      blocked: null,
-      approvals: { pending: null, required: 0, approvedBy: [], rejectedBy: null, refused: [] },
-      lastDecision: null,
-      history: [],
-      lastDrift: null,
-      leakCheck: null,
-      createdAt: at,
-      createdBy: start.createdBy,
-    };
+    // A status carried from a run before drift checks and release lists gets them empty.
+    const old: Partial<EnvironmentStatus> | undefined = carried?.status;
+    this.status = carried
+      ? { ...carried.status, nextDriftCheck: old?.nextDriftCheck ?? null, releases: old?.releases ?? [] }
+      : {
+          name: start.name,
+          state: start.flow.states[0]!,
+          since: at,
+          template: start.template,
+          flowName: start.flowName,
+          running: null,
+          ttl: null,
+          blocked: null,
+          approvals: { pending: null, required: 0, approvedBy: [], rejectedBy: null, refused: [] },
+          lastDecision: null,
+          history: [],
+          lastDrift: null,
+          nextDriftCheck: null,
+          releases: [],
+          leakCheck: null,
+          createdAt: at,
+          createdBy: start.createdBy,
+        };
     this.updateTtl(now);
+  }
+
+  /** What the environment was started with, its flow as pinned (or adopted by `upgrade`). */
+  get start(): EnvironmentStart {
+    return this.definition;
   }
 
   get state(): string {
@@ -167,6 +199,67 @@ export class EnvironmentState {
     this.status.approvals = { pending: null, required: 0, approvedBy: [], rejectedBy: null, refused: kept };
   }
 
+  /**
+   * Keeps the next drift check due while the environment is active (and checks are on), and none
+   * otherwise. A check is due one interval after the environment became active, or after the last.
+   */
+  scheduleDrift(now: number): void {
+    const interval = this.start.driftCheckMs;
+    const isWatched = this.state === WATCHED_STATE && !this.status.blocked && !this.status.running;
+    if (!isWatched || (interval === 0 && this.driftDueAt === null)) this.driftDueAt = null;
+    else if (this.driftDueAt === null) this.driftDueAt = now + interval;
+    this.status.nextDriftCheck = this.driftDueAt === null ? null : new Date(this.driftDueAt).toISOString();
+  }
+
+  /** A drift check is done: its report, and the next one an interval from now (0: none). */
+  recordDrift(report: DriftReport, now: number): void {
+    this.status.lastDrift = { ...report, findings: report.findings.slice(0, 50) };
+    this.driftDueAt = this.start.driftCheckMs === 0 ? null : now + this.start.driftCheckMs;
+    this.scheduleDrift(now);
+  }
+
+  /** Asks for a drift check as soon as the environment is idle (after a reconcile, or asked). */
+  checkDriftSoon(now: number): void {
+    this.driftDueAt = now;
+    this.wakes++;
+    this.scheduleDrift(now);
+  }
+
+  recordLeakCheck(check: LeakCheck): void {
+    this.status.leakCheck = check;
+  }
+
+  /**
+   * Adopts the definition the configuration has now (`env upgrade`): its flow must still have the
+   * state the environment is in. Recorded in the history; a pending retry keeps its transition name.
+   */
+  adopt(next: EnvironmentDefinition, by: string | undefined, now: string): Verdict {
+    const { name } = this.status;
+    if (!next.flow.states.includes(this.state))
+      return refused(
+        `the flow ${next.flowName} has no state ${this.state}; ${name} keeps its flow (${this.status.flowName})`,
+      );
+    if (this.status.running)
+      return refused(`${name} is running ${this.status.running}; ask again once it is done`);
+    const was = this.status.flowName;
+    this.definition = { ...this.definition, ...next };
+    this.status.flowName = next.flowName;
+    this.status.history = [
+      ...this.status.history,
+      {
+        transition: 'upgrade',
+        from: this.state,
+        to: this.state,
+        at: now,
+        ...(by ? { by } : {}),
+        note: `adopted the current definition of ${next.flowName} (was ${was})`,
+      },
+    ].slice(-MAX_HISTORY);
+    if (next.driftCheckMs === 0) this.driftDueAt = null;
+    this.wakes++;
+    return { ok: true, message: `${name} follows the current definition of ${next.flowName}` };
+  }
+
   /** A request people made has been dealt with (run, refused by approval, or failed). */
   clearRequest(): void {
     this.requested = null;
@@ -206,6 +299,37 @@ export class EnvironmentState {
         if (!this.status.blocked) return refused(`${this.status.name} is not blocked; nothing to retry`);
         if (this.isRetryRequested) return refused('a retry has already been asked for');
         return { ok: true, message: `retrying ${this.status.blocked.transition}` };
+      }
+      case 'upgrade': {
+        const parsed = UpgradeRequest.safeParse(raw ?? {});
+        if (!parsed.success)
+          return refused(`invalid upgrade: ${describeIssues(parsed.error.issues, { fields: ['by'] })}`);
+        if (this.isFinal) return refused(`${this.status.name} has been ${this.state}`);
+        if (this.status.running || this.requested)
+          return refused(
+            `${this.status.name} is busy with ${this.status.running ?? this.requested!.on}; ask again once it is done`,
+          );
+        return { ok: true, message: `adopting the current definition of ${this.status.name}'s flow` };
+      }
+      case 'checkDrift': {
+        const parsed = UpgradeRequest.safeParse(raw ?? {});
+        if (!parsed.success)
+          return refused(`invalid drift check: ${describeIssues(parsed.error.issues, { fields: ['by'] })}`);
+        if (this.state !== WATCHED_STATE || this.status.running || this.requested)
+          return refused(
+            `${this.status.name} is ${this.state}${this.status.running ? ` running ${this.status.running}` : ''}; drift is checked while it is ${WATCHED_STATE} and idle`,
+          );
+        return { ok: true, message: `checking ${this.status.name} for drift` };
+      }
+      case 'admit': {
+        const parsed = AdmitRequest.safeParse(raw);
+        if (!parsed.success)
+          return refused(
+            `invalid release: ${describeIssues(parsed.error.issues, { fields: ['releaseId', 'service', 'version'] })}`,
+          );
+        if (!isOpenForReleases(this.status) || this.requested?.on === DECOMMISSION)
+          return refused(whyNotActive(this.status));
+        return { ok: true, message: `${parsed.data.releaseId} may start in ${this.status.name}` };
       }
       case 'extend': {
         const parsed = ExtendRequest.safeParse(raw);
@@ -251,6 +375,18 @@ export class EnvironmentState {
       else this.status.approvals.approvedBy = [...this.status.approvals.approvedBy, record];
     } else if (kind === 'retry') {
       this.isRetryRequested = true;
+    } else if (kind === 'admit') {
+      const { releaseId, service, version } = AdmitRequest.parse(raw);
+      // Asked again (the release's activity retried): listed once.
+      if (!this.status.releases.some((r) => r.releaseId === releaseId)) {
+        this.status.releases = [...this.status.releases, { releaseId, service, version, at }].slice(
+          -MAX_RELEASES,
+        );
+      }
+    } else if (kind === 'checkDrift') {
+      this.checkDriftSoon(now);
+    } else if (kind === 'upgrade') {
+      // Adopted by the workflow once it has read the configuration's definition.
     } else {
       this.expiresAt = now + ExtendRequest.parse(raw).ttlMs;
       this.updateTtl(now);

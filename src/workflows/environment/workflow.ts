@@ -3,6 +3,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setDefaultSignalHandler,
@@ -13,12 +14,16 @@ import {
 import type { Activities } from '../../activities';
 import {
   EnvironmentStart,
+  environmentAdmitUpdate,
   environmentApproveUpdate,
+  environmentCheckDriftUpdate,
   environmentExtendUpdate,
   environmentRejectUpdate,
   environmentRetryUpdate,
   environmentStatusQuery,
   environmentTransitionUpdate,
+  environmentUpgradeUpdate,
+  UpgradeRequest,
 } from '../../shared/environment';
 import type { EnvironmentReceipt, EnvironmentStartInput, EnvironmentStatus } from '../../shared/environment';
 import { autoTransitionFrom, DECOMMISSION, transitionFrom } from '../../shared/flow';
@@ -29,6 +34,7 @@ import { isMaintenanceWindowOpen } from '../../shared/target';
 import { describeIssues } from '../../shared/text';
 import { describeFailure, outcome } from '../common/failures';
 import { environmentDetails } from './details';
+import { EnvironmentPatches } from './patches';
 import { EnvironmentState } from './state';
 import type { EnvironmentCarry, EnvironmentRequestKind, Verdict } from './state';
 
@@ -72,33 +78,107 @@ export async function environmentLifecycle(
   while (!env.isFinal) {
     // A long life in short runs: between transitions, with no request waiting, the workflow
     // continues as new with its state when its history has grown long (Temporal's suggestion, or
-    // the environment's own budget), so its history never reaches the server's limits.
-    if (isHistoryLong(parsed.data) && env.requested === null && !env.isRetryRequested) {
+    // the environment's own budget), so its history never reaches the server's limits. It carries
+    // its definition as it is now (an upgrade's), not as it was started.
+    if (isHistoryLong(env.start) && env.requested === null && !env.isRetryRequested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof environmentLifecycle>(input, {
+      await continueAsNew<typeof environmentLifecycle>(env.start, {
         status: env.status,
         expiresAt: env.expiresAt,
+        driftDueAt: env.driftDueAt,
       });
     }
     const next = nextTransition(env);
     if (next) {
       await take(env, next.transition, next.by, next.note);
+      // After a reconcile, a drift check shows what it mended.
+      if (next.transition.on === 'reconcile' && !env.status.blocked) env.checkDriftSoon(Date.now());
       continue;
     }
-    // Idle: nothing happens until someone asks, or the TTL runs out (one durable timer).
-    const waitMs = env.expiresAt === null ? undefined : Math.max(0, env.expiresAt - Date.now());
-    const isWoken = () => env.requested !== null || env.isRetryRequested || isHistoryLong(parsed.data);
+    // Idle: nothing happens until someone asks, the next drift check is due or the TTL runs out
+    // (a durable timer for whichever comes first).
+    env.scheduleDrift(Date.now());
+    publish(env);
+    const wakeAt = Math.min(env.expiresAt ?? Infinity, env.driftDueAt ?? Infinity);
+    const sequence = env.wakes;
+    const isWoken = () =>
+      env.requested !== null || env.isRetryRequested || env.wakes !== sequence || isHistoryLong(env.start);
     const isAsked =
-      waitMs === undefined ? (await condition(isWoken), true) : await condition(isWoken, waitMs);
+      wakeAt === Infinity
+        ? (await condition(isWoken), true)
+        : await condition(isWoken, Math.max(0, wakeAt - Date.now()));
     env.updateTtl(Date.now());
     publish(env);
-    if (!isAsked && env.expiresAt !== null && Date.now() >= env.expiresAt) expire(env);
+    if (isAsked) continue;
+    if (env.expiresAt !== null && Date.now() >= env.expiresAt) expire(env);
+    else if (env.driftDueAt !== null && Date.now() >= env.driftDueAt) await checkDrift(env);
   }
+  if (patched(EnvironmentPatches.leakCheck)) await checkLeaks(env);
   publish(env);
   return env.status;
 }
 
-function isHistoryLong(start: EnvironmentStart): boolean {
+/**
+ * Looks for drift and records what it found in the status, the Web UI and the logs; in the CMDB's
+ * change log when something is found, or when it is gone again (an unchanged clean check adds
+ * nothing there).
+ */
+async function checkDrift(env: EnvironmentState): Promise<void> {
+  const wasClean = env.status.lastDrift?.clean ?? true;
+  let report: { clean: boolean; findings: string[] };
+  try {
+    report = await acts.checkEnvironmentDrift.executeWithOptions(
+      { summary: `drift check of ${env.status.name}` },
+      [{ environment: env.status.name, template: env.status.template }],
+    );
+  } catch (e) {
+    report = { clean: false, findings: [`drift check failed: ${describeFailure('drift check', e)}`] };
+  }
+  env.recordDrift({ ...report, at: new Date().toISOString() }, Date.now());
+  publish(env);
+  if (!report.clean) log.warn('drift found', { environment: env.status.name, findings: report.findings });
+  if (!report.clean || !wasClean) {
+    const note = report.clean ? 'no drift any more' : report.findings.join('; ');
+    await journal(env, { on: 'drift_check', to: env.state }, env.state, 'done', 'greenlight', note);
+  }
+}
+
+/** After decommissioning: anything of the environment left behind, by name, in the status. */
+async function checkLeaks(env: EnvironmentState): Promise<void> {
+  try {
+    env.recordLeakCheck(
+      await acts.checkEnvironmentLeaks.executeWithOptions({ summary: `leak check of ${env.status.name}` }, [
+        { environment: env.status.name, template: env.status.template },
+      ]),
+    );
+  } catch (e) {
+    env.recordLeakCheck({ clean: false, leftovers: [`not checked: ${describeFailure('leak check', e)}`] });
+  }
+  const { clean, leftovers } = env.status.leakCheck!;
+  if (!clean) log.warn('leftovers after decommissioning', { environment: env.status.name, leftovers });
+}
+
+/** Adopts the definition the worker's configuration has now; refused when it cannot be. */
+async function upgrade(env: EnvironmentState, input: unknown): Promise<EnvironmentReceipt> {
+  const { by } = UpgradeRequest.parse(input ?? {});
+  let definition;
+  try {
+    definition = await audit.environmentDefinition.executeWithOptions(
+      { summary: `read the current definition of ${env.status.name}` },
+      [{ environment: env.status.name, template: env.status.template }],
+    );
+  } catch (e) {
+    throw outcome(FailureTypes.requestRefused, describeFailure('upgrade', e));
+  }
+  const from = env.state;
+  const verdict = env.adopt(definition, by, new Date().toISOString());
+  publish(env);
+  if (!verdict.ok) throw outcome(FailureTypes.requestRefused, verdict.reason);
+  await journal(env, { on: 'upgrade', to: from }, from, 'done', by, verdict.message);
+  return { accepted: true, state: env.state, message: verdict.message };
+}
+
+function isHistoryLong(start: Pick<EnvironmentStart, 'historyBudget'>): boolean {
   const info = workflowInfo();
   return info.continueAsNewSuggested || info.historyLength >= start.historyBudget;
 }
@@ -209,7 +289,7 @@ async function take(env: EnvironmentState, t: FlowTransition, by?: string, note?
  */
 async function journal(
   env: EnvironmentState,
-  t: FlowTransition,
+  t: Pick<FlowTransition, 'on' | 'to'>,
   from: string,
   outcome: 'done' | 'blocked',
   by?: string,
@@ -328,4 +408,7 @@ function registerHandlers(env: EnvironmentState): void {
   setHandler(environmentRejectUpdate, apply('reject'), { validator: validator('reject') });
   setHandler(environmentRetryUpdate, apply('retry'), { validator: validator('retry') });
   setHandler(environmentExtendUpdate, apply('extend'), { validator: validator('extend') });
+  setHandler(environmentAdmitUpdate, apply('admit'), { validator: validator('admit') });
+  setHandler(environmentCheckDriftUpdate, apply('checkDrift'), { validator: validator('checkDrift') });
+  setHandler(environmentUpgradeUpdate, (input) => upgrade(env, input), { validator: validator('upgrade') });
 }

@@ -21,10 +21,10 @@ const nowIso = (): string => new Date().toISOString();
  */
 export async function askEnvironment(run: Run): Promise<void> {
   if (!patched(Patches.askEnvironment)) return;
-  const { target } = run.release.status;
+  const { target, releaseId, service, version } = run.release.status;
   const { refusal } = await quick.environmentGate.executeWithOptions(
     { summary: `ask environment ${target}` },
-    [{ target }],
+    [{ target, release: { releaseId, service, version } }],
   );
   if (refusal) throw new Ending('failed', refusal);
 }

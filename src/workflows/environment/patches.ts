@@ -1,0 +1,8 @@
+/**
+ * Changes to the commands an environment issues, each gated with \`patched()\` so that environments
+ * started by an earlier version replay unchanged (test/histories holds their histories).
+ */
+export const EnvironmentPatches = {
+  /** After decommissioning, a leak check looks for anything of the environment left behind. */
+  leakCheck: 'environment-leak-check',
+} as const;

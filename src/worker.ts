@@ -17,6 +17,7 @@ import { Breakers } from './breaker/registry';
 import type { BreakerSnapshot } from './breaker/state';
 import { openDnsProviders } from './compose/dns';
 import type { DnsProviders } from './compose/dns';
+import { EnvironmentTargets } from './compose/environment-targets';
 import { openEnvironmentModules, openTerraformTargets } from './compose/infra';
 import type { Config } from './config/schema';
 import { Checks } from './providers/checks';
@@ -132,6 +133,7 @@ export async function composeDependencies(
     downAtStart = cmdb.location;
     options.onCmdbUnreachable?.(cmdb.unreachable, cmdb.location);
   }
+  const environments = new EnvironmentTargets(config, cmdb.cmdb);
   // With the postgres backend, every worker shares the breakers through the CMDB's database.
   const breakers = new Breakers(
     config.breakers,
@@ -175,8 +177,10 @@ export async function composeDependencies(
     metrics,
     deps: {
       config,
-      infra: (target) => terraform.get(target) ?? localInfra,
-      dns: dns.forTarget,
+      infra: (target) => terraform.get(environments.targetOf(target)) ?? localInfra,
+      dns: (target) => dns.forTarget(environments.targetOf(target)),
+      targetOf: (environment) => environments.targetOf(environment),
+      learnEnvironment: (environment, template) => environments.learn(environment, template),
       cmdb: cmdb.cmdb,
       checks: new Checks({ searchPath: options.searchPath ?? '' }),
       breakers,

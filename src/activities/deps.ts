@@ -34,6 +34,10 @@ export interface ActivityDeps {
   activeReleases?: (target: string) => Promise<string[]>;
   /** An environment's own module, or null when it has none (by its name and template). */
   environmentModule?: (environment: string, template: string) => EnvironmentModule | null;
+  /** The configured target whose providers and zone serve an environment (a template's: the target it is like). */
+  targetOf?: (environment: string) => string;
+  /** Learns which target an environment is like before an activity uses its providers. */
+  learnEnvironment?: (environment: string, template?: string) => Promise<void>;
   /** Where the secret references of environments are resolved (never logged or returned). */
   secretsEnv?: NodeJS.ProcessEnv;
   /** What Temporal knows of a release or a lane (the janitor asks whether it has ended). */

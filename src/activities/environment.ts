@@ -79,6 +79,9 @@ const SecretSettings = z.strictObject({
 export function createEnvironmentActivities({ deps, guarded }: ActivityContext) {
   const fail = (message: string) =>
     ApplicationFailure.create({ type: FailureTypes.actionFailed, message, nonRetryable: true });
+  /** An environment's DNS zone: that of its target, or of the target its template is like. */
+  const zoneOf = (environment: string) =>
+    targetZone(deps.config, deps.targetOf?.(environment) ?? environment);
   const yielded = (run: keyof typeof EXECUTORS, detail: string): EnvironmentActionResult => ({
     facts: Object.fromEntries(EXECUTORS[run].yields.map((fact) => [fact, true])),
     detail,
@@ -126,7 +129,7 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
         case 'dns.probe': {
           // A marker record written, read back and deleted through the environment's DNS provider.
           const dns = deps.dns(environment);
-          const name = `greenlight-probe.${environment}.${targetZone(deps.config, environment)}`;
+          const name = `greenlight-probe.${environment}.${zoneOf(environment)}`;
           const dependency = breakerName('dns', environment);
           await guarded(dependency, 'write probe record', () =>
             dns.upsert({ name, type: 'A', value: '192.0.2.1', ttl: 1 }),
@@ -139,7 +142,7 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
         case 'dns.purge': {
           // Every record of the environment's names (`*.<environment>.<zone>`), aliases and hosts.
           const dns = deps.dns(environment);
-          const suffix = `.${environment}.${targetZone(deps.config, environment)}`;
+          const suffix = `.${environment}.${zoneOf(environment)}`;
           const dependency = breakerName('dns', environment);
           const records = await guarded(dependency, 'list records', () => dns.list());
           const names = [...new Set(records.map((r) => r.name).filter((n) => n.endsWith(suffix)))];
@@ -206,8 +209,9 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
           const live = (
             await guarded('cmdb', 'read deployments', () => deps.cmdb.deploymentsIn(environment, 'running'))
           ).filter((d) => d.status === 'live');
-          const zone = targetZone(deps.config, environment);
-          const ttl = targetSettings(deps.config, environment)?.recordTtl ?? 30;
+          const zone = zoneOf(environment);
+          const ttl =
+            targetSettings(deps.config, deps.targetOf?.(environment) ?? environment)?.recordTtl ?? 30;
           const dependency = breakerName('dns', environment);
           let repointed = 0;
           for (const d of live) {
@@ -326,7 +330,7 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
         );
       }
       await look('dns', async () => {
-        const suffix = `.${environment}.${targetZone(deps.config, environment)}`;
+        const suffix = `.${environment}.${zoneOf(environment)}`;
         const records = await guarded(breakerName('dns', environment), 'list records', () =>
           deps.dns(environment).list(),
         );
@@ -399,7 +403,7 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
         findings.push(`cmdb not checked: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`);
         return [];
       });
-      const zone = targetZone(deps.config, environment);
+      const zone = zoneOf(environment);
       await look('dns', async () => {
         const found: string[] = [];
         for (const d of running.filter((x) => x.status === 'live')) {

@@ -45,6 +45,10 @@ const audit = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
+/**
+ * An action that keeps failing blocks the environment after a few attempts, with the reason: people
+ * see it and retry, rather than an environment that seems to hang for an hour.
+ */
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '15m',
   scheduleToCloseTimeout: '1h',
@@ -53,6 +57,7 @@ const acts = proxyActivities<Activities>({
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '30s',
+    maximumAttempts: 4,
     nonRetryableErrorTypes: [FailureTypes.invalidInput],
   },
 });

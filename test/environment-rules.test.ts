@@ -7,8 +7,11 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../src/activities';
 import {
+  environmentAdmitUpdate,
   environmentApproveUpdate,
+  environmentCheckDriftUpdate,
   environmentExtendUpdate,
+  environmentUpgradeUpdate,
   environmentRetryUpdate,
   environmentStatusQuery,
   environmentTransitionUpdate,
@@ -16,6 +19,7 @@ import {
 } from '../src/shared/environment';
 import type { EnvironmentStartInput, EnvironmentStatus } from '../src/shared/environment';
 import { EXECUTORS, ephemeralFlow, lifecycleFlow } from '../src/shared/flow';
+import { Flow } from '../src/shared/flow';
 import type { ExecutorName, FlowInput } from '../src/shared/flow';
 import { startDevServer, workflowBundle } from '../harness/temporal';
 import { replayAndRecord } from './helpers/histories';
@@ -31,8 +35,13 @@ const ran = new Map<string, string[]>();
 const failing = new Map<string, Set<ExecutorName>>();
 /** The transitions each environment recorded in the CMDB, in order. */
 const journal = new Map<string, string[]>();
-/** Drift checks run, per environment. */
+/** Drift checks run, per environment, and what they find (nothing unless set). */
 const drifts = new Map<string, number>();
+const driftFindings = new Map<string, string[]>();
+/** What the leak check finds after decommissioning, per environment (nothing unless set). */
+const leaks = new Map<string, string[]>();
+/** The definition the configuration has now, per environment (`upgrade`). */
+const definitions = new Map<string, { flowName: string; flow: Flow; driftCheckMs: number }>();
 /** Releases running, per environment. */
 const releases = new Map<string, string[]>();
 
@@ -59,15 +68,21 @@ const fakes: Activities = {
   async activeReleases(input) {
     return { activeReleases: releases.get((input as { target: string }).target) ?? [] };
   },
-  async checkEnvironmentLeaks() {
-    return { clean: true, leftovers: [] };
+  async checkEnvironmentLeaks(input) {
+    const leftovers = leaks.get((input as { environment: string }).environment) ?? [];
+    return { clean: leftovers.length === 0, leftovers };
   },
   async checkEnvironmentDrift(input) {
     const { environment } = input as { environment: string };
     drifts.set(environment, (drifts.get(environment) ?? 0) + 1);
-    return { clean: true, findings: [] };
+    const findings = driftFindings.get(environment) ?? [];
+    return { clean: findings.length === 0, findings };
   },
-  environmentDefinition: notUsed,
+  async environmentDefinition(input) {
+    const definition = definitions.get((input as { environment: string }).environment);
+    if (!definition) throw ApplicationFailure.nonRetryable('the configuration has no such environment');
+    return definition;
+  },
   environmentGate: notUsed,
   loadTargetSettings: notUsed,
   resolveLiveDeployment: notUsed,
@@ -319,8 +334,191 @@ describe('environment rules, with typed fake activities', () => {
     await handle.result();
   });
 
+  it('looks for drift on a timer while active, never in maintenance, and logs only what changes', async (t) => {
+    await create('watch', lifecycleFlow(false), { driftCheckMs: 1_000 });
+    const handle = env.client.workflow.getHandle(environmentWorkflowId('watch'));
+    await inState('watch', 'active');
+    await until('watch', () => (drifts.get('watch') ?? 0) >= 1, 'a first drift check');
+    const first = (await handle.fetchHistory()).events?.length ?? 0;
+    const checksBefore = drifts.get('watch')!;
+    await until('watch', () => drifts.get('watch')! >= checksBefore + 3, 'three more drift checks');
+    await new Promise((r) => setTimeout(r, 200)); // the last check's workflow task completes
+    const events = ((await handle.fetchHistory()).events?.length ?? 0) - first;
+    const checks = drifts.get('watch')! - checksBefore;
+    const perCheck = events / checks;
+    // A timer (2 events), an activity (3) and a workflow task on each side (3 + 3): at most 12.
+    assert.ok(perCheck <= 12, `${perCheck} events per drift check`);
+    t.diagnostic(
+      `an idle environment adds ${perCheck.toFixed(1)} history events per drift check: ${(perCheck * 4).toFixed(0)} a day at the default 6h`,
+    );
+    // Clean checks add nothing to the CMDB's change log; a finding does, and so does its end.
+    assert.ok(!(journal.get('watch') ?? []).some((j) => j.startsWith('drift_check')));
+    driftFindings.set('watch', ['dns: web.watch.test points at elsewhere.test']);
+    const drifted = await until('watch', (s) => s.lastDrift?.clean === false, 'drift found');
+    assert.deepEqual(drifted.lastDrift?.findings, ['dns: web.watch.test points at elsewhere.test']);
+    driftFindings.delete('watch');
+    await until('watch', (s) => s.lastDrift?.clean === true, 'drift gone');
+    assert.deepEqual(
+      (journal.get('watch') ?? []).filter((j) => j.startsWith('drift_check')),
+      ['drift_check done', 'drift_check done'],
+    );
+
+    await ask('watch', 'start_maintenance');
+    const maintenance = await inState('watch', 'maintenance');
+    assert.equal(maintenance.nextDriftCheck, null);
+    const during = drifts.get('watch');
+    await new Promise((r) => setTimeout(r, 2_500));
+    assert.equal(drifts.get('watch'), during, 'no drift check in maintenance');
+    await refused(
+      handle.executeUpdate(environmentCheckDriftUpdate, { args: [{ by: 'alice' }] }),
+      /watch is maintenance; drift is checked while it is active and idle/,
+    );
+    await ask('watch', 'decommission');
+    await handle.result();
+  });
+
+  it('checks drift when asked, even with the interval off, and after a reconcile', async () => {
+    await create('asked', lifecycleFlow(false));
+    const handle = env.client.workflow.getHandle(environmentWorkflowId('asked'));
+    const active = await inState('asked', 'active');
+    assert.equal(active.nextDriftCheck, null, 'drift checks are off');
+    await handle.executeUpdate(environmentCheckDriftUpdate, { args: [{ by: 'alice' }] });
+    await until('asked', (s) => s.lastDrift !== null, 'the asked drift check');
+    assert.equal(drifts.get('asked'), 1);
+    await ask('asked', 'reconcile');
+    await until('asked', () => drifts.get('asked') === 2, 'a drift check after the reconcile');
+    assert.deepEqual(ran.get('asked')?.slice(-1), ['dns.reconcile']);
+    await ask('asked', 'decommission');
+    await handle.result();
+  });
+
+  it('adopts the current definition on upgrade, records it, and keeps it across continue-as-new', async () => {
+    await create('upg', ephemeralFlow(false), { historyBudget: 50 });
+    const handle = env.client.workflow.getHandle(environmentWorkflowId('upg'));
+    const first = (await handle.describe()).runId;
+    await inState('upg', 'active');
+    await refused(ask('upg', 'start_maintenance'), /no start_maintenance from here/);
+
+    // The configuration's flow lacks the state the environment is in: refused, and nothing changes.
+    definitions.set('upg', {
+      flowName: 'tiny',
+      flow: Flow.parse({
+        states: ['provisioning', 'ready', 'decommissioned'],
+        transitions: [
+          { on: 'provision', from: 'provisioning', to: 'ready', auto: true },
+          { on: 'decommission', from: '*', to: 'decommissioned' },
+        ],
+      }),
+      driftCheckMs: 0,
+    });
+    await refused(
+      handle.executeUpdate(environmentUpgradeUpdate, { args: [{ by: 'alice' }] }),
+      /the flow tiny has no state active; upg keeps its flow \(test\)/,
+    );
+    assert.equal((await handle.query(environmentStatusQuery)).flowName, 'test');
+
+    definitions.set('upg', {
+      flowName: 'lifecycle',
+      flow: Flow.parse(lifecycleFlow(false)),
+      driftCheckMs: 0,
+    });
+    const receipt = await handle.executeUpdate(environmentUpgradeUpdate, { args: [{ by: 'alice' }] });
+    assert.equal(receipt.message, 'upg follows the current definition of lifecycle');
+    const upgraded = await handle.query(environmentStatusQuery);
+    assert.equal(upgraded.flowName, 'lifecycle');
+    assert.deepEqual(upgraded.history.at(-1), {
+      transition: 'upgrade',
+      from: 'active',
+      to: 'active',
+      at: upgraded.history.at(-1)!.at,
+      by: 'alice',
+      note: 'adopted the current definition of lifecycle (was test)',
+    });
+    assert.ok((journal.get('upg') ?? []).includes('upgrade done'));
+
+    // The adopted flow offers maintenance; its round trips grow the history past the budget.
+    await ask('upg', 'start_maintenance');
+    await inState('upg', 'maintenance');
+    await ask('upg', 'end_maintenance');
+    await inState('upg', 'active');
+    let runId = first;
+    for (let i = 0; i < 100 && runId === first; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      runId = (await handle.describe()).runId;
+    }
+    assert.notEqual(runId, first, 'a new run');
+    assert.equal((await handle.query(environmentStatusQuery)).flowName, 'lifecycle');
+    await ask('upg', 'start_maintenance');
+    await inState('upg', 'maintenance');
+    await ask('upg', 'decommission');
+    await handle.result();
+  });
+
+  it('admits releases only while active, lists each once, keeps the newest, and leaves refusals out of the history', async () => {
+    await create('adm', lifecycleFlow(false));
+    const handle = env.client.workflow.getHandle(environmentWorkflowId('adm'));
+    await inState('adm', 'active');
+    const admit = (n: number) =>
+      handle.executeUpdate(environmentAdmitUpdate, {
+        args: [{ releaseId: `web-v${n}`, service: 'web', version: `v${n}` }],
+      });
+    for (let n = 1; n <= 25; n++) await admit(n);
+    await admit(25); // a retried activity asks again
+    const listed = (await handle.query(environmentStatusQuery)).releases;
+    assert.equal(listed.length, 20);
+    assert.deepEqual([listed[0]!.releaseId, listed.at(-1)!.releaseId], ['web-v6', 'web-v25']);
+
+    await ask('adm', 'start_maintenance', { reason: 'db upgrade' });
+    await inState('adm', 'maintenance');
+    const events = (await handle.fetchHistory()).events?.length;
+    await refused(
+      admit(26),
+      /^adm is in maintenance since \d\d:\d\d UTC \(start_maintenance by alice: db upgrade\); releases need it active$/,
+    );
+    await refused(
+      handle.executeUpdate(environmentAdmitUpdate, {
+        args: [{ releaseId: 'x', service: 'web', version: 'v 1' }] as never,
+      }),
+      /invalid release: a version is a git SHA or tag/,
+    );
+    assert.equal(
+      (await handle.fetchHistory()).events?.length,
+      events,
+      'a refused admission is not in the history',
+    );
+    await ask('adm', 'decommission');
+    await handle.result();
+  });
+
+  it('reports leftovers after decommissioning by name in its status', async () => {
+    leaks.set('leaky', ['terraform: module.environment.terraform_data.network', 'dns: web.leaky.test']);
+    await create('leaky', ephemeralFlow(false));
+    await inState('leaky', 'active');
+    await ask('leaky', 'decommission');
+    const done = await env.client.workflow.getHandle(environmentWorkflowId('leaky')).result();
+    assert.deepEqual(done.leakCheck, {
+      clean: false,
+      leftovers: ['terraform: module.environment.terraform_data.network', 'dns: web.leaky.test'],
+    });
+  });
+
   it('replays the history of every environment above against the current workflow code', async () => {
-    const names = ['life', 'busy', 'flaky', 'forced', 'prot', 'long', 'pr-1', 'pr-2', 'idle'];
+    const names = [
+      'life',
+      'busy',
+      'flaky',
+      'forced',
+      'prot',
+      'long',
+      'pr-1',
+      'pr-2',
+      'idle',
+      'watch',
+      'asked',
+      'upg',
+      'adm',
+      'leaky',
+    ];
     await replayAndRecord(
       env.client,
       names.map((name) => [name, environmentWorkflowId(name)]),

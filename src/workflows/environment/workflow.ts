@@ -125,11 +125,11 @@ export async function environmentLifecycle(
 
 /**
  * Looks for drift and records what it found in the status, the Web UI and the logs; in the CMDB's
- * change log when something is found, or when it is gone again (an unchanged clean check adds
- * nothing there).
+ * change log when the findings change (drift found, changed, or gone): a check that finds what the
+ * last one found adds nothing there.
  */
 async function checkDrift(env: EnvironmentState): Promise<void> {
-  const wasClean = env.status.lastDrift?.clean ?? true;
+  const before = JSON.stringify(env.status.lastDrift?.findings ?? []);
   let report: { clean: boolean; findings: string[] };
   try {
     report = await acts.checkEnvironmentDrift.executeWithOptions(
@@ -142,7 +142,7 @@ async function checkDrift(env: EnvironmentState): Promise<void> {
   env.recordDrift({ ...report, at: new Date().toISOString() }, Date.now());
   publish(env);
   if (!report.clean) log.warn('drift found', { environment: env.status.name, findings: report.findings });
-  if (!report.clean || !wasClean) {
+  if (JSON.stringify(env.status.lastDrift!.findings) !== before) {
     const note = report.clean ? 'no drift any more' : report.findings.join('; ');
     await journal(env, { on: 'drift_check', to: env.state }, env.state, 'done', 'greenlight', note);
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -140,5 +140,60 @@ describe('npm start', () => {
       /stopped web 1f2e3d4 \(web-1f2e3d4\.stage\.greenlight\.local\)\nremoved 2 DNS records/,
     );
     await assert.rejects(fetch(`${status.live.endpoint}/version`), 'the local deployment is stopped');
+  });
+});
+
+describe('npm start with a flow that has an error', () => {
+  /** `npm start`'s program with this configuration, to its exit. */
+  async function refusedAtStart(config: object): Promise<{ code: number | null; output: string }> {
+    const file = join(stateDir, 'bad-flow.config.json');
+    await writeFile(file, JSON.stringify(config));
+    const child = spawn(process.execPath, [MAIN], {
+      env: { ...env, GREENLIGHT_CONFIG: file },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    return { code, output };
+  }
+  const base = {
+    targets: { dev: { environment: { flow: 'custom' } } },
+    checks: [{ name: 'health', path: '/healthz' }],
+    healthCheck: { name: 'health', path: '/healthz' },
+  };
+  const flow = (transitions: object[]) => ({
+    ...base,
+    environments: { flows: { custom: { states: ['new', 'active', 'gone'], transitions } } },
+  });
+
+  it('refuses to start, naming the key of an unknown state, before anything runs', async () => {
+    const { code, output } = await refusedAtStart(
+      flow([
+        { on: 'start', from: 'new', to: 'actve', auto: true },
+        { on: 'decommission', from: '*', to: 'gone' },
+      ]),
+    );
+    assert.equal(code, 1, output);
+    assert.match(
+      output,
+      /environments\.flows\.custom\.transitions\.0\.to: unknown state "actve"; the states are new, active, gone/,
+    );
+    assert.doesNotMatch(output, /worker started/);
+  });
+
+  it('refuses a flow that runs terraform where the environment has no module, naming the key', async () => {
+    const { code, output } = await refusedAtStart(
+      flow([
+        { on: 'start', from: 'new', to: 'active', auto: true, actions: [{ run: 'terraform.apply' }] },
+        { on: 'decommission', from: '*', to: 'gone', actions: [{ run: 'terraform.destroy' }] },
+      ]),
+    );
+    assert.equal(code, 1, output);
+    assert.match(
+      output,
+      /targets\.dev\.environment\.module: the flow custom runs terraform actions: give this environment a module/,
+    );
   });
 });

@@ -252,4 +252,27 @@ describe('an environment made on demand, its whole life on tofu/terraform, BIND 
     assert.deepEqual(ended.leakCheck, { clean: true, leftovers: [] });
     assert.deepEqual(await stateWorkspaces(), []);
   });
+
+  it('is decommissioned by itself when its TTL runs out, module and all', async () => {
+    await writeFile(marker, ''); // the fragile module applies
+    await cli(['env', 'create', 'pr-9', '--template', 'fragile', '--ttl', '4s']);
+    const active = await until('pr-9', (s) => s.state === 'active' && !s.running, 'active');
+    assert.equal(active.ttl?.isExpiringSoon, true, 'the status warns ahead of expiry');
+    assert.deepEqual(
+      (await stateWorkspaces()).map((w) => w.name),
+      ['environment_pr-9'],
+    );
+    const ended = await until('pr-9', (s) => s.leakCheck !== null, 'decommissioned by its TTL');
+    assert.equal(ended.state, 'decommissioned');
+    assert.deepEqual(ended.history.at(-1), {
+      transition: 'decommission',
+      from: 'active',
+      to: 'decommissioned',
+      at: ended.history.at(-1)!.at,
+      by: 'ttl',
+      note: 'the TTL ran out',
+    });
+    assert.deepEqual(ended.leakCheck, { clean: true, leftovers: [] });
+    assert.deepEqual(await stateWorkspaces(), []);
+  });
 });

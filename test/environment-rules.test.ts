@@ -249,26 +249,34 @@ describe('environment rules, with typed fake activities', () => {
   });
 
   it('decommissions a protected environment only with approval', async () => {
-    await create('prot', lifecycleFlow(false), {
+    await create('guarded', lifecycleFlow(false), {
       isProtected: true,
       approval: { required: 1, approvers: ['bob'] },
     });
-    await inState('prot', 'active');
+    await inState('guarded', 'active');
     // Calling oneself "ttl" does not pass for the TTL running out: approval is still needed.
-    await ask('prot', 'decommission', { by: 'ttl' });
-    const waiting = await until('prot', (s) => s.approvals.pending === 'decommission', 'approval');
+    await ask('guarded', 'decommission', { by: 'ttl' });
+    const waiting = await until('guarded', (s) => s.approvals.pending === 'decommission', 'approval');
     assert.equal(waiting.state, 'active');
-    const handle = env.client.workflow.getHandle(environmentWorkflowId('prot'));
+    const handle = env.client.workflow.getHandle(environmentWorkflowId('guarded'));
     await refused(
       handle.executeUpdate(environmentApproveUpdate, { args: [{ approver: 'mallory' }] }),
-      /mallory may not approve on prot; allowed: bob/,
+      /mallory may not approve on guarded; allowed: bob/,
     );
-    // A signal is not a request: only Updates, judged before they are accepted, change anything.
+    // A Signal is judged by the same rules when it arrives; its refusal is recorded in the status.
+    await handle.signal('approve', { approver: 'mallory' });
+    await handle.signal('no_such_request', { approver: 'bob' });
+    // (A refused Update never entered the history; an unknown signal is logged and changes nothing.)
+    const signalled = await until('guarded', (s) => s.approvals.refused.length > 0, 'the signal refused');
+    assert.deepEqual(
+      signalled.approvals.refused.map((r) => [r.kind, r.by, r.reason]),
+      [['approve (signal)', 'mallory', 'mallory may not approve on guarded; allowed: bob']],
+    );
+    assert.deepEqual(signalled.approvals.approvedBy, []);
     await handle.signal('approve', { approver: 'bob' });
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual((await handle.query(environmentStatusQuery)).approvals.approvedBy, []);
-    await handle.executeUpdate(environmentApproveUpdate, { args: [{ approver: 'bob' }] });
-    assert.equal((await handle.result()).state, 'decommissioned');
+    const done = await handle.result();
+    assert.equal(done.state, 'decommissioned');
+    assert.equal(done.history.at(-1)?.transition, 'decommission');
   });
 
   it('continues as new when its history is long, keeping its state, history and TTL', async () => {
@@ -508,7 +516,7 @@ describe('environment rules, with typed fake activities', () => {
       'busy',
       'flaky',
       'forced',
-      'prot',
+      'guarded',
       'long',
       'pr-1',
       'pr-2',

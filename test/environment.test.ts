@@ -6,9 +6,13 @@ import type { Harness } from '../harness/release';
 import { releaseRequest, startHarness } from '../harness/release';
 import { targetEnvironment } from '../src/config/resolve';
 import type { EnvironmentStatus } from '../src/shared/environment';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { temporalCliPath } from '../harness/temporal';
 import { cliEnvironment, runCli } from './helpers/cli';
 import { waitForStage } from './helpers/wait';
 
+const run = promisify(execFile);
 let h: Harness;
 let env: NodeJS.ProcessEnv;
 
@@ -154,5 +158,59 @@ describe('an ephemeral environment through the CLI', () => {
     assert.equal(bad.code, 2, 'a malformed duration is bad usage');
     const noTtl = await cli(['env', 'extend', 'dev', '--ttl', '24h']);
     assert.equal(noTtl.stderr, 'greenlight: dev has no TTL to extend\n');
+  });
+
+  it('takes the same requests from the plain temporal CLI, as Updates and as Signals', async () => {
+    const temporal = async (args: string[]) =>
+      run(await temporalCliPath(), [...args, '--address', h.address, '--workflow-id', 'env-dev']).then(
+        ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    await until('dev', (s) => s.state === 'active' && !s.running, 'active');
+    const update = await temporal([
+      'workflow',
+      'update',
+      'execute',
+      '--name',
+      'transition',
+      '--input',
+      JSON.stringify({ on: 'start_maintenance', by: 'carol', reason: 'kernel' }),
+    ]);
+    assert.equal(update.code, 0, update.stderr);
+    assert.match(update.stdout, /start_maintenance asked of dev/);
+    await until('dev', (s) => s.state === 'maintenance', 'maintenance');
+    // A refused Update: the reason, and nothing enters the history.
+    const refusedUpdate = await temporal([
+      'workflow',
+      'update',
+      'execute',
+      '--name',
+      'transition',
+      '--input',
+      JSON.stringify({ on: 'nope' }),
+    ]);
+    assert.notEqual(refusedUpdate.code, 0);
+    assert.match(
+      refusedUpdate.stderr,
+      /dev is maintenance: no nope from here; from here: end_maintenance, decommission/,
+    );
+    // A Signal: judged when it arrives.
+    const signal = await temporal([
+      'workflow',
+      'signal',
+      '--name',
+      'transition',
+      '--input',
+      JSON.stringify({ on: 'end_maintenance', by: 'carol' }),
+    ]);
+    assert.equal(signal.code, 0, signal.stderr);
+    const active = await until('dev', (s) => s.state === 'active' && !s.running, 'active again');
+    assert.deepEqual(
+      active.history.slice(-2).map((x) => [x.transition, x.by, x.note ?? null]),
+      [
+        ['start_maintenance', 'carol', 'kernel'],
+        ['end_maintenance', 'carol', null],
+      ],
+    );
   });
 });

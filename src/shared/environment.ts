@@ -1,4 +1,4 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { FlowAction } from './flow';
 import { Flow, TransitionName } from './flow';
@@ -205,6 +205,20 @@ export const environmentAdmitUpdate = defineUpdate<EnvironmentReceipt, [z.input<
 export const environmentExtendUpdate = defineUpdate<EnvironmentReceipt, [z.input<typeof ExtendRequest>]>(
   'extend',
 );
+
+/**
+ * The same requests as Signals, for senders that cannot wait for an answer (the plain `temporal
+ * workflow signal`): judged by the same rules, a refusal recorded in the status.
+ */
+export const environmentSignals = {
+  transition: defineSignal<[TransitionRequest]>('transition'),
+  approve: defineSignal<[ApprovalInput]>('approve'),
+  reject: defineSignal<[ApprovalInput]>('reject'),
+  retry: defineSignal<[z.input<typeof RetryRequest>]>('retry'),
+  extend: defineSignal<[z.input<typeof ExtendRequest>]>('extend'),
+  checkDrift: defineSignal<[z.input<typeof UpgradeRequest>]>('check_drift'),
+  upgrade: defineSignal<[z.input<typeof UpgradeRequest>]>('upgrade'),
+} as const;
 
 /** One action of a flow run for one environment, by the `runEnvironmentAction` activity. */
 export interface EnvironmentActionInput {

@@ -75,13 +75,16 @@ export class TerraformEnvironment implements EnvironmentModule {
     return { isChanged: exitCode === 2, plan: parsePlan(stdout) };
   }
 
-  /** Destroys everything the module created; the workspace goes too once it is empty. */
+  /** Destroys everything the module created; the workspace and the working directory go too. */
   async destroy(environment: string, signal?: AbortSignal): Promise<void> {
     const { dir, workspace } = await this.prepare(environment, signal);
     await this.runner.run(dir, ['destroy', '-input=false', '-no-color', '-auto-approve'], workspace, signal);
     if (workspace !== DEFAULT_WORKSPACE) {
       await this.runner.run(dir, ['workspace', 'delete', '-no-color', workspace], DEFAULT_WORKSPACE, signal);
+    } else if ((await this.list(dir, workspace, signal)).length > 0) {
+      return; // a local state that still holds resources stays, for the leak check to name them
     }
+    await rm(dir, { recursive: true, force: true });
   }
 
   /** The addresses of the resources the environment's state still holds (none once destroyed). */
@@ -91,16 +94,18 @@ export class TerraformEnvironment implements EnvironmentModule {
       if (!existsSync(join(dir, 'terraform.tfstate'))) return [];
       return this.list(dir, DEFAULT_WORKSPACE, signal);
     }
-    await this.writeRootModule(environment, dir);
-    await this.runner.run(dir, INIT, DEFAULT_WORKSPACE, signal);
-    const workspace = this.workspaceOf(environment);
-    if (!(await this.runner.hasWorkspace(dir, workspace, signal))) return [];
-    return this.list(dir, workspace, signal);
-  }
-
-  /** Removes the environment's working directory (its state is in the backend, or destroyed). */
-  async forget(environment: string): Promise<void> {
-    await rm(this.dirOf(environment), { recursive: true, force: true });
+    // A lookup leaves nothing behind: the working directory goes when it was made for it.
+    const isMadeHere = !existsSync(dir);
+    await mkdir(dir, { recursive: true });
+    try {
+      await this.writeRootModule(environment, dir);
+      await this.runner.run(dir, INIT, DEFAULT_WORKSPACE, signal);
+      const workspace = this.workspaceOf(environment);
+      if (!(await this.runner.hasWorkspace(dir, workspace, signal))) return [];
+      return await this.list(dir, workspace, signal);
+    } finally {
+      if (isMadeHere) await rm(dir, { recursive: true, force: true });
+    }
   }
 
   private async list(dir: string, workspace: string, signal?: AbortSignal): Promise<string[]> {

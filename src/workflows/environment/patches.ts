@@ -5,4 +5,6 @@
 export const EnvironmentPatches = {
   /** After decommissioning, a leak check looks for anything of the environment left behind. */
   leakCheck: 'environment-leak-check',
+  /** Requests also come as Signals (before, every signal was ignored). */
+  signals: 'environment-signals',
 } as const;

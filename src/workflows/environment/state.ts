@@ -205,7 +205,8 @@ export class EnvironmentState {
    */
   scheduleDrift(now: number): void {
     const interval = this.start.driftCheckMs;
-    const isWatched = this.state === WATCHED_STATE && !this.status.blocked && !this.status.running;
+    // Blocked too (maintenance refused by its policy, say): it is still active, and may drift.
+    const isWatched = this.state === WATCHED_STATE && !this.status.running;
     if (!isWatched || (interval === 0 && this.driftDueAt === null)) this.driftDueAt = null;
     else if (this.driftDueAt === null) this.driftDueAt = now + interval;
     this.status.nextDriftCheck = this.driftDueAt === null ? null : new Date(this.driftDueAt).toISOString();
@@ -347,22 +348,33 @@ export class EnvironmentState {
     }
   }
 
+  /** A request refused, in the status (who asked, when, why): a signal's refusal is seen only there. */
+  recordRefusal(
+    kind: EnvironmentRequestKind,
+    raw: unknown,
+    via: 'signal' | 'update',
+    reason: string,
+    now: number,
+  ): void {
+    const by = typeof raw === 'object' && raw !== null ? (raw as { by?: unknown; approver?: unknown }) : {};
+    const name = typeof by.by === 'string' ? by.by : typeof by.approver === 'string' ? by.approver : null;
+    this.status.approvals.refused = [
+      ...this.status.approvals.refused,
+      {
+        kind: `${kind} (${via})`,
+        by: name && name.length <= 100 ? name : null,
+        reason,
+        at: new Date(now).toISOString(),
+      },
+    ].slice(-MAX_REFUSED);
+  }
+
   /** Applies a judged request; the caller has checked `judge` (validators) or checks the verdict. */
   apply(kind: EnvironmentRequestKind, raw: unknown, via: 'signal' | 'update', now: number): Verdict {
     const verdict = this.judge(kind, raw);
     const at = new Date(now).toISOString();
     if (!verdict.ok) {
-      const by = typeof raw === 'object' && raw !== null ? (raw as { by?: unknown; approver?: unknown }) : {};
-      const name = typeof by.by === 'string' ? by.by : typeof by.approver === 'string' ? by.approver : null;
-      this.status.approvals.refused = [
-        ...this.status.approvals.refused,
-        {
-          kind: `${kind} (${via})`,
-          by: name && name.length <= 100 ? name : null,
-          reason: verdict.reason,
-          at,
-        },
-      ].slice(-MAX_REFUSED);
+      this.recordRefusal(kind, raw, via, verdict.reason, now);
       return verdict;
     }
     if (kind === 'transition') {

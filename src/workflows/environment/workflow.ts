@@ -19,6 +19,7 @@ import {
   environmentCheckDriftUpdate,
   environmentExtendUpdate,
   environmentRejectUpdate,
+  environmentSignals,
   environmentRetryUpdate,
   environmentStatusQuery,
   environmentTransitionUpdate,
@@ -392,9 +393,10 @@ function publish(env: EnvironmentState): void {
 
 function registerHandlers(env: EnvironmentState): void {
   setHandler(environmentStatusQuery, () => env.status);
-  // Requests are Updates, judged before they are accepted; a signal changes nothing.
+  // Requests are Updates, judged before they are accepted, or Signals, judged by the same rules
+  // when they arrive, a refusal recorded in the status. Any other signal changes nothing.
   setDefaultSignalHandler((name) => {
-    log.warn('signal ignored: environments take Updates', { signal: name.slice(0, 100) });
+    log.warn('signal ignored: no such request', { signal: name.slice(0, 100) });
   });
   const apply =
     (kind: EnvironmentRequestKind) =>
@@ -416,4 +418,26 @@ function registerHandlers(env: EnvironmentState): void {
   setHandler(environmentAdmitUpdate, apply('admit'), { validator: validator('admit') });
   setHandler(environmentCheckDriftUpdate, apply('checkDrift'), { validator: validator('checkDrift') });
   setHandler(environmentUpgradeUpdate, (input) => upgrade(env, input), { validator: validator('upgrade') });
+  registerSignals(env);
+}
+
+/** The requests as Signals (environments started before them ignore every signal, as they did). */
+function registerSignals(env: EnvironmentState): void {
+  if (!patched(EnvironmentPatches.signals)) return;
+  const signalled = (kind: Exclude<EnvironmentRequestKind, 'admit' | 'upgrade'>) => (input: unknown) => {
+    env.apply(kind, input, 'signal', Date.now());
+    publish(env);
+  };
+  for (const kind of ['transition', 'approve', 'reject', 'retry', 'extend', 'checkDrift'] as const) {
+    setHandler(environmentSignals[kind], signalled(kind));
+  }
+  setHandler(environmentSignals.upgrade, async (input: unknown) => {
+    if (!env.apply('upgrade', input, 'signal', Date.now()).ok) return publish(env);
+    try {
+      await upgrade(env, input);
+    } catch (e) {
+      env.recordRefusal('upgrade', input, 'signal', describeFailure('upgrade', e), Date.now());
+      publish(env);
+    }
+  });
 }

@@ -400,6 +400,21 @@ describe('environment rules, with typed fake activities', () => {
     await handle.result();
   });
 
+  it('still looks for drift while blocked in active (maintenance refused by its policy)', async () => {
+    releases.set('stuck', ['web-stuck-v1-000000']);
+    await create('stuck', lifecycleFlow(false), { driftCheckMs: 60_000 });
+    const handle = env.client.workflow.getHandle(environmentWorkflowId('stuck'));
+    await inState('stuck', 'active');
+    await ask('stuck', 'start_maintenance');
+    const blocked = await until('stuck', (s) => s.blocked !== null, 'blocked');
+    assert.ok(blocked.nextDriftCheck, 'a drift check stays due while blocked');
+    await handle.executeUpdate(environmentCheckDriftUpdate, { args: [{ by: 'alice' }] });
+    await until('stuck', () => drifts.get('stuck') === 1, 'the asked drift check');
+    releases.delete('stuck');
+    await ask('stuck', 'decommission');
+    await handle.result();
+  });
+
   it('adopts the current definition on upgrade, records it, and keeps it across continue-as-new', async () => {
     await create('upg', ephemeralFlow(false), { historyBudget: 50 });
     const handle = env.client.workflow.getHandle(environmentWorkflowId('upg'));
@@ -526,6 +541,7 @@ describe('environment rules, with typed fake activities', () => {
       'upg',
       'adm',
       'leaky',
+      'stuck',
     ];
     await replayAndRecord(
       env.client,

@@ -406,8 +406,12 @@ describe('environment rules, with typed fake activities', () => {
     const handle = env.client.workflow.getHandle(environmentWorkflowId('stuck'));
     await inState('stuck', 'active');
     await ask('stuck', 'start_maintenance');
-    const blocked = await until('stuck', (s) => s.blocked !== null, 'blocked');
-    assert.ok(blocked.nextDriftCheck, 'a drift check stays due while blocked');
+    // Once it is idle again, blocked, a drift check is due (none would be, were blocked not watched).
+    await until(
+      'stuck',
+      (s) => s.blocked !== null && s.nextDriftCheck !== null,
+      'blocked, a drift check due',
+    );
     await handle.executeUpdate(environmentCheckDriftUpdate, { args: [{ by: 'alice' }] });
     await until('stuck', () => drifts.get('stuck') === 1, 'the asked drift check');
     releases.delete('stuck');

@@ -45,6 +45,28 @@ const ChangeInput = z.strictObject({
   }),
 });
 
+/** An environment, and the template it was made from (`target` for a configured target's). */
+const EnvironmentRef = z.strictObject({ environment: TargetName, template: z.string().max(40) });
+
+const notChecked = (part: string, e: unknown) =>
+  `${part} not checked: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`;
+
+/**
+ * What a survey of an environment found (drift, leftovers), part by part: a part that cannot be
+ * looked at (its server down) is found too, as `<part> not checked: <why>`, never skipped.
+ */
+function survey() {
+  const found: string[] = [];
+  const look = async (part: string, find: () => Promise<string[]>): Promise<void> => {
+    try {
+      found.push(...(await find()));
+    } catch (e) {
+      found.push(notChecked(part, e));
+    }
+  };
+  return { found, look };
+}
+
 /** Settings of `checks.run`: HTTP checks against the environment's entry point, as releases run them. */
 const SmokeSettings = z.strictObject({
   url: z
@@ -304,21 +326,9 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
      * be looked at is a leftover too ("not checked"): clean means checked and found empty.
      */
     async checkEnvironmentLeaks(input: unknown): Promise<LeakCheck> {
-      const { environment, template } = parseInput(
-        z.strictObject({ environment: TargetName, template: z.string().max(40) }),
-        input,
-      );
+      const { environment, template } = parseInput(EnvironmentRef, input);
       const signal = Context.current().cancellationSignal;
-      const leftovers: string[] = [];
-      const look = async (part: string, find: () => Promise<string[]>) => {
-        try {
-          leftovers.push(...(await find()));
-        } catch (e) {
-          leftovers.push(
-            `${part} not checked: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`,
-          );
-        }
-      };
+      const { found: leftovers, look } = survey();
       const module = deps.environmentModule?.(environment, template) ?? null;
       if (module) {
         await look('terraform state', async () =>
@@ -369,19 +379,9 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
      * says run against the infrastructure. A part that cannot be looked at is a finding too.
      */
     async checkEnvironmentDrift(input: unknown): Promise<{ clean: boolean; findings: string[] }> {
-      const { environment, template } = parseInput(
-        z.strictObject({ environment: TargetName, template: z.string().max(40) }),
-        input,
-      );
+      const { environment, template } = parseInput(EnvironmentRef, input);
       const signal = Context.current().cancellationSignal;
-      const findings: string[] = [];
-      const look = async (part: string, find: () => Promise<string[]>) => {
-        try {
-          findings.push(...(await find()));
-        } catch (e) {
-          findings.push(`${part} not checked: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`);
-        }
-      };
+      const { found: findings, look } = survey();
       const module = deps.environmentModule?.(environment, template) ?? null;
       if (module) {
         await look('terraform', async () => {
@@ -400,7 +400,7 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
       const running = await guarded('cmdb', 'read deployments', () =>
         deps.cmdb.deploymentsIn(environment, 'running'),
       ).catch((e: unknown) => {
-        findings.push(`cmdb not checked: ${(e instanceof Error ? e.message : String(e)).slice(0, 300)}`);
+        findings.push(notChecked('cmdb', e));
         return [];
       });
       const zone = zoneOf(environment);
@@ -432,10 +432,7 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
 
     /** The environment's definition as the worker's configuration has it now (`env upgrade`). */
     async environmentDefinition(input: unknown): Promise<EnvironmentDefinition> {
-      const { environment, template } = parseInput(
-        z.strictObject({ environment: TargetName, template: z.string().max(40) }),
-        input,
-      );
+      const { environment, template } = parseInput(EnvironmentRef, input);
       const start = Object.hasOwn(deps.config.targets, environment)
         ? targetEnvironment(deps.config, environment)
         : templateEnvironment(deps.config, environment, template, 'greenlight');

@@ -1,4 +1,4 @@
-// The executors of environment flows against real parts: Knot DNS (RFC 2136 + TSIG), local
+// The executors of environment flows, and the drift and leak checks, against real parts: Knot DNS (RFC 2136 + TSIG), local
 // processes, and the embedded PGlite CMDB.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -63,6 +63,12 @@ async function act(action: FlowAction, state = 'provisioning'): Promise<Environm
   });
 }
 
+/** The drift check or the leak check of e1, as the workflow runs it. */
+async function survey(name: 'checkEnvironmentDrift' | 'checkEnvironmentLeaks'): Promise<unknown> {
+  const activity = createActivities(deps.deps)[name];
+  return new MockActivityEnvironment().run(activity, { environment: 'e1', template: 'target' });
+}
+
 describe('environment actions on real parts', () => {
   it('probes DNS through a real server, leaving nothing behind', async () => {
     const result = await act({ run: 'dns.probe' });
@@ -93,6 +99,34 @@ describe('environment actions on real parts', () => {
       updatedAt: new Date().toISOString(),
     });
 
+    // No drift while the alias leads to the live deployment; drift once it does not, mended by dns.reconcile.
+    assert.deepEqual(await survey('checkEnvironmentDrift'), { clean: true, findings: [] });
+    await dns.upsert({ name: `web.e1.${knot.zone}`, type: 'CNAME', value: `elsewhere.${knot.zone}`, ttl: 5 });
+    assert.deepEqual(await survey('checkEnvironmentDrift'), {
+      clean: false,
+      findings: [
+        `dns: web.e1.${knot.zone} points at elsewhere.${knot.zone}; the CMDB says ${hostname} is live`,
+      ],
+    });
+    assert.equal(
+      (await act({ run: 'dns.reconcile' }, 'active')).detail,
+      '1 of 1 alias(es) pointed back at their live deployment',
+    );
+    assert.equal((await dns.get(`web.e1.${knot.zone}`))?.value, hostname);
+    assert.deepEqual(await survey('checkEnvironmentDrift'), { clean: true, findings: [] });
+
+    // Before decommissioning, the leak check names everything of the environment.
+    assert.deepEqual(await survey('checkEnvironmentLeaks'), {
+      clean: false,
+      leftovers: [
+        `dns: ${hostname}`,
+        `dns: web.e1.${knot.zone}`,
+        `cmdb: deployment ${hostname} is still live`,
+        `instance: ${hostname} still runs`,
+        'cmdb: the item of e1 is provisioning, not retired',
+      ],
+    });
+
     assert.equal(
       (await act({ run: 'deployments.teardown' }, 'decommissioning')).detail,
       '1 deployment(s) torn down',
@@ -109,6 +143,7 @@ describe('environment actions on real parts', () => {
     const retired = await deps.deps.cmdb.environment('e1');
     assert.equal(retired?.state, 'decommissioned');
     assert.ok(retired?.decommissionedAt);
+    assert.deepEqual(await survey('checkEnvironmentLeaks'), { clean: true, leftovers: [] });
   });
 
   it('names the secrets that do not resolve, never their values, and fails a command that exits non-zero', async () => {

@@ -11,6 +11,8 @@ import type { Harness } from '../harness/release';
 import { releaseRequest, startHarness, TEST_CONFIG } from '../harness/release';
 import type { ConfigInput } from '../src/config/schema';
 import type { EnvironmentStatus } from '../src/shared/environment';
+import { postgresStateBackend } from '../src/providers/infra/terraform-backend';
+import { TerraformEnvironment } from '../src/providers/infra/terraform-environment';
 import { startBind } from './helpers/bind';
 import type { BindServer } from './helpers/bind';
 import { cliEnvironment, runCli } from './helpers/cli';
@@ -67,9 +69,27 @@ output "network" { value = terraform_data.network.output.name }
       },
     },
     environments: {
+      flows: {
+        // Decommissioning that forgets the module and the DNS names: the leak check must say so.
+        forgetful: {
+          states: ['provisioning', 'active', 'gone'],
+          transitions: [
+            {
+              on: 'provision',
+              from: 'provisioning',
+              to: 'active',
+              auto: true,
+              policy: 'infrastructure_ready',
+              actions: [{ run: 'terraform.apply' }],
+            },
+            { on: 'decommission', from: '*', to: 'gone', actions: [{ run: 'cmdb.retire' }] },
+          ],
+        },
+      },
       templates: {
         review: { flow: 'lifecycle', like: 'dev', module: ENVIRONMENT_MODULE, protected: true, ttl: '72h' },
         fragile: { flow: 'ephemeral', like: 'dev', module: fragileModule },
+        forgetful: { flow: 'forgetful', like: 'dev', module: ENVIRONMENT_MODULE },
       },
       defaultTemplate: 'review',
     },
@@ -250,6 +270,37 @@ describe('an environment made on demand, its whole life on tofu/terraform, BIND 
     await cli(['env', 'decommission', 'pr-8']);
     const ended = await until('pr-8', (s) => s.leakCheck !== null, 'leak check');
     assert.deepEqual(ended.leakCheck, { clean: true, leftovers: [] });
+    assert.deepEqual(await stateWorkspaces(), []);
+  });
+
+  it('names what a decommissioning left behind: resources in the module state and DNS records', async () => {
+    await cli(['env', 'create', 'pr-10', '--template', 'forgetful']);
+    await until('pr-10', (s) => s.state === 'active' && !s.running, 'active');
+    await nsupdate(`update add db.pr-10.${ZONE} 60 A 192.0.2.10`);
+    await cli(['env', 'decommission', 'pr-10']);
+    const ended = await until('pr-10', (s) => s.leakCheck !== null, 'leak check');
+    assert.equal(ended.state, 'gone');
+    assert.deepEqual(ended.leakCheck, {
+      clean: false,
+      leftovers: [
+        'terraform: module.environment.terraform_data.network',
+        'terraform: module.environment.terraform_data.shared',
+        `dns: db.pr-10.${ZONE}`,
+      ],
+    });
+    assert.match(
+      await cli(['env', 'status', 'pr-10']),
+      /\nleak check  left behind:\n {2}terraform: module\./,
+    );
+    // What the forgetful flow left, removed by hand, so the next test starts clean.
+    await nsupdate(`update delete db.pr-10.${ZONE} A`);
+    await new TerraformEnvironment({
+      binary: iacBinary(),
+      moduleDir: ENVIRONMENT_MODULE,
+      workDir: join(h.stateDir, 'manual'),
+      backend: postgresStateBackend(postgres.url),
+      searchPath: process.env.PATH ?? '',
+    }).destroy('pr-10');
     assert.deepEqual(await stateWorkspaces(), []);
   });
 

@@ -366,7 +366,8 @@ export function createEnvironmentActivities({ deps, guarded }: ActivityContext) 
       });
       await look('cmdb', async () => {
         const item = await guarded('cmdb', 'read environment', () => deps.cmdb.environment(environment));
-        return item && item.state !== 'decommissioned'
+        // Retired: decommissioned at a time (its last state may have any name the flow gives it).
+        return item && item.decommissionedAt === null
           ? [`cmdb: the item of ${environment} is ${item.state}, not retired`]
           : [];
       });

@@ -290,7 +290,7 @@ describe('an environment made on demand, its whole life on tofu/terraform, BIND 
     });
     assert.match(
       await cli(['env', 'status', 'pr-10']),
-      /\nleak check  left behind:\n {2}terraform: module\./,
+      /\nleak check {2}left behind:\n {2}terraform: module\./,
     );
     // What the forgetful flow left, removed by hand, so the next test starts clean.
     await nsupdate(`update delete db.pr-10.${ZONE} A`);

@@ -38,6 +38,8 @@ const journal = new Map<string, string[]>();
 /** Drift checks run, per environment, and what they find (nothing unless set). */
 const drifts = new Map<string, number>();
 const driftFindings = new Map<string, string[]>();
+/** Environments whose drift check takes a second. */
+const slowDrift = new Set<string>();
 /** What the leak check finds after decommissioning, per environment (nothing unless set). */
 const leaks = new Map<string, string[]>();
 /** The definition the configuration has now, per environment (`upgrade`). */
@@ -74,6 +76,7 @@ const fakes: Activities = {
   },
   async checkEnvironmentDrift(input) {
     const { environment } = input as { environment: string };
+    if (slowDrift.has(environment)) await new Promise((r) => setTimeout(r, 1_000));
     drifts.set(environment, (drifts.get(environment) ?? 0) + 1);
     const findings = driftFindings.get(environment) ?? [];
     return { clean: findings.length === 0, findings };
@@ -390,8 +393,15 @@ describe('environment rules, with typed fake activities', () => {
     const handle = env.client.workflow.getHandle(environmentWorkflowId('asked'));
     const active = await inState('asked', 'active');
     assert.equal(active.nextDriftCheck, null, 'drift checks are off');
+    // One at a time: while one is on its way (this one takes a second), another is refused.
+    slowDrift.add('asked');
     await handle.executeUpdate(environmentCheckDriftUpdate, { args: [{ by: 'alice' }] });
+    await refused(
+      handle.executeUpdate(environmentCheckDriftUpdate, { args: [{ by: 'mallory' }] }),
+      /a drift check of asked is already on its way/,
+    );
     await until('asked', (s) => s.lastDrift !== null, 'the asked drift check');
+    slowDrift.delete('asked');
     assert.equal(drifts.get('asked'), 1);
     await ask('asked', 'reconcile');
     await until('asked', () => drifts.get('asked') === 2, 'a drift check after the reconcile');

@@ -58,6 +58,8 @@ export class EnvironmentState {
   isRetryRequested = false;
   /** Counts what an idle wait must wake for besides requests: an upgrade, a drift check asked for. */
   wakes = 0;
+  /** A drift check has been asked for and not run yet: one at a time. */
+  private isDriftAsked = false;
   /** When the TTL runs out (epoch ms); null: never. */
   expiresAt: number | null;
   /** When the next drift check is due (epoch ms); null: none (not active, or turned off). */
@@ -214,6 +216,7 @@ export class EnvironmentState {
 
   /** A drift check is done: its report, and the next one an interval from now (0: none). */
   recordDrift(report: DriftReport, now: number): void {
+    this.isDriftAsked = false;
     this.status.lastDrift = { ...report, findings: report.findings.slice(0, 50) };
     this.driftDueAt = this.start.driftCheckMs === 0 ? null : now + this.start.driftCheckMs;
     this.scheduleDrift(now);
@@ -221,6 +224,7 @@ export class EnvironmentState {
 
   /** Asks for a drift check as soon as the environment is idle (after a reconcile, or asked). */
   checkDriftSoon(now: number): void {
+    this.isDriftAsked = true;
     this.driftDueAt = now;
     this.wakes++;
     this.scheduleDrift(now);
@@ -320,6 +324,7 @@ export class EnvironmentState {
           return refused(
             `${this.status.name} is ${this.state}${this.status.running ? ` running ${this.status.running}` : ''}; drift is checked while it is ${WATCHED_STATE} and idle`,
           );
+        if (this.isDriftAsked) return refused(`a drift check of ${this.status.name} is already on its way`);
         return { ok: true, message: `checking ${this.status.name} for drift` };
       }
       case 'admit': {

@@ -3,10 +3,12 @@ import { createCmdbActivities } from './cmdb';
 import type { ActivityDeps } from './deps';
 import { createDnsActivities } from './dns';
 import { createEnvironmentActivities } from './environment';
+import { createExecutorActivities } from './executors';
 import { createGuard } from './guard';
 import { createInfraActivities } from './infra';
 import { createJanitorActivities } from './janitor';
 import { createSettingsActivities } from './settings';
+import { createSurveyActivities } from './surveys';
 
 export type { ActivityDeps, ReleaseRun } from './deps';
 export type { Reclaimed } from './janitor';
@@ -25,6 +27,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createCmdbActivities(context),
     ...createJanitorActivities(context),
     ...createEnvironmentActivities(context),
+    ...createExecutorActivities(context),
+    ...createSurveyActivities(context),
   });
 }
 

@@ -5,7 +5,7 @@ import type { CmdbProvider } from '../providers/cmdb/types';
  * Which configured target an environment's providers, zone and settings are those of: a configured
  * target is its own; an environment made from a template is like the target its template names
  * (default: the first). Learnt from the template when an environment's activity names it, else
- * from the environment's item in the CMDB, and kept: a template's target never changes.
+ * from the environment's item in the CMDB, and kept.
  */
 export class EnvironmentTargets {
   private readonly known = new Map<string, string>();
@@ -27,7 +27,10 @@ export class EnvironmentTargets {
    * providers). An environment the CMDB does not know stays itself.
    */
   async learn(name: string, template?: string): Promise<void> {
-    if (Object.hasOwn(this.config.targets, name) || this.known.has(name)) return;
+    if (Object.hasOwn(this.config.targets, name)) return;
+    // A template named by the activity is the truth (a name decommissioned and made again from
+    // another template is learnt anew); the CMDB is asked once per name.
+    if (template === undefined && this.known.has(name)) return;
     const templateName = template ?? (await this.cmdb.environment(name))?.template;
     if (templateName === undefined) return;
     const templates = this.config.environments.templates;

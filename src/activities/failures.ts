@@ -27,6 +27,7 @@ const FAILURE_TYPE_OF: Record<ProviderErrorKind, string> = {
   [ProviderErrorKinds.infraStateLocked]: FailureTypes.infraStateLocked,
   [ProviderErrorKinds.infraConfigInvalid]: FailureTypes.infraConfigInvalid,
   [ProviderErrorKinds.unavailable]: FailureTypes.dependencyUnavailable,
+  [ProviderErrorKinds.artifactInvalid]: FailureTypes.artifactInvalid,
 };
 
 /** Runs a provider call and turns its typed errors into Temporal failures. Only activities do this. */

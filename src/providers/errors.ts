@@ -14,6 +14,8 @@ export const ProviderErrorKinds = {
   deployFailed: 'DeployFailed',
   infraStateLocked: 'InfraStateLocked',
   infraConfigInvalid: 'InfraConfigInvalid',
+  /** An artifact's bytes are not those first recorded for its version, or it cannot exist. */
+  artifactInvalid: 'ArtifactInvalid',
   /** The dependency could not be reached or answered with a transient error. */
   unavailable: 'DependencyUnavailable',
 } as const;

@@ -93,6 +93,8 @@ export const FailureTypes = {
   infraStateLocked: 'InfraStateLocked',
   infraConfigInvalid: 'InfraConfigInvalid',
   dependencyUnavailable: 'DependencyUnavailable',
+  /** An artifact that cannot be used: its bytes changed since its version was first used. */
+  artifactInvalid: 'ArtifactInvalid',
   releaseConflict: 'ReleaseConflict',
   /** The lane's release has just ended and the lane is about to end: try again. */
   laneClosing: 'LaneClosing',

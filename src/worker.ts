@@ -17,6 +17,7 @@ import { Breakers } from './breaker/registry';
 import type { BreakerSnapshot } from './breaker/state';
 import { openDnsProviders } from './compose/dns';
 import type { DnsProviders } from './compose/dns';
+import { openArtifactStore } from './compose/artifacts';
 import { EnvironmentTargets } from './compose/environment-targets';
 import { openEnvironmentModules, openTerraformTargets } from './compose/infra';
 import type { Config } from './config/schema';
@@ -204,6 +205,7 @@ export async function composeDependencies(
           }
         : undefined,
       environmentModule,
+      artifacts: openArtifactStore(config, stateDir),
       secretsEnv: options.env,
     },
     cmdbLocation: cmdb.location,

@@ -7,9 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { TEST_CONFIG } from '../harness/release';
+import { createActivities } from '../src/activities';
+import { parseOrThrow } from '../src/config/errors';
+import { Config } from '../src/config/schema';
 import { isProviderError } from '../src/providers/errors';
+import { composeDependencies } from '../src/worker';
 import { LocalArtifactStore } from '../src/providers/artifacts/local';
 import { S3ArtifactStore } from '../src/providers/artifacts/s3';
+import type { Artifact } from '../src/providers/artifacts/types';
 import { EXAMPLE_SERVICE } from '../src/providers/infra/local-process';
 import { startMoto } from './helpers/moto';
 import type { MotoServer } from './helpers/moto';
@@ -127,5 +135,39 @@ describe('the S3 artifact store, on a real S3-compatible server', () => {
       assert.doesNotMatch(e.message, new RegExp(moto.credentials.secretAccessKey));
       return true;
     });
+  });
+});
+
+describe('the resolveArtifact activity', () => {
+  async function resolveWith(artifacts: object, service: string, version: string): Promise<Artifact> {
+    const stateDir = await mkdtemp(join(dir, 'worker-'));
+    const config = parseOrThrow(Config, { ...TEST_CONFIG, artifacts }, 'test config');
+    const deps = await composeDependencies(config, stateDir, { searchPath: process.env.PATH ?? '' });
+    try {
+      const { resolveArtifact } = createActivities(deps.deps);
+      return (await new MockActivityEnvironment().run(resolveArtifact, { service, version })) as Artifact;
+    } finally {
+      await deps.close();
+    }
+  }
+
+  it('stamps the example service with the embedded default configuration', async () => {
+    const artifact = await resolveWith({ kind: 'local' }, 'web', 'v1');
+    assert.match(artifact.uri, /^file:\/\/.*\/artifacts\/web\/v1\.artifact$/);
+    assert.match(artifact.digest, /^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('fails, not to be retried, for a version that has no artifact, naming the store', async () => {
+    const store = join(dir, 'empty-store');
+    await assert.rejects(
+      resolveWith({ kind: 'local', dir: store, stamp: false }, 'web', 'v404'),
+      (e: Error) => {
+        assert.ok(e instanceof ApplicationFailure);
+        assert.equal(e.type, 'ArtifactMissing');
+        assert.equal(e.nonRetryable, true);
+        assert.equal(e.message, `no artifact of web@v404 in local directory ${store}`);
+        return true;
+      },
+    );
   });
 });

@@ -278,7 +278,7 @@ breakers:
         assert.match(e.message, /breakers\.defaults\.window/);
         assert.match(
           e.message,
-          /breakers\.dependencies\.queue: a dependency is infra, dns, cmdb or checks, optionally :<target> \(got "queue"\)/,
+          /breakers\.dependencies\.queue: a dependency is infra, dns, cmdb, checks or artifacts, optionally :<target> \(got "queue"\)/,
         );
         assert.match(e.message, /breakers\.dependencies\.dns:prod\.waitBackoffMultiplier: .*\(got 20\)/);
         assert.match(e.message, /breakers\.dependencies\.dns:prod\.mode: .*\(got "sometimes"\)/);

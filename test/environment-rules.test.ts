@@ -87,6 +87,7 @@ const fakes: Activities = {
     return definition;
   },
   environmentGate: notUsed,
+  resolveArtifact: notUsed,
   loadTargetSettings: notUsed,
   resolveLiveDeployment: notUsed,
   deployGreen: notUsed,
@@ -333,9 +334,14 @@ describe('environment rules, with typed fake activities', () => {
     await create('idle', ephemeralFlow(false), { ttlMs: 24 * 3_600_000 });
     await inState('idle', 'active');
     const handle = env.client.workflow.getHandle(environmentWorkflowId('idle'));
-    // Let the last activity's task finish, then measure over a quiet while.
-    await new Promise((r) => setTimeout(r, 500));
-    const before = (await handle.fetchHistory()).events ?? [];
+    // Let the last activity's task finish (its history stops growing), then measure a quiet while.
+    let before = (await handle.fetchHistory()).events ?? [];
+    for (let settled = false; !settled;) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = (await handle.fetchHistory()).events ?? [];
+      settled = now.length === before.length;
+      before = now;
+    }
     await new Promise((r) => setTimeout(r, 3_000));
     const after = (await handle.fetchHistory()).events ?? [];
     assert.equal(after.length, before.length, 'no events while idle');

@@ -149,6 +149,15 @@ const fakes: Activities = {
   async environmentDefinition() {
     throw ApplicationFailure.nonRetryable('not used here');
   },
+  async resolveArtifact({ service, version }) {
+    return {
+      service,
+      version,
+      uri: `file:///artifacts/${service}/${version}`,
+      digest: `sha256:${'0'.repeat(64)}`,
+      size: 1,
+    };
+  },
 };
 
 before(async () => {

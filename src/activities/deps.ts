@@ -2,6 +2,7 @@ import type { CmdbOutbox } from '../breaker/outbox';
 import type { Breakers } from '../breaker/registry';
 import type { Config } from '../config/schema';
 import type { CheckRunner } from '../providers/checks/types';
+import type { ArtifactStore } from '../providers/artifacts/types';
 import type { CmdbProvider } from '../providers/cmdb/types';
 import type { DnsProvider } from '../providers/dns/types';
 import type { EnvironmentModule, InfraProvider } from '../providers/infra/types';
@@ -14,6 +15,8 @@ export interface ActivityDeps {
   /** The DNS provider of a target (targets choose theirs in the configuration). */
   dns: (target: string) => DnsProvider;
   cmdb: CmdbProvider;
+  /** Where the artifact of each service version is. */
+  artifacts?: ArtifactStore;
   checks: CheckRunner;
   /** One circuit breaker per dependency: `infra:<target>`, `dns:<target>`, `cmdb`, `checks`. */
   breakers: Breakers;

@@ -1,9 +1,10 @@
 import { breakerName } from '../shared/breaker-name';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { z } from 'zod';
+import { z } from 'zod';
+import type { Artifact } from '../providers/artifacts/types';
 import { FailureTypes } from '../shared/messages';
-import { aliasHostname, hostnames } from '../shared/release';
+import { aliasHostname, hostnames, ServiceName, Version } from '../shared/release';
 import type { Deployment } from '../shared/release';
 import { parseInput } from './failures';
 import type { ActivityContext } from './guard';
@@ -60,6 +61,26 @@ export function createInfraActivities({ deps, guarded }: ActivityContext) {
         endpoint: `http://${record.value}`,
         isGone: true,
       };
+    },
+    /**
+     * The artifact a version is deployed from: its URI and the sha256 of its bytes. A version that
+     * has none fails here, before anything is deployed.
+     */
+    async resolveArtifact(input: { service: string; version: string }): Promise<Artifact> {
+      const { service, version } = parseInput(z.object({ service: ServiceName, version: Version }), input);
+      const store = deps.artifacts;
+      if (!store) throw new Error('this worker has no artifact store');
+      const artifact = await guarded('artifacts', 'resolve artifact', () =>
+        store.resolve(service, version, Context.current().cancellationSignal),
+      );
+      if (!artifact) {
+        throw ApplicationFailure.create({
+          type: FailureTypes.artifactMissing,
+          message: `no artifact of ${service}@${version} in ${store.describe()}`,
+          nonRetryable: true,
+        });
+      }
+      return artifact;
     },
     /** Creates green under its version-suffixed host name and publishes that record. */
     async deployGreen(input: z.input<typeof DeployInput>): Promise<Deployment> {

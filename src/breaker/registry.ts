@@ -26,6 +26,8 @@ const KIND_DEFAULTS: Record<BreakerKind, Partial<BreakerSettings>> = {
   checks: { slowCallDurationMs: 10 * 60_000, maxWaitInHalfOpenMs: 20 * 60_000 },
   dns: { slowCallDurationMs: 60_000 },
   cmdb: { slowCallDurationMs: 30_000 },
+  // Reading an artifact through hashes its bytes: a large one takes a while.
+  artifacts: { slowCallDurationMs: 5 * 60_000, maxWaitInHalfOpenMs: 10 * 60_000 },
 };
 
 /** Turns a breaker's configuration into settings over the defaults (config durations are ms). */
@@ -53,11 +55,12 @@ export function toSettings(base: BreakerSettings, c: BreakerConfig): BreakerSett
 
 export type BreakerAction = 'open' | 'close' | 'reset';
 
-/** Whether `name` is a dependency of a worker with these targets: `cmdb`, `checks`, `dns:<t>`, `infra:<t>`. */
+/** Whether `name` is a dependency of a worker with these targets: `cmdb`, `checks`, `artifacts`, `dns:<t>`, `infra:<t>`. */
 export function isDependency(name: string, targets: readonly string[]): name is BreakerName {
   const parsed = parseBreakerName(name);
   if (!parsed) return false;
-  if (parsed.target === null) return parsed.kind === 'cmdb' || parsed.kind === 'checks';
+  if (parsed.target === null)
+    return parsed.kind === 'cmdb' || parsed.kind === 'checks' || parsed.kind === 'artifacts';
   return targets.includes(parsed.target);
 }
 

@@ -178,6 +178,8 @@ export function loadConfig(
     for (const ref of Object.values(backendEnv))
       if ('file' in ref) ref.file = resolve(dirname(full), ref.file);
   }
+  if (config.artifacts.kind === 'local' && config.artifacts.dir)
+    config.artifacts.dir = resolve(dirname(full), config.artifacts.dir);
   for (const template of Object.values(config.environments.templates)) {
     if (template.module) template.module = resolve(dirname(full), template.module);
   }

@@ -377,7 +377,7 @@ export const BreakersConfig = z.strictObject({
   dependencies: namedRecord(BreakerConfigKey, BreakerConfig, 'dependency', {
     error: (issue) =>
       issue.code === 'invalid_key'
-        ? 'a dependency is infra, dns, cmdb or checks, optionally :<target>'
+        ? 'a dependency is infra, dns, cmdb, checks or artifacts, optionally :<target>'
         : undefined,
   }).default({}),
 });
@@ -399,6 +399,34 @@ export const JanitorConfig = z.strictObject({
   grace: WaitDuration.prefault('15m'),
 });
 export type JanitorConfig = z.output<typeof JanitorConfig>;
+
+/** Where the artifact of `<service>@<version>` is: a local directory (default) or an S3 bucket. */
+export const ArtifactsConfig = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('local'),
+    /** Default: `<state dir>/artifacts`; relative paths are relative to the configuration file. */
+    dir: z.string().min(1).max(1000).optional(),
+    /** A version without an artifact gets the example service, stamped with its version. Default true. */
+    stamp: z.boolean().default(true),
+  }),
+  z.strictObject({
+    kind: z.literal('s3'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name such as builds'),
+    /** Keys are `<prefix><service>/<version>`. Default: none. */
+    prefix: z
+      .string()
+      .max(500)
+      .regex(/^[A-Za-z0-9!_.*'()/-]*$/, 'a key prefix such as releases/')
+      .default(''),
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'an AWS region such as us-east-1')
+      .default('us-east-1'),
+    /** An S3-compatible endpoint; default: AWS's own. */
+    endpoint: z.url().max(1000).optional(),
+  }),
+]);
+export type ArtifactsConfig = z.output<typeof ArtifactsConfig>;
 
 /** A kind of environment made on demand (`env create pr-142 --template ephemeral`). */
 export const EnvironmentTemplate = z.strictObject({
@@ -452,6 +480,8 @@ export const Config = z
     janitor: JanitorConfig.prefault({}),
     /** Environments: flows, templates for environments made on demand. */
     environments: EnvironmentsConfig.prefault({}),
+    /** Where releases' artifacts are. Default: a local directory that stamps the example service. */
+    artifacts: ArtifactsConfig.default({ kind: 'local', stamp: true }),
   })
   .superRefine((config, ctx) => {
     // Every flow and target a target or template names exists.

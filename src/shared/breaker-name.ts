@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** The dependencies a worker guards with circuit breakers. */
-export const BREAKER_KINDS = ['infra', 'dns', 'checks', 'cmdb'] as const;
+export const BREAKER_KINDS = ['infra', 'dns', 'checks', 'cmdb', 'artifacts'] as const;
 export type BreakerKind = (typeof BREAKER_KINDS)[number];
 
 /** Kinds with one breaker per target; the others have one per worker. */
@@ -52,4 +52,7 @@ export const BreakerNameSchema = z.custom<BreakerName>(
 export const BreakerConfigKey = z
   .string()
   .max(100)
-  .refine((name) => parseBreakerName(name) !== null, 'infra, dns, cmdb or checks, optionally :<target>');
+  .refine(
+    (name) => parseBreakerName(name) !== null,
+    'infra, dns, cmdb, checks or artifacts, optionally :<target>',
+  );

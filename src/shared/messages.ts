@@ -93,6 +93,8 @@ export const FailureTypes = {
   infraStateLocked: 'InfraStateLocked',
   infraConfigInvalid: 'InfraConfigInvalid',
   dependencyUnavailable: 'DependencyUnavailable',
+  /** A version has no artifact in the store: nothing is deployed. */
+  artifactMissing: 'ArtifactMissing',
   /** An artifact that cannot be used: its bytes changed since its version was first used. */
   artifactInvalid: 'ArtifactInvalid',
   releaseConflict: 'ReleaseConflict',

@@ -2,14 +2,17 @@
 // on moto's S3 server, the real-part standard this project uses for AWS.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { TEST_CONFIG } from '../harness/release';
+import type { Harness } from '../harness/release';
+import { releaseRequest, startHarness, TEST_CONFIG } from '../harness/release';
 import { createActivities } from '../src/activities';
 import { parseOrThrow } from '../src/config/errors';
 import { Config } from '../src/config/schema';
@@ -59,6 +62,11 @@ describe('the local artifact store', () => {
     assert.match(v1.digest, /^sha256:[0-9a-f]{64}$/);
     assert.equal(v1.uri, `file://${join(dir, 'stamped', 'web', 'v1.artifact')}`);
     assert.deepEqual(await store.resolve('web', 'v1'), v1, 'resolved again: the same artifact');
+    // A program node runs: its `#!` line stays first.
+    const file = fileURLToPath(v1.uri);
+    const text = await readFile(file, 'utf8');
+    assert.match(text, /^#!\/usr\/bin\/env node\n\/\/ web v1, stamped/);
+    execFileSync(process.execPath, ['--check'], { input: text });
     // Another store on the same directory (another worker) agrees.
     const other = new LocalArtifactStore({ dir: join(dir, 'stamped'), stampFrom: EXAMPLE_SERVICE });
     assert.equal((await other.resolve('web', 'v1'))?.digest, v1.digest);
@@ -169,5 +177,52 @@ describe('the resolveArtifact activity', () => {
         return true;
       },
     );
+  });
+});
+
+describe('a release deployed from its artifact', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      ...TEST_CONFIG,
+      artifacts: { kind: 'local', dir: join(dir, 'release-store'), stamp: false },
+    });
+  });
+  after(async () => {
+    await h?.stop();
+  });
+
+  it('fails before anything is deployed when its version has no artifact', async () => {
+    const { releaseId } = await h.api.startRelease(releaseRequest('web', 'v404', 'dev'));
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'failed');
+    assert.equal(
+      done.reason,
+      `preparing green failed: no artifact of web@v404 in local directory ${join(dir, 'release-store')}`,
+    );
+    assert.equal(done.green, null, 'nothing was deployed');
+    assert.deepEqual(done.history.map((x) => x.stage).includes('deploying'), false);
+  });
+
+  it('runs the artifact it resolved, and records its digest in the status', async () => {
+    const bytes = (await readFile(EXAMPLE_SERVICE, 'utf8')).replace(
+      '\n',
+      '\n// web 2b3c4d5, a build of our own\n',
+    );
+    await import('node:fs/promises').then((fs) =>
+      fs.mkdir(join(dir, 'release-store', 'web'), { recursive: true }),
+    );
+    await writeFile(join(dir, 'release-store', 'web', '2b3c4d5.artifact'), bytes);
+    const { releaseId } = await h.api.startRelease(releaseRequest('web', '2b3c4d5', 'dev'));
+    const done = await h.api.wait(releaseId);
+    assert.equal(done.stage, 'completed', done.reason ?? '');
+    assert.deepEqual(done.artifact, {
+      uri: `file://${join(dir, 'release-store', 'web', '2b3c4d5.artifact')}`,
+      digest: sha256(bytes),
+    });
+    // The instance runs that file.
+    const pid = await h.infra.pidOf(done.green!.hostname);
+    assert.ok(pid);
+    assert.match(await readFile(`/proc/${pid}/cmdline`, 'utf8'), /release-store\/web\/2b3c4d5\.artifact/);
   });
 });

@@ -26,6 +26,19 @@ variable "release_id" {
   type = string
 }
 
+# The artifact the deployment runs (greenlight passes them to a module that declares them): a
+# file:// URI of a program, and the sha256 of its bytes, checked before it starts. Empty: the
+# example service itself.
+variable "artifact_uri" {
+  type    = string
+  default = ""
+}
+
+variable "artifact_digest" {
+  type    = string
+  default = ""
+}
+
 locals {
   # A stable port per host name, in 20000–29999: below the range the system hands out to other
   # programs' own ports (32768 and up on Linux), so a port one of them holds never collides.
@@ -42,15 +55,18 @@ resource "terraform_data" "instance" {
     port       = local.port
     state_file = local.state_file
     scripts    = abspath(path.module)
+    artifact   = var.artifact_digest
   }
 
   provisioner "local-exec" {
     command = "node '${abspath(path.module)}/start.js'"
     environment = {
-      SERVICE    = var.service
-      VERSION    = var.app_version
-      PORT       = tostring(local.port)
-      STATE_FILE = local.state_file
+      SERVICE         = var.service
+      VERSION         = var.app_version
+      PORT            = tostring(local.port)
+      STATE_FILE      = local.state_file
+      ARTIFACT_URI    = var.artifact_uri
+      ARTIFACT_DIGEST = var.artifact_digest
     }
   }
 

@@ -5,8 +5,25 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { SERVICE, VERSION, PORT, STATE_FILE } = process.env;
-const child = spawn(process.execPath, [path.join(__dirname, '..', 'service', 'server.js')], {
+const { SERVICE, VERSION, PORT, STATE_FILE, ARTIFACT_URI, ARTIFACT_DIGEST } = process.env;
+
+/** The program to run: the artifact (its bytes checked against its digest), or the example service. */
+function program() {
+  if (!ARTIFACT_URI) return path.join(__dirname, '..', 'service', 'server.js');
+  if (!ARTIFACT_URI.startsWith('file://')) {
+    console.error(`this example runs file:// artifacts only, not ${ARTIFACT_URI}`);
+    process.exit(1);
+  }
+  const file = require('node:url').fileURLToPath(ARTIFACT_URI);
+  const digest = `sha256:${require('node:crypto').createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
+  if (digest !== ARTIFACT_DIGEST) {
+    console.error(`${ARTIFACT_URI} is ${digest}, not ${ARTIFACT_DIGEST}`);
+    process.exit(1);
+  }
+  return file;
+}
+
+const child = spawn(process.execPath, [program()], {
   detached: true,
   stdio: 'ignore',
   env: { PATH: process.env.PATH, SERVICE, VERSION, PORT, HOST: '127.0.0.1' },

@@ -20,6 +20,13 @@ export const DeployInput = ReleaseCoordinates.extend({
   releaseId: z.string().min(1),
   version: Version,
   ttl: z.number().int().positive(),
+  /** The artifact green is deployed from (absent for releases started before artifacts). */
+  artifact: z
+    .strictObject({
+      uri: z.string().regex(/^(file|s3):\/\/\S{1,2000}$/, 'a file:// or s3:// URI'),
+      digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits>'),
+    })
+    .optional(),
 });
 
 export const TestsInput = z.object({ deployment: DeploymentSchema, skipSlowScans: z.boolean() });

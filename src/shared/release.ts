@@ -175,6 +175,12 @@ export interface StageChange {
   note?: string;
 }
 
+/** An immutable artifact: where it is, and the sha256 of its bytes (`sha256:<hex>`). */
+export interface ArtifactRef {
+  uri: string;
+  digest: string;
+}
+
 /** What the `status` query returns; every field survives JSON. */
 export interface ReleaseStatus {
   releaseId: string;
@@ -194,6 +200,8 @@ export interface ReleaseStatus {
   previous: Deployment | null;
   /** The deployment this release created. */
   green: Deployment | null;
+  /** The artifact green is deployed from (absent for releases started before artifacts). */
+  artifact?: ArtifactRef | null;
   isBlueTerminated: boolean;
   /** Set once green has been torn down (after a rollback, an abort, a refusal or a failure). */
   isGreenTornDown?: boolean;

@@ -75,7 +75,10 @@ export class LocalArtifactStore implements ArtifactStore {
   private async stamp(file: string, service: string, version: string): Promise<void> {
     const program = await readFile(this.options.stampFrom!, 'utf8');
     await mkdir(join(this.dir, service), { recursive: true });
-    const stamped = `// ${service} ${version}, stamped by greenlight's local artifact store\n${program}`;
+    // The stamp is a comment after the program's `#!` line, if it has one (only the first line may be).
+    const stamp = `// ${service} ${version}, stamped by greenlight's local artifact store\n`;
+    const [first, ...rest] = program.split('\n');
+    const stamped = first!.startsWith('#!') ? `${first}\n${stamp}${rest.join('\n')}` : `${stamp}${program}`;
     // Two workers stamping at once write the same bytes; the rename makes either one whole.
     await writeAtomically(file, stamped);
   }

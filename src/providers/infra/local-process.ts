@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Deployment } from '../../shared/release';
 import { ProviderError, ProviderErrorKinds } from '../errors';
@@ -53,12 +55,13 @@ export class LocalProcessInfra implements InfraProvider {
         false,
       );
     }
+    const program = await this.programOf(spec);
     await mkdir(this.dir, { recursive: true });
     const readyFile = join(this.dir, `${spec.hostname}.ready`);
     await rm(readyFile, { force: true });
     const log = await open(join(this.dir, `${spec.hostname}.log`), 'a');
     try {
-      const child = spawn(process.execPath, [this.options.entryPoint], {
+      const child = spawn(process.execPath, [program], {
         detached: true,
         stdio: ['ignore', log.fd, log.fd],
         env: {
@@ -88,6 +91,34 @@ export class LocalProcessInfra implements InfraProvider {
       await log.close();
       await rm(readyFile, { force: true });
     }
+  }
+
+  /**
+   * The program an instance runs: its artifact (a `file://` one, its bytes checked against the
+   * digest it was resolved with, so what runs is what was resolved), else the example service.
+   */
+  private async programOf(spec: DeploymentSpec): Promise<string> {
+    if (!spec.artifact) return this.options.entryPoint;
+    const { uri, digest } = spec.artifact;
+    if (!uri.startsWith('file://')) {
+      throw new ProviderError(
+        ProviderErrorKinds.infraConfigInvalid,
+        `the local infrastructure runs file:// artifacts only, not ${uri}`,
+        false,
+      );
+    }
+    const file = fileURLToPath(uri);
+    const actual = `sha256:${createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex')}`;
+    if (actual !== digest) {
+      throw new ProviderError(
+        ProviderErrorKinds.artifactInvalid,
+        `the artifact ${uri} is ${actual}, not the ${digest} it was resolved with`,
+        false,
+      );
+    }
+    return file;
   }
 
   async describe(ref: Pick<DeploymentRef, 'hostname'>): Promise<Deployment | null> {

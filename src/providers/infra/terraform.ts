@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
@@ -30,6 +30,8 @@ const AppliedValues = z.object({
       target: z.string(),
       hostname: z.string(),
       release_id: z.string(),
+      artifact_uri: z.string().optional(),
+      artifact_digest: z.string().optional(),
     }),
   }),
 });
@@ -48,6 +50,7 @@ type StoredRootModule = Partial<RootModule>;
  */
 export class TerraformInfra implements InfraProvider {
   private readonly runner: TerraformRunner;
+  private isArtifactTaken: boolean | undefined;
 
   constructor(private readonly options: TerraformOptions) {
     this.runner = new TerraformRunner(options);
@@ -100,7 +103,8 @@ export class TerraformInfra implements InfraProvider {
     }
     const { values, endpoint } = await this.readOutputs(dir, root, workspace);
     if (!values || !endpoint) return null; // nothing applied (yet), or destroyed
-    return { ...values, hostname: ref.hostname, endpoint };
+    const { service, version, target, releaseId } = values;
+    return { service, version, target, releaseId, hostname: ref.hostname, endpoint };
   }
 
   async destroy(ref: Pick<DeploymentRef, 'hostname'>, signal?: AbortSignal): Promise<void> {
@@ -199,6 +203,12 @@ export class TerraformInfra implements InfraProvider {
   private rootModule(spec: DeploymentSpec, dir: string, backend: TerraformBackend | undefined) {
     // `${` and `%{` start a template sequence in Terraform's JSON syntax; `$${` and `%%{` are literal.
     const literal = (value: string) => value.replaceAll('${', () => '$${').replaceAll('%{', () => '%%{');
+    // The artifact goes to a module that declares `artifact_uri` (and `artifact_digest`): a module
+    // written before artifacts keeps working unchanged.
+    const artifact =
+      spec.artifact && this.takesArtifact()
+        ? { artifact_uri: literal(spec.artifact.uri), artifact_digest: literal(spec.artifact.digest) }
+        : {};
     return {
       ...(backend ? { terraform: { backend: { [backend.type]: backend.config } } } : {}),
       module: {
@@ -212,6 +222,7 @@ export class TerraformInfra implements InfraProvider {
           target: literal(spec.target),
           hostname: literal(spec.hostname),
           release_id: literal(spec.releaseId),
+          ...artifact,
         },
       },
       output: {
@@ -224,10 +235,25 @@ export class TerraformInfra implements InfraProvider {
             target: literal(spec.target),
             hostname: literal(spec.hostname),
             release_id: literal(spec.releaseId),
+            ...artifact,
           },
         },
       },
     };
+  }
+
+  /** Whether the module declares the variable `artifact_uri` (in HCL or JSON syntax). */
+  private takesArtifact(): boolean {
+    if (this.isArtifactTaken === undefined) {
+      const files = readdirSync(this.options.moduleDir).filter((f) => /\.tf(\.json)?$/.test(f));
+      this.isArtifactTaken = files.some((f) => {
+        const text = readFileSync(join(this.options.moduleDir, f), 'utf8');
+        return f.endsWith('.json')
+          ? /"variable"\s*:\s*\{[^]*"artifact_uri"\s*:/.test(text)
+          : /^\s*variable\s+"artifact_uri"/m.test(text);
+      });
+    }
+    return this.isArtifactTaken;
   }
 
   private run(dir: string, args: string[], workspace: string, signal?: AbortSignal): Promise<string> {
@@ -242,6 +268,9 @@ function fromOutput(value: z.output<typeof AppliedValues>['deployment']['value']
     target: value.target,
     hostname: value.hostname,
     releaseId: value.release_id,
+    ...(value.artifact_uri && value.artifact_digest
+      ? { artifact: { uri: value.artifact_uri, digest: value.artifact_digest } }
+      : {}),
   };
 }
 

@@ -10,6 +10,8 @@ export interface DeploymentRef {
 
 export interface DeploymentSpec extends DeploymentRef {
   releaseId: string;
+  /** The artifact it is deployed from: its URI and the sha256 of its bytes. */
+  artifact?: { uri: string; digest: string };
 }
 
 /** Creates and removes the running instances of a service version. */

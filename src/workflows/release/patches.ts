@@ -12,4 +12,6 @@ export const Patches = {
   verifyBreakerNotice: 'verify-breaker-notice',
   /** A release asks its environment before anything is deployed, whoever started it. */
   askEnvironment: 'ask-environment',
+  /** Green is deployed from its version's artifact, resolved (and its digest recorded) first. */
+  resolveArtifact: 'resolve-artifact',
 } as const;

@@ -1,4 +1,4 @@
-import type { Deployment, Stage } from '../../shared/release';
+import type { ArtifactRef, Deployment, Stage } from '../../shared/release';
 import type { TargetSettings } from '../../shared/target';
 import type { Compensations } from '../common/compensation';
 import type { Journal } from './journal';
@@ -24,6 +24,8 @@ export interface Run {
   readonly blue: Deployment | null;
   /** The deployment the release creates, once deploying has returned it. */
   green: Deployment | null;
+  /** The artifact green is deployed from, once resolved. */
+  artifact: ArtifactRef | null;
   /** Green's own host name and the service's alias on the target. */
   readonly names: { readonly green: string; readonly alias: string };
   /** The undo of each step taken, unwound in reverse when the release ends early. */

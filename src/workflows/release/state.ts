@@ -10,7 +10,7 @@ import type {
   TestReport,
 } from '../../shared/release';
 import { endedReason, isTerminalStage, PRE_CUTOVER_STAGES } from '../../shared/release';
-import type { ApprovalInput, InterventionInput, RequestKind } from '../../shared/release';
+import type { ApprovalInput, ArtifactRef, InterventionInput, RequestKind } from '../../shared/release';
 import { sameName } from '../../shared/text';
 import type { ApprovalRule } from '../../shared/target';
 import { claimedName, interventionNote, parseRequest, refused } from './requests';
@@ -109,6 +109,10 @@ export class ReleaseState {
   /** Whether blue's instance and record were removed once green had stayed healthy. */
   setBlueTerminated(isTerminated: boolean): void {
     this.status.isBlueTerminated = isTerminated;
+  }
+
+  setArtifact(artifact: ArtifactRef): void {
+    this.status.artifact = artifact;
   }
 
   setGreen(green: Deployment): void {

@@ -29,13 +29,30 @@ export async function askEnvironment(run: Run): Promise<void> {
   if (refusal) throw new Ending('failed', refusal);
 }
 
-/** Deploys green beside blue. */
+/**
+ * Deploys green beside blue, from its version's artifact: resolved first, so a version without one
+ * fails before anything is deployed, and its digest is in the status from then on.
+ */
 export async function deployGreen(run: Run): Promise<void> {
   const { service, version, releaseId } = run.release.status;
+  if (patched(Patches.resolveArtifact)) {
+    const { uri, digest } = await quick.resolveArtifact.executeWithOptions(
+      { summary: `resolve artifact ${service}@${version}` },
+      [{ service, version }],
+    );
+    run.artifact = { uri, digest };
+    run.release.setArtifact(run.artifact);
+  }
   run.undo.push('remove green', (cause) => removeGreen(run, cause));
   await run.journal.enter('deploying', `deploying ${version} beside ${run.blue?.version ?? 'nothing'}`);
   run.green = await long.deployGreen.executeWithOptions({ summary: `deploy green ${service} ${version}` }, [
-    { ...coordinates(run), releaseId, version, ttl: run.settings.recordTtl },
+    {
+      ...coordinates(run),
+      releaseId,
+      version,
+      ttl: run.settings.recordTtl,
+      ...(run.artifact ? { artifact: run.artifact } : {}),
+    },
   ]);
   run.release.setGreen(run.green);
 }

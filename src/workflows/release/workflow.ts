@@ -85,6 +85,7 @@ async function begin(release: ReleaseState, journal: Journal, holdBeforeCutover:
     settings,
     blue,
     green: null,
+    artifact: null,
     names: hostnames(service, version, target, settings.zone),
     undo: new Compensations<Ending>(),
     blueNeededUntil: 0,

@@ -773,6 +773,7 @@ describe('one release per service and target', () => {
     assert.equal(status.releaseId, releaseId);
     assert.deepEqual(Object.keys(status).sort(), [
       'approvals',
+      'artifact',
       'blockedBy',
       'green',
       'history',

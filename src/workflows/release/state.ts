@@ -58,6 +58,7 @@ export class ReleaseState {
       live: null,
       previous: null,
       green: null,
+      artifact: null,
       isBlueTerminated: false,
       tests: null,
       approvals: { required: 0, approvedBy: [], rejectedBy: null, refused: [] },

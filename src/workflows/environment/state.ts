@@ -9,21 +9,16 @@ import type {
 import {
   AdmitRequest,
   ExtendRequest,
-  isOpenForReleases,
-  UpgradeRequest,
-  whyNotActive,
-  RetryRequest,
   TransitionRequest as TransitionRequestSchema,
 } from '../../shared/environment';
-import { DECOMMISSION, fromStates, transitionFrom } from '../../shared/flow';
+import { transitionFrom } from '../../shared/flow';
 import type { FlowTransition } from '../../shared/flow';
 import type { PolicyDecision } from '../../shared/policy';
-import { ApprovalInput, APPROVAL_FIELDS, INTERVENTION_FIELDS } from '../../shared/release';
-import { describeIssues, sameName } from '../../shared/text';
+import { ApprovalInput } from '../../shared/release';
+import { judgeRequest, refused, WATCHED_STATE } from './requests';
+import type { EnvironmentRequestKind, Verdict } from './requests';
 
-export type Verdict = { ok: true; message: string } | { ok: false; reason: string };
-export type EnvironmentRequestKind =
-  'transition' | 'approve' | 'reject' | 'retry' | 'extend' | 'upgrade' | 'admit' | 'checkDrift';
+export type { EnvironmentRequestKind, Verdict } from './requests';
 
 /** The newest transitions kept in the status (the CMDB keeps them all). */
 export const MAX_HISTORY = 50;
@@ -31,8 +26,6 @@ export const MAX_HISTORY = 50;
 export const MAX_REFUSED = 50;
 /** The newest releases kept in the status (the CMDB keeps them all). */
 export const MAX_RELEASES = 20;
-/** The state in which an environment looks for drift. */
-export const WATCHED_STATE = 'active';
 /** The status warns this long before the TTL runs out. */
 export const TTL_WARNING_MS = 24 * 3_600_000;
 
@@ -43,8 +36,6 @@ export interface EnvironmentCarry {
   /** When the next drift check is due (epoch ms). */
   driftDueAt?: number | null;
 }
-
-const refused = (reason: string): Verdict => ({ ok: false, reason });
 
 /**
  * The state of one environment and the rules for the requests people send it. Pure: the workflow
@@ -59,7 +50,7 @@ export class EnvironmentState {
   /** Counts what an idle wait must wake for besides requests: an upgrade, a drift check asked for. */
   wakes = 0;
   /** A drift check has been asked for and not run yet: one at a time. */
-  private isDriftAsked = false;
+  isDriftAsked = false;
   /** When the TTL runs out (epoch ms); null: never. */
   expiresAt: number | null;
   /** When the next drift check is due (epoch ms); null: none (not active, or turned off). */
@@ -279,78 +270,7 @@ export class EnvironmentState {
 
   /** Judges a request without changing anything (the Update validators call this). */
   judge(kind: EnvironmentRequestKind, raw: unknown): Verdict {
-    switch (kind) {
-      case 'transition': {
-        const parsed = TransitionRequestSchema.safeParse(raw);
-        if (!parsed.success)
-          return refused(
-            `invalid transition: ${describeIssues(parsed.error.issues, { fields: ['on', 'by', 'reason', 'force'] })}`,
-          );
-        return this.judgeTransition(parsed.data);
-      }
-      case 'approve':
-      case 'reject': {
-        const parsed = ApprovalInput.safeParse(raw);
-        if (!parsed.success)
-          return refused(
-            `invalid ${kind}: ${describeIssues(parsed.error.issues, { fields: APPROVAL_FIELDS })}`,
-          );
-        return this.judgeDecision(kind, parsed.data.approver);
-      }
-      case 'retry': {
-        const parsed = RetryRequest.safeParse(raw ?? {});
-        if (!parsed.success)
-          return refused(`invalid retry: ${describeIssues(parsed.error.issues, { fields: ['by'] })}`);
-        if (!this.status.blocked) return refused(`${this.status.name} is not blocked; nothing to retry`);
-        if (this.isRetryRequested) return refused('a retry has already been asked for');
-        return { ok: true, message: `retrying ${this.status.blocked.transition}` };
-      }
-      case 'upgrade': {
-        const parsed = UpgradeRequest.safeParse(raw ?? {});
-        if (!parsed.success)
-          return refused(`invalid upgrade: ${describeIssues(parsed.error.issues, { fields: ['by'] })}`);
-        if (this.isFinal) return refused(`${this.status.name} has been ${this.state}`);
-        if (this.status.running || this.requested)
-          return refused(
-            `${this.status.name} is busy with ${this.status.running ?? this.requested!.on}; ask again once it is done`,
-          );
-        return { ok: true, message: `adopting the current definition of ${this.status.name}'s flow` };
-      }
-      case 'checkDrift': {
-        const parsed = UpgradeRequest.safeParse(raw ?? {});
-        if (!parsed.success)
-          return refused(`invalid drift check: ${describeIssues(parsed.error.issues, { fields: ['by'] })}`);
-        if (this.state !== WATCHED_STATE || this.status.running || this.requested)
-          return refused(
-            `${this.status.name} is ${this.state}${this.status.running ? ` running ${this.status.running}` : ''}; drift is checked while it is ${WATCHED_STATE} and idle`,
-          );
-        if (this.isDriftAsked) return refused(`a drift check of ${this.status.name} is already on its way`);
-        return { ok: true, message: `checking ${this.status.name} for drift` };
-      }
-      case 'admit': {
-        const parsed = AdmitRequest.safeParse(raw);
-        if (!parsed.success)
-          return refused(
-            `invalid release: ${describeIssues(parsed.error.issues, { fields: ['releaseId', 'service', 'version'] })}`,
-          );
-        if (!isOpenForReleases(this.status) || this.requested?.on === DECOMMISSION)
-          return refused(whyNotActive(this.status));
-        return { ok: true, message: `${parsed.data.releaseId} may start in ${this.status.name}` };
-      }
-      case 'extend': {
-        const parsed = ExtendRequest.safeParse(raw);
-        if (!parsed.success)
-          return refused(
-            `invalid extend: ${describeIssues(parsed.error.issues, { fields: INTERVENTION_FIELDS })}`,
-          );
-        if (this.isFinal) return refused(`${this.status.name} has been ${this.state}`);
-        if (this.expiresAt === null) return refused(`${this.status.name} has no TTL to extend`);
-        return {
-          ok: true,
-          message: `${this.status.name} now expires ${Math.round(parsed.data.ttlMs / 3_600_000)} h from now`,
-        };
-      }
-    }
+    return judgeRequest(this, kind, raw);
   }
 
   /** A request refused, in the status (who asked, when, why): a signal's refusal is seen only there. */
@@ -409,44 +329,5 @@ export class EnvironmentState {
       this.updateTtl(now);
     }
     return verdict;
-  }
-
-  private judgeTransition(request: TransitionRequest): Verdict {
-    const { name } = this.status;
-    if (this.isFinal) return refused(`${name} has been ${this.state}`);
-    if (this.requested) return refused(`${name} is already asked to ${this.requested.on}`);
-    const t = transitionFrom(this.start.flow, this.state, request.on);
-    if (!t) {
-      const offered = this.start.flow.transitions
-        .filter((x) => fromStates(this.start.flow, x).includes(this.state) && !x.auto)
-        .map((x) => x.on);
-      return refused(
-        `${name} is ${this.state}: no ${request.on} from here${offered.length ? `; from here: ${offered.join(', ')}` : ''}`,
-      );
-    }
-    if (this.status.running && request.on !== DECOMMISSION)
-      return refused(`${name} is running ${this.status.running}; ask again once it is done`);
-    return { ok: true, message: `${request.on}${request.force ? ' (forced)' : ''} asked of ${name}` };
-  }
-
-  private judgeDecision(kind: 'approve' | 'reject', approver: string): Verdict {
-    const { pending } = this.status.approvals;
-    if (!pending) return refused(`${this.status.name} is not waiting for approval`);
-    if (this.isApproved || this.isRejected)
-      return refused(`${pending} has already been ${this.isRejected ? 'rejected' : 'approved'}`);
-    const rule = this.start.approval;
-    if (rule.approvers && !rule.approvers.some((a) => sameName(a, approver))) {
-      return refused(
-        `${approver} may not ${kind} on ${this.status.name}; allowed: ${rule.approvers.join(', ')}`,
-      );
-    }
-    if (kind === 'reject') return { ok: true, message: `${pending} rejected by ${approver}` };
-    if (!rule.initiatorMayApprove && this.requested?.by && sameName(this.requested.by, approver)) {
-      return refused(`${approver} asked for ${pending} and may not approve it`);
-    }
-    if (this.status.approvals.approvedBy.some((a) => sameName(a.approver, approver))) {
-      return refused(`${approver} has already approved; approvals must come from distinct people`);
-    }
-    return { ok: true, message: `${pending} approved by ${approver}` };
   }
 }

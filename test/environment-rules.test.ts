@@ -139,6 +139,19 @@ async function until(
   }
   throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
 }
+/** An environment's history once it has stopped growing (the last activity's task has finished). */
+async function settledHistory(name: string) {
+  const handle = env.client.workflow.getHandle(environmentWorkflowId(name));
+  let events = (await handle.fetchHistory()).events ?? [];
+  for (let isSettled = false; !isSettled;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = (await handle.fetchHistory()).events ?? [];
+    isSettled = now.length === events.length;
+    events = now;
+  }
+  return events;
+}
+
 /** An Update refused by its validator, with this reason. */
 async function refused(update: Promise<unknown>, reason: RegExp): Promise<void> {
   await assert.rejects(update, (e: Error & { cause?: Error }) => {
@@ -335,13 +348,7 @@ describe('environment rules, with typed fake activities', () => {
     await inState('idle', 'active');
     const handle = env.client.workflow.getHandle(environmentWorkflowId('idle'));
     // Let the last activity's task finish (its history stops growing), then measure a quiet while.
-    let before = (await handle.fetchHistory()).events ?? [];
-    for (let settled = false; !settled;) {
-      await new Promise((r) => setTimeout(r, 500));
-      const now = (await handle.fetchHistory()).events ?? [];
-      settled = now.length === before.length;
-      before = now;
-    }
+    const before = await settledHistory('idle');
     await new Promise((r) => setTimeout(r, 3_000));
     const after = (await handle.fetchHistory()).events ?? [];
     assert.equal(after.length, before.length, 'no events while idle');
@@ -513,7 +520,7 @@ describe('environment rules, with typed fake activities', () => {
 
     await ask('adm', 'start_maintenance', { reason: 'db upgrade' });
     await inState('adm', 'maintenance');
-    const events = (await handle.fetchHistory()).events?.length;
+    const events = (await settledHistory('adm')).length;
     await refused(
       admit(26),
       /^adm is in maintenance since \d\d:\d\d UTC \(start_maintenance by alice: db upgrade\); releases need it active$/,

@@ -264,6 +264,11 @@ export class EnvironmentState {
   private setState(state: string, now: string): void {
     this.status.state = state;
     this.status.since = now;
+    // Out of the watched state no drift check is due, from this moment (not only once idle).
+    if (state !== WATCHED_STATE) {
+      this.driftDueAt = null;
+      this.status.nextDriftCheck = null;
+    }
   }
 
   // --- requests -----------------------------------------------------------------------------

@@ -204,7 +204,7 @@ describe('a release deployed from its artifact', () => {
     assert.deepEqual(done.history.map((x) => x.stage).includes('deploying'), false);
   });
 
-  it('runs the artifact it resolved, and records its digest in the status', async () => {
+  it('runs the artifact it resolved, and records its digest in the status and the CMDB', async () => {
     const bytes = (await readFile(EXAMPLE_SERVICE, 'utf8')).replace(
       '\n',
       '\n// web 2b3c4d5, a build of our own\n',
@@ -224,5 +224,8 @@ describe('a release deployed from its artifact', () => {
     const pid = await h.infra.pidOf(done.green!.hostname);
     assert.ok(pid);
     assert.match(await readFile(`/proc/${pid}/cmdline`, 'utf8'), /release-store\/web\/2b3c4d5\.artifact/);
+    const [item] = (await h.cmdb.deployments('web', 'dev')).filter((d) => d.releaseId === releaseId);
+    assert.equal(item.status, 'live');
+    assert.equal(item.artifactDigest, sha256(bytes), 'the CMDB knows which bytes run');
   });
 });

@@ -88,6 +88,14 @@ describe('what people read', () => {
     ]);
   });
 
+  it('names the artifact green runs, with its digest, in the Web UI’s details', () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const details = currentDetails(status({ artifact: { uri: 'file:///store/web/v2.artifact', digest } }));
+    // Escaped as every value is (`.` and parentheses are Markdown).
+    assert.ok(details.includes(`- **Artifact:** file:///store/web/v2\\.artifact \\(${digest}\\)`), details);
+    assert.doesNotMatch(currentDetails(status({})), /Artifact/);
+  });
+
   it('escapes Markdown in the Web UI’s details, so a comment cannot become a link', () => {
     const details = currentDetails(
       status({

@@ -25,6 +25,7 @@ export function createCmdbActivities({ deps, guarded }: ActivityContext) {
         status: d.status,
         releaseId: d.releaseId,
         updatedAt: change.at,
+        ...(d.artifactDigest ? { artifactDigest: d.artifactDigest } : {}),
       }));
       try {
         // No notice to the release: nothing waits on this write.

@@ -6,6 +6,8 @@ import { Zone } from '../shared/target';
 
 export const Hostname = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'a DNS host name');
 
+export const ArtifactDigest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits>');
+
 export const DeploymentSchema = z.object({
   service: ServiceName,
   version: Version,
@@ -24,7 +26,7 @@ export const DeployInput = ReleaseCoordinates.extend({
   artifact: z
     .strictObject({
       uri: z.string().regex(/^(file|s3):\/\/\S{1,2000}$/, 'a file:// or s3:// URI'),
-      digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits>'),
+      digest: ArtifactDigest,
     })
     .optional(),
 });
@@ -67,6 +69,7 @@ export const ChangeInput = z.object({
         colour: z.enum(DEPLOYMENT_COLOURS),
         status: z.enum(DEPLOYMENT_STATUSES),
         releaseId: z.string(),
+        artifactDigest: ArtifactDigest.optional(),
       }),
     )
     .default([]),

@@ -46,6 +46,7 @@ export function formatStatus(s: ReleaseStatus): string {
     `previous  ${s.previous ? `${s.previous.version} (${s.previous.hostname})${s.isBlueTerminated ? ', terminated' : ''}` : 'none'}`,
   );
   if (s.green) lines.push(`green     ${describeGreen(s)}`);
+  if (s.artifact) lines.push(`artifact  ${s.artifact.uri} (${s.artifact.digest})`);
   if (s.green?.plan) {
     lines.push(
       `plan      ${s.green.plan.add} to add, ${s.green.plan.change} to change, ${s.green.plan.destroy} to destroy`,
@@ -103,7 +104,7 @@ export function formatCmdb(
   if (view.deployments.length === 0) lines.push('  (none)');
   for (const d of view.deployments) {
     lines.push(
-      `  ${d.target.padEnd(8)} ${d.version.padEnd(12)} ${d.status.padEnd(10)} ${d.colour.padEnd(5)} ${d.hostname}  (${d.releaseId}, ${d.updatedAt})`,
+      `  ${d.target.padEnd(8)} ${d.version.padEnd(12)} ${d.status.padEnd(10)} ${d.colour.padEnd(5)} ${d.hostname}  (${d.releaseId}, ${d.updatedAt})${d.artifactDigest ? `  ${d.artifactDigest}` : ''}`,
     );
   }
   if (view.relationships.length) {

@@ -115,4 +115,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX environment_changes_at ON environment_changes (environment, at DESC);
     `,
   },
+  {
+    version: 5,
+    name: 'the artifact each deployment runs',
+    sql: `
+      -- The sha256 digest of the artifact a deployment was made from; null before artifacts.
+      ALTER TABLE deployments ADD COLUMN artifact_digest text;
+    `,
+  },
 ];

@@ -135,11 +135,12 @@ export class PostgresCmdb implements CmdbProvider {
         `WITH s AS (INSERT INTO services (name) VALUES ($2) ON CONFLICT DO NOTHING),
               e AS (INSERT INTO environments (name) VALUES ($3) ON CONFLICT DO NOTHING),
               d AS (
-                INSERT INTO deployments (hostname, service, environment, version, colour, status, release_id, updated_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                INSERT INTO deployments (hostname, service, environment, version, colour, status, release_id, updated_at, artifact_digest)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                 ON CONFLICT (hostname) DO UPDATE SET
                   version = EXCLUDED.version, colour = EXCLUDED.colour, status = EXCLUDED.status,
-                  release_id = EXCLUDED.release_id, updated_at = EXCLUDED.updated_at
+                  release_id = EXCLUDED.release_id, updated_at = EXCLUDED.updated_at,
+                  artifact_digest = COALESCE(EXCLUDED.artifact_digest, deployments.artifact_digest)
                 WHERE deployments.updated_at <= EXCLUDED.updated_at
                 RETURNING 1)
          -- A deployment going live replaces the one that was live (the snapshot predates this statement).
@@ -149,7 +150,17 @@ export class PostgresCmdb implements CmdbProvider {
           WHERE $6 = 'live' AND old.service = $2 AND old.environment = $3
             AND old.status = 'live' AND old.hostname <> $1
          ON CONFLICT DO NOTHING`,
-        [d.hostname, d.service, d.target, d.version, d.colour, d.status, d.releaseId, d.updatedAt],
+        [
+          d.hostname,
+          d.service,
+          d.target,
+          d.version,
+          d.colour,
+          d.status,
+          d.releaseId,
+          d.updatedAt,
+          d.artifactDigest ?? null,
+        ],
       ),
     );
   }
@@ -157,7 +168,7 @@ export class PostgresCmdb implements CmdbProvider {
   async deployments(service: string, target?: string): Promise<DeploymentItem[]> {
     const { rows } = await this.run('read deployments', () =>
       this.pool.query(
-        `SELECT hostname, service, environment, version, colour, status, release_id, updated_at
+        `SELECT hostname, service, environment, version, colour, status, release_id, updated_at, artifact_digest
            FROM deployments WHERE service = $1 AND ($2::text IS NULL OR environment = $2)
           ORDER BY updated_at DESC`,
         [service, target ?? null],
@@ -237,7 +248,7 @@ export class PostgresCmdb implements CmdbProvider {
     const running = which === 'running' ? `AND status IN ('live', 'candidate')` : '';
     const { rows } = await this.run('read deployments', () =>
       this.pool.query(
-        `SELECT hostname, service, environment, version, colour, status, release_id, updated_at
+        `SELECT hostname, service, environment, version, colour, status, release_id, updated_at, artifact_digest
            FROM deployments WHERE environment = $1 ${running}
           ORDER BY hostname`,
         [target],
@@ -361,6 +372,7 @@ function deploymentOf(r: QueryResultRow): DeploymentItem {
     status: r.status,
     releaseId: r.release_id,
     updatedAt: iso(r.updated_at),
+    ...(r.artifact_digest ? { artifactDigest: r.artifact_digest } : {}),
   };
 }
 

@@ -21,6 +21,8 @@ export interface DeploymentItem {
   status: DeploymentStatus;
   releaseId: string;
   updatedAt: string;
+  /** The sha256 digest of the artifact it was deployed from; absent when unknown. */
+  artifactDigest?: string;
 }
 
 /** An environment as a configuration item. */

@@ -22,6 +22,7 @@ export function currentDetails(s: ReleaseStatus): string {
       `**Green:** ${md(`${s.green.version} at ${s.green.hostname}`)}${s.isGreenTornDown ? ', torn down' : ''}`,
     );
   }
+  if (s.artifact) lines.push(`**Artifact:** ${md(`${s.artifact.uri} (${s.artifact.digest})`)}`);
   const decision = s.policyDecisions.at(-1);
   if (decision)
     lines.push(`**Policy:** ${decision.allowed ? 'allowed' : 'blocked'}: ${md(decision.explanation)}`);

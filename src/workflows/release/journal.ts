@@ -49,7 +49,7 @@ export class Journal {
     note: string | undefined,
     deployments: AuditedDeployment[],
   ): Promise<void> {
-    const { releaseId, service, target, version } = this.release.status;
+    const { releaseId, service, target, version, artifact } = this.release.status;
     const step = `${this.release.status.history.length}:${stage}`;
     try {
       const result = await CancellationScope.nonCancellable(() =>
@@ -70,6 +70,8 @@ export class Journal {
               colour,
               status,
               releaseId,
+              // Green is the deployment made from the release's artifact.
+              ...(colour === 'green' && artifact ? { artifactDigest: artifact.digest } : {}),
             })),
           },
         ]),

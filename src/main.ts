@@ -211,7 +211,7 @@ async function registerSearchAttributes(settings: Settings, address: string, log
   } catch (e) {
     logger.warn(
       { error: (e as Error).message },
-      'could not register search attributes; create GreenlightService, GreenlightTarget, GreenlightVersion and GreenlightStage (Keyword) on the namespace',
+      'could not register search attributes; create GreenlightService, GreenlightTarget, GreenlightVersion, GreenlightStage and GreenlightTrain (Keyword) on the namespace',
     );
   } finally {
     await connection.close();

@@ -27,7 +27,17 @@ import type { PostgresCmdb } from './providers/cmdb/postgres';
 import { isProviderError } from './providers/errors';
 import { EXAMPLE_SERVICE, LocalProcessInfra } from './providers/infra/local-process';
 import { JsonFile } from './providers/json-file';
-import { breakerNoticeSignal, RELEASE_WORKFLOW, SearchAttributes, TASK_QUEUE } from './shared/messages';
+import {
+  breakerNoticeSignal,
+  laneHolderQuery,
+  laneWorkflowId,
+  RELEASE_WORKFLOW,
+  SearchAttributes,
+  statusQuery,
+  TASK_QUEUE,
+} from './shared/messages';
+import type { LaneHolder } from './shared/messages';
+import type { ReleaseStatus } from './shared/release';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
@@ -195,6 +205,8 @@ export async function composeDependencies(
               .signal(breakerNoticeSignal, notice)
         : undefined,
       releaseRun: client ? (releaseId) => releaseRun(client, releaseId) : undefined,
+      releaseStatus: client ? (releaseId) => releaseStatus(client, releaseId) : undefined,
+      laneHolder: client ? (service, target) => laneHolder(client, service, target) : undefined,
       activeReleases: client ? (target) => activeReleases(client, target) : undefined,
       // A release is admitted (and listed) by its environment; a plain question only asks.
       environmentGate: client
@@ -288,6 +300,26 @@ async function activeReleases(client: Client, target: string): Promise<string[]>
 }
 
 /** What Temporal knows of a release's workflow, for the janitor. */
+/** A release's status, by its query; null when Temporal does not know the release. */
+async function releaseStatus(client: Client, releaseId: string): Promise<ReleaseStatus | null> {
+  try {
+    return await client.workflow.getHandle(releaseId).query(statusQuery);
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return null;
+    throw e;
+  }
+}
+
+/** Who holds a lane, or null when no lane runs (or it ended). */
+async function laneHolder(client: Client, service: string, target: string): Promise<LaneHolder | null> {
+  try {
+    return await client.workflow.getHandle(laneWorkflowId(service, target)).query(laneHolderQuery);
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return null;
+    throw e;
+  }
+}
+
 async function releaseRun(client: Client, releaseId: string): Promise<ReleaseRun> {
   try {
     const d = await client.workflow.getHandle(releaseId).describe();

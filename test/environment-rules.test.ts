@@ -98,6 +98,11 @@ const fakes: Activities = {
   recordChange: notUsed,
   breakerStatus: notUsed,
   reclaimAbandonedDeployments: notUsed,
+  trainParts: notUsed,
+  trainMembers: notUsed,
+  runTrainChecks: notUsed,
+  runTrainAction: notUsed,
+  laneHolder: notUsed,
 };
 
 before(async () => {

@@ -149,6 +149,21 @@ const fakes: Activities = {
   async environmentDefinition() {
     throw ApplicationFailure.nonRetryable('not used here');
   },
+  async trainParts() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
+  async trainMembers() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
+  async runTrainChecks() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
+  async runTrainAction() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
+  async laneHolder() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
   async resolveArtifact({ service, version }) {
     return {
       service,

@@ -791,6 +791,7 @@ describe('one release per service and target', () => {
       'startedAt',
       'target',
       'tests',
+      'train',
       'updatedAt',
       'version',
       'waitingFor',

@@ -6,7 +6,8 @@ import type { ArtifactStore } from '../providers/artifacts/types';
 import type { CmdbProvider } from '../providers/cmdb/types';
 import type { DnsProvider } from '../providers/dns/types';
 import type { EnvironmentModule, InfraProvider } from '../providers/infra/types';
-import type { BreakerNotice } from '../shared/release';
+import type { LaneHolder } from '../shared/messages';
+import type { BreakerNotice, ReleaseStatus } from '../shared/release';
 
 export interface ActivityDeps {
   config: Config;
@@ -43,6 +44,10 @@ export interface ActivityDeps {
   learnEnvironment?: (environment: string, template?: string) => Promise<void>;
   /** Where the secret references of environments are resolved (never logged or returned). */
   secretsEnv?: NodeJS.ProcessEnv;
+  /** A release's status (its `status` query), or null when Temporal does not know it. */
+  releaseStatus?: (releaseId: string) => Promise<ReleaseStatus | null>;
+  /** Who holds a lane (a release or a train), or null when it is free. */
+  laneHolder?: (service: string, target: string) => Promise<LaneHolder | null>;
   /** What Temporal knows of a release or a lane (the janitor asks whether it has ended). */
   releaseRun?: (releaseId: string) => Promise<ReleaseRun>;
 }

@@ -9,6 +9,7 @@ import { createInfraActivities } from './infra';
 import { createJanitorActivities } from './janitor';
 import { createSettingsActivities } from './settings';
 import { createSurveyActivities } from './surveys';
+import { createTrainActivities } from './trains';
 
 export type { ActivityDeps, ReleaseRun } from './deps';
 export type { Reclaimed } from './janitor';
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createEnvironmentActivities(context),
     ...createExecutorActivities(context),
     ...createSurveyActivities(context),
+    ...createTrainActivities(context),
   });
 }
 
@@ -42,6 +44,11 @@ const PROVIDERLESS = new Set([
   'activeReleases',
   'environmentDefinition',
   'reclaimAbandonedDeployments',
+  'trainParts',
+  'trainMembers',
+  'runTrainChecks',
+  'runTrainAction',
+  'laneHolder',
 ]);
 
 /**

@@ -41,6 +41,7 @@ import {
 import type { ReleaseRequestInput, ReleaseStatus, RequestKind, Stage } from '../shared/release';
 import { describeIssues } from '../shared/text';
 import { EnvironmentClient } from './environments';
+import { TrainClient } from './trains';
 import { GreenlightError } from './errors';
 import type { blueGreenRelease, releaseLane } from '../workflows';
 
@@ -87,6 +88,13 @@ export class GreenlightClient {
       ) => Promise<{ alias: string; green: string; live: string | null }>;
     } = {},
   ) {}
+
+  /** Release trains: start, approve, inspect, abort and roll back. */
+  get trains(): TrainClient {
+    return new TrainClient(this.client, (service, target) => this.runningRelease(service, target), {
+      taskQueue: this.options.taskQueue,
+    });
+  }
 
   /** The environments: create, inspect, and ask them for transitions. */
   get environments(): EnvironmentClient {

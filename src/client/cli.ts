@@ -15,6 +15,7 @@ import { dnsCommands } from './commands/dns';
 import { envCommands } from './commands/env';
 import { localCommands } from './commands/local';
 import { releaseCommands } from './commands/release';
+import { trainCommands } from './commands/train';
 import { ExitCodes } from './exit-codes';
 
 export { ExitCodes } from './exit-codes';
@@ -75,6 +76,7 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
 
   for (const group of [
     releaseCommands,
+    trainCommands,
     envCommands,
     dnsCommands,
     breakerCommands,

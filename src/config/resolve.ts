@@ -3,7 +3,8 @@ import type { EnvironmentStartInput } from '../shared/environment';
 import { ephemeralFlow, lifecycleFlow } from '../shared/flow';
 import type { FlowInput } from '../shared/flow';
 import type { TargetSettings } from '../shared/target';
-import type { CheckConfig, Config, HttpCheckConfig } from './schema';
+import type { CheckConfig, HttpCheckConfig } from './checks';
+import type { Config } from './schema';
 
 /** The settings the release workflow receives for `target`, or undefined when it is not configured. */
 export function targetSettings(config: Config, target: string): TargetSettings | undefined {

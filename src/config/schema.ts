@@ -1,128 +1,16 @@
-import { checkedText } from '../shared/text';
 import { z } from 'zod';
-import { Duration } from '../shared/durations';
 import { Policy, policyFacts, RELEASE_FACTS } from '../shared/policy';
 import { BreakerConfigKey } from '../shared/breaker-name';
 import { BUILT_IN_FLOWS, Flow, FlowName } from '../shared/flow';
 import { ServiceName, TargetName } from '../shared/release';
 import { ApprovalRule, MaintenanceWindow, Zone } from '../shared/target';
-import { checkPathProblem } from '../providers/checks/http';
+import { CheckConfig, HttpCheckConfig } from './checks';
+import { TrainsConfig } from './trains';
+import { boundedDuration, chosenBy, DAY_MS, namedRecord, TimerDuration, WaitDuration } from './fields';
 import { TsigAlgorithms } from '../providers/dns/wire';
 import type { TsigAlgorithm } from '../providers/dns/wire';
 
 const TSIG_ALGORITHMS = Object.keys(TsigAlgorithms) as [TsigAlgorithm, ...TsigAlgorithm[]];
-
-const DAY_MS = 86_400_000;
-/** The longest wait a release may hold (a gate, a bake, a kept blue): longer is a typo. */
-const MAX_WAIT_MS = 366 * DAY_MS;
-/** Node's timers fire at once beyond 2^31 - 1 ms (24.8 days): waits inside the worker stay below. */
-const MAX_TIMER_MS = 24 * DAY_MS;
-
-/**
- * A duration field: `Duration`'s syntax (`30s`, `5m`, `2h`, or a number of seconds), finite and
- * within `[minMs, maxMs]`, so neither `1e309` nor `1e300` reaches a timer.
- */
-function boundedDuration(maxMs: number, minMs = 0) {
-  const label = (ms: number) => (ms % DAY_MS === 0 ? `${ms / DAY_MS}d` : `${ms / 1000}s`);
-  return z
-    .union([z.number(), z.string().max(40)], {
-      error: 'a duration such as 30s, 5m or 2h, or a number of seconds',
-    })
-    .pipe(Duration)
-    .pipe(
-      z
-        .number()
-        .min(minMs, `at least ${label(minMs)}`)
-        .max(maxMs, minMs > 0 ? `between ${label(minMs)} and ${label(maxMs)}` : `at most ${label(maxMs)}`),
-    );
-}
-const WaitDuration = boundedDuration(MAX_WAIT_MS);
-const TimerDuration = boundedDuration(MAX_TIMER_MS);
-
-/** JavaScript's object machinery: never the name of a target, a service or a dependency. */
-const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
-
-/**
- * A record whose keys a person chooses. zod drops a `__proto__` key without a word (a configuration
- * whose only target is `__proto__` would have none), and `constructor` or `prototype` shadow what
- * every object has: all three are refused, by name.
- */
-function namedRecord<K extends z.core.$ZodRecordKey, V extends z.ZodType>(
-  key: K,
-  value: V,
-  what: string,
-  params?: z.core.$ZodRecordParams,
-) {
-  const record = z.record(key, value, params);
-  return z.preprocess((input: z.input<typeof record>, ctx) => {
-    if (typeof input !== 'object' || input === null) return input;
-    for (const name of Object.keys(input)) {
-      if (RESERVED_NAMES.has(name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [name],
-          input: name,
-          message: `a name reserved by JavaScript; give the ${what} another name`,
-        });
-      }
-    }
-    return input;
-  }, record);
-}
-
-/**
- * One of the schemas `choose` returns, chosen by looking at the input rather than tried in turn: a union whose every
- * member fails says only "invalid input", while the chosen schema's errors name its own field and
- * the value given. `choose` returns a message when no schema fits.
- */
-function chosenBy<S extends z.ZodType>(choose: (input: unknown) => S | string) {
-  return z.custom<z.input<S>>().transform((input, ctx): z.output<S> => {
-    const schema = choose(input);
-    if (typeof schema === 'string') {
-      ctx.addIssue({ code: 'custom', message: schema, input });
-      return z.NEVER;
-    }
-    const result = schema.safeParse(input, { reportInput: true });
-    if (result.success) return result.data;
-    for (const { path, message, input: given } of result.error.issues) {
-      ctx.addIssue({ code: 'custom', path, message, input: given });
-    }
-    return z.NEVER;
-  });
-}
-
-const CheckPath = checkedText(2000, checkPathProblem);
-
-export const HttpCheckConfig = z.strictObject({
-  name: z.string().min(1).max(60),
-  /** Requested on green's endpoint; never a path that could name another host. */
-  path: CheckPath,
-  expectStatus: z.number().int().min(100).max(599).default(200),
-  bodyIncludes: z.string().max(1000).optional(),
-  latencyBudget: TimerDuration.prefault('2s'),
-  repeat: z.number().int().min(1).max(1000).default(1),
-  slow: z.boolean().default(false),
-});
-
-export const CommandCheckConfig = z.strictObject({
-  name: z.string().min(1).max(60),
-  /** Program and arguments, run without a shell; BASE_URL is green's endpoint. */
-  command: z
-    .array(z.string().min(1).max(4000), 'an argument array, e.g. [npm, run, smoke]; never shell text')
-    .min(1)
-    .max(100),
-  timeout: TimerDuration.prefault('5m'),
-  slow: z.boolean().default(false),
-});
-
-const NEITHER_CHECK = 'a check has either `path` (HTTP) or `command` (an argument array)';
-
-/** An HTTP check (`path`) or a command check (`command`). */
-export const CheckConfig = chosenBy((check) => {
-  if (typeof check !== 'object' || check === null) return NEITHER_CHECK;
-  if (Object.hasOwn(check, 'command')) return CommandCheckConfig;
-  return Object.hasOwn(check, 'path') ? HttpCheckConfig : NEITHER_CHECK;
-});
 
 /** A backend setting's value, written into each root module as it is: no template sequences. */
 const BackendValue = z.union(
@@ -482,6 +370,8 @@ export const Config = z
     environments: EnvironmentsConfig.prefault({}),
     /** Where releases' artifacts are. Default: a local directory that stamps the example service. */
     artifacts: ArtifactsConfig.default({ kind: 'local', stamp: true }),
+    /** The cross-service checks and final actions release trains may run, by name. */
+    trains: TrainsConfig.prefault({}),
   })
   .superRefine((config, ctx) => {
     // Every flow and target a target or template names exists.
@@ -548,5 +438,3 @@ export const Config = z
   });
 export type Config = z.output<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
-export type HttpCheckConfig = z.output<typeof HttpCheckConfig>;
-export type CheckConfig = z.output<typeof CheckConfig>;

@@ -73,6 +73,8 @@ export const SearchAttributes = {
   target: defineSearchAttributeKey('GreenlightTarget', SearchAttributeType.KEYWORD),
   version: defineSearchAttributeKey('GreenlightVersion', SearchAttributeType.KEYWORD),
   stage: defineSearchAttributeKey('GreenlightStage', SearchAttributeType.KEYWORD),
+  /** The train a release belongs to; on a train, its own id. */
+  train: defineSearchAttributeKey('GreenlightTrain', SearchAttributeType.KEYWORD),
 } as const;
 
 export const ALL_SEARCH_ATTRIBUTES = Object.values(SearchAttributes);

@@ -27,6 +27,12 @@ export const Version = z
 /** A person's name (approver, initiator, who intervened): see `personName`. */
 export const PersonName = personName();
 
+/** A release train's id: `train-<target>-<suffix>` (see `shared/train`). */
+export const TrainId = z
+  .string()
+  .max(200)
+  .regex(/^train-[a-z0-9-]+-[A-Za-z0-9._-]{1,120}$/, 'a train id is train-<target>-<suffix>');
+
 export const ReleaseRequest = z.strictObject({
   service: ServiceName,
   version: Version,
@@ -38,6 +44,12 @@ export const ReleaseRequest = z.strictObject({
    * timeout: a release train deploys and tests every service first, then cuts them over together.
    */
   holdBeforeCutover: z.boolean().default(false),
+  /**
+   * The train this release belongs to (its parent workflow). The train holds the lane, judges the
+   * policy with the cross-service checks, gathers the approvals, and lets the release cut over
+   * (a `go` naming the train, with its approvals) and retire blue (a `trainCommit`).
+   */
+  train: TrainId.optional(),
 });
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 export type ReleaseRequestInput = z.input<typeof ReleaseRequest>;
@@ -184,6 +196,8 @@ export interface ArtifactRef {
 /** What the `status` query returns; every field survives JSON. */
 export interface ReleaseStatus {
   releaseId: string;
+  /** The train the release belongs to, or null. */
+  train?: string | null;
   service: string;
   target: string;
   version: string;

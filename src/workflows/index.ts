@@ -3,3 +3,4 @@ export { blueGreenRelease } from './release/workflow';
 export { releaseLane } from './lane';
 export { janitor } from './janitor';
 export { environmentLifecycle } from './environment/workflow';
+export { releaseTrain } from './train/workflow';

@@ -45,6 +45,7 @@ export class CommandCheckRunner implements CheckRunner<CommandCheck> {
         BASE_URL: context.endpoint,
         GREENLIGHT_SERVICE: context.service,
         GREENLIGHT_VERSION: context.version,
+        ...context.env,
       },
       timeoutMs: check.timeoutMs,
       signal: context.signal,

@@ -38,6 +38,8 @@ export interface CheckContext {
   service: string;
   version: string;
   signal?: AbortSignal;
+  /** More variables for a command check (a train's greens); names start with GREENLIGHT_. */
+  env?: Record<string, string>;
 }
 
 /** A finished check's result; `startedAt` is a `performance.now()` reading. */

@@ -10,7 +10,8 @@ import {
 } from '../../shared/environment';
 import { DECOMMISSION, fromStates, transitionFrom } from '../../shared/flow';
 import { ApprovalInput, APPROVAL_FIELDS, INTERVENTION_FIELDS } from '../../shared/release';
-import { describeIssues, sameName } from '../../shared/text';
+import { describeIssues } from '../../shared/text';
+import { approverProblem } from '../../shared/approval';
 import type { FlowTransition } from '../../shared/flow';
 
 export type Verdict = { ok: true; message: string } | { ok: false; reason: string };
@@ -139,18 +140,14 @@ function judgeDecision(env: Judged, kind: 'approve' | 'reject', approver: string
   if (!pending) return refused(`${env.status.name} is not waiting for approval`);
   if (env.isApproved || env.isRejected)
     return refused(`${pending} has already been ${env.isRejected ? 'rejected' : 'approved'}`);
-  const rule = env.start.approval;
-  if (rule.approvers && !rule.approvers.some((a) => sameName(a, approver))) {
-    return refused(
-      `${approver} may not ${kind} on ${env.status.name}; allowed: ${rule.approvers.join(', ')}`,
-    );
-  }
+  const problem = approverProblem(kind, approver, {
+    rule: env.start.approval,
+    initiator: env.requested?.by ?? null,
+    approvedBy: env.status.approvals.approvedBy,
+    subject: `on ${env.status.name}`,
+    initiatorRefusal: `asked for ${pending} and may not approve it`,
+  });
+  if (problem) return refused(problem);
   if (kind === 'reject') return { ok: true, message: `${pending} rejected by ${approver}` };
-  if (!rule.initiatorMayApprove && env.requested?.by && sameName(env.requested.by, approver)) {
-    return refused(`${approver} asked for ${pending} and may not approve it`);
-  }
-  if (env.status.approvals.approvedBy.some((a) => sameName(a.approver, approver))) {
-    return refused(`${approver} has already approved; approvals must come from distinct people`);
-  }
   return { ok: true, message: `${pending} approved by ${approver}` };
 }

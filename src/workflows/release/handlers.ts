@@ -15,6 +15,7 @@ import {
   statusQuery,
 } from '../../shared/messages';
 import type { DecisionReceipt } from '../../shared/messages';
+import { trainCommitSignal } from '../../shared/train';
 import { outcome } from '../common/failures';
 import { breakerNoticeHandler } from './breaker-notice';
 import type { Publisher } from './publisher';
@@ -76,6 +77,7 @@ export function registerHandlers(release: ReleaseState, publisher: Publisher, on
   const onBreakerNotice = breakerNoticeHandler(release, publish);
   setDefaultSignalHandler(async (name, ...args) => {
     if (name === goSignal.name) logRefusal(release.go(args[0], 'signal', nowIso()));
+    else if (name === trainCommitSignal.name) logRefusal(release.commit(args[0], nowIso()));
     else if (name === breakerNoticeSignal.name) await onBreakerNotice(args[0]);
     else log.warn('unknown signal ignored', { signal: name.slice(0, 100) });
   });

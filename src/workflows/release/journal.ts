@@ -1,4 +1,6 @@
-import { CancellationScope, log } from '@temporalio/workflow';
+import { CancellationScope, getExternalWorkflowHandle, log } from '@temporalio/workflow';
+import { TERMINAL_STAGES } from '../../shared/release';
+import { trainNudgeSignal } from '../../shared/train';
 import type { Deployment, DeploymentColour, DeploymentStatus, Stage } from '../../shared/release';
 import { audit } from '../common/proxies';
 import { describeFailure } from '../common/failures';
@@ -13,6 +15,15 @@ export interface AuditedDeployment {
 }
 
 const nowIso = (): string => new Date().toISOString();
+
+/** The stages a train waits for its releases to reach. */
+const NUDGING_STAGES = [
+  'awaiting_go',
+  'awaiting_termination',
+  'rolling_back',
+  'cleaning_up',
+  ...TERMINAL_STAGES,
+];
 
 /**
  * Records each stage a release enters: in its state, in what it publishes, and in the CMDB with
@@ -34,6 +45,7 @@ export class Journal {
     this.release.setStage(stage, nowIso(), note);
     if (waitingFor) this.release.setWaitingFor(waitingFor, nowIso());
     this.publisher.publish();
+    await this.nudgeTrain();
     await this.audit(stage, note, deployments);
   }
 
@@ -41,7 +53,25 @@ export class Journal {
   async finish(stage: Stage, reason: string | null, deployments: AuditedDeployment[] = []): Promise<void> {
     this.release.end(stage, nowIso(), reason);
     this.publisher.publish();
+    await this.nudgeTrain();
     await this.audit(stage, reason ?? undefined, deployments);
+  }
+
+  /**
+   * Tells a train's release's train that it reached a stage the train waits for (held before
+   * cutover, baked, rolling back or ended); the train then reads its status. Best effort: the
+   * train also notices a release's end by itself.
+   */
+  private async nudgeTrain(): Promise<void> {
+    const { train, releaseId, stage } = this.release.status;
+    if (!train || !(NUDGING_STAGES as readonly string[]).includes(stage)) return;
+    await CancellationScope.nonCancellable(() =>
+      getExternalWorkflowHandle(train)
+        .signal(trainNudgeSignal, { releaseId })
+        .catch((e: unknown) =>
+          log.warn('could not tell the train', { train, error: describeFailure('signal', e) }),
+        ),
+    );
   }
 
   private async audit(

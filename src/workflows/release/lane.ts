@@ -28,7 +28,10 @@ const LANE_ATTEMPTS = 5;
  */
 export async function holdLane(release: ReleaseState, publisher: Publisher): Promise<() => Promise<void>> {
   const { service, target } = release.status;
-  if (workflowInfo().parent?.workflowId === laneWorkflowId(service, target)) return async () => {};
+  const parent = workflowInfo().parent?.workflowId;
+  // Admitted by its lane, or one of a train's releases: the lane is held for it already.
+  if (parent === laneWorkflowId(service, target) || (release.status.train && parent === release.status.train))
+    return async () => {};
   if (patched(Patches.laneHeldUntilClose)) {
     await CancellationScope.nonCancellable(() => acquireLane(release, publisher));
     return async () => {};

@@ -11,7 +11,10 @@ import type {
 } from '../../shared/release';
 import { endedReason, isTerminalStage, PRE_CUTOVER_STAGES } from '../../shared/release';
 import type { ApprovalInput, ArtifactRef, InterventionInput, RequestKind } from '../../shared/release';
-import { sameName } from '../../shared/text';
+import { approverProblem } from '../../shared/approval';
+import { TrainCommit, TrainGo } from '../../shared/train';
+import { describeIssues } from '../../shared/text';
+import type { ApprovalContext } from '../../shared/approval';
 import type { ApprovalRule } from '../../shared/target';
 import { claimedName, interventionNote, parseRequest, refused } from './requests';
 import type { Verdict, Via } from './requests';
@@ -19,7 +22,9 @@ import type { Verdict, Via } from './requests';
 export type { RequestKind, Verdict, Via };
 
 /** What a release's status shows of its request. */
-type StatusFields = Pick<ReleaseRequest, 'service' | 'version' | 'target' | 'initiator' | 'skipSlowScans'>;
+type StatusFields = Pick<ReleaseRequest, 'service' | 'version' | 'target' | 'initiator' | 'skipSlowScans'> & {
+  train?: string;
+};
 
 /** The newest refused requests kept in the status. */
 export const MAX_REFUSED = 50;
@@ -42,10 +47,13 @@ export class ReleaseState {
   interventionNote: string | null = null;
   /** A release held before cutover has been told to go. */
   isGoGiven = false;
+  /** A train's release has been told by its train that every service baked: it may retire blue. */
+  isCommitted = false;
 
   constructor(releaseId: string, request: StatusFields, now: string) {
     this.status = {
       releaseId,
+      train: request.train ?? null,
       service: request.service,
       target: request.target,
       version: request.version,
@@ -185,6 +193,7 @@ export class ReleaseState {
    * Update is rejected before it is accepted and never enters the history.
    */
   judge(kind: RequestKind, raw: unknown): Verdict {
+    if (kind === 'go' && this.status.train) return this.judgeTrainGo(raw);
     const parsed = parseRequest(kind, raw);
     if (!parsed.ok) return parsed;
     if (kind === 'approve' || kind === 'reject')
@@ -228,8 +237,18 @@ export class ReleaseState {
     return verdict;
   }
 
+  /**
+   * A train's release holds before cutover with the target's approval rule: the train's go brings
+   * the approvals, which the release judges by that rule.
+   */
+  holdForTrain(rule: ApprovalRule): void {
+    this.approvalRule = rule;
+    this.status.approvals.required = rule.required;
+  }
+
   /** Applies a `go` request: a release held before cutover cuts over. */
   go(raw: unknown, via: Exclude<Via, 'cancel'>, now: string): Verdict {
+    if (this.status.train) return this.trainGo(raw, via, now);
     const parsed = parseRequest('go', raw ?? {});
     if (!parsed.ok) return this.refuse('go', claimedName(raw, 'by'), parsed.reason, via, now);
     const input = parsed.data as InterventionInput;
@@ -244,7 +263,73 @@ export class ReleaseState {
     return verdict;
   }
 
+  /** A train's go: it names the train and brings approvals that satisfy the target's rule. */
+  private trainGo(raw: unknown, via: Exclude<Via, 'cancel'>, now: string): Verdict {
+    const verdict = this.judgeTrainGo(raw);
+    if (!verdict.ok) return this.refuse('go', claimedName(raw, 'by'), verdict.reason, via, now);
+    const go = TrainGo.parse(raw);
+    for (const { approver, comment } of go.approvals) {
+      this.status.approvals.approvedBy.push({
+        approver,
+        at: now,
+        via,
+        comment: comment ? `${comment} (approved train ${go.train})` : `approved train ${go.train}`,
+      });
+    }
+    this.isGoGiven = true;
+    this.addNote(`go from train ${go.train}${go.reason ? `: ${go.reason}` : ''}`, now);
+    return verdict;
+  }
+
+  private judgeTrainGo(raw: unknown): Verdict {
+    const train = this.status.train!;
+    const parsed = TrainGo.safeParse(raw);
+    if (!parsed.success || parsed.data.train !== train) {
+      return refused(
+        parsed.success || typeof raw !== 'object' || raw === null || !('train' in raw)
+          ? `release belongs to train ${train}; only its train lets it cut over (train approve ${train})`
+          : `invalid go: ${describeIssues(parsed.error.issues)}`,
+      );
+    }
+    const base = this.judgeGo(parsed.data);
+    if (!base.ok) return base;
+    const rule = this.approvalRule;
+    if (!rule) return refused('release is not waiting for a go');
+    const given: { approver: string }[] = [];
+    for (const { approver } of parsed.data.approvals) {
+      const problem = approverProblem('approve', approver, {
+        ...this.approvalContext(rule),
+        approvedBy: given,
+      });
+      if (problem) return refused(problem);
+      given.push({ approver });
+    }
+    if (given.length < rule.required) {
+      return refused(
+        `the go brings ${given.length} approval(s); ${this.status.target} needs ${rule.required}`,
+      );
+    }
+    return base;
+  }
+
+  /** The train's word that every service baked: the release may retire blue. */
+  commit(raw: unknown, now: string): Verdict {
+    const train = this.status.train;
+    const parsed = TrainCommit.safeParse(raw);
+    if (!train || !parsed.success || parsed.data.train !== train)
+      return refused(train ? `only train ${train} commits this release` : 'release belongs to no train');
+    if (this.stage !== 'awaiting_termination' || this.isRollbackRequested)
+      return refused(`release is not waiting for its train's commit (stage ${this.stage})`);
+    if (this.isCommitted) return refused('release has already been committed');
+    this.isCommitted = true;
+    this.addNote(`train ${train} committed: every service baked`, now);
+    return { ok: true, message: 'committed' };
+  }
+
   private judgeDecision(kind: 'approve' | 'reject', { approver }: ApprovalInput): Verdict {
+    const { train } = this.status;
+    if (train)
+      return refused(`release belongs to train ${train}; ${kind} the train (train ${kind} ${train})`);
     const rule = this.approvalRule;
     if (this.stage !== 'awaiting_approval' || !rule) {
       return refused(`release is not awaiting approval (stage ${this.stage})`);
@@ -253,23 +338,25 @@ export class ReleaseState {
       // The gate has closed in this same workflow task: the first decision stands.
       return refused(`release has already been ${this.isRejected ? 'rejected' : 'approved'}`);
     }
-    if (rule.approvers && !rule.approvers.some((a) => sameName(a, approver))) {
-      return refused(
-        `${approver} may not ${kind} releases to ${this.status.target}; allowed: ${rule.approvers.join(', ')}`,
-      );
-    }
+    const problem = approverProblem(kind, approver, this.approvalContext(rule));
+    if (problem) return refused(problem);
     if (kind === 'reject') return { ok: true, message: `rejected by ${approver}` };
-    if (!rule.initiatorMayApprove && sameName(approver, this.status.initiator)) {
-      return refused(`${approver} started this release and may not approve it on ${this.status.target}`);
-    }
-    if (this.status.approvals.approvedBy.some((a) => sameName(a.approver, approver))) {
-      return refused(`${approver} has already approved; approvals must come from distinct people`);
-    }
     const { required, approvedBy } = this.status.approvals;
     return { ok: true, message: `approved by ${approver} (${approvedBy.length + 1} of ${required})` };
   }
 
-  private judgeGo({ by }: InterventionInput): Verdict {
+  private approvalContext(rule: ApprovalRule): ApprovalContext {
+    const { initiator, target, approvals } = this.status;
+    return {
+      rule,
+      initiator,
+      approvedBy: approvals.approvedBy,
+      subject: `releases to ${target}`,
+      initiatorRefusal: `started this release and may not approve it on ${target}`,
+    };
+  }
+
+  private judgeGo({ by }: { by?: string }): Verdict {
     if (isTerminalStage(this.stage)) return refused(endedReason('go', this.stage));
     if (this.stage !== 'awaiting_go') return refused(`release is not waiting for a go (stage ${this.stage})`);
     if (this.isGoGiven) return refused('release has already been told to go');

@@ -74,6 +74,9 @@ export async function testGreen(run: Run): Promise<void> {
 /** Gets the promotion decision: the target's policy, with the approvals it asks for. */
 export async function decide(run: Run): Promise<void> {
   const { release, settings } = run;
+  // A train's release: its train judges the policy with the cross-service checks and gathers the
+  // approvals; the release judges its own policy at the train's go.
+  if (release.status.train) return;
   await run.journal.enter('evaluating_policy');
   release.setRequiredApprovals(settings.approval.required);
   const first = evaluate(run);
@@ -112,14 +115,20 @@ export async function decide(run: Run): Promise<void> {
  */
 export async function awaitGo(run: Run): Promise<void> {
   const { release, settings } = run;
-  if (!run.holdBeforeCutover) return;
-  const timeoutMs = settings.approval.timeout;
+  const { train } = release.status;
+  if (!run.holdBeforeCutover && !train) return;
+  // A train waits for its approval while its releases hold: they hold longer than that, and its
+  // end cancels them anyway.
+  const timeoutMs = train ? 2 * settings.approval.timeout + TRAIN_MARGIN_MS : settings.approval.timeout;
+  if (train) release.holdForTrain(settings.approval);
   const until = new Date(Date.now() + timeoutMs).toISOString();
   await run.journal.enter(
     'awaiting_go',
-    'green is ready; held before cutover',
+    train
+      ? `green is ready; held until train ${train} lets it cut over`
+      : 'green is ready; held before cutover',
     [],
-    `a go to cut over, until ${until}`,
+    train ? `train ${train} to let it cut over, until ${until}` : `a go to cut over, until ${until}`,
   );
   const isGiven =
     (await condition(() => release.isGoGiven, timeoutMs, {
@@ -192,6 +201,33 @@ export async function bake(run: Run): Promise<void> {
   }
   throwIfRollbackRequested(run);
 }
+
+/**
+ * A train's release, once baked, keeps everything as it is until its train says every service has
+ * baked: until then the train can roll it back, all or nothing (also on a first release).
+ */
+export async function awaitTrainCommit(run: Run): Promise<void> {
+  const { release, settings } = run;
+  const { train } = release.status;
+  if (!train) return;
+  const timeoutMs = 2 * settings.approval.timeout + TRAIN_MARGIN_MS;
+  const until = new Date(Date.now() + timeoutMs).toISOString();
+  await run.journal.enter(
+    'awaiting_termination',
+    `baked; held until every service of train ${train} has baked`,
+    [],
+    `train ${train} to commit (every service baked), until ${until}; rollback possible until then`,
+  );
+  const isDone =
+    (await condition(() => release.isCommitted || release.isRollbackRequested, timeoutMs, {
+      summary: `wait for train ${train} to commit until ${until}`,
+    })) || release.isCommitted;
+  throwIfRollbackRequested(run);
+  if (!isDone) throw new Ending('rolled_back', `train ${train} did not commit within ${timeoutMs / 1000} s`);
+}
+
+/** Beyond twice the approval timeout, how long a train's release waits for its train. */
+const TRAIN_MARGIN_MS = 3_600_000;
 
 /** Keeps blue for a quick rollback, then terminates it: from then on the release is committed. */
 export async function retireBlue(run: Run): Promise<void> {

@@ -19,7 +19,17 @@ import { Publisher } from './publisher';
 import { Ending } from './run';
 import type { Run } from './run';
 import { ReleaseState } from './state';
-import { askEnvironment, awaitGo, bake, cutOver, decide, deployGreen, retireBlue, testGreen } from './steps';
+import {
+  askEnvironment,
+  awaitGo,
+  awaitTrainCommit,
+  bake,
+  cutOver,
+  decide,
+  deployGreen,
+  retireBlue,
+  testGreen,
+} from './steps';
 
 const nowIso = (): string => new Date().toISOString();
 
@@ -33,6 +43,12 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
     );
   }
   const release = new ReleaseState(workflowInfo().workflowId, parsed.data, nowIso());
+  if (parsed.data.train && workflowInfo().parent?.workflowId !== parsed.data.train) {
+    throw outcome(
+      FailureTypes.invalidInput,
+      `invalid release request: train ${parsed.data.train} starts its own releases; this one was not started by it`,
+    );
+  }
   const publisher = new Publisher(release);
   const preparation = new AbortableSteps(release);
   registerHandlers(release, publisher, () => preparation.abort());
@@ -115,6 +131,7 @@ async function runSteps(run: Run, preparation: AbortableSteps): Promise<void> {
     });
     await cutOver(run);
     await bake(run);
+    await awaitTrainCommit(run);
     await retireBlue(run);
   } catch (e) {
     if (!(e instanceof Ending)) throw e;

@@ -1,0 +1,571 @@
+import {
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  log,
+  ParentClosePolicy,
+  setCurrentDetails,
+  setDefaultSignalHandler,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+  WorkflowIdReusePolicy,
+} from '@temporalio/workflow';
+import type { ChildWorkflowHandle } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  abortSignal,
+  approveSignal,
+  FailureTypes,
+  laneWorkflowId,
+  rejectSignal,
+  releaseSearchAttributes,
+  releaseSummary,
+  rollbackSignal,
+  SearchAttributes,
+} from '../../shared/messages';
+import { evaluatePolicy } from '../../shared/policy';
+import type { PolicyDecision } from '../../shared/policy';
+import { isMaintenanceWindowOpen } from '../../shared/target';
+import type { TargetSettings } from '../../shared/target';
+import { describeIssues } from '../../shared/text';
+import {
+  cutoverOrder,
+  isTrainEnded,
+  trainAbortUpdate,
+  trainApproveUpdate,
+  trainCommitSignal,
+  trainGoSignal,
+  trainNudgeSignal,
+  trainRejectUpdate,
+  TrainRequest,
+  trainRollbackUpdate,
+  trainStatusQuery,
+} from '../../shared/train';
+import type {
+  TrainMember,
+  TrainReceipt,
+  TrainRequestInput,
+  TrainStage,
+  TrainStatus,
+} from '../../shared/train';
+import { describeFailure, outcome } from '../common/failures';
+import { long, quick } from '../common/proxies';
+import { releaseLane } from '../lane';
+import type { blueGreenRelease } from '../release/workflow';
+import type { Verdict } from '../release/requests';
+import { trainDetails } from './details';
+import { isMemberCutOver, isMemberFailing, TrainState } from './state';
+import type { TrainRequestKind } from './state';
+
+const nowIso = (): string => new Date().toISOString();
+
+/** How long a train waits for news of its releases before it looks at them anyway. */
+const LOOK_AGAIN = '5m';
+
+/** How a train ends early: its final stage and the reason people read. */
+class TrainEnding extends Error {
+  constructor(
+    readonly stage: Extract<TrainStage, 'failed' | 'rolled_back' | 'aborted' | 'rejected' | 'expired'>,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/**
+ * A release train: several services released to one target together. Each service is a child
+ * release that deploys its green and runs its own checks; then the train checks all greens
+ * together, judges the target's policy, waits for one approval, cuts the services over in
+ * dependency order (each bakes before its dependents go), and lets them retire blue only once every
+ * one has baked. A failure anywhere unwinds all of them: the services cut over roll back in reverse
+ * order, the others tear green down. The workflow id is the train id.
+ */
+export async function releaseTrain(input: TrainRequestInput): Promise<TrainStatus> {
+  const { workflowId: trainId } = workflowInfo();
+  const parsed = TrainRequest.safeParse(input);
+  if (!parsed.success) {
+    throw outcome(FailureTypes.invalidInput, `invalid train: ${describeIssues(parsed.error.issues)}`);
+  }
+  const request = parsed.data;
+  const prefix = `train-${request.target}-`;
+  if (!trainId.startsWith(prefix)) {
+    throw outcome(
+      FailureTypes.invalidInput,
+      `invalid train: a train to ${request.target} has an id starting ${prefix}`,
+    );
+  }
+  const order = cutoverOrder(
+    request.services.map((s) => s.service),
+    request.after,
+  );
+  if ('cycle' in order) throw outcome(FailureTypes.invalidInput, `invalid train: the order has a cycle`);
+  const suffix = trainId.slice(prefix.length);
+  const train = new TrainState(
+    trainId,
+    request,
+    order.steps,
+    (service) => `${service}-${request.target}-${suffix}`,
+    nowIso(),
+  );
+  const run = new TrainRun(train, request);
+  run.register();
+  upsertSearchAttributes([
+    { key: SearchAttributes.target, value: request.target },
+    { key: SearchAttributes.train, value: trainId },
+    { key: SearchAttributes.stage, value: train.stage },
+  ]);
+  run.publish();
+
+  try {
+    await CancellationScope.nonCancellable(() => run.steps());
+  } catch (e) {
+    if (!isTrainEnded(train.stage)) {
+      train.end('failed', nowIso(), describeFailure(`stage ${train.stage}`, e));
+      run.publish();
+    }
+  }
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  if (train.stage !== 'completed') {
+    throw outcome(
+      FailureTypes.releaseFailed,
+      `train ${train.stage.replaceAll('_', ' ')}: ${train.status.reason ?? 'unknown reason'}`,
+      train.status,
+    );
+  }
+  return train.status;
+}
+
+/** One run of a train: its releases, what it has heard of them, and its steps. */
+class TrainRun {
+  private readonly children = new Map<string, ChildWorkflowHandle<typeof blueGreenRelease>>();
+  private readonly ended = new Set<string>();
+  /** A release told the train it moved on (or ended): look at the releases again. */
+  private isNudged = false;
+  private publishedStage: TrainStage | null = null;
+  private settings: TargetSettings | null = null;
+
+  constructor(
+    private readonly train: TrainState,
+    private readonly request: TrainRequest,
+  ) {}
+
+  register(): void {
+    const { train } = this;
+    setHandler(trainStatusQuery, () => train.status);
+    const apply = (verdict: Verdict): TrainReceipt => {
+      this.publish();
+      if (!verdict.ok) throw outcome(FailureTypes.requestRefused, verdict.reason);
+      return { accepted: true, stage: train.stage, message: verdict.message };
+    };
+    const validator = (kind: TrainRequestKind) => (input: unknown) => {
+      const verdict = train.judge(kind, input);
+      if (!verdict.ok) throw outcome(FailureTypes.requestRefused, verdict.reason);
+    };
+    const logRefusal = (verdict: Verdict): void => {
+      this.publish();
+      if (!verdict.ok) log.warn('request refused', { reason: verdict.reason });
+    };
+    setHandler(trainApproveUpdate, (a) => apply(train.decide('approve', a, 'update', nowIso())), {
+      validator: validator('approve'),
+    });
+    setHandler(trainRejectUpdate, (a) => apply(train.decide('reject', a, 'update', nowIso())), {
+      validator: validator('reject'),
+    });
+    setHandler(trainAbortUpdate, (i) => apply(train.intervene('abort', i, 'update', nowIso())), {
+      validator: validator('abort'),
+    });
+    setHandler(trainRollbackUpdate, (i) => apply(train.intervene('rollback', i, 'update', nowIso())), {
+      validator: validator('rollback'),
+    });
+    setHandler(approveSignal, (a) => logRefusal(train.decide('approve', a, 'signal', nowIso())));
+    setHandler(rejectSignal, (a) => logRefusal(train.decide('reject', a, 'signal', nowIso())));
+    setHandler(abortSignal, (i) => logRefusal(train.intervene('abort', i, 'signal', nowIso())));
+    setHandler(rollbackSignal, (i) => logRefusal(train.intervene('rollback', i, 'signal', nowIso())));
+    // The releases' nudges, by the default handler so the Web UI offers only what people send.
+    setDefaultSignalHandler((name) => {
+      if (name === trainNudgeSignal.name) this.isNudged = true;
+      else log.warn('unknown signal ignored', { signal: name.slice(0, 100) });
+    });
+    // Cancelling the train is an abort before cutover and a rollback after: it always unwinds.
+    CancellationScope.current().cancelRequested.catch(() => {
+      const kind = train.hasCutoverBegun ? 'rollback' : 'abort';
+      train.intervene(
+        kind,
+        { by: 'temporal', reason: 'workflow cancellation requested' },
+        'cancel',
+        nowIso(),
+      );
+      this.publish();
+    });
+  }
+
+  /** The search attribute of the stage (only when it changed) and the Web UI's details. */
+  publish(): void {
+    if (this.train.stage !== this.publishedStage) {
+      upsertSearchAttributes([{ key: SearchAttributes.stage, value: this.train.stage }]);
+      this.publishedStage = this.train.stage;
+    }
+    setCurrentDetails(trainDetails(this.train.status));
+  }
+
+  private enter(stage: TrainStage, note?: string, waitingFor?: string): void {
+    this.train.setStage(stage, nowIso(), note, waitingFor ?? null);
+    this.publish();
+  }
+
+  async steps(): Promise<void> {
+    try {
+      const parts = await quick.trainParts.executeWithOptions(
+        { summary: 'find the checks and final action' },
+        [{ checks: this.request.checks, finalAction: this.request.finalAction }],
+      );
+      this.settings = await quick.loadTargetSettings.executeWithOptions(
+        { summary: `load settings of ${this.request.target}` },
+        [{ target: this.request.target }],
+      );
+      await this.holdLanes();
+      await this.startReleases();
+      this.enter('preparing', 'every release deploys its green and runs its own checks');
+      await this.waitForMembers((m) => m.stage === 'awaiting_go', 'every green to be deployed and tested');
+      await this.checkTogether(parts.checks);
+      await this.decide();
+      await this.cutOver();
+      await this.finalAction(parts.finalAction);
+      await this.commit();
+    } catch (e) {
+      if (!(e instanceof TrainEnding)) throw e;
+      await this.unwind(e);
+    }
+  }
+
+  /** Takes every service's lane for the whole train; one already held refuses the train, naming its holder. */
+  private async holdLanes(): Promise<void> {
+    const { target } = this.request;
+    const { trainId } = this.train.status;
+    for (const { service } of this.request.services) {
+      try {
+        await startChild(releaseLane, {
+          workflowId: laneWorkflowId(service, target),
+          args: [{ releaseId: trainId }],
+          parentClosePolicy: ParentClosePolicy.TERMINATE,
+          staticSummary: `lock: ${service} → ${target} held by ${trainId}`,
+        });
+      } catch (e) {
+        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+        const { holder } = await quick.laneHolder.executeWithOptions(
+          { summary: `who holds ${service} → ${target}` },
+          [{ service, target }],
+        );
+        throw new TrainEnding(
+          'failed',
+          `${service} to ${target} is being released by ${holder ?? 'another release or train'} (lane ${laneWorkflowId(service, target)}); a train runs only when none of its services is`,
+        );
+      }
+    }
+  }
+
+  private async startReleases(): Promise<void> {
+    for (const m of this.train.status.services) {
+      try {
+        await this.startRelease(m);
+      } catch (e) {
+        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+        throw new TrainEnding('failed', `release ${m.releaseId} exists already; a train id is used once`);
+      }
+    }
+  }
+
+  private async startRelease(m: TrainMember): Promise<void> {
+    const { trainId, target, initiator } = this.train.status;
+    {
+      const releaseRequest = {
+        service: m.service,
+        version: m.version,
+        target,
+        initiator,
+        skipSlowScans: this.request.skipSlowScans,
+        holdBeforeCutover: false,
+        train: trainId,
+      };
+      const child = await startChild<typeof blueGreenRelease>('blueGreenRelease', {
+        workflowId: m.releaseId,
+        args: [releaseRequest],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        // A train that ends any way at all (terminated, say) cancels its releases: each cleans up.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        typedSearchAttributes: [
+          ...releaseSearchAttributes(releaseRequest),
+          { key: SearchAttributes.train, value: trainId },
+        ],
+        ...releaseSummary(releaseRequest),
+      });
+      this.children.set(m.releaseId, child);
+      child.result().then(
+        () => this.onEnded(m.releaseId),
+        () => this.onEnded(m.releaseId),
+      );
+    }
+  }
+
+  private onEnded(releaseId: string): void {
+    this.ended.add(releaseId);
+    this.isNudged = true;
+  }
+
+  /** Reads every release's status (an activity: the train believes no signal about them). */
+  private async look(): Promise<TrainMember[]> {
+    this.isNudged = false;
+    const { members } = await quick.trainMembers.executeWithOptions({ summary: 'look at the releases' }, [
+      { releaseIds: this.train.status.services.map((m) => m.releaseId) },
+    ]);
+    for (const [releaseId, seen] of Object.entries(members))
+      this.train.updateMember(releaseId, seen, nowIso());
+    this.publish();
+    return this.train.status.services;
+  }
+
+  /**
+   * Waits until every release named by `which` (all by default) satisfies `isThere`; a release that
+   * fails, or a request to stop, ends the wait by unwinding the train.
+   */
+  private async waitForMembers(
+    isThere: (m: TrainMember) => boolean,
+    what: string,
+    which: readonly string[] = this.train.status.services.map((m) => m.service),
+  ): Promise<void> {
+    this.train.status.waitingFor = what;
+    for (;;) {
+      const members = (await this.look()).filter((m) => which.includes(m.service));
+      this.throwIfIntervened();
+      const failing = this.train.status.services.find(isMemberFailing);
+      if (failing) {
+        throw new TrainEnding(
+          'failed',
+          `${failing.service} ${failing.stage.replaceAll('_', ' ')}${failing.reason ? `: ${failing.reason}` : ''}`,
+        );
+      }
+      if (members.every(isThere)) return;
+      await condition(() => this.isNudged || this.train.isIntervened, LOOK_AGAIN, {
+        summary: `wait for ${what}`,
+      });
+    }
+  }
+
+  private throwIfIntervened(): void {
+    const { train } = this;
+    if (train.isRollbackRequested)
+      throw new TrainEnding('rolled_back', train.interventionNote ?? 'rollback requested');
+    if (train.isAbortRequested) throw new TrainEnding('aborted', train.interventionNote ?? 'aborted');
+  }
+
+  /** The cross-service checks, against every green together. */
+  private async checkTogether(checks: string[]): Promise<void> {
+    if (checks.length === 0) return;
+    const greens = this.train.status.services.map((m) => ({
+      service: m.service,
+      version: m.version,
+      endpoint: m.green!.endpoint,
+    }));
+    this.enter('checking', `cross-service checks: ${checks.join(', ')}`);
+    const report = await long.runTrainChecks.executeWithOptions(
+      { summary: `cross-service checks against ${greens.length} greens` },
+      [
+        {
+          trainId: this.train.status.trainId,
+          target: this.request.target,
+          checks,
+          skipSlowScans: this.request.skipSlowScans,
+          greens,
+        },
+      ],
+    );
+    this.train.status.crossChecks = report;
+    this.throwIfIntervened();
+  }
+
+  /** The target's policy on the whole train, with the approvals it asks for: one gate for every service. */
+  private async decide(): Promise<void> {
+    const { train } = this;
+    const settings = this.settings!;
+    this.enter('evaluating_policy');
+    train.status.approvals.required = settings.approval.required;
+    const first = this.evaluate();
+    if (first.allowed) return;
+    const withApproval = evaluatePolicy(settings.policy, { ...this.facts(), approval_obtained: true });
+    if (!withApproval.allowed)
+      throw new TrainEnding('failed', `policy blocked promotion: ${first.explanation}`);
+    const timeoutMs = settings.approval.timeout;
+    const until = new Date(Date.now() + timeoutMs).toISOString();
+    train.openApprovalGate(settings.approval);
+    this.enter(
+      'awaiting_approval',
+      `policy needs approval: ${first.explanation}`,
+      `${settings.approval.required} approval(s) of the train until ${until}`,
+    );
+    const isDecided =
+      (await condition(() => train.isApproved || train.isRejected || train.isIntervened, timeoutMs, {
+        summary: `approval of the train until ${until}`,
+      })) ||
+      train.isApproved ||
+      train.isRejected;
+    this.throwIfIntervened();
+    if (!isDecided) throw new TrainEnding('expired', `no decision within ${timeoutMs / 1000} s`);
+    if (train.isRejected) {
+      const r = train.status.approvals.rejectedBy!;
+      throw new TrainEnding('rejected', `rejected by ${r.approver}${r.comment ? `: ${r.comment}` : ''}`);
+    }
+    const second = this.evaluate();
+    if (!second.allowed)
+      throw new TrainEnding('failed', `policy blocked promotion after approval: ${second.explanation}`);
+  }
+
+  private evaluate(): PolicyDecision {
+    const settings = this.settings!;
+    const facts = this.facts();
+    const decision = evaluatePolicy(settings.policy, facts);
+    this.train.recordDecision(settings.policy, decision, facts, nowIso());
+    this.publish();
+    return decision;
+  }
+
+  /** The facts of the whole train: every release's tests and the cross-service checks passed. */
+  private facts(): Record<string, boolean> {
+    const { train } = this;
+    return {
+      tests_passed:
+        train.status.services.every((m) => m.testsPassed === true) &&
+        (train.status.crossChecks?.passed ?? true),
+      slow_scans_skipped: this.request.skipSlowScans,
+      approval_obtained: train.isApproved,
+      maintenance_window_open: isMaintenanceWindowOpen(this.settings!.maintenanceWindows, new Date()),
+      first_release: train.status.services.every((m) => m.replaces === null),
+    };
+  }
+
+  /** Cuts over step by step: each step's services go together once every earlier one has baked. */
+  private async cutOver(): Promise<void> {
+    const { train } = this;
+    const approvals = train.status.approvals.approvedBy.map(({ approver, comment }) => ({
+      approver,
+      ...(comment ? { comment } : {}),
+    }));
+    for (const [i, step] of train.status.order.entries()) {
+      this.throwIfIntervened();
+      train.hasCutoverBegun = true;
+      this.enter('cutting_over', `step ${i + 1} of ${train.status.order.length}: ${step.join(', ')}`);
+      for (const service of step) {
+        const m = train.status.services.find((x) => x.service === service)!;
+        await this.children.get(m.releaseId)!.signal(trainGoSignal, {
+          by: `train ${train.status.trainId}`,
+          train: train.status.trainId,
+          approvals,
+        });
+      }
+      await this.waitForMembers(
+        (m) => m.stage === 'awaiting_termination',
+        `${step.join(', ')} to cut over and bake`,
+        step,
+      );
+    }
+  }
+
+  /** The final action, once every service has baked: reported, never a reason to roll back. */
+  private async finalAction(name: string | null): Promise<void> {
+    if (!name) return;
+    const { train } = this;
+    this.enter('running_final_action', name);
+    const services = train.status.services.map((m) => ({
+      service: m.service,
+      version: m.version,
+      endpoint: m.green!.endpoint,
+      digest: m.artifact?.digest ?? null,
+    }));
+    try {
+      const result = await long.runTrainAction.executeWithOptions({ summary: `final action ${name}` }, [
+        { trainId: train.status.trainId, target: this.request.target, name, services },
+      ]);
+      train.status.finalAction = { name, ...result };
+    } catch (e) {
+      train.status.finalAction = { name, passed: false, detail: describeFailure('final action', e) };
+    }
+    if (!train.status.finalAction.passed)
+      log.warn('final action failed', { detail: train.status.finalAction.detail });
+    this.publish();
+  }
+
+  /** Every service baked: each release may retire its blue; the train ends when they all have. */
+  private async commit(): Promise<void> {
+    const { train } = this;
+    this.enter(
+      'completing',
+      'every service baked; the releases retire blue',
+      'every release to retire its blue',
+    );
+    for (const child of this.children.values())
+      await child.signal(trainCommitSignal, { train: train.status.trainId });
+    await condition(() => this.ended.size === this.children.size);
+    const members = await this.look();
+    const notCompleted = members.filter((m) => m.stage !== 'completed');
+    if (notCompleted.length) {
+      train.end(
+        'failed',
+        nowIso(),
+        `${notCompleted.map((m) => `${m.service} ${m.stage.replaceAll('_', ' ')}${m.reason ? `: ${m.reason}` : ''}`).join('; ')}`,
+      );
+    } else {
+      const action = train.status.finalAction;
+      train.end('completed', nowIso(), null);
+      if (action && !action.passed)
+        train.status.history.at(-1)!.note = `final action ${action.name} failed: ${action.detail}`;
+    }
+    this.publish();
+  }
+
+  /**
+   * All or nothing: the releases not cut over tear green down (aborted, together), then those cut
+   * over roll back one by one in reverse order of cutover, each waited for, so that no alias ever
+   * points at a green that is gone.
+   */
+  private async unwind(ending: TrainEnding): Promise<void> {
+    const { train } = this;
+    const members = train.status.services;
+    if (this.children.size === 0) {
+      train.end(ending.stage, nowIso(), ending.reason);
+      return this.publish();
+    }
+    await this.look();
+    const isBack = ending.stage === 'rolled_back' || members.some(isMemberCutOver);
+    this.enter(isBack ? 'rolling_back' : 'aborting', ending.reason, 'every release to end');
+    // A rollback, not an abort, even to a release not seen cut over: before cutover a release takes
+    // it as an abort, and one that has just cut over still rolls back.
+    const by = { by: `train ${train.status.trainId}`, reason: ending.reason.slice(0, 900) };
+    for (const m of members) {
+      if (!this.children.has(m.releaseId) || this.ended.has(m.releaseId) || isMemberCutOver(m)) continue;
+      await this.children
+        .get(m.releaseId)!
+        .signal(rollbackSignal, by)
+        .catch(() => undefined);
+    }
+    const cutOrder = train.status.order.flat().reverse();
+    for (const service of cutOrder) {
+      const m = members.find((x) => x.service === service)!;
+      if (!isMemberCutOver(m) || this.ended.has(m.releaseId)) continue;
+      await this.children
+        .get(m.releaseId)!
+        .signal(rollbackSignal, by)
+        .catch(() => undefined);
+      await condition(() => this.ended.has(m.releaseId));
+    }
+    await condition(() => [...this.children.keys()].every((id) => this.ended.has(id)));
+    if (this.children.size) await this.look();
+    const stage =
+      ending.stage === 'failed' && members.some((m) => m.stage === 'rolled_back')
+        ? 'rolled_back'
+        : ending.stage;
+    const outcomes = members.map((m) => `${m.service} ${m.stage.replaceAll('_', ' ')}`).join(', ');
+    train.end(stage, nowIso(), `${ending.reason} (${outcomes})`);
+    this.publish();
+  }
+}

@@ -1,0 +1,361 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { GreenlightError } from '../src/client/api';
+import type { TrainClient } from '../src/client/trains';
+import { goUpdate, SearchAttributes } from '../src/shared/messages';
+import type { ReleaseStatus } from '../src/shared/release';
+import { isTrainEnded } from '../src/shared/train';
+import type { TrainStatus } from '../src/shared/train';
+import type { ConfigInput } from '../src/config/schema';
+import type { Harness } from '../harness/release';
+import { releaseRequest, startHarness, TEST_CONFIG } from '../harness/release';
+import { cliEnvironment, runCli } from './helpers/cli';
+import { replayAndRecord } from './helpers/histories';
+import { getJson } from './helpers/inspect';
+import { waitForStage } from './helpers/wait';
+
+let h: Harness;
+let trains: TrainClient;
+let dir: string;
+let config: ConfigInput;
+/** Histories to replay (and record as fixtures): fixture name → workflow id. */
+const recorded = new Map<string, string>();
+
+/** A cross-service check that asks each green for its version, and writes what it was given. */
+const CROSS_CHECK = `
+const fs = require('node:fs');
+const services = process.env.GREENLIGHT_SERVICES.split(',');
+Promise.all(services.map(async (s) => {
+  const url = process.env['GREENLIGHT_GREEN_' + s.toUpperCase().replaceAll('-', '_') + '_URL'];
+  const body = await (await fetch(url + '/version')).json();
+  return [s, url, body.version];
+})).then((seen) => {
+  fs.writeFileSync(process.argv[1], JSON.stringify({ train: process.env.GREENLIGHT_TRAIN, seen }));
+});
+`;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'greenlight-train-'));
+  config = {
+    ...TEST_CONFIG,
+    targets: {
+      ...TEST_CONFIG.targets,
+      // One approval for the whole train; a bake long enough to act during it.
+      line: {
+        recordTtl: 1,
+        approval: { required: 1, timeout: '1h' },
+        policy: { all: ['tests_passed', 'approval_obtained'] },
+        bake: '2s',
+        healthCheckInterval: '200ms',
+        terminationWait: '300ms',
+      },
+    },
+    trains: {
+      checks: [
+        { name: 'together', command: [process.execPath, '-e', CROSS_CHECK, join(dir, 'cross-check.json')] },
+        { name: 'never-passes', command: [process.execPath, '-e', 'process.exit(3)'] },
+      ],
+      actions: {
+        tag: {
+          command: [
+            process.execPath,
+            '-e',
+            "require('node:fs').writeFileSync(process.argv[1], JSON.stringify({ api: process.env.GREENLIGHT_VERSION_API, ui: process.env.GREENLIGHT_VERSION_UI, worker: process.env.GREENLIGHT_VERSION_WORKER }))",
+            join(dir, 'tagged.json'),
+          ],
+        },
+      },
+    },
+  };
+  h = await startHarness(config);
+  trains = h.api.trains;
+});
+
+after(async () => {
+  await h?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const alias = (service: string, target = 'line') => `${service}.${target}.test.internal`;
+const aliasTarget = async (service: string, target = 'line') =>
+  (await h.dns.get(alias(service, target)))?.value ?? null;
+
+async function waitForTrain(
+  trainId: string,
+  isThere: (s: TrainStatus) => boolean,
+  what: string,
+): Promise<TrainStatus> {
+  const deadline = Date.now() + 60_000;
+  let last: TrainStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await trains.status(trainId);
+    if (isThere(last)) return last;
+    if (isTrainEnded(last.stage))
+      throw new Error(`the train ended (${last.stage}: ${last.reason}) before ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last?.history)}`);
+}
+
+const ended = (trainId: string) => waitForTrain(trainId, (s) => isTrainEnded(s.stage), 'the train to end');
+
+const when = (s: ReleaseStatus, stage: string) => {
+  const at = s.history.find((x) => x.stage === stage)?.at;
+  assert.ok(at, `${s.releaseId} reached ${stage}`);
+  return Date.parse(at);
+};
+
+const SERVICES = (version: string) => [
+  { service: 'api', version },
+  { service: 'ui', version },
+  { service: 'worker', version },
+];
+
+describe('a release train on a real Temporal dev server', () => {
+  it('deploys every green, checks them together, takes one approval, cuts over in order and completes', async () => {
+    const { trainId } = await trains.start({
+      target: 'line',
+      initiator: 'ci',
+      services: SERVICES('v1'),
+      after: [
+        ['ui', 'api'],
+        ['worker', 'ui'],
+      ],
+      checks: ['together'],
+      finalAction: 'tag',
+    });
+    const waiting = await waitForTrain(trainId, (s) => s.stage === 'awaiting_approval', 'the approval gate');
+    assert.deepEqual(waiting.order, [['api'], ['ui'], ['worker']]);
+    assert.deepEqual(
+      waiting.services.map((m) => m.stage),
+      ['awaiting_go', 'awaiting_go', 'awaiting_go'],
+      'every release holds before cutover',
+    );
+    // The cross-service check ran once, against every green together.
+    assert.equal(waiting.crossChecks?.passed, true);
+    const seen = JSON.parse(await readFile(join(dir, 'cross-check.json'), 'utf8'));
+    assert.equal(seen.train, trainId);
+    assert.deepEqual(
+      seen.seen.map(([s, url, v]: [string, string, string]) => [
+        s,
+        v,
+        url === waiting.services.find((m) => m.service === s)!.green!.endpoint,
+      ]),
+      [
+        ['api', 'v1', true],
+        ['ui', 'v1', true],
+        ['worker', 'v1', true],
+      ],
+    );
+    // Nothing moved yet.
+    for (const s of ['api', 'ui', 'worker']) assert.equal(await aliasTarget(s), null);
+    // A release of the train cannot be approved or let go on its own.
+    await assert.rejects(
+      h.api.approve(waiting.services[0].releaseId, { approver: 'mallory' }),
+      /belongs to train .*; approve the train/,
+    );
+    await assert.rejects(
+      h.client.workflow
+        .getHandle(waiting.services[2].releaseId)
+        .executeUpdate(goUpdate, { args: [{ by: 'mallory' }] }),
+      (e: Error) => /only its train lets it cut over/.test((e.cause as Error | undefined)?.message ?? ''),
+    );
+
+    recorded.set('completed', trainId).set('completed-api', waiting.services[0].releaseId);
+    const receipt = await trains.approve(trainId, { approver: 'alice', comment: 'ship it' });
+    assert.match(receipt.message, /approved by alice \(1 of 1\)/);
+    const done = await ended(trainId);
+    assert.equal(done.stage, 'completed', JSON.stringify(done.history));
+    assert.equal(done.finalAction?.passed, true, done.finalAction?.detail);
+    assert.deepEqual(JSON.parse(await readFile(join(dir, 'tagged.json'), 'utf8')), {
+      api: 'v1',
+      ui: 'v1',
+      worker: 'v1',
+    });
+
+    const statuses = await Promise.all(done.services.map((m) => h.api.status(m.releaseId)));
+    for (const s of statuses) {
+      assert.equal(s.stage, 'completed', `${s.releaseId}: ${s.reason}`);
+      assert.equal(await aliasTarget(s.service), s.green!.hostname);
+      assert.deepEqual(
+        s.approvals.approvedBy.map((a) => a.approver),
+        ['alice'],
+        'the train’s approval, recorded',
+      );
+      const described = await h.client.workflow.getHandle(s.releaseId).describe();
+      assert.equal(described.typedSearchAttributes.get(SearchAttributes.train), trainId);
+    }
+    const [api, ui, worker] = statuses;
+    // Each service baked before its dependent cut over, and none retired blue before all had baked.
+    assert.ok(when(ui, 'cutting_over') >= when(api, 'awaiting_termination'), 'ui after api baked');
+    assert.ok(when(worker, 'cutting_over') >= when(ui, 'awaiting_termination'), 'worker after ui baked');
+    for (const s of statuses) assert.ok(when(s, 'completed') >= when(worker, 'awaiting_termination'));
+  });
+
+  it('rolls back every service cut over, in reverse order, when one fails while baking; the rest tear green down', async () => {
+    const { trainId } = await trains.start({
+      target: 'line',
+      initiator: 'ci',
+      services: SERVICES('v2'),
+      after: [
+        ['ui', 'api'],
+        ['worker', 'ui'],
+      ],
+      checks: ['together'],
+    });
+    const waiting = await waitForTrain(trainId, (s) => s.stage === 'awaiting_approval', 'the approval gate');
+    await trains.approve(trainId, { approver: 'alice' });
+    const uiBaking = await waitForStage(h.api, waiting.services[1].releaseId, 'baking');
+    assert.equal(await aliasTarget('api'), waiting.services[0].green!.hostname, 'api is live on v2');
+    // Kill ui's green for real: its next health check fails.
+    process.kill((await h.infra.pidOf(uiBaking.green!.hostname))!, 'SIGKILL');
+    const done = await ended(trainId);
+    assert.equal(done.stage, 'rolled_back', JSON.stringify(done.history));
+    recorded.set('rolled-back', trainId).set('rolled-back-api', done.services[0].releaseId);
+    recorded.set('rolled-back-worker', done.services[2].releaseId);
+    assert.match(
+      done.reason ?? '',
+      /^ui roll(?:ing|ed) back: health check failed while baking: GET \/healthz: ECONNREFUSED \(api rolled back, ui rolled back, worker aborted\)$/,
+    );
+    const [api, ui, worker] = await Promise.all(done.services.map((m) => h.api.status(m.releaseId)));
+    assert.equal(api.stage, 'rolled_back');
+    assert.equal(ui.stage, 'rolled_back');
+    assert.equal(worker.stage, 'aborted', 'worker never cut over: its green was torn down');
+    // Every alias is back on v1, which still answers; no v2 green runs.
+    for (const s of [api, ui, worker]) {
+      assert.equal(await aliasTarget(s.service), `${s.service}-v1.line.test.internal`);
+      assert.equal(await h.infra.describe({ hostname: s.green!.hostname }), null, `${s.service} v2 is gone`);
+    }
+    const v1 = await h.infra.describe({ hostname: 'api-v1.line.test.internal' });
+    assert.deepEqual(await getJson(`${v1!.endpoint}/version`), { service: 'api', version: 'v1' });
+    // api rolled back by the train, after ui had ended.
+    assert.match(api.reason ?? '', /rollback requested by train/);
+    assert.ok(when(api, 'rolled_back') >= when(ui, 'rolled_back'));
+  });
+
+  it('tears every green down when the train is rejected; nothing moves', async () => {
+    const { trainId } = await trains.start({
+      target: 'line',
+      initiator: 'ci',
+      services: SERVICES('v3'),
+      checks: [],
+    });
+    const waiting = await waitForTrain(trainId, (s) => s.stage === 'awaiting_approval', 'the approval gate');
+    assert.deepEqual(waiting.order, [['api', 'ui', 'worker']]);
+    await trains.reject(trainId, { approver: 'bob', comment: 'not today' });
+    const done = await ended(trainId);
+    assert.equal(done.stage, 'rejected');
+    recorded.set('rejected', trainId);
+    assert.match(done.reason ?? '', /rejected by bob: not today/);
+    for (const m of done.services) {
+      assert.equal(m.stage, 'aborted');
+      assert.equal(await aliasTarget(m.service), `${m.service}-v1.line.test.internal`);
+      assert.equal(await h.infra.describe({ hostname: m.green!.hostname }), null);
+    }
+  });
+
+  it('fails the train when a cross-service check fails, before any cutover', async () => {
+    const { trainId } = await trains.start({
+      target: 'line',
+      initiator: 'ci',
+      services: [{ service: 'api', version: 'v4' }],
+      checks: ['never-passes'],
+    });
+    const done = await ended(trainId);
+    assert.equal(done.stage, 'failed');
+    assert.match(done.reason ?? '', /policy blocked promotion: all\(tests_passed ✗, approval_obtained ✗\) ✗/);
+    assert.match(done.crossChecks?.checks[0].detail ?? '', /^exit 3 after \d+ ms$/);
+    assert.equal(await aliasTarget('api'), 'api-v1.line.test.internal');
+  });
+
+  it('is refused while one of its services is being released, naming that release', async () => {
+    const { releaseId } = await h.api.startRelease(releaseRequest('ui', 'v5', 'line'));
+    await waitForStage(h.api, releaseId, 'awaiting_approval');
+    await assert.rejects(
+      trains.start({ target: 'line', initiator: 'ci', services: SERVICES('v5') }),
+      (e: unknown) => {
+        assert.ok(e instanceof GreenlightError);
+        assert.equal(e.code, 'conflict');
+        assert.match(
+          e.message,
+          new RegExp(`^${releaseId} \\(stage awaiting_approval\\) is releasing ui to line`),
+        );
+        return true;
+      },
+    );
+    // Started past the client, the train itself refuses, naming the holder, and starts nothing.
+    const handle = await h.client.workflow.start('releaseTrain', {
+      workflowId: 'train-line-direct',
+      taskQueue: h.taskQueue,
+      args: [{ target: 'line', initiator: 'ci', services: SERVICES('v5') }],
+    });
+    await assert.rejects(handle.result(), (e: Error) => {
+      assert.match(
+        (e.cause as Error | undefined)?.message ?? '',
+        new RegExp(`^train failed: ui to line is being released by ${releaseId} `),
+      );
+      return true;
+    });
+    const status = await trains.status('train-line-direct');
+    assert.equal(status.stage, 'failed');
+    assert.ok(status.services.every((m) => m.stage === 'not_started'));
+    await h.api.abort(releaseId, { by: 'test' });
+    await h.api.wait(releaseId);
+  });
+
+  it('validates a train before it starts: a cycle, an unknown service in the order, a repeated service', async () => {
+    const cases: [object, RegExp][] = [
+      [
+        {
+          after: [
+            ['ui', 'api'],
+            ['api', 'ui'],
+          ],
+        },
+        /the order has a cycle: (ui after api after ui|api after ui after api)/,
+      ],
+      [{ after: [['ui', 'db']] }, /ui:db names db, which is not in the train/],
+      [{ services: [...SERVICES('v6'), { service: 'ui', version: 'v7' }] }, /ui is named twice/],
+    ];
+    for (const [change, pattern] of cases) {
+      await assert.rejects(
+        trains.start({ target: 'line', initiator: 'ci', services: SERVICES('v6'), ...change } as never),
+        (e: unknown) => e instanceof GreenlightError && e.code === 'invalid_input' && pattern.test(e.message),
+      );
+    }
+  });
+
+  it('runs from the CLI with a manifest, and says what is wrong with a bad one', async () => {
+    const env = await cliEnvironment(h, config);
+    const manifest = join(dir, 'train.yaml');
+    await writeFile(manifest, 'target: dev\nservices:\n  api: v1\n  ui: v1\nafter: [ui:api]\nchecks: []\n');
+    const run = await runCli(['train', 'start', '--manifest', manifest, '--wait'], env);
+    assert.equal(run.code, 0, run.stderr);
+    const trainId = /started train (train-dev-\S+)/.exec(run.stdout)?.[1];
+    assert.ok(trainId, run.stdout);
+    assert.match(run.stdout, /^stage {5}completed$/m);
+    assert.match(run.stdout, /^order {5}api → ui$/m);
+    const list = await runCli(['train', 'list', '--target', 'dev', '--json'], env);
+    assert.ok(JSON.parse(list.stdout).some((t: { trainId: string }) => t.trainId === trainId));
+
+    await writeFile(manifest, 'services:\n  api: v1\n  Bad_Name: v1\nafter: [ui-api]\n');
+    const bad = await runCli(['train', 'start', '--manifest', manifest, '--target', 'dev'], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /invalid manifest .*train\.yaml: /);
+    assert.match(bad.stderr, /"ui-api" is not <service>:<service it comes after>/);
+    const flags = await runCli(
+      ['train', 'start', '--target', 'dev', '--service', 'api', '--service', 'ui=$(id)'],
+      env,
+    );
+    assert.equal(flags.code, 2);
+    assert.match(flags.stderr, /--service "api" is not <service>=<version>, e.g. api=1f2e3d4/);
+  });
+
+  it('replays the histories of its trains and their releases against the current code', async () => {
+    assert.ok(recorded.size >= 6, 'the trains above ran');
+    await replayAndRecord(h.client, recorded, 'train-');
+  });
+});

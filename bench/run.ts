@@ -7,6 +7,8 @@ import { evaluatePolicy } from '../src/shared/policy';
 import type { Policy } from '../src/shared/policy';
 import type { ConfigInput } from '../src/config/schema';
 import { releaseRequest, startHarness, TEST_CONFIG } from '../harness/release';
+import type { Harness } from '../harness/release';
+import { isTrainEnded } from '../src/shared/train';
 import { quietLogger } from '../src/worker';
 import { benchBreakers } from './breakers';
 
@@ -136,11 +138,65 @@ async function benchRelease(): Promise<void> {
       ),
     );
     report('release.concurrent (10 services)', concurrentMs, 'ms', performance.now() - b0);
+    await benchTrain(h);
   } finally {
     baselineWorker.shutdown();
     await baselineRun;
     await h.stop();
   }
+}
+
+/**
+ * A train of three services against the same three released independently (at once, each on its
+ * own): the wall time of coordination, once with the services cutting over together, once one
+ * after another (each baked before the next).
+ */
+async function benchTrain(h: Harness): Promise<void> {
+  const services = ['tra', 'trb', 'trc'];
+  const independent = async (version: string) => {
+    const t0 = performance.now();
+    await Promise.all(
+      services.map(async (service) => {
+        const { releaseId } = await h.api.startRelease(
+          releaseRequest(service, version, 'bench', { initiator: 'bench' }),
+        );
+        const status = await h.api.wait(releaseId);
+        if (status.stage !== 'completed') throw new Error(`${releaseId}: ${status.stage} ${status.reason}`);
+      }),
+    );
+    return performance.now() - t0;
+  };
+  const train = async (version: string, after: [string, string][]) => {
+    const t0 = performance.now();
+    const { trainId } = await h.api.trains.start({
+      target: 'bench',
+      initiator: 'bench',
+      services: services.map((service) => ({ service, version })),
+      after,
+    });
+    let status = await h.api.trains.status(trainId);
+    while (!isTrainEnded(status.stage)) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await h.api.trains.status(trainId);
+    }
+    if (status.stage !== 'completed') throw new Error(`${trainId}: ${status.stage} ${status.reason}`);
+    return performance.now() - t0;
+  };
+  await independent('t0'); // blues, and warm-up
+  const rounds = 3;
+  let alone = 0;
+  let together = 0;
+  let chained = 0;
+  for (let i = 1; i <= rounds; i++) {
+    alone += await independent(`a${i}`);
+    together += await train(`b${i}`, []);
+    chained += await train(`c${i}`, [
+      ['trb', 'tra'],
+      ['trc', 'trb'],
+    ]);
+  }
+  report('train.3 services, together', together / rounds, 'ms', alone / rounds);
+  report('train.3 services, in a chain', chained / rounds, 'ms', alone / rounds);
 }
 
 async function main(): Promise<void> {

@@ -621,6 +621,13 @@ describe('what counts as a failure, and the CMDB outbox', () => {
         async deploymentsIn() {
           return [];
         },
+        async artifactRuns() {
+          return [];
+        },
+        async recordTrain() {},
+        async train() {
+          return null;
+        },
         async changes() {
           return [];
         },

@@ -103,6 +103,9 @@ const fakes: Activities = {
   runTrainChecks: notUsed,
   runTrainAction: notUsed,
   laneHolder: notUsed,
+  promotionFacts: notUsed,
+  trainManifest: notUsed,
+  recordTrain: notUsed,
 };
 
 before(async () => {

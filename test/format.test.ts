@@ -5,6 +5,9 @@ import type { ReleaseStatus } from '../src/shared/release';
 import { releaseSummary } from '../src/shared/messages';
 import { environmentDetails } from '../src/workflows/environment/details';
 import { currentDetails } from '../src/workflows/release/details';
+import { trainDetails } from '../src/workflows/train/details';
+import { formatTrain } from '../src/client/train-format';
+import type { TrainStatus } from '../src/shared/train';
 import { ReleaseState } from '../src/workflows/release/state';
 
 const AT = '2026-12-01T10:00:00.000Z';
@@ -117,6 +120,73 @@ describe('what people read', () => {
       skipSlowScans: false,
     });
     assert.doesNotMatch(summary.staticDetails, /\]\(http/);
+  });
+});
+
+describe("a train's details in the Web UI and its status", () => {
+  const train: TrainStatus = {
+    trainId: 'train-stage-abc',
+    target: 'stage',
+    initiator: 'ci',
+    stage: 'awaiting_approval',
+    startedAt: AT,
+    updatedAt: AT,
+    order: [['api'], ['ui', 'worker']],
+    services: [
+      {
+        service: 'api',
+        version: 'v2',
+        releaseId: 'api-stage-abc',
+        stage: 'awaiting_go',
+        green: { hostname: 'api-v2.stage.example.com', endpoint: 'http://127.0.0.1:1' },
+        artifact: { uri: 'file:///a', digest: `sha256:${'ab'.repeat(32)}` },
+        testsPassed: true,
+        replaces: 'v1',
+        promotion: null,
+        reason: null,
+      },
+    ],
+    crossChecks: {
+      passed: false,
+      checks: [
+        {
+          name: 'e2e',
+          passed: false,
+          slow: false,
+          skipped: false,
+          durationMs: 5,
+          detail: 'exit 1 [see](http://evil)',
+        },
+      ],
+      startedAt: AT,
+      finishedAt: AT,
+    },
+    approvals: { required: 1, approvedBy: [], rejectedBy: null, refused: [] },
+    policyDecisions: [],
+    finalAction: null,
+    waitingFor: '1 approval(s) of the train',
+    history: [{ stage: 'starting', at: AT }],
+    reason: null,
+    from: null,
+  };
+
+  it('shows the order, each release, the checks and what it waits for, every value escaped', () => {
+    const details = trainDetails(train);
+    for (const line of [
+      String.raw`- **Order:** api → ui \+ worker`,
+      String.raw`- **api v2:** awaiting go at api\-v2\.stage\.example\.com (api\-stage\-abc)`,
+      String.raw`- **Waiting for:** 1 approval\(s\) of the train`,
+      String.raw`- **Cross-service checks:** failed — e2e: exit 1 \[see\]\(http://evil\)`,
+    ])
+      assert.ok(details.includes(line), `${line}\n${details}`);
+    assert.doesNotMatch(details, /\]\(http/);
+    const text = formatTrain(train);
+    assert.match(text, /^order {5}api → ui \+ worker$/m);
+    assert.match(
+      text,
+      /^ {2}api {10}v2 {11}awaiting_go {10}api-stage-abc api-v2\.stage\.example\.com sha256:abababababab…$/m,
+    );
+    assert.match(text, /^ {10}✗ e2e: exit 1/m);
   });
 });
 

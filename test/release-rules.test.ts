@@ -161,6 +161,15 @@ const fakes: Activities = {
   async runTrainAction() {
     throw ApplicationFailure.nonRetryable('not used here');
   },
+  async promotionFacts() {
+    return null;
+  },
+  async trainManifest() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
+  async recordTrain() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
   async laneHolder() {
     throw ApplicationFailure.nonRetryable('not used here');
   },

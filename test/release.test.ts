@@ -783,6 +783,7 @@ describe('one release per service and target', () => {
       'notes',
       'policyDecisions',
       'previous',
+      'promotion',
       'reason',
       'releaseId',
       'service',

@@ -19,6 +19,8 @@ import { waitForStage } from './helpers/wait';
 
 let h: Harness;
 let trains: TrainClient;
+/** The train that completed on line, replayed by --from. */
+let completedTrain = '';
 let dir: string;
 let config: ConfigInput;
 /** Histories to replay (and record as fixtures): fixture name → workflow id. */
@@ -48,9 +50,26 @@ before(async () => {
         recordTtl: 1,
         approval: { required: 1, timeout: '1h' },
         policy: { all: ['tests_passed', 'approval_obtained'] },
-        bake: '2s',
+        bake: '3s',
         healthCheckInterval: '200ms',
         terminationWait: '300ms',
+      },
+      // Promoted from line: only what completed there, live at least an hour (gate) or at all (next).
+      gate: { recordTtl: 1, policy: 'tests_passed', promotion: { from: 'line', soak: '1h' } },
+      next: {
+        recordTtl: 1,
+        policy: 'tests_passed',
+        bake: '500ms',
+        healthCheckInterval: '200ms',
+        terminationWait: '300ms',
+        promotion: { from: 'line' },
+      },
+      last: {
+        recordTtl: 1,
+        policy: 'tests_passed',
+        bake: '300ms',
+        terminationWait: '300ms',
+        promotion: { from: 'line' },
       },
     },
     trains: {
@@ -165,6 +184,7 @@ describe('a release train on a real Temporal dev server', () => {
     );
 
     recorded.set('completed', trainId).set('completed-api', waiting.services[0].releaseId);
+    completedTrain = trainId;
     const receipt = await trains.approve(trainId, { approver: 'alice', comment: 'ship it' });
     assert.match(receipt.message, /approved by alice \(1 of 1\)/);
     const done = await ended(trainId);
@@ -211,16 +231,23 @@ describe('a release train on a real Temporal dev server', () => {
     const uiBaking = await waitForStage(h.api, waiting.services[1].releaseId, 'baking');
     assert.equal(await aliasTarget('api'), waiting.services[0].green!.hostname, 'api is live on v2');
     // Kill ui's green for real: its next health check fails.
-    process.kill((await h.infra.pidOf(uiBaking.green!.hostname))!, 'SIGKILL');
+    const pid = (await h.infra.pidOf(uiBaking.green!.hostname))!;
+    process.kill(pid, 'SIGKILL');
+    const killedAt = new Date().toISOString();
     const done = await ended(trainId);
-    assert.equal(done.stage, 'rolled_back', JSON.stringify(done.history));
+    const ui = await h.api.status(done.services[1].releaseId);
+    assert.equal(
+      done.stage,
+      'rolled_back',
+      `killed ${pid} at ${killedAt}; ui: ${JSON.stringify(ui.history)}`,
+    );
     recorded.set('rolled-back', trainId).set('rolled-back-api', done.services[0].releaseId);
     recorded.set('rolled-back-worker', done.services[2].releaseId);
     assert.match(
       done.reason ?? '',
       /^ui roll(?:ing|ed) back: health check failed while baking: GET \/healthz: ECONNREFUSED \(api rolled back, ui rolled back, worker aborted\)$/,
     );
-    const [api, ui, worker] = await Promise.all(done.services.map((m) => h.api.status(m.releaseId)));
+    const [api, , worker] = await Promise.all(done.services.map((m) => h.api.status(m.releaseId)));
     assert.equal(api.stage, 'rolled_back');
     assert.equal(ui.stage, 'rolled_back');
     assert.equal(worker.stage, 'aborted', 'worker never cut over: its green was torn down');
@@ -326,6 +353,173 @@ describe('a release train on a real Temporal dev server', () => {
         (e: unknown) => e instanceof GreenlightError && e.code === 'invalid_input' && pattern.test(e.message),
       );
     }
+  });
+
+  it('promotes only an artifact that completed on the target it promotes from, and soaked there', async () => {
+    // api v1 completed on line (the first train): promoted; an hour's soak it has not had.
+    const early = await h.api.startRelease(releaseRequest('api', 'v1', 'gate'));
+    const blocked = await h.api.wait(early.releaseId);
+    assert.equal(blocked.stage, 'failed');
+    assert.deepEqual(
+      { promoted: blocked.promotion?.promoted, soaked: blocked.promotion?.soaked },
+      { promoted: true, soaked: false },
+    );
+    assert.match(
+      blocked.promotion!.explanation,
+      /^api sha256:[0-9a-f]{12}… completed on line \(release api-line-\S+\) but was live there only \d+s, still live of the 1h soak$/,
+    );
+    assert.match(
+      blocked.reason ?? '',
+      /^policy blocked promotion: all\(tests_passed ✓, promoted ✓, soaked ✗\) ✗ \(api sha256:/,
+    );
+    assert.ok(blocked.history.some((x) => x.stage === 'testing') && blocked.green, 'judged after its tests');
+    // No soak asked: promoted and soaked.
+    const next = await h.api.wait((await h.api.startRelease(releaseRequest('api', 'v1', 'next'))).releaseId);
+    assert.equal(next.stage, 'completed', next.reason ?? '');
+    assert.equal(next.promotion?.soaked, true);
+    assert.deepEqual(next.policyDecisions.at(-1)?.facts, {
+      promoted: true,
+      soaked: true,
+      tests_passed: true,
+      slow_scans_skipped: false,
+      approval_obtained: true,
+      maintenance_window_open: true,
+      first_release: true,
+    });
+    // v2 was rolled back on line (the second train): never promoted.
+    const back = await h.api.wait((await h.api.startRelease(releaseRequest('api', 'v2', 'next'))).releaseId);
+    assert.equal(back.stage, 'failed');
+    assert.match(
+      back.promotion!.explanation,
+      /^api sha256:\S+ was rolled back on line \(release api-line-\S+\) and never completed there$/,
+    );
+    const never = await h.api.wait((await h.api.startRelease(releaseRequest('ui', 'v9', 'next'))).releaseId);
+    assert.match(never.promotion!.explanation, /^ui sha256:\S+ has not completed a release on line$/);
+  });
+
+  it('replays a completed train exactly with --from: the same versions, digests and order', async () => {
+    const record = await h.cmdb.train(completedTrain);
+    assert.ok(record, 'the completed train is in the CMDB');
+    assert.equal(record.outcome, 'completed');
+    assert.deepEqual(record.after, [
+      ['ui', 'api'],
+      ['worker', 'ui'],
+    ]);
+    assert.match(record.configHash, /^sha256:[0-9a-f]{64}$/);
+    const source = await trains.status(completedTrain);
+    assert.deepEqual(
+      record.manifest,
+      source.services.map((m) => ({ service: m.service, version: m.version, digest: m.artifact!.digest })),
+    );
+
+    const { trainId } = await trains.start({
+      target: 'last',
+      initiator: 'ci',
+      from: completedTrain,
+      checks: [],
+    });
+    const done = await ended(trainId);
+    assert.equal(done.stage, 'completed', done.reason ?? '');
+    assert.equal(done.from, completedTrain);
+    assert.deepEqual(done.order, source.order);
+    assert.deepEqual(
+      done.services.map((m) => [m.service, m.version, m.artifact?.digest]),
+      source.services.map((m) => [m.service, m.version, m.artifact?.digest]),
+    );
+    assert.equal((await h.cmdb.train(trainId))?.fromTrain, completedTrain);
+
+    // A manifest whose artifact has other bytes now is refused before anything is deployed.
+    await h.cmdb.recordTrain({
+      ...record,
+      trainId: 'train-line-tampered',
+      manifest: record.manifest.map((m) =>
+        m.service === 'ui' ? { ...m, digest: `sha256:${'0'.repeat(64)}` } : m,
+      ),
+    });
+    const tampered = await ended(
+      (await trains.start({ target: 'gate', initiator: 'ci', from: 'train-line-tampered' })).trainId,
+    );
+    assert.equal(tampered.stage, 'failed');
+    assert.match(
+      tampered.reason ?? '',
+      /^ui failed: the artifact of ui@v1 has changed since its manifest was recorded: sha256:[0-9a-f]{64} now, sha256:0{64} recorded/,
+    );
+    assert.ok(tampered.services.every((m) => m.stage === 'aborted' || m.stage === 'failed'));
+    // Only a completed train is promoted.
+    const rolledBack = await ended(
+      (await trains.start({ target: 'gate', initiator: 'ci', from: recorded.get('rolled-back')! })).trainId,
+    );
+    assert.match(
+      rolledBack.reason ?? '',
+      /ended rolled back; only a completed train's manifest is promoted$/,
+    );
+  });
+
+  it('rolls back on request once cutover has begun, and refuses an abort then', async () => {
+    const { trainId } = await trains.start({
+      target: 'line',
+      initiator: 'ci',
+      services: SERVICES('v10'),
+      after: [
+        ['ui', 'api'],
+        ['worker', 'ui'],
+      ],
+      checks: [],
+    });
+    const waiting = await waitForTrain(trainId, (s) => s.stage === 'awaiting_approval', 'the approval gate');
+    await trains.approve(trainId, { approver: 'alice' });
+    await waitForStage(h.api, waiting.services[1].releaseId, 'baking');
+    await assert.rejects(trains.abort(trainId, { by: 'bob' }), /cannot abort once cutover has begun/);
+    const receipt = await trains.rollback(trainId, { by: 'bob', reason: 'errors in the logs' });
+    assert.match(
+      receipt.message,
+      /rollback requested by bob: errors in the logs; every service cut over rolls back/,
+    );
+    const done = await ended(trainId);
+    assert.equal(done.stage, 'rolled_back');
+    assert.deepEqual(
+      done.services.map((m) => m.stage),
+      ['rolled_back', 'rolled_back', 'aborted'],
+    );
+    for (const m of done.services)
+      assert.equal(await aliasTarget(m.service), `${m.service}-v1.line.test.internal`);
+  });
+
+  it('unwinds cleanly when the train is cancelled, and every release when it is terminated', async () => {
+    const cancelled = await trains.start({
+      target: 'line',
+      initiator: 'ci',
+      services: SERVICES('v11'),
+      checks: [],
+    });
+    await waitForTrain(cancelled.trainId, (s) => s.stage === 'awaiting_approval', 'the approval gate');
+    await h.client.workflow.getHandle(cancelled.trainId).cancel();
+    const done = await ended(cancelled.trainId);
+    assert.equal(done.stage, 'aborted');
+    assert.match(done.reason ?? '', /abort requested by temporal: workflow cancellation requested/);
+    assert.ok(done.services.every((m) => m.stage === 'aborted'));
+
+    const terminated = await trains.start({
+      target: 'line',
+      initiator: 'ci',
+      services: SERVICES('v12'),
+      checks: [],
+    });
+    const waiting = await waitForTrain(
+      terminated.trainId,
+      (s) => s.stage === 'awaiting_approval',
+      'the gate',
+    );
+    await h.client.workflow.getHandle(terminated.trainId).terminate('test');
+    for (const m of waiting.services) {
+      const release = await h.api.wait(m.releaseId);
+      assert.equal(release.stage, 'aborted', `${m.service}: cancelled with its train`);
+      assert.equal(await h.infra.describe({ hostname: m.green!.hostname }), null);
+    }
+    // The lanes went with the train: a release of api starts again.
+    const next = await h.api.startRelease(releaseRequest('api', 'v13', 'line'));
+    await h.api.abort(next.releaseId, { by: 'test' });
+    await h.api.wait(next.releaseId);
   });
 
   it('runs from the CLI with a manifest, and says what is wrong with a bad one', async () => {

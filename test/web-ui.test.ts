@@ -81,7 +81,7 @@ describe('the Web UI, in a real Chromium', () => {
     const cut = lines.filter((l) => l.bottom > l.height);
     assert.deepEqual(
       lines.map((l) => l.text.split(':')[0]),
-      ['Stage', 'Waiting for', 'Live', 'Green', 'Policy', 'Tests'],
+      ['Stage', 'Waiting for', 'Live', 'Green', 'Artifact', 'Policy', 'Tests'],
     );
     assert.deepEqual(cut, [], 'every line is inside the frame, none cut off');
     assert.equal(lines[2]!.text, 'Live: none');

@@ -10,6 +10,7 @@ import { createJanitorActivities } from './janitor';
 import { createSettingsActivities } from './settings';
 import { createSurveyActivities } from './surveys';
 import { createTrainActivities } from './trains';
+import { createPromotionActivities } from './promotion';
 
 export type { ActivityDeps, ReleaseRun } from './deps';
 export type { Reclaimed } from './janitor';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createExecutorActivities(context),
     ...createSurveyActivities(context),
     ...createTrainActivities(context),
+    ...createPromotionActivities(context),
   });
 }
 
@@ -49,6 +51,9 @@ const PROVIDERLESS = new Set([
   'runTrainChecks',
   'runTrainAction',
   'laneHolder',
+  'promotionFacts',
+  'trainManifest',
+  'recordTrain',
 ]);
 
 /**

@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { FailureTypes } from '../shared/messages';
 import { ServiceName, TargetName, TrainId, Version } from '../shared/release';
 import type { CheckResult, TestReport } from '../shared/release';
-import { TrainPartName } from '../shared/train';
-import type { TrainMember } from '../shared/train';
+import { TRAIN_STAGES, TrainEdge, TrainPartName } from '../shared/train';
+import type { TrainManifestRecord, TrainMember } from '../shared/train';
+import { targetSettings } from '../config/resolve';
+import type { Config } from '../config/schema';
 import type { CommandCheck } from '../providers/checks/types';
 import { ArtifactDigest, Hostname } from './schemas';
 import { parseInput } from './failures';
@@ -76,6 +79,13 @@ export function createTrainActivities({ deps, guarded }: ActivityContext) {
                 : null,
               testsPassed: status.tests ? status.tests.passed : null,
               replaces: status.previous?.version ?? null,
+              promotion: status.promotion
+                ? {
+                    promoted: status.promotion.promoted,
+                    soaked: status.promotion.soaked,
+                    explanation: status.promotion.explanation,
+                  }
+                : null,
               // On its way back, why: the note of the stage it entered.
               reason: status.reason ?? status.history.at(-1)?.note ?? null,
             }
@@ -86,6 +96,7 @@ export function createTrainActivities({ deps, guarded }: ActivityContext) {
               artifact: null,
               testsPassed: null,
               replaces: null,
+              promotion: null,
               reason: null,
             };
       }
@@ -158,6 +169,62 @@ export function createTrainActivities({ deps, guarded }: ActivityContext) {
       };
     },
 
+    /** A train's manifest from the CMDB (what it released, and how it ended), or null. */
+    async trainManifest(input: unknown): Promise<TrainManifestRecord | null> {
+      const { trainId } = parseInput(z.strictObject({ trainId: TrainId }), input);
+      const record = await guarded('cmdb', `read the manifest of ${trainId}`, () => deps.cmdb.train(trainId));
+      if (!record) return null;
+      return {
+        trainId: record.trainId,
+        target: record.target,
+        services: record.manifest,
+        after: record.after,
+        configHash: record.configHash,
+        outcome: record.outcome,
+      };
+    },
+
+    /**
+     * Records a train's manifest and outcome in the CMDB, with the hash of its target's effective
+     * configuration (as this worker has it).
+     */
+    async recordTrain(input: unknown): Promise<{ configHash: string }> {
+      const t = parseInput(
+        z.strictObject({
+          trainId: TrainId,
+          target: TargetName,
+          fromTrain: TrainId.nullable(),
+          services: z
+            .array(
+              z.strictObject({ service: ServiceName, version: Version, digest: ArtifactDigest.nullable() }),
+            )
+            .min(1)
+            .max(20),
+          after: z.array(TrainEdge).max(200),
+          outcome: z.enum(TRAIN_STAGES),
+        }),
+        input,
+      );
+      const configHash = targetConfigHash(config, t.target);
+      await guarded(
+        'cmdb',
+        'record train',
+        () =>
+          deps.cmdb.recordTrain({
+            trainId: t.trainId,
+            target: t.target,
+            fromTrain: t.fromTrain,
+            manifest: t.services,
+            after: t.after,
+            configHash,
+            outcome: t.outcome,
+            recordedAt: new Date().toISOString(),
+          }),
+        { notify: false },
+      );
+      return { configHash };
+    },
+
     /** Who holds a service's lane on a target (a release or a train), or null. */
     async laneHolder(input: unknown): Promise<{ holder: string | null }> {
       const { service, target } = parseInput(
@@ -209,6 +276,12 @@ export function createTrainActivities({ deps, guarded }: ActivityContext) {
       };
     },
   };
+}
+
+/** sha256 of a target's effective settings, as this worker's configuration resolves them. */
+export function targetConfigHash(config: Config, target: string): string {
+  const settings = targetSettings(config, target) ?? { target };
+  return `sha256:${createHash('sha256').update(JSON.stringify(settings)).digest('hex')}`;
 }
 
 function trainEnv(

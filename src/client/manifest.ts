@@ -106,6 +106,7 @@ export function trainRequestOf(
     finalAction?: string;
     skipSlowScans: boolean;
     initiator: string;
+    from?: string;
   },
 ): TrainRequestInput {
   const target = o.target ?? manifest?.target;
@@ -115,6 +116,21 @@ export function trainRequestOf(
     ...Object.entries(manifest?.services ?? {}).map(([service, version]) => ({ service, version })),
     ...o.services.map(parseServiceVersion),
   ];
+  if (o.from) {
+    if (services.length || o.after.length || manifest)
+      throw new GreenlightError(
+        `--from ${o.from} releases exactly that train's manifest: name no --service, --after or --manifest`,
+        'invalid_input',
+      );
+    return {
+      target,
+      initiator: o.initiator,
+      from: o.from,
+      ...(o.checks.length ? { checks: o.checks } : {}),
+      ...(o.finalAction ? { finalAction: o.finalAction } : {}),
+      skipSlowScans: o.skipSlowScans,
+    };
+  }
   if (services.length === 0)
     throw new GreenlightError(
       'name the services: --service api=<version> (repeated), or a manifest',

@@ -20,6 +20,7 @@ export function targetSettings(config: Config, target: string): TargetSettings |
     terminationWait: t.terminationWait,
     maintenanceWindows: t.maintenanceWindows,
     recordTtl: t.recordTtl,
+    promotion: t.promotion ? { from: t.promotion.from, soakMs: t.promotion.soak } : null,
   };
 }
 

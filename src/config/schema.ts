@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Policy, policyFacts, RELEASE_FACTS } from '../shared/policy';
+import { Policy, policyFacts, PROMOTION_FACTS, RELEASE_FACTS } from '../shared/policy';
 import { BreakerConfigKey } from '../shared/breaker-name';
 import { BUILT_IN_FLOWS, Flow, FlowName } from '../shared/flow';
 import { ServiceName, TargetName } from '../shared/release';
@@ -199,6 +199,11 @@ export const TargetConfig = z
     terminationWait: WaitDuration.prefault('30s'),
     maintenanceWindows: z.array(MaintenanceWindow).default([]),
     recordTtl: z.number().int().min(1).max(86_400).default(30),
+    /**
+     * Promotion: accept only an artifact digest that completed on `from` and stayed live there at
+     * least `soak` without a rollback (the facts `promoted` and `soaked`, from the CMDB).
+     */
+    promotion: z.strictObject({ from: TargetName, soak: WaitDuration.prefault('0s') }).optional(),
     infra: InfraConfig.default({ kind: 'local' }),
     dns: DnsConfig.default({ kind: 'local' }),
     /** The target's environment: the workflow `env-<target>` that runs its lifecycle. */
@@ -220,6 +225,14 @@ export const TargetConfig = z
           path: ['policy'],
           input: fact,
           message: `unknown fact ${JSON.stringify(fact)}; known facts: ${Object.keys(RELEASE_FACTS).join(', ')}`,
+        });
+      }
+      if ((PROMOTION_FACTS as readonly string[]).includes(fact) && !target.promotion) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy'],
+          input: fact,
+          message: `${fact} needs a promotion rule on the target, e.g. promotion: { from: stage, soak: 2h }`,
         });
       }
     }
@@ -379,6 +392,17 @@ export const Config = z
     const unknownFlow = (name: string) =>
       `unknown flow ${JSON.stringify(name)}; the flows are ${[...flows].join(', ')}`;
     for (const [name, target] of Object.entries(config.targets)) {
+      const from = target.promotion?.from;
+      if (from !== undefined && (from === name || !Object.hasOwn(config.targets, from))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', name, 'promotion', 'from'],
+          message:
+            from === name
+              ? 'a target promotes from another target'
+              : `unknown target ${JSON.stringify(from)}; the targets are ${Object.keys(config.targets).join(', ')}`,
+        });
+      }
       if (!flows.has(target.environment.flow)) {
         ctx.addIssue({
           code: 'custom',

@@ -15,3 +15,16 @@ export const Duration = z.union([z.number().nonnegative(), z.string()]).transfor
   }
   return Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]);
 });
+
+/** A duration for people: `2h13m`, `5m`, `40s`, `3d4h`. */
+export function humanDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const parts: [number, string][] = [
+    [Math.floor(s / 86_400), 'd'],
+    [Math.floor((s % 86_400) / 3600), 'h'],
+    [Math.floor((s % 3600) / 60), 'm'],
+    [s % 60, 's'],
+  ];
+  const shown = parts.filter(([n]) => n > 0).slice(0, 2);
+  return shown.length ? shown.map(([n, unit]) => `${n}${unit}`).join('') : '0s';
+}

@@ -28,7 +28,24 @@ export const RELEASE_FACTS = {
   approval_obtained: "the target's required number of distinct approvals has been given",
   maintenance_window_open: "now is inside one of the target's maintenance windows (always, when it has none)",
   first_release: 'nothing was live on the target before this release',
+  promoted: "the artifact completed a release on the target's promotion.from, and was not rolled back there",
+  soaked: 'and stayed live there at least promotion.soak',
 } as const;
+
+/** The facts of a promotion rule. */
+export const PROMOTION_FACTS = ['promoted', 'soaked'] as const;
+
+/**
+ * The policy a target enforces: with a promotion rule, its own policy and `promoted` and `soaked`,
+ * unless the policy names either fact itself (then it says how they count, e.g. `any: [soaked,
+ * approval_obtained]`).
+ */
+export function effectivePolicy(policy: Policy, hasPromotion: boolean): Policy {
+  if (!hasPromotion) return policy;
+  const named = policyFacts(policy);
+  if (PROMOTION_FACTS.some((f) => named.includes(f))) return policy;
+  return { all: [policy, ...PROMOTION_FACTS] };
+}
 
 /** The outcome of evaluating a policy: a value, never an exception. */
 export interface PolicyDecision {

@@ -50,6 +50,14 @@ export const ReleaseRequest = z.strictObject({
    * (a `go` naming the train, with its approvals) and retire blue (a `trainCommit`).
    */
   train: TrainId.optional(),
+  /**
+   * The artifact digest the release must deploy (a train replaying another's manifest): a version
+   * whose artifact has other bytes now fails before anything is deployed.
+   */
+  expectedDigest: z
+    .string()
+    .regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits>')
+    .optional(),
 });
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 export type ReleaseRequestInput = z.input<typeof ReleaseRequest>;
@@ -187,6 +195,15 @@ export interface StageChange {
   note?: string;
 }
 
+/** What a target's promotion rule found of a release's artifact: the facts, and the words that explain them. */
+export interface PromotionFacts {
+  from: string;
+  soakMs: number;
+  promoted: boolean;
+  soaked: boolean;
+  explanation: string;
+}
+
 /** An immutable artifact: where it is, and the sha256 of its bytes (`sha256:<hex>`). */
 export interface ArtifactRef {
   uri: string;
@@ -216,6 +233,8 @@ export interface ReleaseStatus {
   green: Deployment | null;
   /** The artifact green is deployed from (absent for releases started before artifacts). */
   artifact?: ArtifactRef | null;
+  /** The promotion rule's facts, on a target with one, once judged. */
+  promotion?: PromotionFacts | null;
   isBlueTerminated: boolean;
   /** Set once green has been torn down (after a rollback, an abort, a refusal or a failure). */
   isGreenTornDown?: boolean;

@@ -50,6 +50,14 @@ export const TargetSettings = z.strictObject({
   maintenanceWindows: z.array(MaintenanceWindow),
   /** TTL of the records greenlight writes, in seconds. */
   recordTtl: z.number().int().min(1).max(86_400),
+  /**
+   * Only an artifact that completed on `from` and stayed live there `soakMs` is promoted here.
+   * Absent in the settings of releases started before promotion rules.
+   */
+  promotion: z
+    .strictObject({ from: TargetName, soakMs: z.number().int().min(0) })
+    .nullable()
+    .optional(),
 });
 export type TargetSettings = z.output<typeof TargetSettings>;
 

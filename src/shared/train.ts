@@ -32,10 +32,11 @@ export const TrainRequest = z
   .strictObject({
     target: TargetName,
     initiator: personName('initiator'),
+    /** The services and versions; none with `from` (the manifest of that train says them). */
     services: z
       .array(z.strictObject({ service: ServiceName, version: Version }))
-      .min(1, 'a train releases at least one service')
-      .max(MAX_TRAIN_SERVICES, `a train releases at most ${MAX_TRAIN_SERVICES} services`),
+      .max(MAX_TRAIN_SERVICES, `a train releases at most ${MAX_TRAIN_SERVICES} services`)
+      .default([]),
     /** The dependency order: `[ui, api]` is `--after ui:api` (ui cuts over after api has baked). */
     after: z.array(TrainEdge).max(200).default([]),
     /** Cross-service checks to run, by name, from the worker's `trains.checks`; absent: all of them. */
@@ -47,9 +48,33 @@ export const TrainRequest = z
     from: TrainId.optional(),
   })
   .superRefine((train, ctx) => {
+    if (train.from) {
+      if (train.services.length || train.after.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services'],
+          message: `a train from ${train.from} releases exactly its manifest; name no services or order`,
+        });
+      }
+      return;
+    }
+    if (train.services.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['services'], message: 'a train releases at least one service' });
+      return;
+    }
     const problem = orderProblem(train.services, train.after);
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['after'] });
   });
+
+/** A train's manifest, as the CMDB records it and `train start --from` replays it. */
+export interface TrainManifestRecord {
+  trainId: string;
+  target: string;
+  services: { service: string; version: string; digest: string | null }[];
+  after: [string, string][];
+  configHash: string;
+  outcome: string;
+}
 export type TrainRequest = z.output<typeof TrainRequest>;
 export type TrainRequestInput = z.input<typeof TrainRequest>;
 
@@ -152,6 +177,8 @@ export interface TrainMember {
   testsPassed: boolean | null;
   /** The version that was live before (blue), or null on a first release. */
   replaces: string | null;
+  /** The target's promotion rule's facts of its artifact (targets with a rule). */
+  promotion: { promoted: boolean; soaked: boolean; explanation: string } | null;
   reason: string | null;
 }
 

@@ -50,6 +50,10 @@ export const trainCommands: CommandGroup = (program, cli) => {
       "run this action of the worker's trains.actions once every service has baked",
     )
     .option('--manifest <file>', 'a YAML manifest: services, after, checks, finalAction (options add to it)')
+    .option(
+      '--from <trainId>',
+      'promote exactly what that completed train released (versions, artifact digests, order) to --target',
+    )
     .option('--skip-slow-scans', 'skip checks marked slow', false)
     .option('--initiator <name>', 'who starts the train (default: the OS user)')
     .option('--wait', 'wait until the train ends and print its final status', false)
@@ -62,6 +66,7 @@ export const trainCommands: CommandGroup = (program, cli) => {
         check: string[];
         finalAction?: string;
         manifest?: string;
+        from?: string;
         skipSlowScans: boolean;
         initiator?: string;
         wait: boolean;
@@ -76,6 +81,7 @@ export const trainCommands: CommandGroup = (program, cli) => {
           finalAction: o.finalAction,
           skipSlowScans: o.skipSlowScans,
           initiator: o.initiator ?? osUser(),
+          from: o.from,
         });
         const trains = (await cli.api()).trains;
         const { trainId } = await trains.start(request);

@@ -123,4 +123,24 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ALTER TABLE deployments ADD COLUMN artifact_digest text;
     `,
   },
+  {
+    version: 6,
+    name: 'promotion by artifact, and the manifests of release trains',
+    sql: `
+      -- A promotion rule looks up the deployments of one artifact on a target.
+      CREATE INDEX deployments_artifact ON deployments (service, environment, artifact_digest);
+      -- One row per release train: what it released (service, version, artifact digest), the hash of
+      -- its target's effective configuration, and how it ended; train start --from replays it.
+      CREATE TABLE trains (
+        train_id     text PRIMARY KEY,
+        target       text NOT NULL,
+        from_train   text,
+        manifest     jsonb NOT NULL,
+        config_hash  text NOT NULL,
+        outcome      text NOT NULL,
+        recorded_at  timestamptz NOT NULL
+      );
+      CREATE INDEX trains_recorded ON trains (recorded_at DESC);
+    `,
+  },
 ];

@@ -2,7 +2,15 @@ import { Pool } from 'pg';
 import type { DatabaseError, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { isProviderError, ProviderError, ProviderErrorKinds } from '../errors';
 import { MIGRATIONS } from './migrations';
-import type { ChangeRecord, CmdbProvider, DeploymentItem, EnvironmentChange, EnvironmentItem } from './types';
+import type {
+  ArtifactRun,
+  ChangeRecord,
+  CmdbProvider,
+  DeploymentItem,
+  EnvironmentChange,
+  EnvironmentItem,
+  TrainRecord,
+} from './types';
 
 /** A typed edge between configuration items. */
 export interface Relationship {
@@ -258,6 +266,72 @@ export class PostgresCmdb implements CmdbProvider {
   }
 
   /** The newest changes first. */
+  async artifactRuns(service: string, target: string, digest: string): Promise<ArtifactRun[]> {
+    const { rows } = await this.run('read the deployments of an artifact', () =>
+      this.pool.query(
+        `SELECT d.release_id, d.version, d.status, d.updated_at,
+                (SELECT min(c.at) FROM changes c WHERE c.release_id = d.release_id AND c.stage = 'baking') AS live_since,
+                EXISTS (SELECT 1 FROM changes c WHERE c.release_id = d.release_id AND c.stage = 'completed') AS completed,
+                EXISTS (SELECT 1 FROM changes c WHERE c.release_id = d.release_id
+                         AND c.stage IN ('rolling_back', 'rolled_back')) AS rolled_back
+           FROM deployments d
+          WHERE d.service = $1 AND d.environment = $2 AND d.artifact_digest = $3
+          ORDER BY d.updated_at DESC LIMIT 50`,
+        [service, target, digest],
+      ),
+    );
+    return rows.map((r) => ({
+      releaseId: r.release_id,
+      version: r.version,
+      status: r.status,
+      liveSince: r.live_since ? iso(r.live_since) : null,
+      liveUntil: r.status === 'live' ? null : iso(r.updated_at),
+      isCompleted: r.completed === true,
+      isRolledBack: r.rolled_back === true,
+    }));
+  }
+
+  async recordTrain(t: TrainRecord): Promise<void> {
+    await this.run('record train', () =>
+      this.pool.query(
+        `INSERT INTO trains (train_id, target, from_train, manifest, config_hash, outcome, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (train_id) DO UPDATE SET outcome = EXCLUDED.outcome, recorded_at = EXCLUDED.recorded_at`,
+        [
+          t.trainId,
+          t.target,
+          t.fromTrain,
+          JSON.stringify({ services: t.manifest, after: t.after }),
+          t.configHash,
+          t.outcome,
+          t.recordedAt,
+        ],
+      ),
+    );
+  }
+
+  async train(trainId: string): Promise<TrainRecord | null> {
+    const { rows } = await this.run('read train', () =>
+      this.pool.query(
+        `SELECT train_id, target, from_train, manifest, config_hash, outcome, recorded_at
+           FROM trains WHERE train_id = $1`,
+        [trainId],
+      ),
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      trainId: r.train_id,
+      target: r.target,
+      fromTrain: r.from_train,
+      manifest: r.manifest.services,
+      after: r.manifest.after,
+      configHash: r.config_hash,
+      outcome: r.outcome,
+      recordedAt: iso(r.recorded_at),
+    };
+  }
+
   async changes(service: string, target?: string, limit = 50): Promise<ChangeRecord[]> {
     const { rows } = await this.run('read changes', () =>
       this.pool.query(

@@ -64,4 +64,36 @@ export interface CmdbProvider {
   environmentChanges(environment: string, limit?: number): Promise<EnvironmentChange[]>;
   /** The deployments of every service in an environment: those that still run (live or candidate), or all. */
   deploymentsIn(target: string, which: 'running' | 'all'): Promise<DeploymentItem[]>;
+  /** The deployments of one artifact (by digest) of a service on a target, with how their releases went; newest first. */
+  artifactRuns(service: string, target: string, digest: string): Promise<ArtifactRun[]>;
+  /** Records a train's manifest and outcome; recording it again replaces the outcome. */
+  recordTrain(train: TrainRecord): Promise<void>;
+  train(trainId: string): Promise<TrainRecord | null>;
+}
+
+/** A release train as the CMDB keeps it: exactly what it released, to replay it elsewhere. */
+export interface TrainRecord {
+  trainId: string;
+  target: string;
+  fromTrain: string | null;
+  manifest: { service: string; version: string; digest: string | null }[];
+  /** The order it cut over in, as `[dependent, dependency]` pairs. */
+  after: [string, string][];
+  /** sha256 of the target's effective settings when the train ran. */
+  configHash: string;
+  outcome: string;
+  recordedAt: string;
+}
+
+/** A deployment of an artifact, and how its release went: the record a promotion rule reads. */
+export interface ArtifactRun {
+  releaseId: string;
+  version: string;
+  status: DeploymentStatus;
+  /** When its alias moved to it (the release entered `baking`), or null if it never went live. */
+  liveSince: string | null;
+  /** When it stopped being live: its last update once it is no longer live; null while live. */
+  liveUntil: string | null;
+  isCompleted: boolean;
+  isRolledBack: boolean;
 }

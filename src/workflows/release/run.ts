@@ -1,4 +1,4 @@
-import type { ArtifactRef, Deployment, Stage } from '../../shared/release';
+import type { ArtifactRef, Deployment, PromotionFacts, ReleaseRequest, Stage } from '../../shared/release';
 import type { TargetSettings } from '../../shared/target';
 import type { Compensations } from '../common/compensation';
 import type { Journal } from './journal';
@@ -26,6 +26,8 @@ export interface Run {
   green: Deployment | null;
   /** The artifact green is deployed from, once resolved. */
   artifact: ArtifactRef | null;
+  /** The target's promotion rule's facts of that artifact, once judged (targets with a rule). */
+  promotion: PromotionFacts | null;
   /** Green's own host name and the service's alias on the target. */
   readonly names: { readonly green: string; readonly alias: string };
   /** The undo of each step taken, unwound in reverse when the release ends early. */
@@ -36,6 +38,8 @@ export interface Run {
   removed: Deployment | null;
   /** Wait before cutover until told to go (a train's release). */
   readonly holdBeforeCutover: boolean;
+  /** What the release was started with. */
+  readonly request: ReleaseRequest;
 }
 
 /** The coordinates of the service's alias that the DNS activities take. */

@@ -10,7 +10,13 @@ import type {
   TestReport,
 } from '../../shared/release';
 import { endedReason, isTerminalStage, PRE_CUTOVER_STAGES } from '../../shared/release';
-import type { ApprovalInput, ArtifactRef, InterventionInput, RequestKind } from '../../shared/release';
+import type {
+  ApprovalInput,
+  ArtifactRef,
+  InterventionInput,
+  PromotionFacts,
+  RequestKind,
+} from '../../shared/release';
 import { approverProblem } from '../../shared/approval';
 import { TrainCommit, TrainGo } from '../../shared/train';
 import { describeIssues } from '../../shared/text';
@@ -67,6 +73,7 @@ export class ReleaseState {
       previous: null,
       green: null,
       artifact: null,
+      promotion: null,
       isBlueTerminated: false,
       tests: null,
       approvals: { required: 0, approvedBy: [], rejectedBy: null, refused: [] },
@@ -122,6 +129,10 @@ export class ReleaseState {
 
   setArtifact(artifact: ArtifactRef): void {
     this.status.artifact = artifact;
+  }
+
+  setPromotion(promotion: PromotionFacts): void {
+    this.status.promotion = promotion;
   }
 
   setGreen(green: Deployment): void {

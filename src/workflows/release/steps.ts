@@ -1,7 +1,7 @@
 import { condition, log, patched } from '@temporalio/workflow';
 import { FailureTypes } from '../../shared/messages';
-import { evaluatePolicy } from '../../shared/policy';
-import type { PolicyDecision } from '../../shared/policy';
+import { effectivePolicy, evaluatePolicy } from '../../shared/policy';
+import type { Policy, PolicyDecision } from '../../shared/policy';
 import { isMaintenanceWindowOpen } from '../../shared/target';
 import { long, quick } from '../common/proxies';
 import { describeFailure, isFailureOfType } from '../common/failures';
@@ -42,6 +42,13 @@ export async function deployGreen(run: Run): Promise<void> {
     );
     run.artifact = { uri, digest };
     run.release.setArtifact(run.artifact);
+    const { expectedDigest } = run.request;
+    if (expectedDigest && digest !== expectedDigest) {
+      throw new Ending(
+        'failed',
+        `the artifact of ${service}@${version} has changed since its manifest was recorded: ${digest} now, ${expectedDigest} recorded`,
+      );
+    }
   }
   run.undo.push('remove green', (cause) => removeGreen(run, cause));
   await run.journal.enter('deploying', `deploying ${version} beside ${run.blue?.version ?? 'nothing'}`);
@@ -71,6 +78,27 @@ export async function testGreen(run: Run): Promise<void> {
   run.release.setTests(tests);
 }
 
+/**
+ * On a target with a promotion rule, asks the CMDB whether green's artifact completed on the target
+ * it promotes from and stayed live there long enough: the facts `promoted` and `soaked`, explained
+ * in the status and the history.
+ */
+export async function judgePromotion(run: Run): Promise<void> {
+  const { release, settings, artifact } = run;
+  if (!settings.promotion) return;
+  const { service, target } = release.status;
+  run.promotion = artifact
+    ? await quick.promotionFacts.executeWithOptions(
+        { summary: `promotion of ${service} from ${settings.promotion.from}` },
+        [{ service, target, digest: artifact.digest }],
+      )
+    : null;
+  // The rule was removed from the worker's configuration meanwhile: there is nothing to judge.
+  if (!run.promotion) return;
+  release.setPromotion(run.promotion);
+  release.addNote(`promotion: ${run.promotion.explanation}`, nowIso());
+}
+
 /** Gets the promotion decision: the target's policy, with the approvals it asks for. */
 export async function decide(run: Run): Promise<void> {
   const { release, settings } = run;
@@ -81,8 +109,11 @@ export async function decide(run: Run): Promise<void> {
   release.setRequiredApprovals(settings.approval.required);
   const first = evaluate(run);
   if (first.allowed) return;
-  const withApproval = evaluatePolicy(settings.policy, { ...facts(run), approval_obtained: true });
-  if (!withApproval.allowed) throw new Ending('failed', `policy blocked promotion: ${first.explanation}`);
+  const withApproval = evaluatePolicy(policyOf(run), { ...facts(run), approval_obtained: true });
+  if (!withApproval.allowed) {
+    const why = run.promotion && !run.promotion.soaked ? ` (${run.promotion.explanation})` : '';
+    throw new Ending('failed', `policy blocked promotion: ${first.explanation}${why}`);
+  }
 
   const timeoutMs = settings.approval.timeout;
   release.openApprovalGate(settings.approval, new Date(Date.now() + timeoutMs).toISOString());
@@ -260,17 +291,24 @@ function throwIfRollbackRequested({ release }: Run): void {
 }
 
 function evaluate(run: Run): PolicyDecision {
-  const { release, settings } = run;
+  const { release } = run;
   const decisionFacts = facts(run);
-  const decision = evaluatePolicy(settings.policy, decisionFacts);
-  release.recordDecision(settings.policy, decision, decisionFacts, nowIso());
+  const policy = policyOf(run);
+  const decision = evaluatePolicy(policy, decisionFacts);
+  release.recordDecision(policy, decision, decisionFacts, nowIso());
   log.info('policy decision', { allowed: decision.allowed, explanation: decision.explanation });
   return decision;
 }
 
+/** The policy the target enforces: its own, and its promotion rule's facts when it has one. */
+function policyOf({ settings, promotion }: Run): Policy {
+  return effectivePolicy(settings.policy, promotion !== null);
+}
+
 /** The facts a target's policy is evaluated on. */
-function facts({ release, settings, blue }: Run): Record<string, boolean> {
+function facts({ release, settings, blue, promotion }: Run): Record<string, boolean> {
   return {
+    ...(promotion ? { promoted: promotion.promoted, soaked: promotion.soaked } : {}),
     tests_passed: release.status.tests?.passed === true,
     slow_scans_skipped: release.status.skipSlowScans,
     approval_obtained: release.isApproved,

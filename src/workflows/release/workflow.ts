@@ -27,6 +27,7 @@ import {
   cutOver,
   decide,
   deployGreen,
+  judgePromotion,
   retireBlue,
   testGreen,
 } from './steps';
@@ -57,7 +58,7 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
   const freeLane = await holdLane(release, publisher);
   try {
     await CancellationScope.nonCancellable(async () => {
-      const run = await begin(release, new Journal(release, publisher), parsed.data.holdBeforeCutover);
+      const run = await begin(release, new Journal(release, publisher), parsed.data);
       await runSteps(run, preparation);
     });
   } catch (e) {
@@ -84,7 +85,7 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
 }
 
 /** Reads the target's settings and the live (blue) deployment the release replaces. */
-async function begin(release: ReleaseState, journal: Journal, holdBeforeCutover: boolean): Promise<Run> {
+async function begin(release: ReleaseState, journal: Journal, request: ReleaseRequest): Promise<Run> {
   const { service, target, version } = release.status;
   const settings = await quick.loadTargetSettings.executeWithOptions(
     { summary: `load settings of ${target}` },
@@ -102,11 +103,13 @@ async function begin(release: ReleaseState, journal: Journal, holdBeforeCutover:
     blue,
     green: null,
     artifact: null,
+    promotion: null,
     names: hostnames(service, version, target, settings.zone),
     undo: new Compensations<Ending>(),
     blueNeededUntil: 0,
     removed: null,
-    holdBeforeCutover,
+    holdBeforeCutover: request.holdBeforeCutover,
+    request,
   };
 }
 
@@ -126,6 +129,7 @@ async function runSteps(run: Run, preparation: AbortableSteps): Promise<void> {
     await preparation.run(async () => {
       await deployGreen(run);
       await testGreen(run);
+      await judgePromotion(run);
       await decide(run);
       await awaitGo(run);
     });

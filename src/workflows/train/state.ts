@@ -49,8 +49,7 @@ export class TrainState {
   constructor(
     trainId: string,
     request: TrainRequest,
-    order: string[][],
-    releaseIdOf: (service: string) => string,
+    private readonly releaseIdOf: (service: string) => string,
     now: string,
   ) {
     this.status = {
@@ -60,18 +59,8 @@ export class TrainState {
       stage: 'starting',
       startedAt: now,
       updatedAt: now,
-      order,
-      services: request.services.map(({ service, version }) => ({
-        service,
-        version,
-        releaseId: releaseIdOf(service),
-        stage: 'not_started',
-        green: null,
-        artifact: null,
-        testsPassed: null,
-        replaces: null,
-        reason: null,
-      })),
+      order: [],
+      services: [],
       crossChecks: null,
       approvals: { required: 0, approvedBy: [], rejectedBy: null, refused: [] },
       policyDecisions: [],
@@ -81,6 +70,23 @@ export class TrainState {
       reason: null,
       from: request.from ?? null,
     };
+  }
+
+  /** The services it releases, and the cutover order as steps. */
+  plan(services: readonly { service: string; version: string }[], order: string[][]): void {
+    this.status.order = order;
+    this.status.services = services.map(({ service, version }) => ({
+      service,
+      version,
+      releaseId: this.releaseIdOf(service),
+      stage: 'not_started',
+      green: null,
+      artifact: null,
+      testsPassed: null,
+      replaces: null,
+      promotion: null,
+      reason: null,
+    }));
   }
 
   get stage(): TrainStage {

@@ -4,6 +4,7 @@ import {
   condition,
   log,
   ParentClosePolicy,
+  patched,
   setCurrentDetails,
   setDefaultSignalHandler,
   setHandler,
@@ -25,8 +26,8 @@ import {
   rollbackSignal,
   SearchAttributes,
 } from '../../shared/messages';
-import { evaluatePolicy } from '../../shared/policy';
-import type { PolicyDecision } from '../../shared/policy';
+import { effectivePolicy, evaluatePolicy } from '../../shared/policy';
+import type { Policy, PolicyDecision } from '../../shared/policy';
 import { isMaintenanceWindowOpen } from '../../shared/target';
 import type { TargetSettings } from '../../shared/target';
 import { describeIssues } from '../../shared/text';
@@ -51,11 +52,12 @@ import type {
   TrainStatus,
 } from '../../shared/train';
 import { describeFailure, outcome } from '../common/failures';
-import { long, quick } from '../common/proxies';
+import { audit, long, quick } from '../common/proxies';
 import { releaseLane } from '../lane';
 import type { blueGreenRelease } from '../release/workflow';
 import type { Verdict } from '../release/requests';
 import { trainDetails } from './details';
+import { TrainPatches } from './patches';
 import { isMemberCutOver, isMemberFailing, TrainState } from './state';
 import type { TrainRequestKind } from './state';
 
@@ -96,19 +98,15 @@ export async function releaseTrain(input: TrainRequestInput): Promise<TrainStatu
       `invalid train: a train to ${request.target} has an id starting ${prefix}`,
     );
   }
-  const order = cutoverOrder(
-    request.services.map((s) => s.service),
-    request.after,
-  );
-  if ('cycle' in order) throw outcome(FailureTypes.invalidInput, `invalid train: the order has a cycle`);
   const suffix = trainId.slice(prefix.length);
   const train = new TrainState(
     trainId,
     request,
-    order.steps,
     (service) => `${service}-${request.target}-${suffix}`,
     nowIso(),
   );
+  // A train from another's manifest learns its services from the CMDB, as its first step.
+  if (!request.from) train.plan(request.services, stepsOf(request.services, request.after));
   const run = new TrainRun(train, request);
   run.register();
   upsertSearchAttributes([
@@ -137,6 +135,19 @@ export async function releaseTrain(input: TrainRequestInput): Promise<TrainStatu
   return train.status;
 }
 
+/** The cutover steps of a valid order (validated with the request). */
+function stepsOf(
+  services: readonly { service: string }[],
+  after: readonly (readonly [string, string])[],
+): string[][] {
+  const order = cutoverOrder(
+    services.map((s) => s.service),
+    after,
+  );
+  if ('cycle' in order) throw outcome(FailureTypes.invalidInput, `invalid train: the order has a cycle`);
+  return order.steps;
+}
+
 /** One run of a train: its releases, what it has heard of them, and its steps. */
 class TrainRun {
   private readonly children = new Map<string, ChildWorkflowHandle<typeof blueGreenRelease>>();
@@ -145,11 +156,17 @@ class TrainRun {
   private isNudged = false;
   private publishedStage: TrainStage | null = null;
   private settings: TargetSettings | null = null;
+  /** The cutover order as pairs (the request's, or the replayed manifest's). */
+  private after: [string, string][];
+  /** The artifact digest each service must deploy, when the train replays a manifest. */
+  private readonly expectedDigests = new Map<string, string>();
 
   constructor(
     private readonly train: TrainState,
     private readonly request: TrainRequest,
-  ) {}
+  ) {
+    this.after = request.after.map(([a, b]) => [a, b]);
+  }
 
   register(): void {
     const { train } = this;
@@ -217,6 +234,7 @@ class TrainRun {
 
   async steps(): Promise<void> {
     try {
+      if (this.request.from) await this.loadManifest(this.request.from);
       const parts = await quick.trainParts.executeWithOptions(
         { summary: 'find the checks and final action' },
         [{ checks: this.request.checks, finalAction: this.request.finalAction }],
@@ -237,14 +255,62 @@ class TrainRun {
     } catch (e) {
       if (!(e instanceof TrainEnding)) throw e;
       await this.unwind(e);
+    } finally {
+      await this.recordManifest();
     }
+  }
+
+  /**
+   * `train start --from`: the services, versions and order of a completed train, from the CMDB;
+   * each release must deploy exactly the artifact recorded then.
+   */
+  private async loadManifest(from: string): Promise<void> {
+    const manifest = await quick.trainManifest.executeWithOptions(
+      { summary: `read the manifest of ${from}` },
+      [{ trainId: from }],
+    );
+    if (!manifest) throw new TrainEnding('failed', `the CMDB has no manifest of train ${from}`);
+    if (manifest.outcome !== 'completed') {
+      throw new TrainEnding(
+        'failed',
+        `train ${from} ended ${manifest.outcome.replaceAll('_', ' ')}; only a completed train's manifest is promoted`,
+      );
+    }
+    this.after = manifest.after;
+    for (const s of manifest.services) if (s.digest) this.expectedDigests.set(s.service, s.digest);
+    this.train.plan(manifest.services, stepsOf(manifest.services, manifest.after));
+    this.publish();
+  }
+
+  /** What the train released, and how it ended, in the CMDB: the manifest `train start --from` replays. */
+  private async recordManifest(): Promise<void> {
+    const { train } = this;
+    if (train.status.services.length === 0 || !patched(TrainPatches.recordManifest)) return;
+    await audit.recordTrain
+      .executeWithOptions({ summary: 'record the manifest in the CMDB' }, [
+        {
+          trainId: train.status.trainId,
+          target: this.request.target,
+          fromTrain: this.request.from ?? null,
+          services: train.status.services.map((m) => ({
+            service: m.service,
+            version: m.version,
+            digest: m.artifact?.digest ?? null,
+          })),
+          after: this.after,
+          outcome: isTrainEnded(train.stage) ? train.stage : 'failed',
+        },
+      ])
+      .catch((e: unknown) =>
+        log.warn('the manifest was not recorded', { error: describeFailure('cmdb', e) }),
+      );
   }
 
   /** Takes every service's lane for the whole train; one already held refuses the train, naming its holder. */
   private async holdLanes(): Promise<void> {
     const { target } = this.request;
     const { trainId } = this.train.status;
-    for (const { service } of this.request.services) {
+    for (const { service } of this.train.status.services) {
       try {
         await startChild(releaseLane, {
           workflowId: laneWorkflowId(service, target),
@@ -288,6 +354,9 @@ class TrainRun {
         skipSlowScans: this.request.skipSlowScans,
         holdBeforeCutover: false,
         train: trainId,
+        ...(this.expectedDigests.has(m.service)
+          ? { expectedDigest: this.expectedDigests.get(m.service) }
+          : {}),
       };
       const child = await startChild<typeof blueGreenRelease>('blueGreenRelease', {
         workflowId: m.releaseId,
@@ -339,17 +408,24 @@ class TrainRun {
     for (;;) {
       const members = (await this.look()).filter((m) => which.includes(m.service));
       this.throwIfIntervened();
-      const failing = this.train.status.services.find(isMemberFailing);
-      if (failing) {
-        throw new TrainEnding(
-          'failed',
-          `${failing.service} ${failing.stage.replaceAll('_', ' ')}${failing.reason ? `: ${failing.reason}` : ''}`,
-        );
-      }
+      this.throwIfFailing();
       if (members.every(isThere)) return;
       await condition(() => this.isNudged || this.train.isIntervened, LOOK_AGAIN, {
         summary: `wait for ${what}`,
       });
+    }
+  }
+
+  /** A release that failed or ended (stopped from outside, say) unwinds the train. */
+  private throwIfFailing(): void {
+    const failing = this.train.status.services.find(
+      (m) => isMemberFailing(m) || (this.ended.has(m.releaseId) && m.stage !== 'completed'),
+    );
+    if (failing) {
+      throw new TrainEnding(
+        'failed',
+        `${failing.service} ${failing.stage.replaceAll('_', ' ')}${failing.reason ? `: ${failing.reason}` : ''}`,
+      );
     }
   }
 
@@ -393,9 +469,16 @@ class TrainRun {
     train.status.approvals.required = settings.approval.required;
     const first = this.evaluate();
     if (first.allowed) return;
-    const withApproval = evaluatePolicy(settings.policy, { ...this.facts(), approval_obtained: true });
-    if (!withApproval.allowed)
-      throw new TrainEnding('failed', `policy blocked promotion: ${first.explanation}`);
+    const withApproval = evaluatePolicy(this.policy(), { ...this.facts(), approval_obtained: true });
+    if (!withApproval.allowed) {
+      const why = train.status.services
+        .filter((m) => m.promotion && !m.promotion.soaked)
+        .map((m) => m.promotion!.explanation);
+      throw new TrainEnding(
+        'failed',
+        `policy blocked promotion: ${first.explanation}${why.length ? ` (${why.join('; ')})` : ''}`,
+      );
+    }
     const timeoutMs = settings.approval.timeout;
     const until = new Date(Date.now() + timeoutMs).toISOString();
     train.openApprovalGate(settings.approval);
@@ -405,12 +488,19 @@ class TrainRun {
       `${settings.approval.required} approval(s) of the train until ${until}`,
     );
     const isDecided =
-      (await condition(() => train.isApproved || train.isRejected || train.isIntervened, timeoutMs, {
-        summary: `approval of the train until ${until}`,
-      })) ||
+      (await condition(
+        () => train.isApproved || train.isRejected || train.isIntervened || this.ended.size > 0,
+        timeoutMs,
+        { summary: `approval of the train until ${until}` },
+      )) ||
       train.isApproved ||
       train.isRejected;
     this.throwIfIntervened();
+    if (this.ended.size > 0) {
+      // A release ended while the train waited (stopped from outside): the train cannot go on.
+      await this.look();
+      this.throwIfFailing();
+    }
     if (!isDecided) throw new TrainEnding('expired', `no decision within ${timeoutMs / 1000} s`);
     if (train.isRejected) {
       const r = train.status.approvals.rejectedBy!;
@@ -422,18 +512,30 @@ class TrainRun {
   }
 
   private evaluate(): PolicyDecision {
-    const settings = this.settings!;
     const facts = this.facts();
-    const decision = evaluatePolicy(settings.policy, facts);
-    this.train.recordDecision(settings.policy, decision, facts, nowIso());
+    const policy = this.policy();
+    const decision = evaluatePolicy(policy, facts);
+    this.train.recordDecision(policy, decision, facts, nowIso());
     this.publish();
     return decision;
+  }
+
+  /** The target's policy, with its promotion rule's facts when it has one. */
+  private policy(): Policy {
+    return effectivePolicy(this.settings!.policy, Boolean(this.settings!.promotion));
   }
 
   /** The facts of the whole train: every release's tests and the cross-service checks passed. */
   private facts(): Record<string, boolean> {
     const { train } = this;
+    const promotions = train.status.services.map((m) => m.promotion);
     return {
+      ...(this.settings!.promotion
+        ? {
+            promoted: promotions.every((p) => p?.promoted === true),
+            soaked: promotions.every((p) => p?.soaked === true),
+          }
+        : {}),
       tests_passed:
         train.status.services.every((m) => m.testsPassed === true) &&
         (train.status.crossChecks?.passed ?? true),
@@ -457,11 +559,17 @@ class TrainRun {
       this.enter('cutting_over', `step ${i + 1} of ${train.status.order.length}: ${step.join(', ')}`);
       for (const service of step) {
         const m = train.status.services.find((x) => x.service === service)!;
-        await this.children.get(m.releaseId)!.signal(trainGoSignal, {
-          by: `train ${train.status.trainId}`,
-          train: train.status.trainId,
-          approvals,
-        });
+        await this.children
+          .get(m.releaseId)!
+          .signal(trainGoSignal, {
+            by: `train ${train.status.trainId}`,
+            train: train.status.trainId,
+            approvals,
+          })
+          .catch((e: unknown) => {
+            // It ended meanwhile (stopped from outside): the next look unwinds the train.
+            log.warn('could not let a release cut over', { service, error: describeFailure('signal', e) });
+          });
       }
       await this.waitForMembers(
         (m) => m.stage === 'awaiting_termination',

@@ -1,0 +1,8 @@
+/**
+ * Changes to the commands a train issues, each gated with `patched()` so that trains started by an
+ * earlier version replay unchanged (test/histories holds their histories).
+ */
+export const TrainPatches = {
+  /** A train records its manifest and outcome in the CMDB when it ends (`train start --from`). */
+  recordManifest: 'train-manifest',
+} as const;

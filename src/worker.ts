@@ -38,6 +38,8 @@ import {
 } from './shared/messages';
 import type { LaneHolder } from './shared/messages';
 import type { ReleaseStatus } from './shared/release';
+import { trainStatusQuery } from './shared/train';
+import type { TrainStatus } from './shared/train';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
@@ -207,6 +209,7 @@ export async function composeDependencies(
       releaseRun: client ? (releaseId) => releaseRun(client, releaseId) : undefined,
       releaseStatus: client ? (releaseId) => releaseStatus(client, releaseId) : undefined,
       laneHolder: client ? (service, target) => laneHolder(client, service, target) : undefined,
+      trainStatus: client ? (trainId) => trainStatus(client, trainId) : undefined,
       activeReleases: client ? (target) => activeReleases(client, target) : undefined,
       // A release is admitted (and listed) by its environment; a plain question only asks.
       environmentGate: client
@@ -304,6 +307,16 @@ async function activeReleases(client: Client, target: string): Promise<string[]>
 async function releaseStatus(client: Client, releaseId: string): Promise<ReleaseStatus | null> {
   try {
     return await client.workflow.getHandle(releaseId).query(statusQuery);
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return null;
+    throw e;
+  }
+}
+
+/** A train's status, by its query; null when Temporal does not know the train. */
+async function trainStatus(client: Client, trainId: string): Promise<TrainStatus | null> {
+  try {
+    return await client.workflow.getHandle(trainId).query(trainStatusQuery);
   } catch (e) {
     if (e instanceof WorkflowNotFoundError) return null;
     throw e;

@@ -106,6 +106,7 @@ const fakes: Activities = {
   promotionFacts: notUsed,
   trainManifest: notUsed,
   recordTrain: notUsed,
+  trainDecision: notUsed,
 };
 
 before(async () => {

@@ -170,6 +170,9 @@ const fakes: Activities = {
   async recordTrain() {
     throw ApplicationFailure.nonRetryable('not used here');
   },
+  async trainDecision() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
   async laneHolder() {
     throw ApplicationFailure.nonRetryable('not used here');
   },

@@ -15,7 +15,7 @@ import { releaseRequest, startHarness, TEST_CONFIG } from '../harness/release';
 import { cliEnvironment, runCli } from './helpers/cli';
 import { replayAndRecord } from './helpers/histories';
 import { getJson } from './helpers/inspect';
-import { waitForStage } from './helpers/wait';
+import { waitFor, waitForStage } from './helpers/wait';
 
 let h: Harness;
 let trains: TrainClient;
@@ -182,10 +182,40 @@ describe('a release train on a real Temporal dev server', () => {
         .executeUpdate(goUpdate, { args: [{ by: 'mallory' }] }),
       (e: Error) => /only its train lets it cut over/.test((e.cause as Error | undefined)?.message ?? ''),
     );
+    // A forged go that names the train, sent as a signal as the train sends it: the release asks
+    // its train, which has let nothing cut over, and holds on.
+    const forged = h.client.workflow.getHandle(waiting.services[2].releaseId);
+    await forged.signal('go', { by: 'mallory', train: trainId, approvals: [{ approver: 'mallory' }] });
+    const declined = await waitFor(
+      h.api,
+      waiting.services[2].releaseId,
+      (s) => s.approvals.refused.some((r) => /has not let this release cut over/.test(r.reason)),
+      'the forged go declined',
+    );
+    assert.equal(declined.stage, 'awaiting_go');
+    assert.deepEqual(declined.approvals.approvedBy, []);
+    assert.equal(await aliasTarget('worker'), null);
+    // A flood of forged nudges is not believed beyond a budget, and changes nothing.
+    for (let i = 0; i < 200; i++)
+      await h.client.workflow.getHandle(trainId).signal('trainNudge', { releaseId: 'x' });
 
     recorded.set('completed', trainId).set('completed-api', waiting.services[0].releaseId);
+    recorded.set('confirmed-worker', waiting.services[2].releaseId);
     completedTrain = trainId;
     const receipt = await trains.approve(trainId, { approver: 'alice', comment: 'ship it' });
+    // A forged commit to api once it has baked, before the others have: api asks its train, which
+    // has not committed, and keeps blue (the train could still roll it back).
+    await waitForStage(h.api, waiting.services[0].releaseId, 'awaiting_termination');
+    await h.client.workflow
+      .getHandle(waiting.services[0].releaseId)
+      .signal('trainCommit', { train: trainId });
+    const held = await waitFor(
+      h.api,
+      waiting.services[0].releaseId,
+      (s) => s.approvals.refused.some((r) => /has not committed/.test(r.reason)),
+      'the forged commit declined',
+    );
+    assert.equal(held.stage, 'awaiting_termination');
     assert.match(receipt.message, /approved by alice \(1 of 1\)/);
     const done = await ended(trainId);
     assert.equal(done.stage, 'completed', JSON.stringify(done.history));

@@ -8,6 +8,7 @@ import type { DnsProvider } from '../providers/dns/types';
 import type { EnvironmentModule, InfraProvider } from '../providers/infra/types';
 import type { LaneHolder } from '../shared/messages';
 import type { BreakerNotice, ReleaseStatus } from '../shared/release';
+import type { TrainStatus } from '../shared/train';
 
 export interface ActivityDeps {
   config: Config;
@@ -46,6 +47,8 @@ export interface ActivityDeps {
   secretsEnv?: NodeJS.ProcessEnv;
   /** A release's status (its `status` query), or null when Temporal does not know it. */
   releaseStatus?: (releaseId: string) => Promise<ReleaseStatus | null>;
+  /** A train's status (its `status` query), or null when Temporal does not know it. */
+  trainStatus?: (trainId: string) => Promise<TrainStatus | null>;
   /** Who holds a lane (a release or a train), or null when it is free. */
   laneHolder?: (service: string, target: string) => Promise<LaneHolder | null>;
   /** What Temporal knows of a release or a lane (the janitor asks whether it has ended). */

@@ -54,6 +54,7 @@ const PROVIDERLESS = new Set([
   'promotionFacts',
   'trainManifest',
   'recordTrain',
+  'trainDecision',
 ]);
 
 /**

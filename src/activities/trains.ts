@@ -225,6 +225,34 @@ export function createTrainActivities({ deps, guarded }: ActivityContext) {
       return { configHash };
     },
 
+    /**
+     * What a train has decided about one of its releases, from the train itself: whether it let
+     * the release cut over (and with which approvals), and whether it committed. A release asks
+     * this before acting on a go or a commit, which anyone could have sent.
+     */
+    async trainDecision(input: unknown): Promise<{
+      released: boolean;
+      committed: boolean;
+      approvals: { approver: string; comment?: string }[];
+    }> {
+      const { train, releaseId } = parseInput(
+        z.strictObject({ train: TrainId, releaseId: z.string().min(1).max(300) }),
+        input,
+      );
+      const status = await deps.trainStatus?.(train);
+      const isMember = status?.services.some((m) => m.releaseId === releaseId) === true;
+      if (!status || !isMember) return { released: false, committed: false, approvals: [] };
+      // A train of the version before these lists did not keep them: its word is taken as given.
+      return {
+        released: status.released === undefined || status.released.includes(releaseId),
+        committed: status.committed === undefined || status.committed,
+        approvals: status.approvals.approvedBy.map(({ approver, comment }) => ({
+          approver,
+          ...(comment ? { comment } : {}),
+        })),
+      };
+    },
+
     /** Who holds a service's lane on a target (a release or a train), or null. */
     async laneHolder(input: unknown): Promise<{ holder: string | null }> {
       const { service, target } = parseInput(

@@ -109,6 +109,12 @@ export function trainRequestOf(
     from?: string;
   },
 ): TrainRequestInput {
+  if (o.target && manifest?.target && o.target !== manifest.target) {
+    throw new GreenlightError(
+      `--target ${o.target} and the manifest's target: ${manifest.target} differ; name one`,
+      'invalid_input',
+    );
+  }
   const target = o.target ?? manifest?.target;
   if (!target)
     throw new GreenlightError('name the target: --target, or target: in the manifest', 'invalid_input');

@@ -11,7 +11,7 @@ import {
   InterventionInput,
   TargetName,
 } from '../shared/release';
-import { describeIssues } from '../shared/text';
+import { describeIssues, escapeMarkdown } from '../shared/text';
 import {
   isTrainEnded,
   TrainId,
@@ -48,6 +48,27 @@ function validate<S extends z.ZodType>(
     `invalid ${what}: ${describeIssues(result.error.issues, fields ? { fields } : {})}`,
     'invalid_input',
   );
+}
+
+/** The Web UI's summary and details of a train (its "User Metadata"). */
+function trainSummary(request: TrainRequest): { staticSummary: string; staticDetails: string } {
+  if (request.from) {
+    return {
+      staticSummary: `train → ${request.target}: the manifest of ${request.from}`,
+      staticDetails: `Release train to **${request.target}** of exactly what ${escapeMarkdown(request.from)} released.`,
+    };
+  }
+  const order = request.after.length
+    ? request.after.map(([a, b]) => `${a} after ${b}`).join(', ')
+    : 'all together';
+  return {
+    staticSummary:
+      `train → ${request.target}: ${request.services.map((s) => `${s.service} ${s.version}`).join(', ')}`.slice(
+        0,
+        200,
+      ),
+    staticDetails: `Release train of ${request.services.length} service(s) to **${request.target}**, cutover order ${order}.`,
+  };
 }
 
 /** Release trains through their workflows (`train-<target>-<suffix>`): every input validated before it leaves. */
@@ -88,12 +109,7 @@ export class TrainClient {
         { key: SearchAttributes.train, value: trainId },
         { key: SearchAttributes.stage, value: 'starting' },
       ],
-      staticSummary:
-        `train → ${request.target}: ${request.services.map((s) => `${s.service} ${s.version}`).join(', ')}`.slice(
-          0,
-          200,
-        ),
-      staticDetails: `Release train of ${request.services.length} service(s) to **${request.target}**, cutover order ${request.after.length ? request.after.map(([a, b]) => `${a} after ${b}`).join(', ') : 'all together'}.`,
+      ...trainSummary(request),
     });
     return { trainId };
   }

@@ -207,6 +207,10 @@ export interface TrainStatus {
   history: { stage: TrainStage; at: string; note?: string }[];
   reason: string | null;
   from: string | null;
+  /** The releases the train has let cut over; each confirms its go against this. */
+  released?: string[];
+  /** Set once every service has baked: each release confirms its commit against this. */
+  committed?: boolean;
 }
 
 /** What an accepted request to a train answers. */
@@ -233,11 +237,13 @@ export const TrainGo = z.strictObject({
   by: personName('by').optional(),
   reason: plainText(1000, 'reason').optional(),
   train: TrainId,
+  /** Sent by the version before releases confirmed their go with the train; ignored since. */
   approvals: z
     .array(
       z.strictObject({ approver: personName('approver'), comment: plainText(1000, 'comment').optional() }),
     )
-    .max(10),
+    .max(10)
+    .default([]),
 });
 export type TrainGo = z.output<typeof TrainGo>;
 export const trainGoSignal = defineSignal<[z.input<typeof TrainGo>]>('go');

@@ -77,7 +77,8 @@ export function registerHandlers(release: ReleaseState, publisher: Publisher, on
   const onBreakerNotice = breakerNoticeHandler(release, publish);
   setDefaultSignalHandler(async (name, ...args) => {
     if (name === goSignal.name) logRefusal(release.go(args[0], 'signal', nowIso()));
-    else if (name === trainCommitSignal.name) logRefusal(release.commit(args[0], nowIso()));
+    else if (name === trainCommitSignal.name && release.status.train)
+      logRefusal(release.commit(args[0], nowIso()));
     else if (name === breakerNoticeSignal.name) await onBreakerNotice(args[0]);
     else log.warn('unknown signal ignored', { signal: name.slice(0, 100) });
   });

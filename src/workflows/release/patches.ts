@@ -14,4 +14,6 @@ export const Patches = {
   askEnvironment: 'ask-environment',
   /** Green is deployed from its version's artifact, resolved (and its digest recorded) first. */
   resolveArtifact: 'resolve-artifact',
+  /** A train's release confirms its train's go and commit with the train before acting on them. */
+  trainConfirms: 'train-confirms',
 } as const;

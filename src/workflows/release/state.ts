@@ -55,6 +55,12 @@ export class ReleaseState {
   isGoGiven = false;
   /** A train's release has been told by its train that every service baked: it may retire blue. */
   isCommitted = false;
+  /**
+   * A train's go or commit that arrived and waits to be confirmed with the train itself (anyone
+   * may send a signal): the go's payload is kept for releases of the version that took it as it was.
+   */
+  pendingGo: TrainGo | null = null;
+  isCommitPending = false;
 
   constructor(releaseId: string, request: StatusFields, now: string) {
     this.status = {
@@ -274,22 +280,39 @@ export class ReleaseState {
     return verdict;
   }
 
-  /** A train's go: it names the train and brings approvals that satisfy the target's rule. */
+  /**
+   * A train's go, naming the train: kept until the release confirms it with its train (the signal
+   * alone proves nothing), see `acceptTrainGo` and `declineTrainGo`.
+   */
   private trainGo(raw: unknown, via: Exclude<Via, 'cancel'>, now: string): Verdict {
     const verdict = this.judgeTrainGo(raw);
     if (!verdict.ok) return this.refuse('go', claimedName(raw, 'by'), verdict.reason, via, now);
-    const go = TrainGo.parse(raw);
-    for (const { approver, comment } of go.approvals) {
+    this.pendingGo = TrainGo.parse(raw);
+    this.status.updatedAt = now;
+    return verdict;
+  }
+
+  /** The train confirmed its go: its approvals are the release's, and it cuts over. */
+  acceptTrainGo(approvals: readonly { approver: string; comment?: string }[], now: string): void {
+    const train = this.status.train!;
+    for (const { approver, comment } of approvals) {
       this.status.approvals.approvedBy.push({
         approver,
         at: now,
-        via,
-        comment: comment ? `${comment} (approved train ${go.train})` : `approved train ${go.train}`,
+        via: 'signal',
+        comment: comment ? `${comment} (approved train ${train})` : `approved train ${train}`,
       });
     }
+    this.pendingGo = null;
     this.isGoGiven = true;
-    this.addNote(`go from train ${go.train}${go.reason ? `: ${go.reason}` : ''}`, now);
-    return verdict;
+    this.addNote(`go from train ${train}`, now);
+  }
+
+  /** A go its train did not confirm: refused, recorded, and the release holds on. */
+  declineTrainGo(reason: string, now: string): void {
+    const by = this.pendingGo?.by ?? null;
+    this.pendingGo = null;
+    this.refuse('go', by, reason, 'signal', now);
   }
 
   private judgeTrainGo(raw: unknown): Verdict {
@@ -302,28 +325,11 @@ export class ReleaseState {
           : `invalid go: ${describeIssues(parsed.error.issues)}`,
       );
     }
-    const base = this.judgeGo(parsed.data);
-    if (!base.ok) return base;
-    const rule = this.approvalRule;
-    if (!rule) return refused('release is not waiting for a go');
-    const given: { approver: string }[] = [];
-    for (const { approver } of parsed.data.approvals) {
-      const problem = approverProblem('approve', approver, {
-        ...this.approvalContext(rule),
-        approvedBy: given,
-      });
-      if (problem) return refused(problem);
-      given.push({ approver });
-    }
-    if (given.length < rule.required) {
-      return refused(
-        `the go brings ${given.length} approval(s); ${this.status.target} needs ${rule.required}`,
-      );
-    }
-    return base;
+    if (this.pendingGo) return refused('a go is being confirmed with the train');
+    return this.judgeGo(parsed.data);
   }
 
-  /** The train's word that every service baked: the release may retire blue. */
+  /** The train's word that every service baked, kept until confirmed with the train. */
   commit(raw: unknown, now: string): Verdict {
     const train = this.status.train;
     const parsed = TrainCommit.safeParse(raw);
@@ -331,10 +337,22 @@ export class ReleaseState {
       return refused(train ? `only train ${train} commits this release` : 'release belongs to no train');
     if (this.stage !== 'awaiting_termination' || this.isRollbackRequested)
       return refused(`release is not waiting for its train's commit (stage ${this.stage})`);
-    if (this.isCommitted) return refused('release has already been committed');
+    if (this.isCommitted || this.isCommitPending) return refused('release has already been committed');
+    this.isCommitPending = true;
+    this.status.updatedAt = now;
+    return { ok: true, message: 'commit received' };
+  }
+
+  /** The train confirmed: every service baked, the release may retire blue. */
+  acceptCommit(now: string): void {
+    this.isCommitPending = false;
     this.isCommitted = true;
-    this.addNote(`train ${train} committed: every service baked`, now);
-    return { ok: true, message: 'committed' };
+    this.addNote(`train ${this.status.train} committed: every service baked`, now);
+  }
+
+  declineCommit(reason: string, now: string): void {
+    this.isCommitPending = false;
+    this.refuse('go', null, reason, 'signal', now);
   }
 
   private judgeDecision(kind: 'approve' | 'reject', { approver }: ApprovalInput): Verdict {

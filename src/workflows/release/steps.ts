@@ -161,10 +161,11 @@ export async function awaitGo(run: Run): Promise<void> {
     [],
     train ? `train ${train} to let it cut over, until ${until}` : `a go to cut over, until ${until}`,
   );
-  const isGiven =
-    (await condition(() => release.isGoGiven, timeoutMs, {
-      summary: `wait for a go to cut over until ${until}`,
-    })) || release.isGoGiven;
+  const isGiven = train
+    ? await awaitTrainWord(run, 'go', Date.now() + timeoutMs)
+    : (await condition(() => release.isGoGiven, timeoutMs, {
+        summary: `wait for a go to cut over until ${until}`,
+      })) || release.isGoGiven;
   if (!isGiven) throw new Ending('expired', `no go to cut over within ${timeoutMs / 1000} s`);
   // The facts may have changed while it was held (a maintenance window closed): a go never
   // overrides the policy, which is judged again.
@@ -249,12 +250,53 @@ export async function awaitTrainCommit(run: Run): Promise<void> {
     [],
     `train ${train} to commit (every service baked), until ${until}; rollback possible until then`,
   );
-  const isDone =
-    (await condition(() => release.isCommitted || release.isRollbackRequested, timeoutMs, {
-      summary: `wait for train ${train} to commit until ${until}`,
-    })) || release.isCommitted;
+  const isDone = await awaitTrainWord(run, 'commit', Date.now() + timeoutMs);
   throwIfRollbackRequested(run);
   if (!isDone) throw new Ending('rolled_back', `train ${train} did not commit within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * Waits for the train's go (or commit) until `deadline`. A signal proves nothing (anyone may send
+ * one): each is confirmed with the train itself, which must have let this release cut over (or
+ * committed it); the approvals it records are the train's. Releases of the version before this
+ * confirmation took the signal as it was. True once given; false at the deadline or on a rollback.
+ */
+async function awaitTrainWord(run: Run, word: 'go' | 'commit', deadline: number): Promise<boolean> {
+  const { release } = run;
+  const train = release.status.train!;
+  const isGiven = () => (word === 'go' ? release.isGoGiven : release.isCommitted);
+  const isAsked = () => (word === 'go' ? release.pendingGo !== null : release.isCommitPending);
+  const confirms = patched(Patches.trainConfirms);
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) return isGiven();
+    await condition(() => isAsked() || release.isRollbackRequested, left, {
+      summary: `wait for train ${train} to ${word === 'go' ? 'let it cut over' : 'commit'}`,
+    });
+    if (release.isRollbackRequested) return false;
+    if (!isAsked()) continue;
+    if (!confirms) {
+      if (word === 'go') release.acceptTrainGo(release.pendingGo!.approvals, nowIso());
+      else release.acceptCommit(nowIso());
+      return true;
+    }
+    const { releaseId } = release.status;
+    const answer = await quick.trainDecision.executeWithOptions(
+      { summary: `confirm the ${word} with ${train}` },
+      [{ train, releaseId }],
+    );
+    if (word === 'go' && answer.released) {
+      release.acceptTrainGo(answer.approvals, nowIso());
+      return true;
+    }
+    if (word === 'commit' && answer.committed) {
+      release.acceptCommit(nowIso());
+      return true;
+    }
+    const reason = `train ${train} has not ${word === 'go' ? 'let this release cut over' : 'committed'}; the ${word} was not from it`;
+    if (word === 'go') release.declineTrainGo(reason, nowIso());
+    else release.declineCommit(reason, nowIso());
+  }
 }
 
 /** Beyond twice the approval timeout, how long a train's release waits for its train. */

@@ -5,4 +5,9 @@
 export const TrainPatches = {
   /** A train records its manifest and outcome in the CMDB when it ends (`train start --from`). */
   recordManifest: 'train-manifest',
+  /**
+   * A train unwinds when a release ends while it waits for approval, and looks at its releases
+   * once more (and marks itself committed, which they confirm) before it commits them.
+   */
+  unwindOnEnd: 'train-unwind-on-end',
 } as const;

@@ -69,6 +69,8 @@ export class TrainState {
       history: [{ stage: 'starting', at: now }],
       reason: null,
       from: request.from ?? null,
+      released: [],
+      committed: false,
     };
   }
 

@@ -30,7 +30,9 @@ import { effectivePolicy, evaluatePolicy } from '../../shared/policy';
 import type { Policy, PolicyDecision } from '../../shared/policy';
 import { isMaintenanceWindowOpen } from '../../shared/target';
 import type { TargetSettings } from '../../shared/target';
-import { describeIssues } from '../../shared/text';
+import { describeIssues, showInvisible } from '../../shared/text';
+import { STAGES } from '../../shared/release';
+import type { Stage } from '../../shared/release';
 import {
   cutoverOrder,
   isTrainEnded,
@@ -62,6 +64,9 @@ import { isMemberCutOver, isMemberFailing, TrainState } from './state';
 import type { TrainRequestKind } from './state';
 
 const nowIso = (): string => new Date().toISOString();
+
+/** Nudges a release sends in a whole train are about ten; more are not believed. */
+const NUDGES_PER_RELEASE = 30;
 
 /** How long a train waits for news of its releases before it looks at them anyway. */
 const LOOK_AGAIN = '5m';
@@ -135,6 +140,20 @@ export async function releaseTrain(input: TrainRequestInput): Promise<TrainStatu
   return train.status;
 }
 
+/** Whether a release has reached `stage` (or gone past it on the way to completing). */
+function hasReached(m: TrainMember, stage: Stage): boolean {
+  if (m.stage === 'not_started') return false;
+  const order = STAGES as readonly string[];
+  return m.stage === 'completed' || (!isMemberFailing(m) && order.indexOf(m.stage) >= order.indexOf(stage));
+}
+
+/** A reason a release takes: plain text (no line breaks or invisible characters), at most 900 characters. */
+function plainReason(text: string): string {
+  return Array.from(showInvisible(text.replace(/\s+/g, ' ')))
+    .slice(0, 900)
+    .join('');
+}
+
 /** The cutover steps of a valid order (validated with the request). */
 function stepsOf(
   services: readonly { service: string }[],
@@ -155,6 +174,8 @@ class TrainRun {
   /** A release told the train it moved on (or ended): look at the releases again. */
   private isNudged = false;
   private publishedStage: TrainStage | null = null;
+  /** Nudges believed so far. */
+  private nudges = 0;
   private settings: TargetSettings | null = null;
   /** The cutover order as pairs (the request's, or the replayed manifest's). */
   private after: [string, string][];
@@ -201,8 +222,8 @@ class TrainRun {
     setHandler(abortSignal, (i) => logRefusal(train.intervene('abort', i, 'signal', nowIso())));
     setHandler(rollbackSignal, (i) => logRefusal(train.intervene('rollback', i, 'signal', nowIso())));
     // The releases' nudges, by the default handler so the Web UI offers only what people send.
-    setDefaultSignalHandler((name) => {
-      if (name === trainNudgeSignal.name) this.isNudged = true;
+    setDefaultSignalHandler((name, ...args) => {
+      if (name === trainNudgeSignal.name) this.nudge(args[0]);
       else log.warn('unknown signal ignored', { signal: name.slice(0, 100) });
     });
     // Cancelling the train is an abort before cutover and a rollback after: it always unwinds.
@@ -216,6 +237,12 @@ class TrainRun {
       );
       this.publish();
     });
+  }
+
+  /** Who the train is in what it sends its releases (a person's name is at most 100 characters). */
+  private by(): string {
+    const name = `train ${this.train.status.trainId}`;
+    return name.length <= 100 ? name : 'its train';
   }
 
   /** The search attribute of the stage (only when it changed) and the Web UI's details. */
@@ -246,15 +273,21 @@ class TrainRun {
       await this.holdLanes();
       await this.startReleases();
       this.enter('preparing', 'every release deploys its green and runs its own checks');
-      await this.waitForMembers((m) => m.stage === 'awaiting_go', 'every green to be deployed and tested');
+      await this.waitForMembers((m) => hasReached(m, 'awaiting_go'), 'every green to be deployed and tested');
       await this.checkTogether(parts.checks);
       await this.decide();
       await this.cutOver();
       await this.finalAction(parts.finalAction);
       await this.commit();
     } catch (e) {
-      if (!(e instanceof TrainEnding)) throw e;
-      await this.unwind(e);
+      // Whatever stopped the train (a release that failed, or an activity that gave up), the
+      // releases it started unwind in order rather than being cancelled all at once.
+      if (!(e instanceof TrainEnding) && this.children.size === 0) throw e;
+      await this.unwind(
+        e instanceof TrainEnding
+          ? e
+          : new TrainEnding('failed', describeFailure(`stage ${this.train.stage}`, e)),
+      );
     } finally {
       await this.recordManifest();
     }
@@ -383,6 +416,20 @@ class TrainRun {
     this.isNudged = true;
   }
 
+  /**
+   * A release's nudge: believed only as a reason to look. One that names no release of this train
+   * is ignored, and so is any beyond a generous budget per release (a flood of forged ones must not
+   * grow the history): the train still notices every end, and looks every few minutes.
+   */
+  private nudge(raw: unknown): void {
+    const releaseId =
+      typeof raw === 'object' && raw !== null ? (raw as { releaseId?: unknown }).releaseId : null;
+    if (typeof releaseId !== 'string' || !this.train.member(releaseId)) return;
+    if (this.nudges >= NUDGES_PER_RELEASE * this.train.status.services.length) return;
+    this.nudges++;
+    this.isNudged = true;
+  }
+
   /** Reads every release's status (an activity: the train believes no signal about them). */
   private async look(): Promise<TrainMember[]> {
     this.isNudged = false;
@@ -487,16 +534,18 @@ class TrainRun {
       `policy needs approval: ${first.explanation}`,
       `${settings.approval.required} approval(s) of the train until ${until}`,
     );
+    const watchesEnds = patched(TrainPatches.unwindOnEnd);
     const isDecided =
       (await condition(
-        () => train.isApproved || train.isRejected || train.isIntervened || this.ended.size > 0,
+        () =>
+          train.isApproved || train.isRejected || train.isIntervened || (watchesEnds && this.ended.size > 0),
         timeoutMs,
         { summary: `approval of the train until ${until}` },
       )) ||
       train.isApproved ||
       train.isRejected;
     this.throwIfIntervened();
-    if (this.ended.size > 0) {
+    if (watchesEnds && this.ended.size > 0) {
       // A release ended while the train waited (stopped from outside): the train cannot go on.
       await this.look();
       this.throwIfFailing();
@@ -559,20 +608,19 @@ class TrainRun {
       this.enter('cutting_over', `step ${i + 1} of ${train.status.order.length}: ${step.join(', ')}`);
       for (const service of step) {
         const m = train.status.services.find((x) => x.service === service)!;
+        // What the release confirms its go against: the signal alone proves nothing.
+        train.status.released = [...(train.status.released ?? []), m.releaseId];
+        this.publish();
         await this.children
           .get(m.releaseId)!
-          .signal(trainGoSignal, {
-            by: `train ${train.status.trainId}`,
-            train: train.status.trainId,
-            approvals,
-          })
+          .signal(trainGoSignal, { by: this.by(), train: train.status.trainId, approvals })
           .catch((e: unknown) => {
             // It ended meanwhile (stopped from outside): the next look unwinds the train.
             log.warn('could not let a release cut over', { service, error: describeFailure('signal', e) });
           });
       }
       await this.waitForMembers(
-        (m) => m.stage === 'awaiting_termination',
+        (m) => hasReached(m, 'awaiting_termination'),
         `${step.join(', ')} to cut over and bake`,
         step,
       );
@@ -611,8 +659,22 @@ class TrainRun {
       'every service baked; the releases retire blue',
       'every release to retire its blue',
     );
-    for (const child of this.children.values())
-      await child.signal(trainCommitSignal, { train: train.status.trainId });
+    if (patched(TrainPatches.unwindOnEnd)) {
+      // A rollback asked for during the final action, or a release stopped from outside, unwinds
+      // every service rather than commit some of them.
+      this.throwIfIntervened();
+      await this.look();
+      this.throwIfFailing();
+      train.status.committed = true;
+      this.publish();
+    }
+    for (const child of this.children.values()) {
+      await child
+        .signal(trainCommitSignal, { train: train.status.trainId })
+        .catch((e: unknown) =>
+          log.warn('could not commit a release', { error: describeFailure('signal', e) }),
+        );
+    }
     await condition(() => this.ended.size === this.children.size);
     const members = await this.look();
     const notCompleted = members.filter((m) => m.stage !== 'completed');
@@ -643,12 +705,16 @@ class TrainRun {
       train.end(ending.stage, nowIso(), ending.reason);
       return this.publish();
     }
-    await this.look();
+    await this.look().catch((e: unknown) =>
+      log.warn('could not look at the releases; unwinding on what was last seen', {
+        error: describeFailure('look', e),
+      }),
+    );
     const isBack = ending.stage === 'rolled_back' || members.some(isMemberCutOver);
     this.enter(isBack ? 'rolling_back' : 'aborting', ending.reason, 'every release to end');
     // A rollback, not an abort, even to a release not seen cut over: before cutover a release takes
     // it as an abort, and one that has just cut over still rolls back.
-    const by = { by: `train ${train.status.trainId}`, reason: ending.reason.slice(0, 900) };
+    const by = { by: this.by(), reason: plainReason(`${train.status.trainId}: ${ending.reason}`) };
     for (const m of members) {
       if (!this.children.has(m.releaseId) || this.ended.has(m.releaseId) || isMemberCutOver(m)) continue;
       await this.children
@@ -667,7 +733,7 @@ class TrainRun {
       await condition(() => this.ended.has(m.releaseId));
     }
     await condition(() => [...this.children.keys()].every((id) => this.ended.has(id)));
-    if (this.children.size) await this.look();
+    await this.look().catch(() => undefined);
     const stage =
       ending.stage === 'failed' && members.some((m) => m.stage === 'rolled_back')
         ? 'rolled_back'

@@ -78,6 +78,7 @@ before(async () => {
         { name: 'never-passes', command: [process.execPath, '-e', 'process.exit(3)'] },
       ],
       actions: {
+        broken: { command: [process.execPath, '-e', "console.log('no tag pushed'); process.exit(4)"] },
         tag: {
           command: [
             process.execPath,
@@ -302,6 +303,14 @@ describe('a release train on a real Temporal dev server', () => {
     });
     const waiting = await waitForTrain(trainId, (s) => s.stage === 'awaiting_approval', 'the approval gate');
     assert.deepEqual(waiting.order, [['api', 'ui', 'worker']]);
+    // A second train over one of its services is refused, naming this one.
+    await assert.rejects(
+      trains.start({ target: 'line', initiator: 'ci', services: [{ service: 'ui', version: 'v4' }] }),
+      (e: unknown) =>
+        e instanceof GreenlightError &&
+        e.code === 'conflict' &&
+        e.message.startsWith(`${trainId} (stage awaiting_approval) is releasing ui to line`),
+    );
     await trains.reject(trainId, { approver: 'bob', comment: 'not today' });
     const done = await ended(trainId);
     assert.equal(done.stage, 'rejected');
@@ -550,6 +559,27 @@ describe('a release train on a real Temporal dev server', () => {
     const next = await h.api.startRelease(releaseRequest('api', 'v13', 'line'));
     await h.api.abort(next.releaseId, { by: 'test' });
     await h.api.wait(next.releaseId);
+  });
+
+  it('reports a final action that fails, and rolls nothing back for it', async () => {
+    const { trainId } = await trains.start({
+      target: 'dev',
+      initiator: 'ci',
+      services: [{ service: 'solo', version: 'v1' }],
+      checks: [],
+      finalAction: 'broken',
+    });
+    const done = await ended(trainId);
+    assert.equal(done.stage, 'completed', done.reason ?? '');
+    assert.deepEqual(
+      { name: done.finalAction?.name, passed: done.finalAction?.passed, output: done.finalAction?.output },
+      { name: 'broken', passed: false, output: 'no tag pushed' },
+    );
+    assert.match(done.finalAction!.detail, /^exit 4 after \d+ ms$/);
+    assert.match(done.history.at(-1)!.note ?? '', /^final action broken failed: exit 4/);
+    const [solo] = done.services;
+    assert.equal(solo.stage, 'completed');
+    assert.equal(await aliasTarget('solo', 'dev'), solo.green!.hostname);
   });
 
   it('runs from the CLI with a manifest, and says what is wrong with a bad one', async () => {

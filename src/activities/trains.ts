@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { FailureTypes } from '../shared/messages';
 import { ServiceName, TargetName, TrainId, Version } from '../shared/release';
 import type { CheckResult, TestReport } from '../shared/release';
-import { TRAIN_STAGES, TrainEdge, TrainPartName } from '../shared/train';
+import { orderProblem, TRAIN_STAGES, TrainEdge, TrainPartName } from '../shared/train';
+import { formatIssues } from '../config/errors';
 import type { TrainManifestRecord, TrainMember } from '../shared/train';
 import { targetSettings } from '../config/resolve';
 import type { Config } from '../config/schema';
@@ -15,6 +16,17 @@ import { parseInput } from './failures';
 import type { ActivityContext } from './guard';
 
 const Green = z.strictObject({ service: ServiceName, version: Version, endpoint: z.url().max(2000) });
+
+/** A train's manifest as the CMDB keeps it. */
+const StoredManifest = z
+  .strictObject({
+    services: z
+      .array(z.strictObject({ service: ServiceName, version: Version, digest: ArtifactDigest.nullable() }))
+      .min(1)
+      .max(20),
+    after: z.array(TrainEdge).max(200),
+  })
+  .refine((m) => orderProblem(m.services, m.after) === null, 'its order is not a valid cutover order');
 
 /** `GREENLIGHT_GREEN_<SERVICE>_URL`: a service name in upper case, `-` as `_`. */
 export const greenVariable = (service: string): string =>
@@ -174,11 +186,18 @@ export function createTrainActivities({ deps, guarded }: ActivityContext) {
       const { trainId } = parseInput(z.strictObject({ trainId: TrainId }), input);
       const record = await guarded('cmdb', `read the manifest of ${trainId}`, () => deps.cmdb.train(trainId));
       if (!record) return null;
+      // What the CMDB holds is checked like any input before a train acts on it.
+      const manifest = StoredManifest.safeParse({ services: record.manifest, after: record.after });
+      if (!manifest.success) {
+        throw refuse(
+          `the CMDB's manifest of ${trainId} is malformed: ${formatIssues(manifest.error.issues)}`,
+        );
+      }
       return {
         trainId: record.trainId,
         target: record.target,
-        services: record.manifest,
-        after: record.after,
+        services: manifest.data.services,
+        after: manifest.data.after,
         configHash: record.configHash,
         outcome: record.outcome,
       };

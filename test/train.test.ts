@@ -314,7 +314,7 @@ describe('a release train on a real Temporal dev server', () => {
     await trains.reject(trainId, { approver: 'bob', comment: 'not today' });
     const done = await ended(trainId);
     assert.equal(done.stage, 'rejected');
-    recorded.set('rejected', trainId);
+    recorded.set('rejected-together', trainId);
     assert.match(done.reason ?? '', /rejected by bob: not today/);
     for (const m of done.services) {
       assert.equal(m.stage, 'aborted');

@@ -10,4 +10,6 @@ export const TrainPatches = {
    * once more (and marks itself committed, which they confirm) before it commits them.
    */
   unwindOnEnd: 'train-unwind-on-end',
+  /** Lanes, releases, checks and settings are started and read all at once, not one by one. */
+  startTogether: 'train-start-together',
 } as const;

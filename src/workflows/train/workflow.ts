@@ -176,6 +176,8 @@ class TrainRun {
   private publishedStage: TrainStage | null = null;
   /** Nudges believed so far. */
   private nudges = 0;
+  /** Whether lanes, releases and settings are started and read all at once (trains since the patch). */
+  private startsTogether = false;
   private settings: TargetSettings | null = null;
   /** The cutover order as pairs (the request's, or the replayed manifest's). */
   private after: [string, string][];
@@ -261,15 +263,23 @@ class TrainRun {
 
   async steps(): Promise<void> {
     try {
+      this.startsTogether = patched(TrainPatches.startTogether);
       if (this.request.from) await this.loadManifest(this.request.from);
-      const parts = await quick.trainParts.executeWithOptions(
-        { summary: 'find the checks and final action' },
-        [{ checks: this.request.checks, finalAction: this.request.finalAction }],
-      );
-      this.settings = await quick.loadTargetSettings.executeWithOptions(
-        { summary: `load settings of ${this.request.target}` },
-        [{ target: this.request.target }],
-      );
+      const readParts = () =>
+        quick.trainParts.executeWithOptions({ summary: 'find the checks and final action' }, [
+          { checks: this.request.checks, finalAction: this.request.finalAction },
+        ]);
+      const readSettings = () =>
+        quick.loadTargetSettings.executeWithOptions({ summary: `load settings of ${this.request.target}` }, [
+          { target: this.request.target },
+        ]);
+      let parts: Awaited<ReturnType<typeof readParts>>;
+      if (this.startsTogether) {
+        [parts, this.settings] = await Promise.all([readParts(), readSettings()]);
+      } else {
+        parts = await readParts();
+        this.settings = await readSettings();
+      }
       await this.holdLanes();
       await this.startReleases();
       this.enter('preparing', 'every release deploys its green and runs its own checks');
@@ -343,37 +353,60 @@ class TrainRun {
   private async holdLanes(): Promise<void> {
     const { target } = this.request;
     const { trainId } = this.train.status;
-    for (const { service } of this.train.status.services) {
-      try {
-        await startChild(releaseLane, {
-          workflowId: laneWorkflowId(service, target),
-          args: [{ releaseId: trainId }],
-          parentClosePolicy: ParentClosePolicy.TERMINATE,
-          staticSummary: `lock: ${service} → ${target} held by ${trainId}`,
-        });
-      } catch (e) {
-        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-        const { holder } = await quick.laneHolder.executeWithOptions(
-          { summary: `who holds ${service} → ${target}` },
-          [{ service, target }],
-        );
-        throw new TrainEnding(
-          'failed',
-          `${service} to ${target} is being released by ${holder ?? 'another release or train'} (lane ${laneWorkflowId(service, target)}); a train runs only when none of its services is`,
-        );
-      }
+    const services = this.train.status.services.map((m) => m.service);
+    const outcomes = await this.eachService(services, (service) =>
+      startChild(releaseLane, {
+        workflowId: laneWorkflowId(service, target),
+        args: [{ releaseId: trainId }],
+        parentClosePolicy: ParentClosePolicy.TERMINATE,
+        staticSummary: `lock: ${service} → ${target} held by ${trainId}`,
+      }),
+    );
+    for (const [i, outcome] of outcomes.entries()) {
+      if (outcome.status === 'fulfilled') continue;
+      if (!(outcome.reason instanceof WorkflowExecutionAlreadyStartedError)) throw outcome.reason;
+      const service = services[i]!;
+      const { holder } = await quick.laneHolder.executeWithOptions(
+        { summary: `who holds ${service} → ${target}` },
+        [{ service, target }],
+      );
+      throw new TrainEnding(
+        'failed',
+        `${service} to ${target} is being released by ${holder ?? 'another release or train'} (lane ${laneWorkflowId(service, target)}); a train runs only when none of its services is`,
+      );
     }
   }
 
   private async startReleases(): Promise<void> {
-    for (const m of this.train.status.services) {
+    const members = this.train.status.services;
+    const outcomes = await this.eachService(members, (m) => this.startRelease(m));
+    for (const [i, outcome] of outcomes.entries()) {
+      if (outcome.status === 'fulfilled') continue;
+      if (!(outcome.reason instanceof WorkflowExecutionAlreadyStartedError)) throw outcome.reason;
+      throw new TrainEnding(
+        'failed',
+        `release ${members[i]!.releaseId} exists already; a train id is used once`,
+      );
+    }
+  }
+
+  /**
+   * Runs `start` for each item: all at once (one round trip to the server), or one after another as
+   * trains of the version before did (their histories replay so). Every outcome is kept; on the
+   * sequential path nothing starts after a failure.
+   */
+  private async eachService<T, R>(items: readonly T[], start: (item: T) => Promise<R>) {
+    if (this.startsTogether) return Promise.allSettled(items.map(start));
+    const outcomes: PromiseSettledResult<R>[] = [];
+    for (const item of items) {
       try {
-        await this.startRelease(m);
-      } catch (e) {
-        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-        throw new TrainEnding('failed', `release ${m.releaseId} exists already; a train id is used once`);
+        outcomes.push({ status: 'fulfilled', value: await start(item) });
+      } catch (reason) {
+        outcomes.push({ status: 'rejected', reason });
+        break;
       }
     }
+    return outcomes;
   }
 
   private async startRelease(m: TrainMember): Promise<void> {
@@ -606,19 +639,22 @@ class TrainRun {
       this.throwIfIntervened();
       train.hasCutoverBegun = true;
       this.enter('cutting_over', `step ${i + 1} of ${train.status.order.length}: ${step.join(', ')}`);
-      for (const service of step) {
-        const m = train.status.services.find((x) => x.service === service)!;
-        // What the release confirms its go against: the signal alone proves nothing.
-        train.status.released = [...(train.status.released ?? []), m.releaseId];
-        this.publish();
-        await this.children
+      const members = step.map((service) => train.status.services.find((x) => x.service === service)!);
+      // What each release confirms its go against: the signal alone proves nothing.
+      train.status.released = [...(train.status.released ?? []), ...members.map((m) => m.releaseId)];
+      this.publish();
+      await this.eachService(members, (m) =>
+        this.children
           .get(m.releaseId)!
           .signal(trainGoSignal, { by: this.by(), train: train.status.trainId, approvals })
           .catch((e: unknown) => {
             // It ended meanwhile (stopped from outside): the next look unwinds the train.
-            log.warn('could not let a release cut over', { service, error: describeFailure('signal', e) });
-          });
-      }
+            log.warn('could not let a release cut over', {
+              service: m.service,
+              error: describeFailure('signal', e),
+            });
+          }),
+      );
       await this.waitForMembers(
         (m) => hasReached(m, 'awaiting_termination'),
         `${step.join(', ')} to cut over and bake`,
@@ -668,13 +704,13 @@ class TrainRun {
       train.status.committed = true;
       this.publish();
     }
-    for (const child of this.children.values()) {
-      await child
+    await this.eachService([...this.children.values()], (child) =>
+      child
         .signal(trainCommitSignal, { train: train.status.trainId })
         .catch((e: unknown) =>
           log.warn('could not commit a release', { error: describeFailure('signal', e) }),
-        );
-    }
+        ),
+    );
     await condition(() => this.ended.size === this.children.size);
     const members = await this.look();
     const notCompleted = members.filter((m) => m.stage !== 'completed');

@@ -3,83 +3,32 @@ import {
   CancellationScope,
   condition,
   log,
-  ParentClosePolicy,
   patched,
   setCurrentDetails,
-  setDefaultSignalHandler,
-  setHandler,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
-  WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
-import type { ChildWorkflowHandle } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import {
-  abortSignal,
-  approveSignal,
-  FailureTypes,
-  laneWorkflowId,
-  rejectSignal,
-  releaseSearchAttributes,
-  releaseSummary,
-  rollbackSignal,
-  SearchAttributes,
-} from '../../shared/messages';
-import { effectivePolicy, evaluatePolicy } from '../../shared/policy';
-import type { Policy, PolicyDecision } from '../../shared/policy';
-import { isMaintenanceWindowOpen } from '../../shared/target';
+import { FailureTypes, rollbackSignal, SearchAttributes } from '../../shared/messages';
+import { evaluatePolicy } from '../../shared/policy';
+import type { PolicyDecision } from '../../shared/policy';
 import type { TargetSettings } from '../../shared/target';
-import { describeIssues, showInvisible } from '../../shared/text';
-import { STAGES } from '../../shared/release';
-import type { Stage } from '../../shared/release';
-import {
-  cutoverOrder,
-  isTrainEnded,
-  trainAbortUpdate,
-  trainApproveUpdate,
-  trainCommitSignal,
-  trainGoSignal,
-  trainNudgeSignal,
-  trainRejectUpdate,
-  TrainRequest,
-  trainRollbackUpdate,
-  trainStatusQuery,
-} from '../../shared/train';
-import type {
-  TrainMember,
-  TrainReceipt,
-  TrainRequestInput,
-  TrainStage,
-  TrainStatus,
-} from '../../shared/train';
+import { describeIssues } from '../../shared/text';
+import { isTrainEnded, trainCommitSignal, trainGoSignal, TrainRequest } from '../../shared/train';
+import type { TrainMember, TrainRequestInput, TrainStage, TrainStatus } from '../../shared/train';
 import { describeFailure, outcome } from '../common/failures';
 import { audit, long, quick } from '../common/proxies';
-import { releaseLane } from '../lane';
-import type { blueGreenRelease } from '../release/workflow';
-import type { Verdict } from '../release/requests';
+import { trainFacts, trainPolicy } from './decision';
 import { trainDetails } from './details';
+import { hasReached, plainReason, stepsOf, TrainEnding } from './ending';
+import { registerTrainHandlers } from './handlers';
 import { TrainPatches } from './patches';
+import { TrainReleases } from './releases';
 import { isMemberCutOver, isMemberFailing, TrainState } from './state';
-import type { TrainRequestKind } from './state';
 
 const nowIso = (): string => new Date().toISOString();
 
-/** Nudges a release sends in a whole train are about ten; more are not believed. */
-const NUDGES_PER_RELEASE = 30;
-
 /** How long a train waits for news of its releases before it looks at them anyway. */
 const LOOK_AGAIN = '5m';
-
-/** How a train ends early: its final stage and the reason people read. */
-class TrainEnding extends Error {
-  constructor(
-    readonly stage: Extract<TrainStage, 'failed' | 'rolled_back' | 'aborted' | 'rejected' | 'expired'>,
-    readonly reason: string,
-  ) {
-    super(reason);
-  }
-}
 
 /**
  * A release train: several services released to one target together. Each service is a child
@@ -140,105 +89,27 @@ export async function releaseTrain(input: TrainRequestInput): Promise<TrainStatu
   return train.status;
 }
 
-/** Whether a release has reached `stage` (or gone past it on the way to completing). */
-function hasReached(m: TrainMember, stage: Stage): boolean {
-  if (m.stage === 'not_started') return false;
-  const order = STAGES as readonly string[];
-  return m.stage === 'completed' || (!isMemberFailing(m) && order.indexOf(m.stage) >= order.indexOf(stage));
-}
-
-/** A reason a release takes: plain text (no line breaks or invisible characters), at most 900 characters. */
-function plainReason(text: string): string {
-  return Array.from(showInvisible(text.replace(/\s+/g, ' ')))
-    .slice(0, 900)
-    .join('');
-}
-
-/** The cutover steps of a valid order (validated with the request). */
-function stepsOf(
-  services: readonly { service: string }[],
-  after: readonly (readonly [string, string])[],
-): string[][] {
-  const order = cutoverOrder(
-    services.map((s) => s.service),
-    after,
-  );
-  if ('cycle' in order) throw outcome(FailureTypes.invalidInput, `invalid train: the order has a cycle`);
-  return order.steps;
-}
-
 /** One run of a train: its releases, what it has heard of them, and its steps. */
 class TrainRun {
-  private readonly children = new Map<string, ChildWorkflowHandle<typeof blueGreenRelease>>();
-  private readonly ended = new Set<string>();
-  /** A release told the train it moved on (or ended): look at the releases again. */
-  private isNudged = false;
+  private readonly releases: TrainReleases;
   private publishedStage: TrainStage | null = null;
-  /** Nudges believed so far. */
-  private nudges = 0;
-  /** Whether lanes, releases and settings are started and read all at once (trains since the patch). */
-  private startsTogether = false;
   private settings: TargetSettings | null = null;
   /** The cutover order as pairs (the request's, or the replayed manifest's). */
   private after: [string, string][];
-  /** The artifact digest each service must deploy, when the train replays a manifest. */
-  private readonly expectedDigests = new Map<string, string>();
-
   constructor(
     private readonly train: TrainState,
     private readonly request: TrainRequest,
   ) {
     this.after = request.after.map(([a, b]) => [a, b]);
+    this.releases = new TrainReleases(train, request, () => this.publish());
   }
 
   register(): void {
-    const { train } = this;
-    setHandler(trainStatusQuery, () => train.status);
-    const apply = (verdict: Verdict): TrainReceipt => {
-      this.publish();
-      if (!verdict.ok) throw outcome(FailureTypes.requestRefused, verdict.reason);
-      return { accepted: true, stage: train.stage, message: verdict.message };
-    };
-    const validator = (kind: TrainRequestKind) => (input: unknown) => {
-      const verdict = train.judge(kind, input);
-      if (!verdict.ok) throw outcome(FailureTypes.requestRefused, verdict.reason);
-    };
-    const logRefusal = (verdict: Verdict): void => {
-      this.publish();
-      if (!verdict.ok) log.warn('request refused', { reason: verdict.reason });
-    };
-    setHandler(trainApproveUpdate, (a) => apply(train.decide('approve', a, 'update', nowIso())), {
-      validator: validator('approve'),
-    });
-    setHandler(trainRejectUpdate, (a) => apply(train.decide('reject', a, 'update', nowIso())), {
-      validator: validator('reject'),
-    });
-    setHandler(trainAbortUpdate, (i) => apply(train.intervene('abort', i, 'update', nowIso())), {
-      validator: validator('abort'),
-    });
-    setHandler(trainRollbackUpdate, (i) => apply(train.intervene('rollback', i, 'update', nowIso())), {
-      validator: validator('rollback'),
-    });
-    setHandler(approveSignal, (a) => logRefusal(train.decide('approve', a, 'signal', nowIso())));
-    setHandler(rejectSignal, (a) => logRefusal(train.decide('reject', a, 'signal', nowIso())));
-    setHandler(abortSignal, (i) => logRefusal(train.intervene('abort', i, 'signal', nowIso())));
-    setHandler(rollbackSignal, (i) => logRefusal(train.intervene('rollback', i, 'signal', nowIso())));
-    // The releases' nudges, by the default handler so the Web UI offers only what people send.
-    setDefaultSignalHandler((name, ...args) => {
-      if (name === trainNudgeSignal.name) this.nudge(args[0]);
-      else log.warn('unknown signal ignored', { signal: name.slice(0, 100) });
-    });
-    // Cancelling the train is an abort before cutover and a rollback after: it always unwinds.
-    CancellationScope.current().cancelRequested.catch(() => {
-      const kind = train.hasCutoverBegun ? 'rollback' : 'abort';
-      train.intervene(
-        kind,
-        { by: 'temporal', reason: 'workflow cancellation requested' },
-        'cancel',
-        nowIso(),
-      );
-      this.publish();
-    });
+    registerTrainHandlers(
+      this.train,
+      () => this.publish(),
+      (raw) => this.releases.nudge(raw),
+    );
   }
 
   /** Who the train is in what it sends its releases (a person's name is at most 100 characters). */
@@ -263,7 +134,7 @@ class TrainRun {
 
   async steps(): Promise<void> {
     try {
-      this.startsTogether = patched(TrainPatches.startTogether);
+      this.releases.startsTogether = patched(TrainPatches.startTogether);
       if (this.request.from) await this.loadManifest(this.request.from);
       const readParts = () =>
         quick.trainParts.executeWithOptions({ summary: 'find the checks and final action' }, [
@@ -274,14 +145,14 @@ class TrainRun {
           { target: this.request.target },
         ]);
       let parts: Awaited<ReturnType<typeof readParts>>;
-      if (this.startsTogether) {
+      if (this.releases.startsTogether) {
         [parts, this.settings] = await Promise.all([readParts(), readSettings()]);
       } else {
         parts = await readParts();
         this.settings = await readSettings();
       }
-      await this.holdLanes();
-      await this.startReleases();
+      await this.releases.holdLanes();
+      await this.releases.startReleases();
       this.enter('preparing', 'every release deploys its green and runs its own checks');
       await this.waitForMembers((m) => hasReached(m, 'awaiting_go'), 'every green to be deployed and tested');
       await this.checkTogether(parts.checks);
@@ -292,7 +163,7 @@ class TrainRun {
     } catch (e) {
       // Whatever stopped the train (a release that failed, or an activity that gave up), the
       // releases it started unwind in order rather than being cancelled all at once.
-      if (!(e instanceof TrainEnding) && this.children.size === 0) throw e;
+      if (!(e instanceof TrainEnding) && this.releases.children.size === 0) throw e;
       await this.unwind(
         e instanceof TrainEnding
           ? e
@@ -320,7 +191,7 @@ class TrainRun {
       );
     }
     this.after = manifest.after;
-    for (const s of manifest.services) if (s.digest) this.expectedDigests.set(s.service, s.digest);
+    for (const s of manifest.services) if (s.digest) this.releases.expectedDigests.set(s.service, s.digest);
     this.train.plan(manifest.services, stepsOf(manifest.services, manifest.after));
     this.publish();
   }
@@ -349,132 +220,6 @@ class TrainRun {
       );
   }
 
-  /** Takes every service's lane for the whole train; one already held refuses the train, naming its holder. */
-  private async holdLanes(): Promise<void> {
-    const { target } = this.request;
-    const { trainId } = this.train.status;
-    const services = this.train.status.services.map((m) => m.service);
-    const outcomes = await this.eachService(services, (service) =>
-      startChild(releaseLane, {
-        workflowId: laneWorkflowId(service, target),
-        args: [{ releaseId: trainId }],
-        parentClosePolicy: ParentClosePolicy.TERMINATE,
-        staticSummary: `lock: ${service} → ${target} held by ${trainId}`,
-      }),
-    );
-    for (const [i, outcome] of outcomes.entries()) {
-      if (outcome.status === 'fulfilled') continue;
-      if (!(outcome.reason instanceof WorkflowExecutionAlreadyStartedError)) throw outcome.reason;
-      const service = services[i]!;
-      const { holder } = await quick.laneHolder.executeWithOptions(
-        { summary: `who holds ${service} → ${target}` },
-        [{ service, target }],
-      );
-      throw new TrainEnding(
-        'failed',
-        `${service} to ${target} is being released by ${holder ?? 'another release or train'} (lane ${laneWorkflowId(service, target)}); a train runs only when none of its services is`,
-      );
-    }
-  }
-
-  private async startReleases(): Promise<void> {
-    const members = this.train.status.services;
-    const outcomes = await this.eachService(members, (m) => this.startRelease(m));
-    for (const [i, outcome] of outcomes.entries()) {
-      if (outcome.status === 'fulfilled') continue;
-      if (!(outcome.reason instanceof WorkflowExecutionAlreadyStartedError)) throw outcome.reason;
-      throw new TrainEnding(
-        'failed',
-        `release ${members[i]!.releaseId} exists already; a train id is used once`,
-      );
-    }
-  }
-
-  /**
-   * Runs `start` for each item: all at once (one round trip to the server), or one after another as
-   * trains of the version before did (their histories replay so). Every outcome is kept; on the
-   * sequential path nothing starts after a failure.
-   */
-  private async eachService<T, R>(items: readonly T[], start: (item: T) => Promise<R>) {
-    if (this.startsTogether) return Promise.allSettled(items.map(start));
-    const outcomes: PromiseSettledResult<R>[] = [];
-    for (const item of items) {
-      try {
-        outcomes.push({ status: 'fulfilled', value: await start(item) });
-      } catch (reason) {
-        outcomes.push({ status: 'rejected', reason });
-        break;
-      }
-    }
-    return outcomes;
-  }
-
-  private async startRelease(m: TrainMember): Promise<void> {
-    const { trainId, target, initiator } = this.train.status;
-    {
-      const releaseRequest = {
-        service: m.service,
-        version: m.version,
-        target,
-        initiator,
-        skipSlowScans: this.request.skipSlowScans,
-        holdBeforeCutover: false,
-        train: trainId,
-        ...(this.expectedDigests.has(m.service)
-          ? { expectedDigest: this.expectedDigests.get(m.service) }
-          : {}),
-      };
-      const child = await startChild<typeof blueGreenRelease>('blueGreenRelease', {
-        workflowId: m.releaseId,
-        args: [releaseRequest],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        // A train that ends any way at all (terminated, say) cancels its releases: each cleans up.
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        typedSearchAttributes: [
-          ...releaseSearchAttributes(releaseRequest),
-          { key: SearchAttributes.train, value: trainId },
-        ],
-        ...releaseSummary(releaseRequest),
-      });
-      this.children.set(m.releaseId, child);
-      child.result().then(
-        () => this.onEnded(m.releaseId),
-        () => this.onEnded(m.releaseId),
-      );
-    }
-  }
-
-  private onEnded(releaseId: string): void {
-    this.ended.add(releaseId);
-    this.isNudged = true;
-  }
-
-  /**
-   * A release's nudge: believed only as a reason to look. One that names no release of this train
-   * is ignored, and so is any beyond a generous budget per release (a flood of forged ones must not
-   * grow the history): the train still notices every end, and looks every few minutes.
-   */
-  private nudge(raw: unknown): void {
-    const releaseId =
-      typeof raw === 'object' && raw !== null ? (raw as { releaseId?: unknown }).releaseId : null;
-    if (typeof releaseId !== 'string' || !this.train.member(releaseId)) return;
-    if (this.nudges >= NUDGES_PER_RELEASE * this.train.status.services.length) return;
-    this.nudges++;
-    this.isNudged = true;
-  }
-
-  /** Reads every release's status (an activity: the train believes no signal about them). */
-  private async look(): Promise<TrainMember[]> {
-    this.isNudged = false;
-    const { members } = await quick.trainMembers.executeWithOptions({ summary: 'look at the releases' }, [
-      { releaseIds: this.train.status.services.map((m) => m.releaseId) },
-    ]);
-    for (const [releaseId, seen] of Object.entries(members))
-      this.train.updateMember(releaseId, seen, nowIso());
-    this.publish();
-    return this.train.status.services;
-  }
-
   /**
    * Waits until every release named by `which` (all by default) satisfies `isThere`; a release that
    * fails, or a request to stop, ends the wait by unwinding the train.
@@ -486,11 +231,11 @@ class TrainRun {
   ): Promise<void> {
     this.train.status.waitingFor = what;
     for (;;) {
-      const members = (await this.look()).filter((m) => which.includes(m.service));
+      const members = (await this.releases.look()).filter((m) => which.includes(m.service));
       this.throwIfIntervened();
       this.throwIfFailing();
       if (members.every(isThere)) return;
-      await condition(() => this.isNudged || this.train.isIntervened, LOOK_AGAIN, {
+      await condition(() => this.releases.isNudged || this.train.isIntervened, LOOK_AGAIN, {
         summary: `wait for ${what}`,
       });
     }
@@ -499,7 +244,7 @@ class TrainRun {
   /** A release that failed or ended (stopped from outside, say) unwinds the train. */
   private throwIfFailing(): void {
     const failing = this.train.status.services.find(
-      (m) => isMemberFailing(m) || (this.ended.has(m.releaseId) && m.stage !== 'completed'),
+      (m) => isMemberFailing(m) || (this.releases.ended.has(m.releaseId) && m.stage !== 'completed'),
     );
     if (failing) {
       throw new TrainEnding(
@@ -549,7 +294,13 @@ class TrainRun {
     train.status.approvals.required = settings.approval.required;
     const first = this.evaluate();
     if (first.allowed) return;
-    const withApproval = evaluatePolicy(this.policy(), { ...this.facts(), approval_obtained: true });
+    const withApproval = evaluatePolicy(trainPolicy(this.settings!), {
+      ...trainFacts(this.train.status, this.settings!, {
+        isApproved: this.train.isApproved,
+        skipSlowScans: this.request.skipSlowScans,
+      }),
+      approval_obtained: true,
+    });
     if (!withApproval.allowed) {
       const why = train.status.services
         .filter((m) => m.promotion && !m.promotion.soaked)
@@ -571,16 +322,19 @@ class TrainRun {
     const isDecided =
       (await condition(
         () =>
-          train.isApproved || train.isRejected || train.isIntervened || (watchesEnds && this.ended.size > 0),
+          train.isApproved ||
+          train.isRejected ||
+          train.isIntervened ||
+          (watchesEnds && this.releases.ended.size > 0),
         timeoutMs,
         { summary: `approval of the train until ${until}` },
       )) ||
       train.isApproved ||
       train.isRejected;
     this.throwIfIntervened();
-    if (watchesEnds && this.ended.size > 0) {
+    if (watchesEnds && this.releases.ended.size > 0) {
       // A release ended while the train waited (stopped from outside): the train cannot go on.
-      await this.look();
+      await this.releases.look();
       this.throwIfFailing();
     }
     if (!isDecided) throw new TrainEnding('expired', `no decision within ${timeoutMs / 1000} s`);
@@ -594,38 +348,15 @@ class TrainRun {
   }
 
   private evaluate(): PolicyDecision {
-    const facts = this.facts();
-    const policy = this.policy();
+    const facts = trainFacts(this.train.status, this.settings!, {
+      isApproved: this.train.isApproved,
+      skipSlowScans: this.request.skipSlowScans,
+    });
+    const policy = trainPolicy(this.settings!);
     const decision = evaluatePolicy(policy, facts);
     this.train.recordDecision(policy, decision, facts, nowIso());
     this.publish();
     return decision;
-  }
-
-  /** The target's policy, with its promotion rule's facts when it has one. */
-  private policy(): Policy {
-    return effectivePolicy(this.settings!.policy, Boolean(this.settings!.promotion));
-  }
-
-  /** The facts of the whole train: every release's tests and the cross-service checks passed. */
-  private facts(): Record<string, boolean> {
-    const { train } = this;
-    const promotions = train.status.services.map((m) => m.promotion);
-    return {
-      ...(this.settings!.promotion
-        ? {
-            promoted: promotions.every((p) => p?.promoted === true),
-            soaked: promotions.every((p) => p?.soaked === true),
-          }
-        : {}),
-      tests_passed:
-        train.status.services.every((m) => m.testsPassed === true) &&
-        (train.status.crossChecks?.passed ?? true),
-      slow_scans_skipped: this.request.skipSlowScans,
-      approval_obtained: train.isApproved,
-      maintenance_window_open: isMaintenanceWindowOpen(this.settings!.maintenanceWindows, new Date()),
-      first_release: train.status.services.every((m) => m.replaces === null),
-    };
   }
 
   /** Cuts over step by step: each step's services go together once every earlier one has baked. */
@@ -643,8 +374,8 @@ class TrainRun {
       // What each release confirms its go against: the signal alone proves nothing.
       train.status.released = [...(train.status.released ?? []), ...members.map((m) => m.releaseId)];
       this.publish();
-      await this.eachService(members, (m) =>
-        this.children
+      await this.releases.eachService(members, (m) =>
+        this.releases.children
           .get(m.releaseId)!
           .signal(trainGoSignal, { by: this.by(), train: train.status.trainId, approvals })
           .catch((e: unknown) => {
@@ -699,20 +430,20 @@ class TrainRun {
       // A rollback asked for during the final action, or a release stopped from outside, unwinds
       // every service rather than commit some of them.
       this.throwIfIntervened();
-      await this.look();
+      await this.releases.look();
       this.throwIfFailing();
       train.status.committed = true;
       this.publish();
     }
-    await this.eachService([...this.children.values()], (child) =>
+    await this.releases.eachService([...this.releases.children.values()], (child) =>
       child
         .signal(trainCommitSignal, { train: train.status.trainId })
         .catch((e: unknown) =>
           log.warn('could not commit a release', { error: describeFailure('signal', e) }),
         ),
     );
-    await condition(() => this.ended.size === this.children.size);
-    const members = await this.look();
+    await condition(() => this.releases.ended.size === this.releases.children.size);
+    const members = await this.releases.look();
     const notCompleted = members.filter((m) => m.stage !== 'completed');
     if (notCompleted.length) {
       train.end(
@@ -737,11 +468,11 @@ class TrainRun {
   private async unwind(ending: TrainEnding): Promise<void> {
     const { train } = this;
     const members = train.status.services;
-    if (this.children.size === 0) {
+    if (this.releases.children.size === 0) {
       train.end(ending.stage, nowIso(), ending.reason);
       return this.publish();
     }
-    await this.look().catch((e: unknown) =>
+    await this.releases.look().catch((e: unknown) =>
       log.warn('could not look at the releases; unwinding on what was last seen', {
         error: describeFailure('look', e),
       }),
@@ -752,8 +483,13 @@ class TrainRun {
     // it as an abort, and one that has just cut over still rolls back.
     const by = { by: this.by(), reason: plainReason(`${train.status.trainId}: ${ending.reason}`) };
     for (const m of members) {
-      if (!this.children.has(m.releaseId) || this.ended.has(m.releaseId) || isMemberCutOver(m)) continue;
-      await this.children
+      if (
+        !this.releases.children.has(m.releaseId) ||
+        this.releases.ended.has(m.releaseId) ||
+        isMemberCutOver(m)
+      )
+        continue;
+      await this.releases.children
         .get(m.releaseId)!
         .signal(rollbackSignal, by)
         .catch(() => undefined);
@@ -761,15 +497,15 @@ class TrainRun {
     const cutOrder = train.status.order.flat().reverse();
     for (const service of cutOrder) {
       const m = members.find((x) => x.service === service)!;
-      if (!isMemberCutOver(m) || this.ended.has(m.releaseId)) continue;
-      await this.children
+      if (!isMemberCutOver(m) || this.releases.ended.has(m.releaseId)) continue;
+      await this.releases.children
         .get(m.releaseId)!
         .signal(rollbackSignal, by)
         .catch(() => undefined);
-      await condition(() => this.ended.has(m.releaseId));
+      await condition(() => this.releases.ended.has(m.releaseId));
     }
-    await condition(() => [...this.children.keys()].every((id) => this.ended.has(id)));
-    await this.look().catch(() => undefined);
+    await condition(() => [...this.releases.children.keys()].every((id) => this.releases.ended.has(id)));
+    await this.releases.look().catch(() => undefined);
     const stage =
       ending.stage === 'failed' && members.some((m) => m.stage === 'rolled_back')
         ? 'rolled_back'

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { Duration } from './durations';
 import { Policy } from './policy';
 import { PersonName, TargetName } from './release';
+import { ClockTime, isWindowOpen, TimeZone, Weekday } from './calendar';
+import type { ClockSpan } from './calendar';
 
 export const ApprovalRule = z.strictObject({
   /** Distinct approvals needed. 0 means the target needs no approval. Default 0. */
@@ -15,15 +17,14 @@ export const ApprovalRule = z.strictObject({
 });
 export type ApprovalRule = z.infer<typeof ApprovalRule>;
 
-const Weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
-const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time is HH:MM (UTC)');
-
 export const MaintenanceWindow = z.strictObject({
   days: z.array(Weekday).min(1),
-  /** Opening time, HH:MM UTC. */
+  /** Opening time, HH:MM on the window's clock. */
   start: ClockTime,
-  /** Closing time, HH:MM UTC; earlier than start means the window crosses midnight. */
+  /** Closing time, HH:MM; earlier than start means the window crosses midnight. */
   end: ClockTime,
+  /** The IANA time zone of its clock; default UTC. Daylight-saving changes are followed. */
+  timeZone: TimeZone.default('UTC'),
 });
 export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
 
@@ -61,25 +62,7 @@ export const TargetSettings = z.strictObject({
 });
 export type TargetSettings = z.output<typeof TargetSettings>;
 
-const DAY_INDEX: Record<string, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
-
-/** True when `now` falls in one of the windows, or when there are none. */
-export function isMaintenanceWindowOpen(windows: readonly MaintenanceWindow[], now: Date): boolean {
-  if (windows.length === 0) return true;
-  const minutes = now.getUTCHours() * 60 + now.getUTCMinutes();
-  const today = now.getUTCDay();
-  const yesterday = (today + 6) % 7;
-  return windows.some((w) => {
-    const start = toMinutes(w.start);
-    const end = toMinutes(w.end);
-    const days = w.days.map((d) => DAY_INDEX[d]);
-    if (start <= end) return days.includes(today) && minutes >= start && minutes < end;
-    // Crosses midnight: opens on a listed day and closes the next morning.
-    return (days.includes(today) && minutes >= start) || (days.includes(yesterday) && minutes < end);
-  });
-}
-
-function toMinutes(hhmm: string): number {
-  const [h, m] = hhmm.split(':').map(Number);
-  return h * 60 + m;
+/** True when `now` falls in one of the windows (each on its own clock), or when there are none. */
+export function isMaintenanceWindowOpen(windows: readonly ClockSpan[], now: Date): boolean {
+  return isWindowOpen(windows, now);
 }

@@ -147,6 +147,9 @@ export class EnvironmentState {
       { transition: t.on, from, to: t.to, at: now, ...(by ? { by } : {}), ...(note ? { note } : {}) },
     ].slice(-MAX_HISTORY);
     this.closeApprovalGate();
+    // The status shows the next drift check as soon as the environment is idle and active again,
+    // not only once the transition's record is written.
+    this.scheduleDrift(Date.parse(now));
   }
 
   /** The transition could not be taken: the environment goes back to where it was, blocked. */
@@ -168,6 +171,7 @@ export class EnvironmentState {
       ...(explanation ? { explanation } : {}),
     };
     this.isRetryRequested = false;
+    this.scheduleDrift(Date.parse(now));
   }
 
   recordDecision(

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { TEST_CONFIG } from '../harness/release';
+import { runCli } from './helpers/cli';
 import { activeFreeze, isWindowOpen, nextAllowed, upcoming } from '../src/shared/calendar';
 import type { ClockSpan, FreezePeriod } from '../src/shared/calendar';
 import { MaintenanceWindow } from '../src/shared/target';
@@ -174,5 +179,57 @@ describe('freezes', () => {
         ],
       ],
     );
+  });
+});
+
+describe('greenlight calendar', () => {
+  it("lists each target's coming windows on their own clocks, and says when a target is always open", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'greenlight-calendar-'));
+    try {
+      const config = {
+        ...TEST_CONFIG,
+        targets: {
+          dev: {},
+          prod: {
+            maintenanceWindows: [
+              {
+                days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+                start: '22:00',
+                end: '02:00',
+                timeZone: 'Europe/Berlin',
+              },
+            ],
+          },
+        },
+      };
+      await writeFile(join(dir, 'config.json'), JSON.stringify(config));
+      const env = {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        GREENLIGHT_CONFIG: join(dir, 'config.json'),
+        GREENLIGHT_STATE_DIR: join(dir, 'state'),
+      };
+      const json = await runCli(['calendar', '--days', '3', '--json'], env);
+      assert.equal(json.code, 0, json.stderr);
+      const [dev, prod] = JSON.parse(json.stdout) as {
+        target: string;
+        isAlwaysOpen: boolean;
+        entries: { start: string; end: string }[];
+      }[];
+      assert.deepEqual([dev.target, dev.isAlwaysOpen, dev.entries], ['dev', true, []]);
+      assert.equal(prod.isAlwaysOpen, false);
+      assert.ok(prod.entries.length >= 3 && prod.entries.length <= 4, JSON.stringify(prod.entries));
+      for (const e of prod.entries) {
+        assert.match(e.start, /T22:00:00\.000\+0[12]:00$/, 'opens at 22:00 Berlin time');
+        assert.match(e.end, /T02:00:00\.000\+0[12]:00$/);
+      }
+      const text = await runCli(['calendar', '--target', 'dev'], env);
+      assert.equal(text.stdout, 'dev: always open (no maintenance windows)\n');
+      const unknown = await runCli(['calendar', '--target', 'staging'], env);
+      assert.equal(unknown.code, 2);
+      assert.equal(unknown.stderr, 'greenlight: unknown target "staging"; configured targets: dev, prod\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

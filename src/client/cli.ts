@@ -16,6 +16,7 @@ import { envCommands } from './commands/env';
 import { localCommands } from './commands/local';
 import { releaseCommands } from './commands/release';
 import { trainCommands } from './commands/train';
+import { calendarCommands } from './commands/calendar';
 import { ExitCodes } from './exit-codes';
 
 export { ExitCodes } from './exit-codes';
@@ -78,6 +79,7 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
     releaseCommands,
     trainCommands,
     envCommands,
+    calendarCommands,
     dnsCommands,
     breakerCommands,
     localCommands,

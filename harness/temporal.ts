@@ -46,16 +46,29 @@ export async function startDevServer(options: { uiPort?: number } = {}): Promise
     });
     isRuntimeInstalled = true;
   }
-  return TestWorkflowEnvironment.createLocal({
-    server: {
-      // Without a binary, the SDK downloads one (needs internet access).
-      executable: await findCli().then((path) =>
-        path ? { type: 'existing-path' as const, path } : { type: 'cached-download' as const },
-      ),
-      ip: '127.0.0.1',
-      searchAttributes: ALL_SEARCH_ATTRIBUTES,
-      log: { format: 'pretty', level: 'error' },
-      ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}),
-    },
-  });
+  const executable = await findCli().then((path) =>
+    // Without a binary, the SDK downloads one (needs internet access).
+    path ? { type: 'existing-path' as const, path } : { type: 'cached-download' as const },
+  );
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createLocal({
+        server: {
+          executable,
+          ip: '127.0.0.1',
+          searchAttributes: ALL_SEARCH_ATTRIBUTES,
+          log: { format: 'pretty', level: 'error' },
+          ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}),
+        },
+      });
+    } catch (e) {
+      // The SDK gives a dev server 5 s to answer; on a busy machine (CI's two shared cores) it may
+      // need longer. Another try starts a fresh one; any other failure is the test's to see.
+      const isSlowStart = e instanceof Error && /did not start within/.test(e.message);
+      if (!isSlowStart || attempt >= DEV_SERVER_ATTEMPTS) throw e;
+    }
+  }
 }
+
+/** How many times a dev server is started before its slow start fails the test. */
+const DEV_SERVER_ATTEMPTS = 3;

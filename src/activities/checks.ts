@@ -4,6 +4,7 @@ import { serviceChecks } from '../config/resolve';
 import type { CheckResult, TestReport } from '../shared/release';
 import { parseInput } from './failures';
 import type { ActivityContext } from './guard';
+import { skippedSlowCheck } from '../providers/checks/types';
 import { HealthInput, TestsInput } from './schemas';
 
 /** Integration tests and health checks against green. */
@@ -19,14 +20,7 @@ export function createCheckActivities({ deps, guarded }: ActivityContext) {
       const run = async () => {
         for (const check of serviceChecks(config, deployment.service).checks) {
           if (check.slow && skipSlowScans) {
-            results.push({
-              name: check.name,
-              passed: true,
-              slow: true,
-              skipped: true,
-              durationMs: 0,
-              detail: 'skipped (skipSlowScans)',
-            });
+            results.push(skippedSlowCheck(check.name));
             continue;
           }
           results.push(

@@ -10,6 +10,7 @@ import { formatIssues } from '../config/errors';
 import type { TrainManifestRecord, TrainMember } from '../shared/train';
 import { targetSettings } from '../config/resolve';
 import type { Config } from '../config/schema';
+import { skippedSlowCheck } from '../providers/checks/types';
 import type { CommandCheck } from '../providers/checks/types';
 import { ArtifactDigest, Hostname } from './schemas';
 import { parseInput } from './failures';
@@ -150,14 +151,7 @@ export function createTrainActivities({ deps, guarded }: ActivityContext) {
           slow: configured.slow,
         };
         if (check.slow && skipSlowScans) {
-          results.push({
-            name,
-            passed: true,
-            slow: true,
-            skipped: true,
-            durationMs: 0,
-            detail: 'skipped (skipSlowScans)',
-          });
+          results.push(skippedSlowCheck(name));
           continue;
         }
         results.push(

@@ -61,6 +61,11 @@ export function checkResult(
   };
 }
 
+/** A slow check left out because the release was started with `skipSlowScans`. */
+export function skippedSlowCheck(name: string): CheckResult {
+  return { name, passed: true, slow: true, skipped: true, durationMs: 0, detail: 'skipped (skipSlowScans)' };
+}
+
 export interface CheckRunner<C extends Check = Check> {
   run(check: C, context: CheckContext): Promise<CheckResult>;
 }

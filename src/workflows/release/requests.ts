@@ -24,6 +24,15 @@ export function parseRequest(
 
 export const refused = (reason: string): Verdict => ({ ok: false, reason });
 
+/** The newest refused requests kept in a status. */
+export const MAX_REFUSED = 50;
+
+/** Keeps a refused request in a status's list, bounded so a flood of bad requests cannot grow it. */
+export function keepRefusal<T>(list: T[], entry: T): void {
+  list.push(entry);
+  if (list.length > MAX_REFUSED) list.splice(0, list.length - MAX_REFUSED);
+}
+
 /** What an accepted abort or rollback says: who asked, and why. */
 export function interventionNote(kind: 'abort' | 'rollback', { by, reason }: InterventionInput): string {
   return `${kind} requested${by ? ` by ${by}` : ''}${reason ? `: ${reason}` : ''}`;

@@ -22,7 +22,7 @@ import { TrainCommit, TrainGo } from '../../shared/train';
 import { describeIssues } from '../../shared/text';
 import type { ApprovalContext } from '../../shared/approval';
 import type { ApprovalRule } from '../../shared/target';
-import { claimedName, interventionNote, parseRequest, refused } from './requests';
+import { claimedName, interventionNote, keepRefusal, parseRequest, refused } from './requests';
 import type { Verdict, Via } from './requests';
 
 export type { RequestKind, Verdict, Via };
@@ -32,8 +32,7 @@ type StatusFields = Pick<ReleaseRequest, 'service' | 'version' | 'target' | 'ini
   train?: string;
 };
 
-/** The newest refused requests kept in the status. */
-export const MAX_REFUSED = 50;
+export { MAX_REFUSED } from './requests';
 /** The newest notes kept in the status. */
 export const MAX_NOTES = 20;
 
@@ -415,10 +414,7 @@ export class ReleaseState {
   }
 
   private refuse(kind: RequestKind, by: string | null, reason: string, via: Via, now: string): Verdict {
-    const refused = this.status.approvals.refused;
-    refused.push({ kind, by, reason, at: now, via });
-    // Bounded, so a flood of bad requests cannot grow the status without limit.
-    if (refused.length > MAX_REFUSED) refused.splice(0, refused.length - MAX_REFUSED);
+    keepRefusal(this.status.approvals.refused, { kind, by, reason, at: now, via });
     this.status.updatedAt = now;
     return { ok: false, reason };
   }

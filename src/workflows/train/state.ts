@@ -11,13 +11,10 @@ import { PRE_CUTOVER_STAGES, TERMINAL_STAGES } from '../../shared/release';
 import type { ApprovalRule } from '../../shared/target';
 import { isTrainEnded } from '../../shared/train';
 import type { TrainMember, TrainRequest, TrainStage, TrainStatus } from '../../shared/train';
-import { claimedName, interventionNote, parseRequest, refused } from '../release/requests';
+import { claimedName, interventionNote, keepRefusal, parseRequest, refused } from '../release/requests';
 import type { Verdict, Via } from '../release/requests';
 
 export type TrainRequestKind = Exclude<RequestKind, 'go'>;
-
-/** The newest refused requests kept in the status. */
-const MAX_REFUSED = 50;
 
 /** Whether a release has moved its alias (or is about to): the train rolls it back rather than aborting it. */
 export const isMemberCutOver = (m: TrainMember): boolean =>
@@ -230,9 +227,7 @@ export class TrainState {
   }
 
   private refuse(kind: TrainRequestKind, by: string | null, reason: string, via: Via, now: string): Verdict {
-    const list = this.status.approvals.refused;
-    list.push({ kind, by, reason, at: now, via });
-    if (list.length > MAX_REFUSED) list.splice(0, list.length - MAX_REFUSED);
+    keepRefusal(this.status.approvals.refused, { kind, by, reason, at: now, via });
     this.status.updatedAt = now;
     return { ok: false, reason };
   }

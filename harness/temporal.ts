@@ -5,6 +5,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/shared/messages';
 import { findTemporalCli } from '../src/temporal/cli-binary';
+import { startTemporalDevServer } from '../src/temporal/dev-server';
 import { bundleWorkflows } from '../src/worker';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -46,29 +47,39 @@ export async function startDevServer(options: { uiPort?: number } = {}): Promise
     });
     isRuntimeInstalled = true;
   }
-  const executable = await findCli().then((path) =>
-    // Without a binary, the SDK downloads one (needs internet access).
-    path ? { type: 'existing-path' as const, path } : { type: 'cached-download' as const },
-  );
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await TestWorkflowEnvironment.createLocal({
-        server: {
-          executable,
-          ip: '127.0.0.1',
-          searchAttributes: ALL_SEARCH_ATTRIBUTES,
-          log: { format: 'pretty', level: 'error' },
-          ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}),
-        },
-      });
-    } catch (e) {
-      // The SDK gives a dev server 5 s to answer; on a busy machine (CI's two shared cores) it may
-      // need longer. Another try starts a fresh one; any other failure is the test's to see.
-      const isSlowStart = e instanceof Error && /did not start within/.test(e.message);
-      if (!isSlowStart || attempt >= DEV_SERVER_ATTEMPTS) throw e;
-    }
+  const cliPath = await findCli();
+  // Without a binary, the SDK downloads one (needs internet access).
+  if (!cliPath)
+    return TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'cached-download' },
+        ip: '127.0.0.1',
+        searchAttributes: ALL_SEARCH_ATTRIBUTES,
+      },
+    });
+  const server = await startTemporalDevServer({
+    cliPath,
+    logLevel: 'error',
+    ...(options.uiPort ? { uiPort: options.uiPort } : {}),
+    onLog: (line) => process.stderr.write(`temporal: ${line}\n`),
+  });
+  try {
+    const env = await TestWorkflowEnvironment.createFromExistingServer({
+      address: server.address,
+      namespace: server.namespace,
+    });
+    // The environment closes its connections; the server is ours to stop.
+    const closeConnections = env.teardown.bind(env);
+    env.teardown = async () => {
+      try {
+        await closeConnections();
+      } finally {
+        await server.stop();
+      }
+    };
+    return env;
+  } catch (e) {
+    await server.stop();
+    throw e;
   }
 }
-
-/** How many times a dev server is started before its slow start fails the test. */
-const DEV_SERVER_ATTEMPTS = 3;

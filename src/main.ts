@@ -16,6 +16,7 @@ import type { LocalProcessInfra } from './providers/infra/local-process';
 import type { Logger } from './logger';
 import { ALL_SEARCH_ATTRIBUTES } from './shared/messages';
 import { findTemporalCli } from './temporal/cli-binary';
+import { startTemporalDevServer } from './temporal/dev-server';
 import {
   connectionOptions,
   ensureSearchAttributes,
@@ -35,8 +36,7 @@ async function main(): Promise<void> {
   mkdirSync(settings.stateDir, { recursive: true });
 
   // Signals are handled from the start: during start-up they stop what has started so far.
-  const started: { worker?: Worker; server?: TestWorkflowEnvironment | null; close?: () => Promise<void> } =
-    {};
+  const started: { worker?: Worker; server?: LocalServer | null; close?: () => Promise<void> } = {};
   let isStopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -48,9 +48,7 @@ async function main(): Promise<void> {
       logger.info({ signal }, 'shutting down');
       if (started.worker) started.worker.shutdown();
       else
-        void Promise.allSettled([started.close?.(), started.server?.teardown()]).finally(() =>
-          process.exit(130),
-        );
+        void Promise.allSettled([started.close?.(), started.server?.stop()]).finally(() => process.exit(130));
     });
   }
 
@@ -155,7 +153,7 @@ async function main(): Promise<void> {
     await admin?.close();
     await providers.close();
     await client.connection.close();
-    await server?.teardown();
+    await server?.stop();
     await sayWhatKeepsRunning(providers.localInfra, logger);
   }
 }
@@ -171,7 +169,12 @@ async function sayWhatKeepsRunning(infra: LocalProcessInfra, logger: Logger): Pr
 }
 
 /** Starts a dev server persisted under the state dir, or reuses one already listening on the port. */
-async function startLocalServer(settings: Settings, logger: Logger): Promise<TestWorkflowEnvironment | null> {
+/** A dev server this process started and stops. */
+interface LocalServer {
+  stop(): Promise<void>;
+}
+
+async function startLocalServer(settings: Settings, logger: Logger): Promise<LocalServer | null> {
   const { devServerPort: port, uiPort, namespace } = settings.temporal;
   if (await isListening(port)) {
     logger.info({ port }, 'a Temporal server already listens on the dev port; using it');
@@ -187,9 +190,27 @@ async function startLocalServer(settings: Settings, logger: Logger): Promise<Tes
   });
   logger.info({ cli: cli?.path ?? 'SDK download', source: cli?.source }, 'starting the Temporal dev server');
   const dbFilename = join(settings.stateDir, 'temporal.db');
+  const server = cli
+    ? await startTemporalDevServer({
+        cliPath: cli.path,
+        port,
+        uiPort,
+        namespace,
+        dbFilename,
+        onLog: (line, stream) =>
+          stream === 'stderr' ? logger.warn({ line }, 'Temporal dev server') : logger.info(line.trim()),
+      })
+    : await downloadedDevServer(settings, dbFilename);
+  logger.info({ address: localAddress(port), dbFilename }, 'Temporal dev server ready');
+  return server;
+}
+
+/** Without a `temporal` binary, the SDK downloads one (needs internet access) and starts it. */
+async function downloadedDevServer(settings: Settings, dbFilename: string): Promise<LocalServer> {
+  const { devServerPort: port, uiPort, namespace } = settings.temporal;
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
-      executable: cli ? { type: 'existing-path', path: cli.path } : { type: 'cached-download' },
+      executable: { type: 'cached-download' },
       ip: '127.0.0.1',
       port,
       ui: true,
@@ -199,8 +220,7 @@ async function startLocalServer(settings: Settings, logger: Logger): Promise<Tes
       searchAttributes: ALL_SEARCH_ATTRIBUTES,
     },
   });
-  logger.info({ address: localAddress(port), dbFilename }, 'Temporal dev server ready');
-  return env;
+  return { stop: () => env.teardown() };
 }
 
 async function registerSearchAttributes(settings: Settings, address: string, logger: Logger): Promise<void> {

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Resolver } from 'node:dns/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './postgres';
@@ -28,6 +29,49 @@ export interface DnsTestServer {
 }
 
 export type BindServer = DnsTestServer;
+
+/**
+ * Waits (up to 30 s) until a DNS server that a test started answers the zone's SOA over UDP and
+ * accepts a TCP connection, which updates and transfers use; false when it exited or never did.
+ */
+export async function untilServing(
+  server: ChildProcess,
+  resolver: Resolver,
+  port: number,
+  zone: string,
+): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  while (server.exitCode === null && Date.now() < deadline) {
+    if ((await answersSoa(resolver, zone)) && (await acceptsTcp(port))) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+async function answersSoa(resolver: Resolver, zone: string): Promise<boolean> {
+  try {
+    await resolver.resolveSoa(zone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function acceptsTcp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
 
 /** BIND's `named` (Debian's bind9 package). */
 export function namedBinary(): string {
@@ -87,14 +131,11 @@ ns IN A 127.0.0.1
   server.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const resolver = new Resolver({ timeout: 1000, tries: 1 });
   resolver.setServers([`127.0.0.1:${port}`]);
-  const deadline = Date.now() + 30_000;
-  while (!log.includes('running')) {
-    if (server.exitCode !== null || Date.now() > deadline) {
-      server.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`named did not start:\n${log.slice(-4000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  // named logs "running on Linux …" as it starts: only an answer over UDP and TCP says it serves.
+  if (!(await untilServing(server, resolver, port, zone))) {
+    server.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`named did not start:\n${log.slice(-4000)}`);
   }
   return {
     host: '127.0.0.1',

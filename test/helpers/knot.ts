@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { untilServing } from './bind';
 import type { DnsTestServer } from './bind';
 import { freePort } from './postgres';
 
@@ -85,15 +86,11 @@ ns IN A 127.0.0.1
   server.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const resolver = new Resolver({ timeout: 1000, tries: 1 });
   resolver.setServers([`127.0.0.1:${port}`]);
-  const deadline = Date.now() + 30_000;
-  // The server starts answering before the zone is loaded: wait for both.
-  while (!log.includes('server started') || !log.includes(`[${zone}.] loaded`)) {
-    if (server.exitCode !== null || Date.now() > deadline) {
-      server.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`knotd did not start:\n${log.slice(-4000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  // The server starts answering before the zone is loaded: an SOA answer says both.
+  if (!(await untilServing(server, resolver, port, zone))) {
+    server.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`knotd did not start:\n${log.slice(-4000)}`);
   }
   return {
     host: '127.0.0.1',

@@ -61,7 +61,10 @@ export async function startDevServer(options: { uiPort?: number } = {}): Promise
     cliPath,
     logLevel: 'error',
     ...(options.uiPort ? { uiPort: options.uiPort } : {}),
-    onLog: (line) => process.stderr.write(`temporal: ${line}\n`),
+    // Its errors, not its banner.
+    onLog: (line, stream) => {
+      if (stream === 'stderr') process.stderr.write(`temporal: ${line}\n`);
+    },
   });
   try {
     const env = await TestWorkflowEnvironment.createFromExistingServer({

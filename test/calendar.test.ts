@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TEST_CONFIG } from '../harness/release';
 import { runCli } from './helpers/cli';
+import { scheduledAt } from '../src/client/commands/arguments';
 import { activeFreeze, isWindowOpen, nextAllowed, upcoming } from '../src/shared/calendar';
 import type { ClockSpan, FreezePeriod } from '../src/shared/calendar';
-import { MaintenanceWindow } from '../src/shared/target';
+import { Freeze, MaintenanceWindow } from '../src/shared/target';
 
 const at = (iso: string) => new Date(iso);
 const berlinNights: ClockSpan = {
@@ -182,15 +183,78 @@ describe('freezes', () => {
   });
 });
 
+describe('freezes in the configuration', () => {
+  const problems = (input: unknown) => {
+    const parsed = Freeze.safeParse(input);
+    return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  it('take a period or a recurring span, block releases by default, and run on UTC unless told', () => {
+    assert.deepEqual(Freeze.parse({ name: 'launch', from: '2026-12-24T18:00', to: '2026-12-27' }), {
+      name: 'launch',
+      from: '2026-12-24T18:00',
+      to: '2026-12-27',
+      blocks: ['release'],
+      timeZone: 'UTC',
+    });
+    assert.deepEqual(
+      problems({ name: 'nights', recurring: { days: ['mon'], start: '20:00', end: '06:00' } }),
+      [],
+    );
+  });
+
+  it('say what is wrong with a freeze, each problem by its field', () => {
+    assert.deepEqual(problems({ name: 'x' }), [': a freeze has either from and to, or recurring']);
+    assert.deepEqual(
+      problems({
+        name: 'x',
+        from: '2026-12-24',
+        to: '2026-12-25',
+        recurring: { days: ['mon'], start: '01:00', end: '02:00' },
+      }),
+      [': a freeze has either from and to, or recurring'],
+    );
+    assert.deepEqual(problems({ name: 'x', from: '2026-12-24' }), [
+      ': a dated freeze needs both from and to',
+    ]);
+    assert.deepEqual(problems({ name: 'x', from: '2026-12-24', to: '2026-12-23' }), [
+      'to: 2026-12-23 is not after 2026-12-24',
+    ]);
+    assert.deepEqual(problems({ name: 'x', from: '2026-02-30', to: '2026-03-02' }), [
+      'from: 2026-02-30 is not a date on the calendar',
+    ]);
+    assert.match(
+      problems({ name: 'x', from: '24.12.2026', to: '2026-12-25' })[0]!,
+      /^from: a date YYYY-MM-DD/,
+    );
+    assert.match(
+      problems({ name: 'x', from: '2026-12-24', to: '2026-12-25', blocks: ['deploy'] })[0]!,
+      /^blocks\.0: /,
+    );
+    assert.match(
+      problems({ name: 'x', from: '2026-12-24', to: '2026-12-25', timeZone: 'Mars/Olympus' })[0]!,
+      /^timeZone: an IANA time zone/,
+    );
+    assert.match(problems({ name: 'a\u202eb', from: '2026-12-24', to: '2026-12-25' })[0]!, /^name: /);
+    assert.match(problems({ name: 'x'.repeat(101), from: '2026-12-24', to: '2026-12-25' })[0]!, /^name: /);
+  });
+});
+
 describe('greenlight calendar', () => {
-  it("lists each target's coming windows on their own clocks, and says when a target is always open", async () => {
+  it("lists each target's coming windows and freezes on their own clocks, and whether a release may go now", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'greenlight-calendar-'));
     try {
+      const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
       const config = {
         ...TEST_CONFIG,
+        freezes: [{ name: 'year-end', from: day(-1), to: day(1), blocks: ['release', 'decommission'] }],
         targets: {
           dev: {},
           prod: {
+            onClosedWindow: 'refuse',
+            freezes: [
+              { name: 'weekends', recurring: { days: ['sat', 'sun'], start: '00:00', end: '23:59' } },
+            ],
             maintenanceWindows: [
               {
                 days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
@@ -211,25 +275,98 @@ describe('greenlight calendar', () => {
       };
       const json = await runCli(['calendar', '--days', '3', '--json'], env);
       assert.equal(json.code, 0, json.stderr);
+      type Entry = { kind: string; name: string; start: string; end: string; blocks?: string[] };
       const [dev, prod] = JSON.parse(json.stdout) as {
         target: string;
         isAlwaysOpen: boolean;
-        entries: { start: string; end: string }[];
+        closedNow: string | null;
+        releasesGoAt: string | null;
+        onClosedWindow: string;
+        entries: Entry[];
       }[];
-      assert.deepEqual([dev.target, dev.isAlwaysOpen, dev.entries], ['dev', true, []]);
-      assert.equal(prod.isAlwaysOpen, false);
-      assert.ok(prod.entries.length >= 3 && prod.entries.length <= 4, JSON.stringify(prod.entries));
-      for (const e of prod.entries) {
+      // The global freeze covers yesterday through tomorrow (whole UTC days): releases wait for its end.
+      const freezeEnd = `${day(2)}T00:00:00.000Z`;
+      assert.deepEqual(
+        [dev!.target, dev!.isAlwaysOpen, dev!.closedNow, dev!.releasesGoAt, dev!.onClosedWindow],
+        ['dev', true, 'freeze year-end blocks release', freezeEnd, 'wait'],
+      );
+      assert.deepEqual(dev!.entries, [
+        {
+          kind: 'freeze',
+          name: 'year-end',
+          start: `${day(-1)}T00:00:00.000Z`,
+          end: freezeEnd,
+          blocks: ['release', 'decommission'],
+        },
+      ]);
+      assert.equal(prod!.isAlwaysOpen, false);
+      assert.equal(prod!.closedNow, 'freeze year-end blocks release');
+      assert.equal(prod!.onClosedWindow, 'refuse');
+      const windows = prod!.entries.filter((e) => e.kind === 'window');
+      assert.ok(windows.length >= 3 && windows.length <= 4, JSON.stringify(windows));
+      for (const e of windows) {
         assert.match(e.start, /T22:00:00\.000\+0[12]:00$/, 'opens at 22:00 Berlin time');
         assert.match(e.end, /T02:00:00\.000\+0[12]:00$/);
       }
-      const text = await runCli(['calendar', '--target', 'dev'], env);
-      assert.equal(text.stdout, 'dev: always open (no maintenance windows)\n');
+      assert.ok(prod!.entries.some((e) => e.name === 'year-end'));
+      const starts = prod!.entries.map((e) => Date.parse(e.start));
+      assert.deepEqual(
+        starts,
+        [...starts].sort((x, y) => x - y),
+        'in order of start',
+      );
+      const text = await runCli(['calendar', '--target', 'dev', '--days', '3'], env);
+      assert.equal(
+        text.stdout,
+        `dev: closed now (freeze year-end blocks release); releases wait until ${freezeEnd}, no maintenance windows; the next 3 days:\n` +
+          `  ${day(-1)}T00:00:00.000Z → ${freezeEnd}  freeze year-end, blocks release, decommission\n`,
+      );
+      const refusing = await runCli(['calendar', '--target', 'prod', '--days', '1'], env);
+      assert.match(
+        refusing.stdout,
+        /^prod: closed now \(freeze year-end blocks release\); releases are refused; the next 1 days:\n/,
+      );
       const unknown = await runCli(['calendar', '--target', 'staging'], env);
       assert.equal(unknown.code, 2);
       assert.equal(unknown.stderr, 'greenlight: unknown target "staging"; configured targets: dev, prod\n');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('scheduling a release (--at, --in)', () => {
+  const now = Date.parse('2026-12-01T12:00:00Z');
+  const refusal = (at?: string, inDuration?: string) => {
+    try {
+      scheduledAt(at, inDuration, now);
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+
+  it('takes a time with its offset, or a duration from now, as one UTC instant', () => {
+    assert.equal(scheduledAt('2026-12-24T22:00:00+01:00', undefined, now), '2026-12-24T21:00:00.000Z');
+    assert.equal(scheduledAt('2026-12-24T21:00Z', undefined, now), '2026-12-24T21:00:00.000Z');
+    assert.equal(scheduledAt(undefined, '2h', now), '2026-12-01T14:00:00.000Z');
+    assert.equal(scheduledAt(undefined, undefined, now), undefined);
+  });
+
+  it('refuses both at once, a time without its offset, one that has passed, and one more than a year ahead', () => {
+    assert.equal(refusal('2026-12-24T22:00:00Z', '2h'), 'give --at or --in, not both');
+    assert.match(
+      refusal('2026-12-24T22:00:00')!,
+      /^invalid --at "2026-12-24T22:00:00": an ISO 8601 time with its offset/,
+    );
+    assert.match(refusal('tomorrow')!, /^invalid --at "tomorrow"/);
+    assert.match(refusal('2026-13-45T22:00:00Z')!, /^invalid --at/);
+    assert.equal(
+      refusal('2026-12-01T11:00:00Z'),
+      '--at 2026-12-01T11:00:00.000Z has passed; start it now, or give a time to come',
+    );
+    assert.equal(refusal('2028-01-01T00:00:00Z'), '2028-01-01T00:00:00.000Z is more than a year ahead');
+    assert.match(refusal(undefined, 'soon')!, /^invalid --in "soon": a duration such as 30m, 2h or 1d$/);
+    assert.match(refusal(undefined, '0s')!, /^invalid --in "0s"/);
   });
 });

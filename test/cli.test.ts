@@ -283,7 +283,10 @@ describe('greenlight CLI', () => {
     // Usage errors exit 2; an unknown service is said to be unknown.
     const bogus = await cli(['release', 'list', '--stage', 'bogus']);
     assert.equal(bogus.code, 2);
-    assert.match(bogus.stderr, /invalid GreenlightStage: .*expected one of queued, deploying/);
+    assert.match(
+      bogus.stderr,
+      /invalid GreenlightStage: .*expected one of scheduled, queued, waiting_for_window, deploying/,
+    );
     const nosuch = await cli(['cmdb', 'show', 'nosuch']);
     assert.equal(nosuch.code, 1);
     assert.match(nosuch.stderr, /the CMDB has no service nosuch: nothing was released there yet/);

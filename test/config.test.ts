@@ -278,13 +278,66 @@ breakers:
         assert.match(e.message, /breakers\.defaults\.window/);
         assert.match(
           e.message,
-          /breakers\.dependencies\.queue: a dependency is infra, dns, cmdb, checks or artifacts, optionally :<target> \(got "queue"\)/,
+          /breakers\.dependencies\.queue: a dependency is infra, dns, cmdb, checks, artifacts or notify, optionally :<target> \(:<webhook> for notify\) \(got "queue"\)/,
         );
         assert.match(e.message, /breakers\.dependencies\.dns:prod\.waitBackoffMultiplier: .*\(got 20\)/);
         assert.match(e.message, /breakers\.dependencies\.dns:prod\.mode: .*\(got "sometimes"\)/);
         return true;
       },
     );
+  });
+});
+
+describe('notification configuration', () => {
+  it('names every bad webhook setting, and never echoes a secret written in place of a reference', async () => {
+    const path = await tempFile(
+      'n.yaml',
+      `targets: { dev: {} }
+checks: [{ name: h, path: /healthz }]
+healthCheck: { name: h, path: /healthz }
+notifications:
+  webUiUrl: ftp://ui
+  webhooks:
+    - { name: Chat, url: 'https://user:hunter2@hooks.example.test/x', events: [deployed] }
+    - { name: ok, url: 'https://hooks.example.test/y', secret: 'plain-text-key-123' }
+    - { name: ok, url: 'https://hooks.example.test/z', targets: [Prod] }
+`,
+    );
+    assert.throws(
+      () => loadConfig(path),
+      (e: Error) => {
+        assert.match(e.message, /notifications\.webUiUrl: an http:\/\/ or https:\/\/ URL/);
+        assert.match(e.message, /notifications\.webhooks\.0\.name: a webhook name is lowercase/);
+        assert.match(e.message, /notifications\.webhooks\.0\.url: /);
+        assert.match(e.message, /notifications\.webhooks\.0\.events\.0: /);
+        assert.match(
+          e.message,
+          /notifications\.webhooks\.1\.secret: a secret is referenced, never written here/,
+        );
+        assert.match(e.message, /notifications\.webhooks\.2\.targets\.0: /);
+        assert.ok(!e.message.includes('plain-text-key-123'), 'the secret is not echoed');
+        assert.ok(!e.message.includes('hunter2'), 'the password is not echoed');
+        return true;
+      },
+    );
+  });
+
+  it('tells each target the events some webhook hears of there', async () => {
+    const path = await tempFile(
+      'm.yaml',
+      `targets: { dev: {}, prod: {} }
+checks: [{ name: h, path: /healthz }]
+healthCheck: { name: h, path: /healthz }
+notifications:
+  webhooks:
+    - { name: all, url: 'https://hooks.example.test/a', events: [failed] }
+    - { name: prod-only, url: { env: HOOK_URL }, events: [approval_requested, failed], targets: [prod] }
+`,
+    );
+    const { config } = loadConfig(path);
+    assert.deepEqual(targetSettings(config, 'dev')?.notify, ['failed']);
+    assert.deepEqual(targetSettings(config, 'prod')?.notify, ['approval_requested', 'failed']);
+    assert.equal(config.notifications.webhooks[0]!.retryFor, 600_000);
   });
 });
 

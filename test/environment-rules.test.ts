@@ -40,6 +40,8 @@ const drifts = new Map<string, number>();
 const driftFindings = new Map<string, string[]>();
 /** Environments whose drift check takes a second. */
 const slowDrift = new Set<string>();
+/** A freeze per environment: what it blocks, and until when. */
+const frozen = new Map<string, { name: string; blocks: string; until: number }>();
 /** What the leak check finds after decommissioning, per environment (nothing unless set). */
 const leaks = new Map<string, string[]>();
 /** The definition the configuration has now, per environment (`upgrade`). */
@@ -107,6 +109,20 @@ const fakes: Activities = {
   trainManifest: notUsed,
   recordTrain: notUsed,
   trainDecision: notUsed,
+  planNotifications: notUsed,
+  deliverWebhook: notUsed,
+  async calendarGate(input) {
+    const { target, action } = input as { target: string; action: string };
+    const freeze = frozen.get(target);
+    const now = new Date().toISOString();
+    if (!freeze || freeze.blocks !== action || Date.now() >= freeze.until)
+      return { closedReason: null, nextAllowed: now, onClosedWindow: 'wait' };
+    return {
+      closedReason: `freeze ${freeze.name} blocks ${action}`,
+      nextAllowed: new Date(freeze.until).toISOString(),
+      onClosedWindow: 'wait',
+    };
+  },
 };
 
 before(async () => {
@@ -274,6 +290,64 @@ describe('environment rules, with typed fake activities', () => {
     releases.delete('forced');
   });
 
+  it('blocks maintenance in a freeze that blocks it, saying until when; a force with approval passes, and says so', async () => {
+    frozen.set('icy', {
+      name: 'change-freeze',
+      blocks: 'maintenance',
+      until: Date.parse('2099-01-04T00:00:00Z'),
+    });
+    await create('icy', lifecycleFlow(false), { approval: { required: 1 } });
+    await inState('icy', 'active');
+    await ask('icy', 'start_maintenance', { by: 'alice' });
+    const blocked = await until('icy', (s) => s.blocked !== null, 'the freeze to block it');
+    assert.equal(blocked.state, 'active');
+    assert.equal(
+      blocked.blocked?.reason,
+      'freeze change-freeze blocks maintenance until 2099-01-04T00:00:00.000Z; ask again then, or force it with approval',
+    );
+    // The status shows the block before its record reaches the CMDB.
+    await until(
+      'icy',
+      () => (journal.get('icy') ?? []).includes('start_maintenance blocked'),
+      'the block recorded',
+    );
+    await ask('icy', 'start_maintenance', { force: true, reason: 'disk full', by: 'alice' });
+    await until('icy', (s) => s.approvals.pending === 'start_maintenance', 'approval of the force');
+    await env.client.workflow
+      .getHandle(environmentWorkflowId('icy'))
+      .executeUpdate(environmentApproveUpdate, { args: [{ approver: 'bob' }] });
+    const maintenance = await inState('icy', 'maintenance');
+    assert.equal(
+      maintenance.history.at(-1)?.note,
+      'disk full; forced past freeze change-freeze blocks maintenance (until 2099-01-04T00:00:00.000Z)',
+    );
+    // The freeze blocks maintenance only: ending it and decommissioning go on.
+    await ask('icy', 'end_maintenance');
+    await inState('icy', 'active');
+    await ask('icy', 'decommission');
+    assert.equal(
+      (await env.client.workflow.getHandle(environmentWorkflowId('icy')).result()).state,
+      'decommissioned',
+    );
+  });
+
+  it("puts a TTL's decommission off until a freeze that blocks decommissioning ends", async () => {
+    const thawsAt = Date.now() + 3_000;
+    frozen.set('thaw', { name: 'audit', blocks: 'decommission', until: thawsAt });
+    await create('thaw', ephemeralFlow(false), { ttlMs: 1_000 });
+    const postponed = await until('thaw', (s) => Boolean(s.ttlPostponed), 'the decommission put off');
+    assert.equal(postponed.state, 'active');
+    assert.equal(postponed.ttl?.expiresAt, new Date(thawsAt).toISOString());
+    assert.match(
+      postponed.ttlPostponed ?? '',
+      /^freeze audit blocks decommission: the TTL's decommission waits until .+Z \(at .+Z\)$/,
+    );
+    const done = await env.client.workflow.getHandle(environmentWorkflowId('thaw')).result();
+    assert.equal(done.state, 'decommissioned');
+    assert.equal(done.history.at(-1)?.by, 'ttl');
+    assert.ok(Date.parse(done.history.at(-1)!.at) >= thawsAt, 'decommissioned once the freeze ended');
+  });
+
   it('decommissions a protected environment only with approval', async () => {
     await create('guarded', lifecycleFlow(false), {
       isProtected: true,
@@ -391,6 +465,9 @@ describe('environment rules, with typed fake activities', () => {
     assert.deepEqual(drifted.lastDrift?.findings, ['dns: web.watch.test points at elsewhere.test']);
     driftFindings.delete('watch');
     await until('watch', (s) => s.lastDrift?.clean === true, 'drift gone');
+    // The status shows the clean check before its record reaches the CMDB.
+    const driftRecords = () => (journal.get('watch') ?? []).filter((j) => j.startsWith('drift_check'));
+    await until('watch', () => driftRecords().length >= 2, 'the end of the drift recorded');
     assert.deepEqual(
       (journal.get('watch') ?? []).filter((j) => j.startsWith('drift_check')),
       ['drift_check done', 'drift_check done'],
@@ -567,6 +644,8 @@ describe('environment rules, with typed fake activities', () => {
       'busy',
       'flaky',
       'forced',
+      'icy',
+      'thaw',
       'guarded',
       'long',
       'pr-1',

@@ -11,6 +11,7 @@ import type { Activities } from '../src/activities';
 import { heartbeatInterceptors } from '../src/activities/heartbeat';
 import { GreenlightClient } from '../src/client/api';
 import type { Deployment, ReleaseRequestInput, ReleaseStatus } from '../src/shared/release';
+import type { CalendarGate } from '../src/shared/calendar';
 import type { TargetSettings } from '../src/shared/target';
 import { goSignal } from '../src/shared/messages';
 import { startDevServer, workflowBundle } from '../harness/temporal';
@@ -40,6 +41,10 @@ const scripts = new Map<
   }
 >();
 
+/** How a target's calendar answers, per target: open unless a test says otherwise. */
+const calendars = new Map<string, (look: number) => CalendarGate>();
+const looks = new Map<string, number>();
+
 const record = (service: string, call: string) => calls.set(service, [...(calls.get(service) ?? []), call]);
 const deployment = (service: string, version: string, target: string): Deployment => ({
   service,
@@ -54,7 +59,10 @@ function settings(target: string): TargetSettings {
   return {
     name: target,
     zone: 'test.internal',
-    approval: { required: target === 'stage' ? 1 : 0, initiatorMayApprove: true, timeout: 1_000 },
+    approval:
+      target === 'frozen-prod'
+        ? { required: 0, approvers: ['alice', 'bob'], initiatorMayApprove: false, timeout: 1_000 }
+        : { required: target === 'stage' ? 1 : 0, initiatorMayApprove: true, timeout: 1_000 },
     policy: target === 'stage' ? { all: ['tests_passed', 'approval_obtained'] } : 'tests_passed',
     bake: 300,
     healthCheckInterval: 100,
@@ -119,8 +127,24 @@ const fakes: Activities = {
     if (scripts.get(service)?.isTearDownFailing)
       throw ApplicationFailure.nonRetryable('the instance is stuck');
   },
-  async recordChange() {
+  async recordChange(input) {
+    const { change } = input as { change: { step: string; service: string; note?: string } };
+    if (change.step.endsWith(':window_override')) record(change.service, `cmdb: ${change.note}`);
     return { deferred: null };
+  },
+  async planNotifications() {
+    return [];
+  },
+  async deliverWebhook() {
+    throw ApplicationFailure.nonRetryable('not used here');
+  },
+  async calendarGate({ target }) {
+    const look = (looks.get(target) ?? 0) + 1;
+    looks.set(target, look);
+    const calendar = calendars.get(target);
+    return calendar
+      ? calendar(look)
+      : { closedReason: null, nextAllowed: new Date().toISOString(), onClosedWindow: 'wait' };
   },
   async breakerStatus() {
     return { state: 'closed', retryAfterMs: 0 };
@@ -464,6 +488,165 @@ describe('release rules, with typed fake activities', () => {
     assert.equal(ended.stage, 'expired');
     assert.equal(ended.reason, 'no go to cut over within 1 s');
     assert.deepEqual(steps('late'), ['resolve blue', 'deploy v2', 'test green', 'tear down late-v2']);
+  });
+
+  it('waits while its target is closed, showing when it goes, and goes by itself when it opens', async () => {
+    const opensAt = Date.now() + 3_000;
+    calendars.set('frozen', () =>
+      Date.now() < opensAt
+        ? {
+            closedReason: 'freeze year-end blocks release',
+            nextAllowed: new Date(opensAt).toISOString(),
+            onClosedWindow: 'wait',
+          }
+        : { closedReason: null, nextAllowed: new Date().toISOString(), onClosedWindow: 'wait' },
+    );
+    const releaseId = await start('window-wait', { service: 'patient', version: 'v2', target: 'frozen' });
+    const waiting = await waitForStage(api, releaseId, 'waiting_for_window');
+    assert.deepEqual(
+      { ...waiting.window, since: undefined },
+      {
+        reason: 'freeze year-end blocks release',
+        goesAt: new Date(opensAt).toISOString(),
+        moment: 'before deploying',
+        since: undefined,
+      },
+    );
+    assert.match(
+      waiting.waitingFor ?? '',
+      /^frozen to open at .+ \(freeze year-end blocks release\), or an approved override$/,
+    );
+    // Nothing is deployed while it waits.
+    assert.deepEqual(steps('patient'), ['resolve blue']);
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'completed');
+    assert.ok(
+      Date.parse(done.history.find((h) => h.stage === 'deploying')!.at) >= opensAt,
+      'deployed once open',
+    );
+    assert.deepEqual(stages(done).slice(0, 3), ['queued', 'waiting_for_window', 'deploying']);
+    assert.equal(done.window, null);
+    assert.equal(done.windowOverride, null);
+  });
+
+  it('goes at once on an override approved by the target’s rule with a reason; a refused one never enters the history', async () => {
+    calendars.set('frozen-prod', () => ({
+      closedReason: 'outside every window',
+      nextAllowed: new Date(Date.now() + 86_400_000).toISOString(),
+      onClosedWindow: 'wait',
+    }));
+    const releaseId = await start('window-override', {
+      service: 'hotfix',
+      version: 'v2',
+      target: 'frozen-prod',
+    });
+    await waitForStage(api, releaseId, 'waiting_for_window');
+    await assert.rejects(
+      api.overrideWindow(releaseId, { approver: 'mallory', reason: 'trust me' }),
+      /mallory may not approve releases to frozen-prod while it is closed; allowed: alice, bob/,
+    );
+    await assert.rejects(api.overrideWindow(releaseId, { approver: 'alice', reason: '' }), /reason/);
+    const handle = env.client.workflow.getHandle(releaseId);
+    const accepted = async () =>
+      ((await handle.fetchHistory()).events ?? []).filter(
+        (e) => e.workflowExecutionUpdateAcceptedEventAttributes,
+      ).length;
+    assert.equal(await accepted(), 0, 'refused overrides never enter the history');
+    const receipt = await api.overrideWindow(releaseId, { approver: 'alice', reason: 'INC-42 outage fix' });
+    assert.equal(receipt.message, 'overridden by alice: outside every window; going now');
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'completed');
+    assert.deepEqual(
+      { ...done.windowOverride, at: undefined },
+      { approver: 'alice', reason: 'INC-42 outage fix', closedReason: 'outside every window', at: undefined },
+    );
+    const note = 'let go while closed (outside every window) by alice: INC-42 outage fix';
+    assert.ok(done.notes.includes(note), JSON.stringify(done.notes));
+    assert.ok(steps('hotfix').includes(`cmdb: ${note}`), 'recorded in the CMDB');
+    // The override stands for the look before cutover too.
+    assert.equal(stages(done).filter((s) => s === 'waiting_for_window').length, 1);
+    assert.equal(await accepted(), 1);
+    await assert.rejects(
+      api.overrideWindow(releaseId, { approver: 'bob', reason: 'again' }),
+      /release has already ended \(completed\)/,
+    );
+  });
+
+  it('fails at once, deploying nothing, on a target that refuses releases while closed', async () => {
+    calendars.set('refusing', () => ({
+      closedReason: 'freeze audit blocks release',
+      nextAllowed: '2027-01-04T08:00:00.000Z',
+      onClosedWindow: 'refuse',
+    }));
+    const releaseId = await start('window-refused', { service: 'eager', version: 'v2', target: 'refusing' });
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'failed');
+    assert.equal(
+      done.reason,
+      'refusing is closed: freeze audit blocks release, and it refuses releases while closed; it opens at 2027-01-04T08:00:00.000Z',
+    );
+    assert.deepEqual(steps('eager'), ['resolve blue']);
+  });
+
+  it('waits again before cutover when its target closed while green was held, and an abort ends the wait', async () => {
+    // Open at the first look; closed from the second on (the look before cutover).
+    calendars.set('closing', (look) =>
+      look === 1
+        ? { closedReason: null, nextAllowed: new Date().toISOString(), onClosedWindow: 'wait' }
+        : {
+            closedReason: 'freeze launch blocks release',
+            nextAllowed: new Date(Date.now() + 3_600_000).toISOString(),
+            onClosedWindow: 'wait',
+          },
+    );
+    const releaseId = await start('window-before-cutover', {
+      service: 'closer',
+      version: 'v2',
+      target: 'closing',
+      holdBeforeCutover: true,
+    });
+    await waitForStage(api, releaseId, 'awaiting_go');
+    await api.go(releaseId, { by: 'ops' });
+    const waiting = await waitForStage(api, releaseId, 'waiting_for_window');
+    assert.equal(waiting.window?.moment, 'before cutover');
+    await api.abort(releaseId, { by: 'ops', reason: 'not today' });
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'aborted', JSON.stringify(done.history));
+    assert.deepEqual(steps('closer'), ['resolve blue', 'deploy v2', 'test green', 'tear down closer-v2']);
+    assert.deepEqual(stages(done).slice(-4), ['awaiting_go', 'waiting_for_window', 'cleaning_up', 'aborted']);
+  });
+
+  it('waits for its time when scheduled, holding no lane, and an abort before then ends it with nothing done', async () => {
+    const at = new Date(Date.now() + 3_000).toISOString();
+    const releaseId = await start('scheduled', {
+      service: 'later',
+      version: 'v2',
+      target: 'dev',
+      notBefore: at,
+    });
+    const scheduled = await waitForStage(api, releaseId, 'scheduled');
+    assert.equal(scheduled.waitingFor, `its time, ${at}`);
+    // It holds no lane: another release of the service runs meanwhile.
+    const other = await start('scheduled-meanwhile', { service: 'later', version: 'v1', target: 'dev' });
+    assert.equal((await api.wait(other)).stage, 'completed');
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'completed');
+    assert.deepEqual(stages(done).slice(0, 4), ['queued', 'scheduled', 'queued', 'deploying']);
+    assert.ok(Date.parse(done.history[2]!.at) >= Date.parse(at), 'taken up at its time');
+
+    const aborted = await start('scheduled-aborted', {
+      service: 'never',
+      version: 'v2',
+      target: 'dev',
+      notBefore: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    await waitForStage(api, aborted, 'scheduled');
+    const receipt = await api.abort(aborted, { by: 'ops', reason: 'plans changed' });
+    assert.match(receipt.message, /^abort requested by ops: plans changed/);
+    const ended = await api.wait(aborted);
+    assert.equal(ended.stage, 'aborted');
+    assert.equal(ended.reason, 'abort requested by ops: plans changed before its time; nothing was done');
+    assert.deepEqual(steps('never'), [], 'nothing was asked of any provider');
   });
 
   it('replays the history of every release above against the current workflow code', async () => {

@@ -8,6 +8,7 @@ import type { Deployment, ReleaseStatus } from '../src/shared/release';
 import type { Harness } from '../harness/release';
 import { releaseRequest, startHarness } from '../harness/release';
 import { findCli } from '../harness/temporal';
+import { cliEnvironment, runCli } from './helpers/cli';
 import { getJson, isProcessAlive } from './helpers/inspect';
 import { waitFor, waitForStage } from './helpers/wait';
 
@@ -464,6 +465,120 @@ describe('blue/green release on a real Temporal dev server', () => {
   });
 });
 
+describe("freezes and maintenance windows, by the worker's configuration", () => {
+  /** A local date-time on UTC's clock, to the second, `ms` from now. */
+  const clock = (ms: number) => new Date(Date.now() + ms).toISOString().slice(0, 19);
+
+  it('waits durably through a freeze, deploying nothing, and goes by itself when it ends', async () => {
+    const freeze = {
+      name: 'launch-day',
+      blocks: ['release' as const],
+      timeZone: 'UTC',
+      from: clock(-60_000),
+      to: clock(4_000),
+    };
+    h.config.targets.dev!.freezes.push(freeze);
+    try {
+      const { releaseId } = await h.api.startRelease(releaseRequest('frozen', 'v1', 'dev'));
+      const waiting = await waitForStage(h.api, releaseId, 'waiting_for_window');
+      assert.equal(waiting.window?.reason, 'freeze launch-day blocks release');
+      assert.equal(waiting.window?.goesAt, `${freeze.to}.000Z`);
+      assert.equal(
+        await h.infra.describe({ hostname: 'frozen-v1.dev.test.internal' }),
+        null,
+        'nothing deployed',
+      );
+      const done = await h.api.wait(releaseId);
+      assert.equal(done.stage, 'completed');
+      const deployedAt = Date.parse(done.history.find((x) => x.stage === 'deploying')!.at);
+      assert.ok(deployedAt >= Date.parse(`${freeze.to}Z`), 'deployed once the freeze ended');
+      const changes = await h.cmdb.changes('frozen', 'dev');
+      const wait = changes.find((c) => c.stage === 'waiting_for_window');
+      assert.match(
+        wait?.note ?? '',
+        /^dev is closed: freeze launch-day blocks release; goes at .+ \(before deploying\)$/,
+      );
+    } finally {
+      h.config.targets.dev!.freezes.length = 0;
+    }
+  });
+
+  it('goes at once on an override approved by the target’s rule, recorded in the status, history and CMDB', async () => {
+    // prod: two approvals from alice, bob or carol, never the initiator.
+    // A global freeze through the whole UTC day 30 days from now.
+    const lastDay = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+    h.config.freezes.push({
+      name: 'year-end',
+      blocks: ['release'],
+      timeZone: 'UTC',
+      from: '2020-01-01',
+      to: lastDay,
+    });
+    try {
+      const { releaseId } = await h.api.startRelease({
+        ...releaseRequest('hotfix', 'v1', 'prod'),
+        initiator: 'alice',
+      });
+      const waiting = await waitForStage(h.api, releaseId, 'waiting_for_window');
+      assert.equal(
+        Date.parse(waiting.window!.goesAt),
+        Date.parse(`${lastDay}T00:00:00Z`) + 86_400_000,
+        'the freeze ends when its last day does',
+      );
+      await expectRefused(
+        h.api.overrideWindow(releaseId, { approver: 'alice', reason: 'mine' }),
+        /^alice started this release and may not let it go while prod is closed$/,
+      );
+      const env = await cliEnvironment(h);
+      const cli = await runCli(
+        ['release', 'override', releaseId, '--approver', 'bob', '--reason', 'INC-7: payments down'],
+        env,
+      );
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.equal(cli.stdout, 'overridden by bob: freeze year-end blocks release; going now\n');
+      const approving = await waitForStage(h.api, releaseId, 'awaiting_approval');
+      assert.deepEqual(
+        { ...approving.windowOverride, at: undefined },
+        {
+          approver: 'bob',
+          reason: 'INC-7: payments down',
+          closedReason: 'freeze year-end blocks release',
+          at: undefined,
+        },
+      );
+      // The override lets the release go; it approves nothing: prod's two approvals are still needed.
+      await h.api.approve(releaseId, { approver: 'bob' });
+      await h.api.approve(releaseId, { approver: 'carol' });
+      const done = await h.api.wait(releaseId);
+      assert.equal(done.stage, 'completed');
+      assert.equal(
+        done.history.filter((x) => x.stage === 'waiting_for_window').length,
+        1,
+        'no second wait before cutover',
+      );
+      const events = (await h.client.workflow.getHandle(releaseId).fetchHistory()).events ?? [];
+      const accepted = events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+      assert.equal(accepted.length, 3, 'the override and two approvals; the refused override is not there');
+      const changes = await h.cmdb.changes('hotfix', 'prod');
+      assert.ok(
+        changes.some(
+          (c) =>
+            c.step.endsWith(':window_override') &&
+            c.note === 'let go while closed (freeze year-end blocks release) by bob: INC-7: payments down',
+        ),
+        JSON.stringify(changes.map((c) => [c.step, c.note])),
+      );
+      const status = await runCli(['release', 'status', releaseId], env);
+      assert.match(
+        status.stdout,
+        /^override {2}let go while closed \(freeze year-end blocks release\) by bob at .+: INC-7: payments down$/m,
+      );
+    } finally {
+      h.config.freezes.length = 0;
+    }
+  });
+});
+
 describe('abort', () => {
   it('aborts before cutover: green torn down, alias left on blue', async () => {
     const blue = await existingBlue('news', 'stage');
@@ -796,6 +911,8 @@ describe('one release per service and target', () => {
       'updatedAt',
       'version',
       'waitingFor',
+      'window',
+      'windowOverride',
     ]);
     await h.api.abort(releaseId, {});
   });

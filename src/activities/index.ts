@@ -11,6 +11,7 @@ import { createSettingsActivities } from './settings';
 import { createSurveyActivities } from './surveys';
 import { createTrainActivities } from './trains';
 import { createPromotionActivities } from './promotion';
+import { createNotifyActivities } from './notify';
 
 export type { ActivityDeps, ReleaseRun } from './deps';
 export type { Reclaimed } from './janitor';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSurveyActivities(context),
     ...createTrainActivities(context),
     ...createPromotionActivities(context),
+    ...createNotifyActivities(context),
   });
 }
 
@@ -55,6 +57,9 @@ const PROVIDERLESS = new Set([
   'trainManifest',
   'recordTrain',
   'trainDecision',
+  'calendarGate',
+  'planNotifications',
+  'deliverWebhook',
 ]);
 
 /**

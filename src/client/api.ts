@@ -13,11 +13,14 @@ import {
   abortUpdate,
   goUpdate,
   approveUpdate,
+  overrideWindowUpdate,
   FailureTypes,
   LANE_WORKFLOW,
   laneWorkflowId,
   rejectUpdate,
   RELEASE_WORKFLOW,
+  releaseSearchAttributes,
+  releaseSummary,
   rollbackUpdate,
   SearchAttributes,
   startReleaseUpdate,
@@ -32,6 +35,9 @@ import {
   endedReason,
   INTERVENTION_FIELDS,
   InterventionInput,
+  OVERRIDE_FIELDS,
+  OverrideInput,
+  MAX_SCHEDULE_AHEAD_MS,
   STAGES,
   isTerminalStage,
   ReleaseRequest,
@@ -104,9 +110,10 @@ export class GreenlightClient {
   /** Starts a release; refused at once when another release of the service to the target runs. */
   async startRelease(input: ReleaseRequestInput): Promise<{ releaseId: string }> {
     const request = validate(ReleaseRequest, input, 'release request');
-    // A release asks its environment first: it starts only while that is active.
+    // A release asks its environment first: it starts only while that is active. A scheduled one
+    // asks when its time comes (the workflow does, before anything is deployed).
     const gate = await this.environments.gate(request.target);
-    if (gate.refusal) throw new GreenlightError(gate.refusal, 'refused');
+    if (gate.refusal && !request.notBefore) throw new GreenlightError(gate.refusal, 'refused');
     const known = this.options.knownTargets;
     if (known && !known.includes(request.target) && !gate.exists) {
       throw new GreenlightError(
@@ -122,8 +129,31 @@ export class GreenlightClient {
       );
     }
     const releaseId = `${request.service}-${request.target}-${request.version}-${randomBytes(3).toString('hex')}`;
-    await this.admit(releaseId, request);
+    if (request.notBefore) await this.schedule(releaseId, request);
+    else await this.admit(releaseId, request);
     return { releaseId };
+  }
+
+  /**
+   * Starts a scheduled release directly (not through its lane, which it takes when its time
+   * comes): it waits in the stage `scheduled`, listed and abortable, holding nothing.
+   */
+  private async schedule(releaseId: string, request: ReleaseRequest): Promise<void> {
+    const at = Date.parse(request.notBefore!);
+    if (!(at > Date.now()) || at - Date.now() > MAX_SCHEDULE_AHEAD_MS) {
+      throw new GreenlightError(
+        `a release is scheduled for a time to come within a year; ${request.notBefore} is not`,
+        'invalid_input',
+      );
+    }
+    await this.client.workflow.start(RELEASE_WORKFLOW, {
+      workflowId: releaseId,
+      taskQueue: this.options.taskQueue ?? TASK_QUEUE,
+      args: [{ ...request, notBefore: new Date(at).toISOString() }],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: releaseSearchAttributes(request),
+      ...releaseSummary(request),
+    });
   }
 
   /**
@@ -229,6 +259,17 @@ export class GreenlightClient {
   go(releaseId: string, input: z.input<typeof InterventionInput> = {}): Promise<DecisionReceipt> {
     const payload = validate(InterventionInput, input, 'go', INTERVENTION_FIELDS);
     return this.update(releaseId, 'go', (h) => h.executeUpdate(goUpdate, { args: [payload] }));
+  }
+
+  /**
+   * Lets a release waiting for its target to open (a freeze, or outside its maintenance windows) go
+   * now: an approval by the target's rule, with a reason, kept in the status, history and CMDB.
+   */
+  async overrideWindow(releaseId: string, input: z.input<typeof OverrideInput>): Promise<DecisionReceipt> {
+    const payload = validate(OverrideInput, input, 'override', OVERRIDE_FIELDS);
+    return this.update(releaseId, 'override', (h) =>
+      h.executeUpdate(overrideWindowUpdate, { args: [payload] }),
+    );
   }
 
   /**

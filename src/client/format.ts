@@ -40,6 +40,15 @@ export function formatStatus(s: ReleaseStatus): string {
       `blocked   by circuit breaker ${b.breaker} (${b.state.replace('_', ' ')}) while trying to ${b.step}; next attempt at ${b.retryAt}`,
     );
   }
+  if (s.window) {
+    lines.push(
+      `window    closed (${s.window.reason}) since ${s.window.since}; goes by itself at ${s.window.goesAt}, ${s.window.moment}, unless overridden (release override)`,
+    );
+  }
+  if (s.windowOverride) {
+    const o = s.windowOverride;
+    lines.push(`override  let go while closed (${o.closedReason}) by ${o.approver} at ${o.at}: ${o.reason}`);
+  }
   for (const note of s.notes ?? []) lines.push(`note      ${note}`);
   lines.push(`live      ${describeLive(s)}`);
   lines.push(
@@ -84,7 +93,8 @@ export function formatStatus(s: ReleaseStatus): string {
 function describeLive(s: ReleaseStatus): string {
   if (s.live) return `${s.live.version} at ${s.live.endpoint} (${s.live.hostname})`;
   // Until the alias has been read, what is live is not known (a release can be held there).
-  const isResolved = s.previous !== null || s.history.some((h) => h.stage !== 'queued');
+  const isResolved =
+    s.previous !== null || s.history.some((h) => h.stage !== 'queued' && h.stage !== 'scheduled');
   return isResolved ? 'none' : 'not known yet (the alias has not been read)';
 }
 
@@ -188,6 +198,7 @@ export function formatEnvironment(s: EnvironmentStatus): string {
   if (pending) lines.push(`waiting     approval of ${pending}: ${approvedBy.length} of ${required} given`);
   if (s.ttl)
     lines.push(`ttl         decommissioned at ${s.ttl.expiresAt}${s.ttl.isExpiringSoon ? ' (soon)' : ''}`);
+  if (s.ttlPostponed) lines.push(`            postponed: ${s.ttlPostponed}`);
   if (s.lastDrift) {
     lines.push(`drift       ${s.lastDrift.at}: ${s.lastDrift.clean ? 'none' : 'found'}`);
     for (const finding of s.lastDrift.findings) lines.push(`  ${finding}`);

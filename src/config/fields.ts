@@ -82,3 +82,16 @@ export function chosenBy<S extends z.ZodType>(choose: (input: unknown) => S | st
     return z.NEVER;
   });
 }
+
+/**
+ * Where a secret is: an environment variable or a file (relative to the configuration file).
+ * Never the secret itself, so a configuration file can be committed and shown.
+ */
+export const SecretRef = z.union(
+  [
+    z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }),
+    z.strictObject({ file: z.string().min(1) }),
+  ],
+  { error: 'a secret is referenced, never written here: use { env: VARIABLE } or { file: path }' },
+);
+export type SecretRef = z.output<typeof SecretRef>;

@@ -5,6 +5,7 @@ import type { FlowInput } from '../shared/flow';
 import type { TargetSettings } from '../shared/target';
 import type { CheckConfig, HttpCheckConfig } from './checks';
 import type { Config } from './schema';
+import { notifiedEvents } from './notifications';
 
 /** The settings the release workflow receives for `target`, or undefined when it is not configured. */
 export function targetSettings(config: Config, target: string): TargetSettings | undefined {
@@ -19,6 +20,9 @@ export function targetSettings(config: Config, target: string): TargetSettings |
     healthCheckInterval: t.healthCheckInterval,
     terminationWait: t.terminationWait,
     maintenanceWindows: t.maintenanceWindows,
+    freezes: [...config.freezes, ...t.freezes],
+    onClosedWindow: t.onClosedWindow,
+    notify: notifiedEvents(config.notifications, target),
     recordTtl: t.recordTtl,
     promotion: t.promotion ? { from: t.promotion.from, soakMs: t.promotion.soak } : null,
   };

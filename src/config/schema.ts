@@ -3,10 +3,19 @@ import { Policy, policyFacts, PROMOTION_FACTS, RELEASE_FACTS } from '../shared/p
 import { BreakerConfigKey } from '../shared/breaker-name';
 import { BUILT_IN_FLOWS, Flow, FlowName } from '../shared/flow';
 import { ServiceName, TargetName } from '../shared/release';
-import { ApprovalRule, MaintenanceWindow, Zone } from '../shared/target';
+import { ApprovalRule, Freeze, MaintenanceWindow, OnClosedWindow, Zone } from '../shared/target';
 import { CheckConfig, HttpCheckConfig } from './checks';
 import { TrainsConfig } from './trains';
-import { boundedDuration, chosenBy, DAY_MS, namedRecord, TimerDuration, WaitDuration } from './fields';
+import { NotificationsConfig } from './notifications';
+import {
+  boundedDuration,
+  chosenBy,
+  DAY_MS,
+  namedRecord,
+  SecretRef,
+  TimerDuration,
+  WaitDuration,
+} from './fields';
 import { TsigAlgorithms } from '../providers/dns/wire';
 import type { TsigAlgorithm } from '../providers/dns/wire';
 
@@ -106,18 +115,7 @@ export const InfraConfig = z.discriminatedUnion('kind', [
 ]);
 export type InfraConfig = z.output<typeof InfraConfig>;
 
-/**
- * Where a secret is: an environment variable or a file (relative to the configuration file).
- * Never the secret itself, so a configuration file can be committed and shown.
- */
-export const SecretRef = z.union(
-  [
-    z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }),
-    z.strictObject({ file: z.string().min(1) }),
-  ],
-  { error: 'a secret is referenced, never written here: use { env: VARIABLE } or { file: path }' },
-);
-export type SecretRef = z.output<typeof SecretRef>;
+export { SecretRef } from './fields';
 
 const HostPort = z
   .string()
@@ -197,7 +195,11 @@ export const TargetConfig = z
     bake: WaitDuration.prefault('10s'),
     healthCheckInterval: WaitDuration.prefault('2s'),
     terminationWait: WaitDuration.prefault('30s'),
-    maintenanceWindows: z.array(MaintenanceWindow).default([]),
+    maintenanceWindows: z.array(MaintenanceWindow).max(20).default([]),
+    /** This target's freezes, besides the global `freezes`. */
+    freezes: z.array(Freeze).max(50).default([]),
+    /** A release that comes while the target is closed waits (`wait`, the default) or fails (`refuse`). */
+    onClosedWindow: OnClosedWindow.default('wait'),
     recordTtl: z.number().int().min(1).max(86_400).default(30),
     /**
      * Promotion: accept only an artifact digest that completed on `from` and stayed live there at
@@ -278,7 +280,7 @@ export const BreakersConfig = z.strictObject({
   dependencies: namedRecord(BreakerConfigKey, BreakerConfig, 'dependency', {
     error: (issue) =>
       issue.code === 'invalid_key'
-        ? 'a dependency is infra, dns, cmdb, checks or artifacts, optionally :<target>'
+        ? 'a dependency is infra, dns, cmdb, checks, artifacts or notify, optionally :<target> (:<webhook> for notify)'
         : undefined,
   }).default({}),
 });
@@ -385,6 +387,10 @@ export const Config = z
     artifacts: ArtifactsConfig.default({ kind: 'local', stamp: true }),
     /** The cross-service checks and final actions release trains may run, by name. */
     trains: TrainsConfig.prefault({}),
+    /** Webhooks told of releases, per target and event. */
+    notifications: NotificationsConfig.prefault({}),
+    /** Freezes of every target (each target may add its own). */
+    freezes: z.array(Freeze).max(50).default([]),
   })
   .superRefine((config, ctx) => {
     // Every flow and target a target or template names exists.

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 
 /** The dependencies a worker guards with circuit breakers. */
-export const BREAKER_KINDS = ['infra', 'dns', 'checks', 'cmdb', 'artifacts'] as const;
+export const BREAKER_KINDS = ['infra', 'dns', 'checks', 'cmdb', 'artifacts', 'notify'] as const;
 export type BreakerKind = (typeof BREAKER_KINDS)[number];
 
-/** Kinds with one breaker per target; the others have one per worker. */
-type PerTargetKind = 'infra' | 'dns';
-const PER_TARGET_KINDS: readonly BreakerKind[] = ['infra', 'dns'];
+/** Kinds with one breaker per target (per webhook, for `notify`); the others have one per worker. */
+type PerTargetKind = 'infra' | 'dns' | 'notify';
+const PER_TARGET_KINDS: readonly BreakerKind[] = ['infra', 'dns', 'notify'];
 
 /**
  * A breaker's name as operators, metrics and the configuration know it: `<kind>:<target>` for a
@@ -54,5 +54,5 @@ export const BreakerConfigKey = z
   .max(100)
   .refine(
     (name) => parseBreakerName(name) !== null,
-    'infra, dns, cmdb, checks or artifacts, optionally :<target>',
+    'infra, dns, cmdb, checks, artifacts or notify, optionally :<target> (:<webhook> for notify)',
   );

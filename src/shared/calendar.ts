@@ -222,3 +222,13 @@ export function upcoming(
   }
   return entries.sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
 }
+
+/** Whether a target is open for an action now, and if not, why and from when. */
+export interface CalendarGate {
+  /** Why the action may not happen now (a freeze, or outside every window); null when it may. */
+  closedReason: string | null;
+  /** The first allowed instant (now when open); null when none comes within the horizon. */
+  nextAllowed: string | null;
+  /** What the target does with a release while closed. */
+  onClosedWindow: 'wait' | 'refuse';
+}

@@ -97,6 +97,8 @@ export interface EnvironmentStatus {
   /** The transition running now, if any. */
   running: string | null;
   ttl: { expiresAt: string; isExpiringSoon: boolean } | null;
+  /** Why the TTL's decommission was put off (a freeze that blocks decommissioning), if it was. */
+  ttlPostponed?: string | null;
   blocked: Blocked | null;
   approvals: {
     /** The transition waiting for approval, if any. */

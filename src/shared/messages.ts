@@ -5,6 +5,7 @@ import type {
   ApprovalInput,
   BreakerNotice,
   InterventionInput,
+  OverrideInput,
   ReleaseRequest,
   ReleaseRequestInput,
   ReleaseStatus,
@@ -37,6 +38,8 @@ export const rejectUpdate = defineUpdate<DecisionReceipt, [ApprovalInput]>('reje
 export const rollbackUpdate = defineUpdate<DecisionReceipt, [InterventionInput]>('rollback');
 export const abortUpdate = defineUpdate<DecisionReceipt, [InterventionInput]>('abort');
 export const goUpdate = defineUpdate<DecisionReceipt, [InterventionInput]>('go');
+/** Lets a release waiting for its target to open (a freeze, outside its windows) go now: an approval with a reason. */
+export const overrideWindowUpdate = defineUpdate<DecisionReceipt, [OverrideInput]>('overrideWindow');
 
 /** Sent by an activity whose call a circuit breaker rejected: the release shows what blocks it. */
 export const breakerNoticeSignal = defineSignal<[BreakerNotice]>('breakerNotice');
@@ -123,7 +126,7 @@ export function releaseSearchAttributes(request: ReleaseRequest) {
     { key: SearchAttributes.service, value: request.service },
     { key: SearchAttributes.target, value: request.target },
     { key: SearchAttributes.version, value: request.version },
-    { key: SearchAttributes.stage, value: 'queued' },
+    { key: SearchAttributes.stage, value: request.notBefore ? 'scheduled' : 'queued' },
   ];
 }
 
@@ -135,6 +138,7 @@ export function releaseSummary(request: ReleaseRequestInput): {
   const notes = [
     ...(request.skipSlowScans ? ['slow scans skipped'] : []),
     ...(request.holdBeforeCutover ? ['held before cutover until told to go'] : []),
+    ...(request.notBefore ? [`scheduled for ${request.notBefore}`] : []),
   ];
   return {
     staticSummary: `${request.service} ${request.version} → ${request.target}`,

@@ -58,8 +58,16 @@ export const ReleaseRequest = z.strictObject({
     .string()
     .regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits>')
     .optional(),
+  /**
+   * A scheduled release: it waits (stage `scheduled`, abortable, holding no lane) until this
+   * instant, then takes its lane and runs. A release started directly (not through its lane).
+   */
+  notBefore: z.iso.datetime({ offset: true }).optional(),
 });
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
+
+/** The longest a release may be scheduled ahead (`notBefore`). */
+export const MAX_SCHEDULE_AHEAD_MS = 366 * 86_400_000;
 export type ReleaseRequestInput = z.input<typeof ReleaseRequest>;
 
 export const ApprovalInput = z.strictObject({
@@ -68,6 +76,14 @@ export const ApprovalInput = z.strictObject({
 });
 export const APPROVAL_FIELDS = ['approver', 'comment'] as const;
 export type ApprovalInput = z.infer<typeof ApprovalInput>;
+
+/** An approval to release while the target is closed (a freeze, or outside its windows). */
+export const OverrideInput = z.strictObject({
+  approver: personName('approver'),
+  reason: plainText(1000, 'reason').pipe(z.string().min(1, 'say why the release may not wait')),
+});
+export const OVERRIDE_FIELDS = ['approver', 'reason'] as const;
+export type OverrideInput = z.infer<typeof OverrideInput>;
 
 export const InterventionInput = z.strictObject({
   by: personName('by').optional(),
@@ -78,7 +94,9 @@ export type InterventionInput = z.infer<typeof InterventionInput>;
 
 /** The stages before the alias moves: an abort (or a rollback) tears green down and ends there. */
 export const PRE_CUTOVER_STAGES = [
+  'scheduled',
   'queued',
+  'waiting_for_window',
   'deploying',
   'testing',
   'evaluating_policy',
@@ -117,7 +135,7 @@ export function isTerminalStage(stage: Stage): boolean {
  * status), with what to do instead.
  */
 /** What people ask of a running release. */
-export type RequestKind = 'approve' | 'reject' | 'abort' | 'rollback' | 'go';
+export type RequestKind = 'approve' | 'reject' | 'abort' | 'rollback' | 'go' | 'override';
 
 export function endedReason(kind: RequestKind, stage: Stage): string {
   const hint =
@@ -251,8 +269,32 @@ export interface ReleaseStatus {
   reason: string | null;
   /** A dependency's open circuit breaker that holds the release back, until it allows a trial. */
   blockedBy: BreakerNotice | null;
+  /** While the release waits for its target to open (stage `waiting_for_window`): why and until when. */
+  window?: WindowWait | null;
+  /** The approval that let the release go while its target was closed. */
+  windowOverride?: WindowOverride | null;
   /** Things the release went on despite (a CMDB write kept for later), newest last, at most 20. */
   notes: string[];
+}
+
+/** Why a release waits for its target to open, and when it goes by itself. */
+export interface WindowWait {
+  /** A freeze that blocks releases, or outside every maintenance window. */
+  reason: string;
+  /** When the target opens, by the calendar as it was last read. */
+  goesAt: string;
+  /** Where the release waits: before anything is deployed, or with green ready before cutover. */
+  moment: 'before deploying' | 'before cutover';
+  since: string;
+}
+
+/** Who let a release go while its target was closed, and why. */
+export interface WindowOverride {
+  approver: string;
+  reason: string;
+  /** What it overrode. */
+  closedReason: string;
+  at: string;
 }
 
 /** An activity's report that a circuit breaker rejected its call. */

@@ -4,3 +4,4 @@ export { releaseLane } from './lane';
 export { janitor } from './janitor';
 export { environmentLifecycle } from './environment/workflow';
 export { releaseTrain } from './train/workflow';
+export { deliverNotifications } from './notify';

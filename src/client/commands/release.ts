@@ -3,7 +3,7 @@ import { Option } from 'commander';
 import type { ReleaseStatus } from '../../shared/release';
 import { formatList, formatStatus, stageChangeFollower } from '../format';
 import { ExitCodes } from '../exit-codes';
-import { positiveInt } from './arguments';
+import { positiveInt, scheduledAt } from './arguments';
 import type { CommandGroup } from './context';
 
 /** 0 when the release completed, 3 when it ended any other way. */
@@ -34,6 +34,8 @@ export const releaseCommands: CommandGroup = (program, cli) => {
       false,
     )
     .option('--initiator <name>', 'who starts the release (default: the OS user)')
+    .option('--at <time>', 'schedule it: an ISO 8601 time with its offset, e.g. 2026-12-24T22:00:00+01:00')
+    .option('--in <duration>', 'schedule it a while from now, e.g. 2h')
     .option('--wait', 'wait until the release ends and print its final status', false)
     .option('--json', 'print JSON', false)
     .action(
@@ -44,9 +46,12 @@ export const releaseCommands: CommandGroup = (program, cli) => {
         skipSlowScans: boolean;
         holdBeforeCutover: boolean;
         initiator?: string;
+        at?: string;
+        in?: string;
         wait: boolean;
         json: boolean;
       }) => {
+        const notBefore = scheduledAt(o.at, o.in);
         const client = await cli.api();
         const { releaseId } = await client.startRelease({
           service: o.service,
@@ -55,9 +60,13 @@ export const releaseCommands: CommandGroup = (program, cli) => {
           skipSlowScans: o.skipSlowScans,
           holdBeforeCutover: o.holdBeforeCutover,
           initiator: o.initiator ?? osUser(),
+          ...(notBefore ? { notBefore } : {}),
         });
-        if (!o.wait) return cli.print(o.json, { releaseId }, `started release ${releaseId}`);
-        if (!o.json) cli.io.out(`started release ${releaseId}\n`);
+        const started = notBefore
+          ? `scheduled release ${releaseId} for ${notBefore}`
+          : `started release ${releaseId}`;
+        if (!o.wait) return cli.print(o.json, { releaseId, ...(notBefore ? { notBefore } : {}) }, started);
+        if (!o.json) cli.io.out(`${started}\n`);
         const follow = stageChangeFollower();
         const final = await client.watch(releaseId, (s) => {
           if (!o.json) for (const line of follow(s)) cli.io.out(`${line}\n`);
@@ -81,6 +90,21 @@ export const releaseCommands: CommandGroup = (program, cli) => {
         cli.print(o.json, receipt, receipt.message);
       });
   }
+
+  release
+    .command('override <releaseId>')
+    .description(
+      'let a release waiting for its target to open (a freeze, outside its maintenance windows) go now',
+    )
+    .requiredOption('--approver <name>', "who approves, by the target's approval rule")
+    .requiredOption('--reason <text>', 'why it may not wait (kept in the status, history and CMDB)')
+    .option('--json', 'print JSON', false)
+    .action(async (releaseId: string, o: { approver: string; reason: string; json: boolean }) => {
+      const receipt = await (
+        await cli.api()
+      ).overrideWindow(releaseId, { approver: o.approver, reason: o.reason });
+      cli.print(o.json, receipt, receipt.message);
+    });
 
   const interventions = {
     rollback: 'point the alias back to blue (until blue is terminated)',

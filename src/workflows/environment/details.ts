@@ -19,6 +19,7 @@ export function environmentDetails(s: EnvironmentStatus): string {
     lines.push(`**Waiting for:** approval of ${md(pending)} (${approvedBy.length} of ${required} given)`);
   if (s.ttl)
     lines.push(`**Decommissioned at:** ${md(s.ttl.expiresAt)}${s.ttl.isExpiringSoon ? ' (soon)' : ''}`);
+  if (s.ttlPostponed) lines.push(`**Postponed:** ${md(s.ttlPostponed)}`);
   if (s.lastDecision) {
     lines.push(`**Policy of ${md(s.lastDecision.transition)}:** ${md(s.lastDecision.explanation)}`);
   }

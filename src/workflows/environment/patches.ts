@@ -7,4 +7,6 @@ export const EnvironmentPatches = {
   leakCheck: 'environment-leak-check',
   /** Requests also come as Signals (before, every signal was ignored). */
   signals: 'environment-signals',
+  /** Maintenance and decommissioning wait for (or are forced past) the freezes that block them. */
+  freezes: 'environment-freezes',
 } as const;

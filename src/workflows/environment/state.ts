@@ -118,6 +118,13 @@ export class EnvironmentState {
     return isGated && this.start.approval.required > 0;
   }
 
+  /** A freeze blocks the TTL's decommission: it runs out again when the freeze ends. */
+  postponeExpiry(at: number, note: string, now: string): void {
+    this.expiresAt = at;
+    this.status.ttlPostponed = `${note} (at ${now})`;
+    this.updateTtl(Date.parse(now));
+  }
+
   updateTtl(now: number): void {
     this.status.ttl =
       this.expiresAt === null

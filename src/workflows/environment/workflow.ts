@@ -32,6 +32,7 @@ import type { FlowAction, FlowTransition } from '../../shared/flow';
 import { FailureTypes, SearchAttributes } from '../../shared/messages';
 import { evaluatePolicy } from '../../shared/policy';
 import { isMaintenanceWindowOpen } from '../../shared/target';
+import type { FreezeAction } from '../../shared/target';
 import { describeIssues } from '../../shared/text';
 import { describeFailure, outcome } from '../common/failures';
 import { environmentDetails } from './details';
@@ -225,11 +226,56 @@ function expire(env: EnvironmentState): void {
   };
 }
 
+/** What a freeze may block of a transition: going into maintenance, or decommissioning. */
+function freezeActionOf(t: FlowTransition): FreezeAction | null {
+  if (t.on === DECOMMISSION) return 'decommission';
+  if (t.on === 'start_maintenance' || t.to === 'maintenance') return 'maintenance';
+  return null;
+}
+
+/**
+ * A freeze that blocks the transition now: a TTL's decommission waits for its end; a request is
+ * blocked unless forced (a force needs the approval rule), and a forced one says what it forced.
+ * Returns the note of a forced transition, or null when the transition may not run now.
+ */
+async function passFreeze(env: EnvironmentState, t: FlowTransition): Promise<{ note?: string } | null> {
+  const action = freezeActionOf(t);
+  if (!action || !patched(EnvironmentPatches.freezes)) return {};
+  const now = new Date().toISOString();
+  const gate = await acts.calendarGate.executeWithOptions({ summary: `is ${action} frozen` }, [
+    { target: env.status.name, action, at: now, windows: false },
+  ]);
+  if (gate.closedReason === null) return {};
+  const request = env.requested;
+  const until = gate.nextAllowed ?? 'no end within 400 days';
+  if (request?.isExpiry) {
+    const postponed = gate.nextAllowed ? Date.parse(gate.nextAllowed) : Date.now() + 86_400_000;
+    env.postponeExpiry(
+      postponed,
+      `${gate.closedReason}: the TTL's decommission waits until ${new Date(postponed).toISOString()}`,
+      now,
+    );
+    env.clearRequest();
+    publish(env);
+    return null;
+  }
+  if (request?.force) return { note: `forced past ${gate.closedReason} (until ${until})` };
+  const reason = `${gate.closedReason} until ${until}; ask again then, or force it with approval`;
+  env.block(t, env.state, reason, 0, now);
+  env.clearRequest();
+  publish(env);
+  await journal(env, t, env.state, 'blocked', request?.by, reason);
+  return null;
+}
+
 async function take(env: EnvironmentState, t: FlowTransition, by?: string, note?: string): Promise<void> {
   const from = env.state;
   const now = () => new Date().toISOString();
   const request = env.requested;
   const isExpiry = request?.isExpiry === true;
+  const freeze = await passFreeze(env, t);
+  if (!freeze) return;
+  if (freeze.note) note = [note, freeze.note].filter(Boolean).join('; ');
   if (!isExpiry && env.needsApproval(t, request ?? undefined)) {
     env.openApprovalGate(t);
     publish(env);

@@ -28,6 +28,7 @@ const nowIso = (): string => new Date().toISOString();
 export function breakerNoticeHandler(
   release: ReleaseState,
   publish: () => void,
+  onOpen: (breaker: string, detail: string) => Promise<void> = async () => {},
 ): (input: unknown) => Promise<void> {
   // Anyone allowed to signal can send a notice: it is believed only for a breaker that holds this
   // release's calls back and that the worker confirms is open, in the worker's words and with its
@@ -79,6 +80,10 @@ export function breakerNoticeHandler(
         nowIso(),
       );
       publish();
+      await onOpen(
+        breaker,
+        `circuit breaker ${breaker} is ${state.replace('_', ' ')} while trying to ${release.status.blockedBy?.step ?? 'call it'}`,
+      );
     } catch (e) {
       log.warn('breaker notice not verified', { breaker, error: describeFailure('breaker status', e) });
     } finally {

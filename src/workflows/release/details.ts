@@ -16,6 +16,10 @@ export function currentDetails(s: ReleaseStatus): string {
       `**Blocked by circuit breaker ${md(b.breaker)}** (${md(b.state.replace('_', '-'))}) while trying to ${md(b.step)}; Temporal retries when the breaker allows a trial (first at ${md(b.retryAt)})`,
     );
   }
+  if (s.windowOverride) {
+    const o = s.windowOverride;
+    lines.push(`**Let go while closed** (${md(o.closedReason)}) by ${md(o.approver)}: ${md(o.reason)}`);
+  }
   lines.push(`**Live:** ${s.live ? md(`${s.live.version} at ${s.live.hostname}`) : 'none'}`);
   if (s.green) {
     lines.push(

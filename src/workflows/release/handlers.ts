@@ -8,6 +8,7 @@ import {
   FailureTypes,
   goSignal,
   goUpdate,
+  overrideWindowUpdate,
   rejectSignal,
   rejectUpdate,
   rollbackSignal,
@@ -18,18 +19,24 @@ import type { DecisionReceipt } from '../../shared/messages';
 import { trainCommitSignal } from '../../shared/train';
 import { outcome } from '../common/failures';
 import { breakerNoticeHandler } from './breaker-notice';
+import type { Notifier } from './notifier';
 import type { Publisher } from './publisher';
 import type { ReleaseState, RequestKind, Verdict, Via } from './state';
 
 const nowIso = (): string => new Date().toISOString();
 
 /**
- * Registers what a release answers: its status query, the approve/reject/abort/rollback/go Updates
+ * Registers what a release answers: its status query, the approve/reject/abort/rollback/go/overrideWindow Updates
  * (each judged by a validator before it is accepted) and Signals, the breaker notices activities
  * send, and the cancellation of the workflow itself. `onAbort` cancels the steps an accepted abort
  * stops.
  */
-export function registerHandlers(release: ReleaseState, publisher: Publisher, onAbort: () => void): void {
+export function registerHandlers(
+  release: ReleaseState,
+  publisher: Publisher,
+  onAbort: () => void,
+  notifier?: Notifier,
+): void {
   const publish = () => publisher.publish();
   const intervene = (kind: 'abort' | 'rollback', input: unknown, via: Via): Verdict => {
     const verdict = release.intervene(kind, input, via, nowIso());
@@ -67,6 +74,9 @@ export function registerHandlers(release: ReleaseState, publisher: Publisher, on
   });
   setHandler(abortUpdate, (i) => apply(intervene('abort', i, 'update')), { validator: validator('abort') });
   setHandler(goUpdate, (i) => apply(release.go(i, 'update', nowIso())), { validator: validator('go') });
+  setHandler(overrideWindowUpdate, (i) => apply(release.overrideWindow(i, nowIso())), {
+    validator: validator('override'),
+  });
   setHandler(approveSignal, (a) => logRefusal(release.decide('approve', a, 'signal', nowIso())));
   setHandler(rejectSignal, (a) => logRefusal(release.decide('reject', a, 'signal', nowIso())));
   setHandler(rollbackSignal, (i) => logRefusal(intervene('rollback', i, 'signal')));
@@ -74,7 +84,9 @@ export function registerHandlers(release: ReleaseState, publisher: Publisher, on
   // Signals sent by other workflows and activities, handled by the default handler so that the
   // Web UI's "Send a Signal" list offers only what people send (it lists signals registered by
   // name; people send a go as an Update): a train's `go`, an activity's breaker notice.
-  const onBreakerNotice = breakerNoticeHandler(release, publish);
+  const onBreakerNotice = breakerNoticeHandler(release, publish, (breaker, detail) =>
+    notifier ? notifier.breakerOpened(breaker, detail) : Promise.resolve(),
+  );
   setDefaultSignalHandler(async (name, ...args) => {
     if (name === goSignal.name) logRefusal(release.go(args[0], 'signal', nowIso()));
     else if (name === trainCommitSignal.name && release.status.train)

@@ -4,6 +4,7 @@ import { trainNudgeSignal } from '../../shared/train';
 import type { Deployment, DeploymentColour, DeploymentStatus, Stage } from '../../shared/release';
 import { audit } from '../common/proxies';
 import { describeFailure } from '../common/failures';
+import type { Notifier } from './notifier';
 import type { Publisher } from './publisher';
 import type { ReleaseState } from './state';
 
@@ -34,6 +35,7 @@ export class Journal {
   constructor(
     private readonly release: ReleaseState,
     private readonly publisher: Publisher,
+    private readonly notifier?: Notifier,
   ) {}
 
   async enter(
@@ -47,6 +49,18 @@ export class Journal {
     this.publisher.publish();
     await this.nudgeTrain();
     await this.audit(stage, note, deployments);
+    if (stage === 'awaiting_approval') await this.notifier?.notify('approval_requested', waitingFor ?? '');
+    if (stage === 'waiting_for_window') await this.notifier?.notify('window_waiting', note ?? '');
+  }
+
+  /**
+   * Records an event within the current stage (an override) in the status's notes and the CMDB,
+   * as a change of its own (`<n>:<label>`).
+   */
+  async record(label: string, note: string): Promise<void> {
+    this.release.addNote(note, nowIso());
+    this.publisher.publish();
+    await this.audit(this.release.stage, note, [], label);
   }
 
   /** Ends the release in a final stage, with the reason people read. */
@@ -55,6 +69,8 @@ export class Journal {
     this.publisher.publish();
     await this.nudgeTrain();
     await this.audit(stage, reason ?? undefined, deployments);
+    if (stage === 'completed' || stage === 'rolled_back' || stage === 'failed')
+      await this.notifier?.notify(stage, reason ?? '');
   }
 
   /**
@@ -78,9 +94,10 @@ export class Journal {
     stage: Stage,
     note: string | undefined,
     deployments: AuditedDeployment[],
+    label: string = stage,
   ): Promise<void> {
     const { releaseId, service, target, version, artifact } = this.release.status;
-    const step = `${this.release.status.history.length}:${stage}`;
+    const step = `${this.release.status.history.length}:${label}`;
     try {
       const result = await CancellationScope.nonCancellable(() =>
         audit.recordChange.executeWithOptions({ summary: `record ${stage} in CMDB` }, [

@@ -17,6 +17,8 @@ import type { ReleaseState } from './state';
 
 /** Tries to take a lane before refusing the release. */
 const LANE_ATTEMPTS = 5;
+/** A scheduled release waits up to an hour (every 10 s) for another release to free its lane. */
+const SCHEDULED_LANE_ATTEMPTS = 360;
 
 /**
  * Holds the release's lane until it ends; returns how to free it. A release admitted by its lane
@@ -26,14 +28,18 @@ const LANE_ATTEMPTS = 5;
  * ends that lane when the release closes, and nothing sent to the lane frees it. Releases of earlier
  * versions (their histories replay unchanged) took it in their root scope and signalled it free.
  */
-export async function holdLane(release: ReleaseState, publisher: Publisher): Promise<() => Promise<void>> {
+export async function holdLane(
+  release: ReleaseState,
+  publisher: Publisher,
+  isScheduled = false,
+): Promise<() => Promise<void>> {
   const { service, target } = release.status;
   const parent = workflowInfo().parent?.workflowId;
   // Admitted by its lane, or one of a train's releases: the lane is held for it already.
   if (parent === laneWorkflowId(service, target) || (release.status.train && parent === release.status.train))
     return async () => {};
   if (patched(Patches.laneHeldUntilClose)) {
-    await CancellationScope.nonCancellable(() => acquireLane(release, publisher));
+    await CancellationScope.nonCancellable(() => acquireLane(release, publisher, isScheduled));
     return async () => {};
   }
   const lane = await acquireLane(release, publisher);
@@ -43,8 +49,12 @@ export async function holdLane(release: ReleaseState, publisher: Publisher): Pro
 async function acquireLane(
   release: ReleaseState,
   publisher: Publisher,
+  isScheduled = false,
 ): Promise<ChildWorkflowHandle<typeof releaseLane>> {
   const { service, target, releaseId } = release.status;
+  // A scheduled release whose time has come waits for a release that runs there to end.
+  const attempts = isScheduled ? SCHEDULED_LANE_ATTEMPTS : LANE_ATTEMPTS;
+  const pause = isScheduled ? '10s' : '1s';
   for (let attempt = 1; ; attempt++) {
     try {
       return await startChild(releaseLane, {
@@ -56,12 +66,12 @@ async function acquireLane(
     } catch (e) {
       if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
       // A release that has just ended frees its lane a moment after its final stage: wait briefly.
-      if (attempt < LANE_ATTEMPTS) {
-        await sleep('1s', { summary: 'wait for the lane: the previous release is ending' });
+      if (attempt < attempts) {
+        await sleep(pause, { summary: 'wait for the lane: another release is running or ending' });
         continue;
       }
     }
-    const reason = `another release of ${service} to ${target} is running (lane ${laneWorkflowId(service, target)}); only one runs at a time`;
+    const reason = `another release of ${service} to ${target} is running (lane ${laneWorkflowId(service, target)}); only one runs at a time${isScheduled ? ', and it still ran an hour after this one’s time' : ''}`;
     release.end('failed', new Date().toISOString(), reason);
     publisher.publish();
     throw outcome(FailureTypes.releaseConflict, reason, release.status);

@@ -16,4 +16,8 @@ export const Patches = {
   resolveArtifact: 'resolve-artifact',
   /** A train's release confirms its train's go and commit with the train before acting on them. */
   trainConfirms: 'train-confirms',
+  /** A release waits for its target to open (windows, freezes) before deploying and before cutover. */
+  calendarGate: 'calendar-gate',
+  /** The target's webhooks are told of the release's events (a workflow started per notification). */
+  notifications: 'notifications',
 } as const;

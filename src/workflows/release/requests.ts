@@ -1,8 +1,15 @@
-import { APPROVAL_FIELDS, ApprovalInput, INTERVENTION_FIELDS, InterventionInput } from '../../shared/release';
+import {
+  APPROVAL_FIELDS,
+  ApprovalInput,
+  INTERVENTION_FIELDS,
+  InterventionInput,
+  OVERRIDE_FIELDS,
+  OverrideInput,
+} from '../../shared/release';
 import type { RequestKind } from '../../shared/release';
 import { describeIssues, showInvisible } from '../../shared/text';
 
-// The requests people send a release (approve, reject, abort, rollback, go): how each is read,
+// The requests people send a release (approve, reject, abort, rollback, go, override): how each is read,
 // and how a refusal and an intervention are worded. The rules that judge them are the state's.
 
 /** How a request arrived; `cancel` is a cancellation of the workflow itself. */
@@ -14,11 +21,11 @@ export function parseRequest(
   kind: RequestKind,
   raw: unknown,
 ): { ok: true; data: unknown } | { ok: false; reason: string } {
-  const isDecision = kind === 'approve' || kind === 'reject';
-  const schema = isDecision ? ApprovalInput : InterventionInput;
+  const isDecision = kind === 'approve' || kind === 'reject' || kind === 'override';
+  const schema = kind === 'override' ? OverrideInput : isDecision ? ApprovalInput : InterventionInput;
   const parsed = schema.safeParse(isDecision ? raw : (raw ?? {}));
   if (parsed.success) return { ok: true, data: parsed.data };
-  const fields = isDecision ? APPROVAL_FIELDS : INTERVENTION_FIELDS;
+  const fields = kind === 'override' ? OVERRIDE_FIELDS : isDecision ? APPROVAL_FIELDS : INTERVENTION_FIELDS;
   return { ok: false, reason: `invalid ${kind}: ${describeIssues(parsed.error.issues, { fields })}` };
 }
 

@@ -14,8 +14,10 @@ import type {
   ApprovalInput,
   ArtifactRef,
   InterventionInput,
+  OverrideInput,
   PromotionFacts,
   RequestKind,
+  WindowWait,
 } from '../../shared/release';
 import { approverProblem } from '../../shared/approval';
 import { TrainCommit, TrainGo } from '../../shared/train';
@@ -46,6 +48,8 @@ export const MAX_NOTES = 20;
 export class ReleaseState {
   readonly status: ReleaseStatus;
   private approvalRule: ApprovalRule | null = null;
+  /** The target's approval rule, which an override of its closed window is judged by. */
+  private overrideRule: ApprovalRule | null = null;
   private approvalDeadline: string | null = null;
   isAbortRequested = false;
   isRollbackRequested = false;
@@ -86,6 +90,8 @@ export class ReleaseState {
       history: [{ stage: 'queued', at: now }],
       reason: null,
       blockedBy: null,
+      window: null,
+      windowOverride: null,
       notes: [],
     };
   }
@@ -103,6 +109,7 @@ export class ReleaseState {
     this.status.updatedAt = now;
     this.status.history.push(note ? { stage, at: now, note } : { stage, at: now });
     if (stage !== 'awaiting_approval') this.status.waitingFor = null;
+    if (stage !== 'waiting_for_window') this.status.window = null;
     this.status.blockedBy = null;
   }
 
@@ -215,6 +222,7 @@ export class ReleaseState {
     if (kind === 'approve' || kind === 'reject')
       return this.judgeDecision(kind, parsed.data as ApprovalInput);
     if (kind === 'go') return this.judgeGo(parsed.data as InterventionInput);
+    if (kind === 'override') return this.judgeOverride(parsed.data as OverrideInput);
     return this.judgeIntervention(kind, parsed.data as InterventionInput);
   }
 
@@ -234,6 +242,48 @@ export class ReleaseState {
     }
     this.status.updatedAt = now;
     return verdict;
+  }
+
+  /** The release waits for its target to open; an override is judged by the target's approval rule. */
+  waitForWindow(wait: WindowWait, rule: ApprovalRule): void {
+    this.status.window = wait;
+    this.status.updatedAt = wait.since;
+    this.overrideRule = rule;
+  }
+
+  /** Whether an override lets the release go while its target is closed. */
+  get isWindowOverridden(): boolean {
+    return this.status.windowOverride != null;
+  }
+
+  /** Applies an `override` request: a release waiting for its target to open goes now. */
+  overrideWindow(raw: unknown, now: string): Verdict {
+    const parsed = parseRequest('override', raw);
+    if (!parsed.ok)
+      return this.refuse('override', claimedName(raw, 'approver'), parsed.reason, 'update', now);
+    const input = parsed.data as OverrideInput;
+    const verdict = this.judgeOverride(input);
+    if (!verdict.ok) return this.refuse('override', input.approver, verdict.reason, 'update', now);
+    const { approver, reason } = input;
+    this.status.windowOverride = { approver, reason, closedReason: this.status.window!.reason, at: now };
+    this.status.updatedAt = now;
+    return verdict;
+  }
+
+  private judgeOverride({ approver }: OverrideInput): Verdict {
+    if (isTerminalStage(this.stage)) return refused(endedReason('override', this.stage));
+    if (this.stage !== 'waiting_for_window' || !this.overrideRule || !this.status.window)
+      return refused(`release is not waiting for its target to open (stage ${this.stage})`);
+    if (this.isWindowOverridden) return refused('release has already been let go');
+    if (this.isAbortRequested) return refused('release is being aborted');
+    const problem = approverProblem('approve', approver, {
+      ...this.approvalContext(this.overrideRule),
+      approvedBy: [],
+      subject: `releases to ${this.status.target} while it is closed`,
+      initiatorRefusal: `started this release and may not let it go while ${this.status.target} is closed`,
+    });
+    if (problem) return refused(problem);
+    return { ok: true, message: `overridden by ${approver}: ${this.status.window.reason}; going now` };
   }
 
   /** Applies an `abort` (before cutover) or `rollback` (until blue is terminated) request. */

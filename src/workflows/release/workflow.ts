@@ -15,10 +15,12 @@ import { describeFailure, outcome } from '../common/failures';
 import { registerHandlers } from './handlers';
 import { Journal } from './journal';
 import { holdLane } from './lane';
+import { Notifier } from './notifier';
 import { Publisher } from './publisher';
 import { Ending } from './run';
 import type { Run } from './run';
 import { ReleaseState } from './state';
+import { awaitWindow } from './window';
 import {
   askEnvironment,
   awaitGo,
@@ -52,13 +54,19 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
   }
   const publisher = new Publisher(release);
   const preparation = new AbortableSteps(release);
-  registerHandlers(release, publisher, () => preparation.abort());
+  const notifier = new Notifier(release);
+  registerHandlers(release, publisher, () => preparation.abort(), notifier);
   publisher.start();
 
-  const freeLane = await holdLane(release, publisher);
+  const journal = new Journal(release, publisher, notifier);
+  if (parsed.data.notBefore && !(await awaitSchedule(release, journal, parsed.data.notBefore))) {
+    return release.status;
+  }
+  const freeLane = await holdLane(release, publisher, parsed.data.notBefore !== undefined);
   try {
     await CancellationScope.nonCancellable(async () => {
-      const run = await begin(release, new Journal(release, publisher), parsed.data);
+      const run = await begin(release, journal, parsed.data);
+      notifier.listen(run.settings.notify);
       await runSteps(run, preparation);
     });
   } catch (e) {
@@ -82,6 +90,27 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
     );
   }
   return release.status;
+}
+
+/**
+ * A scheduled release waits for its time (stage `scheduled`, no lane held), then takes its lane.
+ * An abort (or the workflow's cancellation) meanwhile ends it `aborted`, nothing done: false.
+ */
+async function awaitSchedule(release: ReleaseState, journal: Journal, notBefore: string): Promise<boolean> {
+  const at = new Date(notBefore).toISOString();
+  await journal.enter('scheduled', `goes at ${at}`, [], `its time, ${at}`);
+  await condition(() => release.isAbortRequested, Math.max(Date.parse(at) - Date.now(), 0), {
+    summary: `wait until ${at}`,
+  });
+  if (release.isAbortRequested) {
+    await journal.finish(
+      'aborted',
+      `${release.interventionNote ?? 'aborted'} before its time; nothing was done`,
+    );
+    return false;
+  }
+  await journal.enter('queued', `its time came (${at}); taking the lane`);
+  return true;
 }
 
 /** Reads the target's settings and the live (blue) deployment the release replaces. */
@@ -127,11 +156,13 @@ async function runSteps(run: Run, preparation: AbortableSteps): Promise<void> {
       );
     }
     await preparation.run(async () => {
+      await awaitWindow(run, 'before deploying');
       await deployGreen(run);
       await testGreen(run);
       await judgePromotion(run);
       await decide(run);
       await awaitGo(run);
+      await awaitWindow(run, 'before cutover');
     });
     await cutOver(run);
     await bake(run);

@@ -14,7 +14,7 @@ import type { TrainMember, TrainRequest, TrainStage, TrainStatus } from '../../s
 import { claimedName, interventionNote, keepRefusal, parseRequest, refused } from '../release/requests';
 import type { Verdict, Via } from '../release/requests';
 
-export type TrainRequestKind = Exclude<RequestKind, 'go'>;
+export type TrainRequestKind = Exclude<RequestKind, 'go' | 'override'>;
 
 /** Whether a release has moved its alias (or is about to): the train rolls it back rather than aborting it. */
 export const isMemberCutOver = (m: TrainMember): boolean =>

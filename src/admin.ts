@@ -87,7 +87,7 @@ function refuseBody(req: IncomingMessage): Refusal | null {
 }
 
 function readBreakerName(raw: string): string | Refusal {
-  const expected = 'expected infra, dns, cmdb, checks, artifacts or notify, optionally :<target>';
+  const expected = 'expected infra, dns, cmdb, checks, artifacts, notify or prometheus, optionally :<target>';
   const name = decode(raw);
   if (name === null) {
     return new Refusal(400, `invalid breaker name ${quote(raw)}: not valid percent-encoding; ${expected}`);

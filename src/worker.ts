@@ -18,6 +18,7 @@ import type { BreakerSnapshot } from './breaker/state';
 import { openDnsProviders } from './compose/dns';
 import type { DnsProviders } from './compose/dns';
 import { openArtifactStore } from './compose/artifacts';
+import { openPrometheus } from './compose/prometheus';
 import { EnvironmentTargets } from './compose/environment-targets';
 import { openEnvironmentModules, openTerraformTargets } from './compose/infra';
 import type { Config } from './config/schema';
@@ -221,6 +222,7 @@ export async function composeDependencies(
         : undefined,
       environmentModule,
       artifacts: openArtifactStore(config, stateDir),
+      prometheus: openPrometheus(config, options.env ?? process.env),
       secretsEnv: options.env,
     },
     cmdbLocation: cmdb.location,

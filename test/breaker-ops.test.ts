@@ -242,7 +242,7 @@ describe('the admin endpoint refuses bad input with a 4xx and a message for a pe
       'POST',
       '/breakers/%E0%A4%A/open',
       400,
-      /^invalid breaker name "%E0%A4%A": not valid percent-encoding; expected infra, dns, cmdb, checks, artifacts or notify, optionally :<target>$/,
+      /^invalid breaker name "%E0%A4%A": not valid percent-encoding; expected infra, dns, cmdb, checks, artifacts, notify or prometheus, optionally :<target>$/,
     ],
     [
       'POST',

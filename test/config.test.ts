@@ -113,7 +113,7 @@ describe('configuration', () => {
     );
     assert.throws(
       () => loadConfig(neither),
-      /checks\.0: a check has either `path` \(HTTP\) or `command` \(an argument array\)/,
+      /checks\.0: a check has `path` \(HTTP\), `command` \(an argument array\) or `query` \(Prometheus\)/,
     );
     const shellText = await tempFile(
       'bad-check.yaml',
@@ -278,7 +278,7 @@ breakers:
         assert.match(e.message, /breakers\.defaults\.window/);
         assert.match(
           e.message,
-          /breakers\.dependencies\.queue: a dependency is infra, dns, cmdb, checks, artifacts or notify, optionally :<target> \(:<webhook> for notify\) \(got "queue"\)/,
+          /breakers\.dependencies\.queue: a dependency is infra, dns, cmdb, checks, artifacts, notify or prometheus, optionally :<target> \(:<webhook> for notify\) \(got "queue"\)/,
         );
         assert.match(e.message, /breakers\.dependencies\.dns:prod\.waitBackoffMultiplier: .*\(got 20\)/);
         assert.match(e.message, /breakers\.dependencies\.dns:prod\.mode: .*\(got "sometimes"\)/);

@@ -1,5 +1,6 @@
 import type { CmdbOutbox } from '../breaker/outbox';
 import type { Breakers } from '../breaker/registry';
+import type { PrometheusClient } from '../providers/metrics/prometheus';
 import type { Config } from '../config/schema';
 import type { CheckRunner } from '../providers/checks/types';
 import type { ArtifactStore } from '../providers/artifacts/types';
@@ -17,6 +18,8 @@ export interface ActivityDeps {
   /** The DNS provider of a target (targets choose theirs in the configuration). */
   dns: (target: string) => DnsProvider;
   cmdb: CmdbProvider;
+  /** The Prometheus server metric analysis asks, when one is configured. */
+  prometheus?: PrometheusClient | null;
   /** Where the artifact of each service version is. */
   artifacts?: ArtifactStore;
   checks: CheckRunner;

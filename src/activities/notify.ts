@@ -35,6 +35,7 @@ const slack = (text: string): string =>
  */
 export function createNotifyActivities({ deps, guarded }: ActivityContext) {
   const notifications = () => deps.config.notifications;
+  const secretsEnv = deps.secretsEnv ?? process.env;
 
   return {
     /** The messages of an event: one per webhook that hears of it, composed with its link. */
@@ -93,12 +94,14 @@ export function createNotifyActivities({ deps, guarded }: ActivityContext) {
         'x-greenlight-timestamp': timestamp,
       };
       if (webhook.secret) {
-        const key = readSecret(webhook.secret, webhook.name, 'secret');
+        const key = readSecret(webhook.secret, webhook.name, 'secret', secretsEnv);
         headers['x-greenlight-signature'] =
           `sha256=${createHmac('sha256', key).update(`${timestamp}.${body}`).digest('hex')}`;
       }
       const url =
-        typeof webhook.url === 'string' ? webhook.url : readSecret(webhook.url, webhook.name, 'url');
+        typeof webhook.url === 'string'
+          ? webhook.url
+          : readSecret(webhook.url, webhook.name, 'url', secretsEnv);
       const status = await guarded(
         `notify:${webhook.name}`,
         `notify ${webhook.name}`,
@@ -143,9 +146,9 @@ async function post(
 }
 
 /** A webhook's secret (its URL or signing key), read where it is referenced. */
-function readSecret(ref: SecretRef, webhook: string, what: string): string {
+function readSecret(ref: SecretRef, webhook: string, what: string, env: NodeJS.ProcessEnv): string {
   if ('env' in ref) {
-    const value = process.env[ref.env];
+    const value = env[ref.env];
     if (!value)
       throw ApplicationFailure.nonRetryable(
         `webhook ${webhook}: the environment variable ${ref.env} (its ${what}) is not set`,

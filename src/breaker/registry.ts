@@ -30,6 +30,7 @@ const KIND_DEFAULTS: Record<BreakerKind, Partial<BreakerSettings>> = {
   artifacts: { slowCallDurationMs: 5 * 60_000, maxWaitInHalfOpenMs: 10 * 60_000 },
   // A webhook answers in seconds or not at all (each delivery has its own timeout, 5 s by default).
   notify: { slowCallDurationMs: 10_000 },
+  prometheus: { slowCallDurationMs: 10_000 },
 };
 
 /** Turns a breaker's configuration into settings over the defaults (config durations are ms). */

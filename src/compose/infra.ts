@@ -109,7 +109,7 @@ function configuredBackend(
 }
 
 /** A secret's text: an environment variable, or a file's content without its final newline. */
-function readSecret(ref: SecretRef, key: string, env: NodeJS.ProcessEnv): string {
+export function readSecret(ref: SecretRef, key: string, env: NodeJS.ProcessEnv): string {
   if ('env' in ref) {
     const value = env[ref.env];
     if (!value) throw new ConfigError(`${key}: the environment variable ${ref.env} is not set`);

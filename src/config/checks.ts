@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { checkPathProblem } from '../providers/checks/http';
 import { checkedText } from '../shared/text';
+import { AnalysisConfig } from './analysis';
 import { chosenBy, TimerDuration } from './fields';
 
 // The checks a release runs against green (HTTP or a command), as the configuration writes them.
@@ -29,12 +30,20 @@ export const CommandCheckConfig = z.strictObject({
   slow: z.boolean().default(false),
 });
 
-export const NEITHER_CHECK = 'a check has either `path` (HTTP) or `command` (an argument array)';
+/** A Prometheus query judged once against green before cutover (see `AnalysisConfig`). */
+export const MetricCheckConfig = AnalysisConfig.safeExtend({
+  name: z.string().min(1).max(60),
+  slow: z.boolean().default(false),
+});
 
-/** An HTTP check (`path`) or a command check (`command`). */
+export const NEITHER_CHECK =
+  'a check has `path` (HTTP), `command` (an argument array) or `query` (Prometheus)';
+
+/** An HTTP check (`path`), a command check (`command`) or a Prometheus check (`query`). */
 export const CheckConfig = chosenBy((check) => {
   if (typeof check !== 'object' || check === null) return NEITHER_CHECK;
   if (Object.hasOwn(check, 'command')) return CommandCheckConfig;
+  if (Object.hasOwn(check, 'query')) return MetricCheckConfig;
   return Object.hasOwn(check, 'path') ? HttpCheckConfig : NEITHER_CHECK;
 });
 

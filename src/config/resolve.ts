@@ -1,10 +1,11 @@
-import type { Check, HttpCheck } from '../providers/checks/types';
+import type { Check, HttpCheck, MetricCheck } from '../providers/checks/types';
 import type { EnvironmentStartInput } from '../shared/environment';
 import { ephemeralFlow, lifecycleFlow } from '../shared/flow';
 import type { FlowInput } from '../shared/flow';
 import type { TargetSettings } from '../shared/target';
 import type { CheckConfig, HttpCheckConfig } from './checks';
 import type { Config } from './schema';
+import type { AnalysisConfig } from './analysis';
 import { notifiedEvents } from './notifications';
 
 /** The settings the release workflow receives for `target`, or undefined when it is not configured. */
@@ -23,6 +24,7 @@ export function targetSettings(config: Config, target: string): TargetSettings |
     freezes: [...config.freezes, ...t.freezes],
     onClosedWindow: t.onClosedWindow,
     notify: notifiedEvents(config.notifications, target),
+    rollbackPolicy: t.rollbackPolicy,
     recordTtl: t.recordTtl,
     promotion: t.promotion ? { from: t.promotion.from, soakMs: t.promotion.soak } : null,
   };
@@ -34,7 +36,16 @@ export function targetZone(config: Config, target: string): string {
   return t?.zone ?? config.zone;
 }
 
-export function serviceChecks(config: Config, service: string): { checks: Check[]; healthCheck: HttpCheck } {
+/** The queries judged while a service bakes: its own, or the configuration's. */
+export function serviceAnalysis(config: Config, service: string): AnalysisConfig[] {
+  const s = Object.hasOwn(config.services, service) ? config.services[service] : undefined;
+  return s?.analysis ?? config.analysis;
+}
+
+export function serviceChecks(
+  config: Config,
+  service: string,
+): { checks: (Check | MetricCheck)[]; healthCheck: HttpCheck } {
   const s = Object.hasOwn(config.services, service) ? config.services[service] : undefined;
   return {
     checks: (s?.checks ?? config.checks).map(toCheck),
@@ -42,7 +53,17 @@ export function serviceChecks(config: Config, service: string): { checks: Check[
   };
 }
 
-function toCheck(c: CheckConfig): Check {
+function toCheck(c: CheckConfig): Check | MetricCheck {
+  if ('query' in c)
+    return {
+      kind: 'prometheus',
+      name: c.name,
+      query: c.query,
+      ...(c.max !== undefined ? { max: c.max } : {}),
+      ...(c.min !== undefined ? { min: c.min } : {}),
+      onNoData: c.onNoData,
+      slow: c.slow,
+    };
   if ('command' in c)
     return { kind: 'command', name: c.name, command: c.command, timeoutMs: c.timeout, slow: c.slow };
   return toHttpCheck(c);

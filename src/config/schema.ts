@@ -7,6 +7,7 @@ import { ApprovalRule, Freeze, MaintenanceWindow, OnClosedWindow, Zone } from '.
 import { CheckConfig, HttpCheckConfig } from './checks';
 import { TrainsConfig } from './trains';
 import { NotificationsConfig } from './notifications';
+import { AnalysisConfig, DEFAULT_ROLLBACK_POLICY, PrometheusConfig, RollbackPolicy } from './analysis';
 import {
   boundedDuration,
   chosenBy,
@@ -200,6 +201,8 @@ export const TargetConfig = z
     freezes: z.array(Freeze).max(50).default([]),
     /** A release that comes while the target is closed waits (`wait`, the default) or fails (`refuse`). */
     onClosedWindow: OnClosedWindow.default('wait'),
+    /** When a baking release rolls back; default any: [health_check_failed, error_threshold_exceeded]. */
+    rollbackPolicy: RollbackPolicy.default(DEFAULT_ROLLBACK_POLICY),
     recordTtl: z.number().int().min(1).max(86_400).default(30),
     /**
      * Promotion: accept only an artifact digest that completed on `from` and stayed live there at
@@ -280,7 +283,7 @@ export const BreakersConfig = z.strictObject({
   dependencies: namedRecord(BreakerConfigKey, BreakerConfig, 'dependency', {
     error: (issue) =>
       issue.code === 'invalid_key'
-        ? 'a dependency is infra, dns, cmdb, checks, artifacts or notify, optionally :<target> (:<webhook> for notify)'
+        ? 'a dependency is infra, dns, cmdb, checks, artifacts, notify or prometheus, optionally :<target> (:<webhook> for notify)'
         : undefined,
   }).default({}),
 });
@@ -291,6 +294,8 @@ export const ServiceConfig = z.strictObject({
   checks: z.array(CheckConfig).min(1).optional(),
   /** The health check used while baking. Default GET /healthz → 200. */
   healthCheck: HttpCheckConfig.optional(),
+  /** Queries judged while it bakes, instead of the top-level `analysis`. */
+  analysis: z.array(AnalysisConfig).max(20).optional(),
 });
 
 export const JanitorConfig = z.strictObject({
@@ -389,6 +394,10 @@ export const Config = z
     trains: TrainsConfig.prefault({}),
     /** Webhooks told of releases, per target and event. */
     notifications: NotificationsConfig.prefault({}),
+    /** The Prometheus server metric analysis asks. */
+    prometheus: PrometheusConfig.optional(),
+    /** Queries judged while every service bakes (a service may have its own). Default none. */
+    analysis: z.array(AnalysisConfig).max(20).default([]),
     /** Freezes of every target (each target may add its own). */
     freezes: z.array(Freeze).max(50).default([]),
   })
@@ -457,6 +466,17 @@ export const Config = z
           message: `${name} is a target; give the template another name`,
         });
       }
+    }
+    const analyses = [config.analysis, ...Object.values(config.services).map((s) => s.analysis ?? [])];
+    const metricChecks = [config.checks, ...Object.values(config.services).map((s) => s.checks ?? [])];
+    const asksPrometheus =
+      analyses.some((a) => a.length > 0) || metricChecks.some((c) => c.some((check) => 'query' in check));
+    if (!config.prometheus && asksPrometheus) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['prometheus'],
+        message: 'metric analysis asks a Prometheus server: give prometheus: { url: http://prometheus:9090 }',
+      });
     }
     if (!Object.hasOwn(config.environments.templates, config.environments.defaultTemplate)) {
       ctx.addIssue({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** The dependencies a worker guards with circuit breakers. */
-export const BREAKER_KINDS = ['infra', 'dns', 'checks', 'cmdb', 'artifacts', 'notify'] as const;
+export const BREAKER_KINDS = ['infra', 'dns', 'checks', 'cmdb', 'artifacts', 'notify', 'prometheus'] as const;
 export type BreakerKind = (typeof BREAKER_KINDS)[number];
 
 /** Kinds with one breaker per target (per webhook, for `notify`); the others have one per worker. */
@@ -54,5 +54,5 @@ export const BreakerConfigKey = z
   .max(100)
   .refine(
     (name) => parseBreakerName(name) !== null,
-    'infra, dns, cmdb, checks, artifacts or notify, optionally :<target> (:<webhook> for notify)',
+    'infra, dns, cmdb, checks, artifacts, notify or prometheus, optionally :<target> (:<webhook> for notify)',
   );

@@ -32,6 +32,14 @@ export const RELEASE_FACTS = {
   soaked: 'and stayed live there at least promotion.soak',
 } as const;
 
+/** The facts each interval of baking yields, for a target's `rollbackPolicy`. */
+export const ROLLBACK_FACTS = {
+  health_check_failed: "green's health check failed",
+  error_threshold_exceeded: 'a metric query crossed its bound (for its `for`)',
+} as const;
+
+export const DEFAULT_ROLLBACK_POLICY: Policy = { any: ['health_check_failed', 'error_threshold_exceeded'] };
+
 /** The facts of a promotion rule. */
 export const PROMOTION_FACTS = ['promoted', 'soaked'] as const;
 

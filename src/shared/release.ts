@@ -177,6 +177,28 @@ export interface CheckResult {
   output?: string;
 }
 
+/** One metric query judged while green bakes. */
+export interface AnalysisResult {
+  name: string;
+  /** The query as asked (green's names filled in). */
+  query: string;
+  /** The series summed; null when no series matched. */
+  value: number | null;
+  /** Its bounds, in words: `max 0.05`, `min 10`. */
+  bounds: string;
+  /** Whether the value is outside its bounds now. */
+  isBreached: boolean;
+  onNoData: 'pass' | 'fail' | 'wait';
+  forMs: number;
+}
+
+/** A health check while baking, with the metric analysis done with it. */
+export interface BakeCheck extends CheckResult {
+  analysis?: AnalysisResult[];
+  /** Why the analysis could not be done this time (Prometheus unreachable, its breaker open). */
+  analysisUnavailable?: string;
+}
+
 export interface TestReport {
   passed: boolean;
   checks: CheckResult[];

@@ -115,6 +115,8 @@ export const TargetSettings = z.strictObject({
    */
   freezes: z.array(Freeze).max(100).optional(),
   onClosedWindow: OnClosedWindow.optional(),
+  /** When a baking release rolls back (facts health_check_failed, error_threshold_exceeded). Absent before metric analysis. */
+  rollbackPolicy: Policy.optional(),
   /** The events some webhook hears of on this target. Absent before notifications. */
   notify: z.array(z.enum(NOTIFY_EVENTS)).max(NOTIFY_EVENTS.length).optional(),
   /** TTL of the records greenlight writes, in seconds. */

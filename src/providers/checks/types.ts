@@ -33,6 +33,20 @@ export interface CommandCheck {
 
 export type Check = HttpCheck | CommandCheck;
 
+/**
+ * A Prometheus query judged once against green before cutover: passes within its bounds, and with
+ * no data unless `onNoData` is `fail`. Run by the activity (it needs the Prometheus client).
+ */
+export interface MetricCheck {
+  kind: 'prometheus';
+  name: string;
+  query: string;
+  max?: number;
+  min?: number;
+  onNoData: 'pass' | 'fail' | 'wait';
+  slow: boolean;
+}
+
 export interface CheckContext {
   endpoint: string;
   service: string;

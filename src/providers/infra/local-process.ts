@@ -71,6 +71,8 @@ export class LocalProcessInfra implements InfraProvider {
           HOST: '127.0.0.1',
           PORT: '0',
           READY_FILE: readyFile,
+          // A bad version on demand, for trying metric analysis: see the README.
+          FAILING_VERSIONS: process.env.GREENLIGHT_EXAMPLE_FAILING_VERSIONS?.slice(0, 1000) ?? '',
         },
       });
       child.unref();

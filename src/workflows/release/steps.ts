@@ -2,10 +2,12 @@ import { condition, log, patched } from '@temporalio/workflow';
 import { FailureTypes } from '../../shared/messages';
 import { effectivePolicy, evaluatePolicy } from '../../shared/policy';
 import type { Policy, PolicyDecision } from '../../shared/policy';
+import type { BakeCheck } from '../../shared/release';
 import { isMaintenanceWindowOpen } from '../../shared/target';
 import { long, quick } from '../common/proxies';
 import { describeFailure, isFailureOfType } from '../common/failures';
 import { Patches } from './patches';
+import { BakeJudge } from './bake-judge';
 import { coordinates, Ending } from './run';
 import type { Run } from './run';
 import { removeGreen, restoreAlias, tearDown } from './undo';
@@ -212,26 +214,58 @@ export async function bake(run: Run): Promise<void> {
   await run.journal.enter('baking', `health checks for ${settings.bake / 1000} s`, [
     { deployment: green, colour: 'green', status: 'live' },
   ]);
-  const deadline = Date.now() + settings.bake;
-  while (Date.now() < deadline && !release.isRollbackRequested) {
-    let failure: string | null = null;
-    try {
-      const result = await quick.checkHealth.executeWithOptions(
-        { summary: `health check ${green.hostname}`, scheduleToCloseTimeout: '1m' },
-        [{ deployment: green }],
-      );
-      if (!result.passed) failure = `health check failed while baking: ${result.detail}`;
-    } catch (e) {
-      failure = describeFailure('health check', e);
+  const judge = new BakeJudge(settings.rollbackPolicy);
+  let deadline = Date.now() + settings.bake;
+  let isExtended = false;
+  for (;;) {
+    while (Date.now() < deadline && !release.isRollbackRequested) {
+      await lookWhileBaking(run, judge);
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await condition(() => release.isRollbackRequested, Math.min(settings.healthCheckInterval, left), {
+        summary: 'next health check while baking',
+      });
     }
-    if (failure) throw new Ending('rolled_back', failure);
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    await condition(() => release.isRollbackRequested, Math.min(settings.healthCheckInterval, left), {
-      summary: 'next health check while baking',
-    });
+    // A query waiting for data keeps the bake going, once, for another bake's length.
+    if (release.isRollbackRequested || !judge.isWaitingForData || isExtended) break;
+    isExtended = true;
+    deadline = Date.now() + settings.bake;
+    release.addNote(
+      `no data yet from ${judge.waitingFor.join(', ')}: baking ${settings.bake / 1000} s more`,
+      nowIso(),
+    );
   }
+  if (judge.isWaitingForData)
+    release.addNote(`no data from ${judge.waitingFor.join(', ')} while baking: passed`, nowIso());
   throwIfRollbackRequested(run);
+}
+
+/**
+ * One look at green while it bakes: its health check and metric analysis, judged by the target's
+ * rollback policy; ends the release (rolled back) when the policy says so, the decision recorded
+ * with the query results behind it.
+ */
+async function lookWhileBaking(run: Run, judge: BakeJudge): Promise<void> {
+  const { release } = run;
+  const green = run.green!;
+  let check: BakeCheck | null = null;
+  let failure: string | null = null;
+  try {
+    check = await quick.checkHealth.executeWithOptions(
+      { summary: `health check ${green.hostname}`, scheduleToCloseTimeout: '1m' },
+      [{ deployment: green }],
+    );
+    if (!check.passed) failure = `health check failed while baking: ${check.detail}`;
+  } catch (e) {
+    failure = describeFailure('health check', e);
+  }
+  // Prometheus unreachable never rolls a release back: the look goes on without it, said once.
+  if (check?.analysisUnavailable && judge.noteUnavailable())
+    release.addNote(`metric analysis skipped: ${check.analysisUnavailable}`, nowIso());
+  const verdict = judge.judge(failure, check?.analysis ?? [], Date.now());
+  if (verdict.facts.error_threshold_exceeded || (failure && !verdict.decision.allowed))
+    release.recordDecision(judge.policy, verdict.decision, verdict.facts, nowIso());
+  if (verdict.decision.allowed) throw new Ending('rolled_back', verdict.reason);
 }
 
 /**

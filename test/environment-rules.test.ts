@@ -40,6 +40,9 @@ const drifts = new Map<string, number>();
 const driftFindings = new Map<string, string[]>();
 /** Environments whose drift check takes a second. */
 const slowDrift = new Set<string>();
+/** Environments some webhook hears of, and what the notifications said of each. */
+const heard = new Set<string>();
+const told = new Map<string, string[]>();
 /** A freeze per environment: what it blocks, and until when. */
 const frozen = new Map<string, { name: string; blocks: string; until: number }>();
 /** What the leak check finds after decommissioning, per environment (nothing unless set). */
@@ -109,7 +112,14 @@ const fakes: Activities = {
   trainManifest: notUsed,
   recordTrain: notUsed,
   trainDecision: notUsed,
-  planNotifications: notUsed,
+  async isNotified(input) {
+    return heard.has((input as { target: string }).target);
+  },
+  async planNotifications(input) {
+    const { target, event, detail } = input as { target: string; event: string; detail: string };
+    told.set(target, [...(told.get(target) ?? []), `${event}: ${detail}`]);
+    return [];
+  },
   deliverWebhook: notUsed,
   async calendarGate(input) {
     const { target, action } = input as { target: string; action: string };
@@ -329,6 +339,37 @@ describe('environment rules, with typed fake activities', () => {
       (await env.client.workflow.getHandle(environmentWorkflowId('icy')).result()).state,
       'decommissioned',
     );
+  });
+
+  it('tells the webhooks that listen of each transition, done or blocked, and of drift', async () => {
+    heard.add('heard');
+    releases.set('heard', ['web-heard-v2-abc123']);
+    driftFindings.set('heard', ['dns: web.heard.test points at elsewhere.test']);
+    await create('heard', lifecycleFlow(false));
+    await inState('heard', 'active');
+    await ask('heard', 'start_maintenance', { by: 'alice' });
+    await until('heard', (s) => s.blocked !== null, 'the release to block maintenance');
+    await env.client.workflow
+      .getHandle(environmentWorkflowId('heard'))
+      .executeUpdate(environmentCheckDriftUpdate, { args: [{ by: 'alice' }] });
+    await until('heard', () => (told.get('heard') ?? []).length >= 5, 'five notifications');
+    const said = told.get('heard')!;
+    assert.deepEqual(said.slice(0, 3), [
+      'environment_transition: provision provisioning → configuring',
+      'environment_transition: configure configuring → testing',
+      'environment_transition: verify testing → active',
+    ]);
+    assert.match(
+      said[3]!,
+      /^environment_transition: start_maintenance blocked in active by alice: policy blocked start_maintenance: /,
+    );
+    assert.equal(said[4], 'drift: dns: web.heard.test points at elsewhere.test');
+    // An environment nobody listens to starts no notification.
+    assert.equal(told.has('life'), false);
+    releases.delete('heard');
+    driftFindings.delete('heard');
+    await ask('heard', 'decommission');
+    await env.client.workflow.getHandle(environmentWorkflowId('heard')).result();
   });
 
   it("puts a TTL's decommission off until a freeze that blocks decommissioning ends", async () => {
@@ -646,6 +687,7 @@ describe('environment rules, with typed fake activities', () => {
       'forced',
       'icy',
       'thaw',
+      'heard',
       'guarded',
       'long',
       'pr-1',

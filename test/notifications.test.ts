@@ -10,6 +10,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { Harness } from '../harness/release';
 import { releaseRequest, startHarness, TEST_CONFIG } from '../harness/release';
 import type { WebhookBody } from '../src/shared/notify';
+import { replayAndRecord } from './helpers/histories';
 import { freePort } from './helpers/postgres';
 import { waitForStage } from './helpers/wait';
 
@@ -131,6 +132,8 @@ describe('webhook notifications, to a real HTTP receiver', () => {
       const history = JSON.stringify(await h.client.workflow.getHandle(id).fetchHistory());
       assert.ok(!history.includes(SECRET), `${id} has no secret`);
     }
+    // The release's history replays (and is kept as a fixture: it names its notifications).
+    await replayAndRecord(h.client, [['told', releaseId]], 'notify-');
     // Nothing else heard of it: the other webhooks are for other targets.
     assert.deepEqual(
       received.filter((r) => r.body.workflowId === releaseId).map((r) => r.path),

@@ -132,6 +132,9 @@ const fakes: Activities = {
     if (change.step.endsWith(':window_override')) record(change.service, `cmdb: ${change.note}`);
     return { deferred: null };
   },
+  async isNotified() {
+    return false;
+  },
   async planNotifications() {
     return [];
   },
@@ -626,6 +629,13 @@ describe('release rules, with typed fake activities', () => {
     });
     const scheduled = await waitForStage(api, releaseId, 'scheduled');
     assert.equal(scheduled.waitingFor, `its time, ${at}`);
+    // Listed as scheduled (its stage search attribute), and its time is in the Web UI's details.
+    const description = await env.client.workflow.getHandle(releaseId).describe();
+    assert.deepEqual(description.searchAttributes.GreenlightStage, ['scheduled']);
+    assert.match(
+      (await description.staticDetails()) ?? '',
+      new RegExp(`scheduled for ${at.replace(/[.]/g, '\\.')}`),
+    );
     // It holds no lane: another release of the service runs meanwhile.
     const other = await start('scheduled-meanwhile', { service: 'later', version: 'v1', target: 'dev' });
     assert.equal((await api.wait(other)).stage, 'completed');

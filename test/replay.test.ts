@@ -8,6 +8,7 @@ import { Worker } from '@temporalio/worker';
 import type { ReplayWorkerOptions } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { environmentWorkflowId } from '../src/shared/environment';
 import { approveSignal, rejectSignal, rollbackSignal, SearchAttributes } from '../src/shared/messages';
 import type { Harness } from '../harness/release';
 import { releaseRequest, startHarness } from '../harness/release';
@@ -30,11 +31,25 @@ after(async () => {
 
 /**
  * The id a history's workflow ran under, where the workflow depends on it: a train names its
- * releases after its own id, which it carries as its GreenlightTrain search attribute. Other
+ * releases after its own id, which it carries as its GreenlightTrain search attribute; an
+ * environment (`env-<name>`, its input's name) names its notifications after its id. Other
  * workflows replay under any id (the fixture's name).
  */
 function workflowIdOf(history: ReturnType<typeof historyFromJSON>): string | null {
   const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  if (started?.workflowType?.name === 'environmentLifecycle') {
+    const input = started.input?.payloads?.[0];
+    const name = input ? (defaultPayloadConverter.fromPayload(input) as { name?: unknown }).name : null;
+    return typeof name === 'string' ? environmentWorkflowId(name) : null;
+  }
+  if (started?.workflowType?.name === 'blueGreenRelease') {
+    // A release names its notifications `notify-<its id>-<n>`.
+    const notify = history.events
+      ?.map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)
+      .find((c) => c?.workflowType?.name === 'deliverNotifications');
+    const id = notify?.workflowId?.replace(/^notify-/, '').replace(/-\d+$/, '');
+    return id ?? null;
+  }
   if (started?.workflowType?.name !== 'releaseTrain') return null;
   const payload = started.searchAttributes?.indexedFields?.[SearchAttributes.train.name];
   const id: unknown = payload ? defaultPayloadConverter.fromPayload(payload) : null;

@@ -60,6 +60,7 @@ const PROVIDERLESS = new Set([
   'calendarGate',
   'planNotifications',
   'deliverWebhook',
+  'isNotified',
 ]);
 
 /**

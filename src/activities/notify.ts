@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { SecretRef } from '../config/fields';
 import type { WebhookConfig } from '../config/notifications';
-import { NotifyRequest, WebhookName } from '../shared/notify';
+import { NOTIFY_EVENTS, NotifyRequest, WebhookName } from '../shared/notify';
 import type { DeliveryReport, NotifyEvent, WebhookBody, WebhookMessage } from '../shared/notify';
 import { FailureTypes } from '../shared/messages';
 import { parseInput } from './failures';
@@ -22,6 +22,8 @@ const SAYS: Record<NotifyEvent, string> = {
   rolled_back: 'rolled back',
   failed: 'failed',
   breaker_opened: 'is held back by an open circuit breaker',
+  environment_transition: 'changed',
+  drift: 'drift check',
 };
 
 /** Slack's mrkdwn treats `&`, `<` and `>` as markup: people's words are escaped. */
@@ -38,6 +40,17 @@ export function createNotifyActivities({ deps, guarded }: ActivityContext) {
   const secretsEnv = deps.secretsEnv ?? process.env;
 
   return {
+    /** Whether some webhook hears of `event` on `target` (an environment asks before it tells). */
+    async isNotified(input: unknown): Promise<boolean> {
+      const { target, event } = parseInput(
+        z.object({ target: z.string().min(1).max(63), event: z.enum(NOTIFY_EVENTS) }),
+        input,
+      );
+      return notifications().webhooks.some(
+        (w) => w.events.includes(event) && (!w.targets || w.targets.includes(target)),
+      );
+    },
+
     /** The messages of an event: one per webhook that hears of it, composed with its link. */
     async planNotifications(input: unknown): Promise<WebhookMessage[]> {
       const request = parseInput(NotifyRequest, input);

@@ -11,6 +11,8 @@ export const NOTIFY_EVENTS = [
   'rolled_back',
   'failed',
   'breaker_opened',
+  'environment_transition',
+  'drift',
 ] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 

@@ -1,4 +1,11 @@
-import { ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  startChild,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NotifyRequest } from '../shared/notify';
 import type { DeliveryReport } from '../shared/notify';
@@ -59,4 +66,27 @@ export async function deliverNotifications(input: NotifyRequest): Promise<Delive
     });
   }
   return reports;
+}
+
+/**
+ * Starts the notification of an event as a workflow of its own and leaves it to run (it outlives
+ * whoever started it); a failure to start it is logged, never thrown.
+ */
+export async function startNotification(
+  workflowId: string,
+  request: NotifyRequest,
+  summary: string,
+): Promise<void> {
+  try {
+    await CancellationScope.nonCancellable(() =>
+      startChild(deliverNotifications, {
+        workflowId,
+        args: [{ ...request, detail: request.detail.slice(0, 1000) }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: summary,
+      }),
+    );
+  } catch (e) {
+    log.warn('notification not started', { event: request.event, error: describeFailure('notify', e) });
+  }
 }

@@ -9,4 +9,6 @@ export const EnvironmentPatches = {
   signals: 'environment-signals',
   /** Maintenance and decommissioning wait for (or are forced past) the freezes that block them. */
   freezes: 'environment-freezes',
+  /** Webhooks that listen are told of transitions and of drift found, changed or gone. */
+  notifications: 'environment-notifications',
 } as const;

@@ -35,6 +35,7 @@ import { isMaintenanceWindowOpen } from '../../shared/target';
 import type { FreezeAction } from '../../shared/target';
 import { describeIssues } from '../../shared/text';
 import { describeFailure, outcome } from '../common/failures';
+import { startNotification } from '../notify';
 import { environmentDetails } from './details';
 import { EnvironmentPatches } from './patches';
 import { EnvironmentState } from './state';
@@ -339,14 +340,48 @@ async function take(env: EnvironmentState, t: FlowTransition, by?: string, note?
  * Records a transition in the CMDB's change log and the environment's item. The CMDB is a record,
  * not a gate: a write that fails is logged and the environment goes on.
  */
-async function journal(
+/** What a transition's entry says: the environment, the transition, where from, how it went, who, why. */
+type Entry = [
   env: EnvironmentState,
   t: Pick<FlowTransition, 'on' | 'to'>,
   from: string,
   outcome: 'done' | 'blocked',
   by?: string,
   note?: string,
-): Promise<void> {
+];
+
+async function journal(...entry: Entry): Promise<void> {
+  await record(...entry);
+  await tell(...entry);
+}
+
+/** Tells the webhooks that listen of a transition (done or blocked), or of drift found, changed or gone. */
+async function tell(...[env, t, from, outcome, by, note]: Entry): Promise<void> {
+  if (!patched(EnvironmentPatches.notifications)) return;
+  const { name } = env.status;
+  const event = t.on === 'drift_check' ? 'drift' : 'environment_transition';
+  try {
+    const isHeard = await acts.isNotified.executeWithOptions({ summary: `does anyone hear of ${event}` }, [
+      { target: name, event },
+    ]);
+    if (!isHeard) return;
+  } catch (e) {
+    log.warn('notification skipped', { event, error: describeFailure('notify', e) });
+    return;
+  }
+  const what =
+    event === 'drift'
+      ? (note ?? '')
+      : `${t.on} ${outcome === 'done' ? `${from} → ${t.to}` : `blocked in ${from}`}${by ? ` by ${by}` : ''}${note ? `: ${note}` : ''}`;
+  const { workflowId } = workflowInfo();
+  await startNotification(
+    `notify-${workflowId}-${Date.now()}-${t.on}`,
+    { event, workflowId, target: name, detail: what, at: new Date().toISOString() },
+    `notify: ${name} ${event === 'drift' ? 'drift' : t.on}`,
+  );
+}
+
+async function record(...[env, t, from, outcome, by, note]: Entry): Promise<void> {
   const at = new Date().toISOString();
   const isRetired = env.isFinal;
   try {

@@ -1,7 +1,6 @@
-import { CancellationScope, log, ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
+import { patched } from '@temporalio/workflow';
 import type { NotifyEvent } from '../../shared/notify';
-import { describeFailure } from '../common/failures';
-import { deliverNotifications } from '../notify';
+import { startNotification } from '../notify';
 import { Patches } from './patches';
 import type { ReleaseState } from './state';
 
@@ -33,27 +32,10 @@ export class Notifier {
     if (!this.events.includes(event) || !patched(Patches.notifications)) return;
     const { releaseId, service, version, target } = this.release.status;
     this.sent++;
-    try {
-      await CancellationScope.nonCancellable(() =>
-        startChild(deliverNotifications, {
-          workflowId: `notify-${releaseId}-${this.sent}`,
-          args: [
-            {
-              event,
-              workflowId: releaseId,
-              target,
-              service,
-              version,
-              detail: detail.slice(0, 1000),
-              at: new Date().toISOString(),
-            },
-          ],
-          parentClosePolicy: ParentClosePolicy.ABANDON,
-          staticSummary: `notify: ${service} ${version} → ${target} ${event.replace('_', ' ')}`,
-        }),
-      );
-    } catch (e) {
-      log.warn('notification not started', { event, error: describeFailure('notify', e) });
-    }
+    await startNotification(
+      `notify-${releaseId}-${this.sent}`,
+      { event, workflowId: releaseId, target, service, version, detail, at: new Date().toISOString() },
+      `notify: ${service} ${version} → ${target} ${event.replace('_', ' ')}`,
+    );
   }
 }

@@ -99,9 +99,12 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
 async function awaitSchedule(release: ReleaseState, journal: Journal, notBefore: string): Promise<boolean> {
   const at = new Date(notBefore).toISOString();
   await journal.enter('scheduled', `goes at ${at}`, [], `its time, ${at}`);
-  await condition(() => release.isAbortRequested, Math.max(Date.parse(at) - Date.now(), 0), {
-    summary: `wait until ${at}`,
-  });
+  // Cancelling the workflow is an abort (see the handlers): the wait ends as for any abort.
+  await CancellationScope.nonCancellable(() =>
+    condition(() => release.isAbortRequested, Math.max(Date.parse(at) - Date.now(), 1), {
+      summary: `wait until ${at}`,
+    }),
+  );
   if (release.isAbortRequested) {
     await journal.finish(
       'aborted',

@@ -56,6 +56,23 @@ describe('judging a bake', () => {
     assert.equal(waiting.isWaitingForData, false, 'data came');
   });
 
+  it('records a decision when its facts change, not at every look of a long bake', () => {
+    const judge = new BakeJudge('error_threshold_exceeded');
+    const ridden = judge.judge('health check failed', [], 0);
+    assert.equal(judge.isWorthRecording(ridden), true, 'a failure the policy rode out');
+    assert.equal(
+      judge.isWorthRecording(judge.judge('health check failed', [], 500)),
+      false,
+      'the same again',
+    );
+    assert.equal(judge.isWorthRecording(judge.judge(null, [], 1_000)), false, 'nothing to record');
+    assert.equal(
+      judge.isWorthRecording(judge.judge(null, [result(9)], 1_500)),
+      true,
+      'a breach: the rollback',
+    );
+  });
+
   it('lets the rollback policy decide: a health failure alone keeps its own words; a policy may ignore it', () => {
     const judge = new BakeJudge();
     const verdict = judge.judge('health check failed while baking: GET /healthz: status 503', [], 0);

@@ -217,6 +217,9 @@ describe('freezes in the configuration', () => {
     assert.deepEqual(problems({ name: 'x', from: '2026-12-24' }), [
       ': a dated freeze needs both from and to',
     ]);
+    assert.deepEqual(problems({ name: 'x', recurring: { days: ['mon'], start: '09:00', end: '09:00' } }), [
+      'recurring.end: end is start: the freeze would never hold',
+    ]);
     assert.deepEqual(problems({ name: 'x', from: '2026-12-24', to: '2026-12-23' }), [
       'to: 2026-12-23 is not after 2026-12-24',
     ]);

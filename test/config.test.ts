@@ -289,6 +289,38 @@ breakers:
 });
 
 describe('notification configuration', () => {
+  it('names what is wrong with metric analysis', async () => {
+    const path = await tempFile(
+      'a.yaml',
+      `targets: { dev: { rollbackPolicy: { any: [tests_passed] } } }
+checks: [{ name: h, path: /healthz }]
+healthCheck: { name: h, path: /healthz }
+prometheus: { url: 'http://prometheus:9090', timeout: 2m }
+analysis:
+  - { name: errors, query: 'sum(x)', min: 5, max: 1 }
+  - { name: errors, query: 'sum(y)' }
+`,
+    );
+    assert.throws(
+      () => loadConfig(path),
+      (e: Error) => {
+        assert.match(e.message, /prometheus\.timeout: at most 30s/);
+        assert.match(e.message, /analysis\.0\.min: min is above max/);
+        assert.match(e.message, /analysis\.1: give max, min or both/);
+        assert.match(e.message, /targets\.dev\.rollbackPolicy.*unknown fact "tests_passed"/);
+        return true;
+      },
+    );
+    const unasked = await tempFile(
+      'b.yaml',
+      `targets: { dev: {} }
+checks: [{ name: h, path: /healthz }, { name: calm, query: 'vector(0)', max: 0 }]
+healthCheck: { name: h, path: /healthz }
+`,
+    );
+    assert.throws(() => loadConfig(unasked), /prometheus: metric analysis asks a Prometheus server/);
+  });
+
   it('names every bad webhook setting, and never echoes a secret written in place of a reference', async () => {
     const path = await tempFile(
       'n.yaml',

@@ -123,6 +123,7 @@ const fakes: Activities = {
   deliverWebhook: notUsed,
   async calendarGate(input) {
     const { target, action } = input as { target: string; action: string };
+    if (target === 'unread') throw ApplicationFailure.nonRetryable('the CMDB is down', 'CmdbUnavailable');
     const freeze = frozen.get(target);
     const now = new Date().toISOString();
     if (!freeze || freeze.blocks !== action || Date.now() >= freeze.until)
@@ -370,6 +371,24 @@ describe('environment rules, with typed fake activities', () => {
     driftFindings.delete('heard');
     await ask('heard', 'decommission');
     await env.client.workflow.getHandle(environmentWorkflowId('heard')).result();
+  });
+
+  it('blocks maintenance, and lives on, when its calendar cannot be read', async () => {
+    await create('unread', lifecycleFlow(false));
+    await inState('unread', 'active');
+    await ask('unread', 'start_maintenance', { by: 'alice' });
+    const blocked = await until('unread', (s) => s.blocked !== null, 'the unread calendar to block it');
+    assert.equal(blocked.state, 'active');
+    assert.match(
+      blocked.blocked?.reason ?? '',
+      /^its calendar could not be read \(.*the CMDB is down.*\) until .+Z; ask again then/,
+    );
+    await ask('unread', 'decommission', { force: true, reason: 'cleanup' });
+    // Decommissioning is forced past the unread calendar; no approval rule here, so it goes.
+    assert.equal(
+      (await env.client.workflow.getHandle(environmentWorkflowId('unread')).result()).state,
+      'decommissioned',
+    );
   });
 
   it("puts a TTL's decommission off until a freeze that blocks decommissioning ends", async () => {

@@ -16,9 +16,15 @@ export function createSettingsActivities({ deps }: ActivityContext) {
   const { config, breakers } = deps;
   async function resolveSettings(target: string): Promise<TargetSettings> {
     // An environment made from a template releases as the target its template is like.
+    // A CMDB that cannot answer is a reason to try again, not an unknown target.
     const item = targetSettings(config, target)
       ? null
-      : await deps.cmdb.environment(target).catch(() => null);
+      : await deps.cmdb.environment(target).catch((e: unknown) => {
+          throw ApplicationFailure.retryable(
+            `could not ask the CMDB about ${target}: ${(e as Error).message}`.slice(0, 500),
+            'CmdbUnavailable',
+          );
+        });
     const template =
       item && Object.hasOwn(config.environments.templates, item.template)
         ? config.environments.templates[item.template]

@@ -23,7 +23,8 @@ export const PrometheusConfig = z.strictObject({
     .record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'a header name'), SecretRef)
     .refine((h) => Object.keys(h).length <= 10, 'at most 10 headers')
     .default({}),
-  timeout: TimerDuration.prefault('5s'),
+  /** One query; at most 30s, so a look while baking never outlasts its activity. */
+  timeout: TimerDuration.refine((ms) => ms <= 30_000, 'at most 30s').prefault('5s'),
 });
 export type PrometheusConfig = z.output<typeof PrometheusConfig>;
 
@@ -41,5 +42,9 @@ export const AnalysisConfig = z
     /** No series: `pass`, `fail`, or `wait` (the default) for data until the bake ends, then pass. */
     onNoData: z.enum(['pass', 'fail', 'wait']).default('wait'),
   })
-  .refine((a) => a.max !== undefined || a.min !== undefined, 'give max, min or both');
+  .refine((a) => a.max !== undefined || a.min !== undefined, 'give max, min or both')
+  .refine((a) => a.max === undefined || a.min === undefined || a.min <= a.max, {
+    path: ['min'],
+    message: 'min is above max: every value would be out of bounds',
+  });
 export type AnalysisConfig = z.output<typeof AnalysisConfig>;

@@ -178,6 +178,14 @@ export function loadConfig(
     for (const ref of Object.values(backendEnv))
       if ('file' in ref) ref.file = resolve(dirname(full), ref.file);
   }
+  const secretRefs = [
+    ...config.notifications.webhooks.flatMap((w) => [
+      w.secret,
+      typeof w.url === 'string' ? undefined : w.url,
+    ]),
+    ...Object.values(config.prometheus?.headers ?? {}),
+  ];
+  for (const ref of secretRefs) if (ref && 'file' in ref) ref.file = resolve(dirname(full), ref.file);
   if (config.artifacts.kind === 'local' && config.artifacts.dir)
     config.artifacts.dir = resolve(dirname(full), config.artifacts.dir);
   for (const template of Object.values(config.environments.templates)) {

@@ -186,6 +186,9 @@ const EnvironmentModuleFields = {
   ).prefault('6h'),
 };
 
+const uniqueNames = (list: readonly { name: string }[]) =>
+  new Set(list.map((a) => a.name)).size === list.length;
+
 export const TargetConfig = z
   .strictObject({
     /** DNS zone; default: the top-level `zone`. */
@@ -295,7 +298,7 @@ export const ServiceConfig = z.strictObject({
   /** The health check used while baking. Default GET /healthz → 200. */
   healthCheck: HttpCheckConfig.optional(),
   /** Queries judged while it bakes, instead of the top-level `analysis`. */
-  analysis: z.array(AnalysisConfig).max(20).optional(),
+  analysis: z.array(AnalysisConfig).max(20).refine(uniqueNames, 'each analysis has its own name').optional(),
 });
 
 export const JanitorConfig = z.strictObject({
@@ -397,7 +400,11 @@ export const Config = z
     /** The Prometheus server metric analysis asks. */
     prometheus: PrometheusConfig.optional(),
     /** Queries judged while every service bakes (a service may have its own). Default none. */
-    analysis: z.array(AnalysisConfig).max(20).default([]),
+    analysis: z
+      .array(AnalysisConfig)
+      .max(20)
+      .refine(uniqueNames, 'each analysis has its own name')
+      .default([]),
     /** Freezes of every target (each target may add its own). */
     freezes: z.array(Freeze).max(50).default([]),
   })

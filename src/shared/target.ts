@@ -65,6 +65,14 @@ export const Freeze = z
       ctx.addIssue({ code: 'custom', message: 'a freeze has either from and to, or recurring' });
       return;
     }
+    if (f.recurring && f.recurring.start === f.recurring.end) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['recurring', 'end'],
+        message: 'end is start: the freeze would never hold',
+      });
+      return;
+    }
     if (isDated && (!f.from || !f.to)) {
       ctx.addIssue({ code: 'custom', message: 'a dated freeze needs both from and to' });
       return;

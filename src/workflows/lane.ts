@@ -119,6 +119,12 @@ function validateStart(
     );
   }
   const { service, target } = request.data;
+  if (request.data.notBefore !== undefined) {
+    throw outcome(
+      FailureTypes.invalidInput,
+      'a scheduled release (notBefore) is started directly, not through its lane, which it takes when its time comes',
+    );
+  }
   if (laneWorkflowId(service, target) !== workflowId) {
     throw outcome(
       FailureTypes.invalidInput,

@@ -116,7 +116,10 @@ export class PrometheusClient {
   }
 }
 
+/** A sample as Prometheus writes it: a number, `+Inf`/`-Inf`, or `NaN` (no data). */
 function sampleValue(text: string): number | null {
+  if (text === '+Inf' || text === 'Inf') return Infinity;
+  if (text === '-Inf') return -Infinity;
   const value = Number(text);
   return Number.isNaN(value) ? null : value;
 }

@@ -33,6 +33,7 @@ import { FailureTypes, SearchAttributes } from '../../shared/messages';
 import { evaluatePolicy } from '../../shared/policy';
 import { isMaintenanceWindowOpen } from '../../shared/target';
 import type { FreezeAction } from '../../shared/target';
+import type { CalendarGate } from '../../shared/calendar';
 import { describeIssues } from '../../shared/text';
 import { describeFailure, outcome } from '../common/failures';
 import { startNotification } from '../notify';
@@ -243,11 +244,21 @@ async function passFreeze(env: EnvironmentState, t: FlowTransition): Promise<{ n
   const action = freezeActionOf(t);
   if (!action || !patched(EnvironmentPatches.freezes)) return {};
   const now = new Date().toISOString();
-  const gate = await acts.calendarGate.executeWithOptions({ summary: `is ${action} frozen` }, [
-    { target: env.status.name, action, at: now, windows: false },
-  ]);
-  if (gate.closedReason === null) return {};
   const request = env.requested;
+  let gate: CalendarGate;
+  try {
+    gate = await acts.calendarGate.executeWithOptions({ summary: `is ${action} frozen` }, [
+      { target: env.status.name, action, at: now, windows: false },
+    ]);
+  } catch (e) {
+    // The calendar could not be read: nothing that a freeze may block happens until it can.
+    gate = {
+      closedReason: `its calendar could not be read (${describeFailure('calendar', e)})`,
+      nextAllowed: new Date(Date.now() + 3_600_000).toISOString(),
+      onClosedWindow: 'wait',
+    };
+  }
+  if (gate.closedReason === null) return {};
   const until = gate.nextAllowed ?? 'no end within 400 days';
   if (request?.isExpiry) {
     const postponed = gate.nextAllowed ? Date.parse(gate.nextAllowed) : Date.now() + 86_400_000;
@@ -262,7 +273,9 @@ async function passFreeze(env: EnvironmentState, t: FlowTransition): Promise<{ n
   }
   if (request?.force) return { note: `forced past ${gate.closedReason} (until ${until})` };
   const reason = `${gate.closedReason} until ${until}; ask again then, or force it with approval`;
-  env.block(t, env.state, reason, 0, now);
+  // A transition that failed half-way stays so: its retry after the freeze compensates first.
+  const blocked = env.status.blocked;
+  env.block(t, env.state, reason, blocked?.transition === t.on ? blocked.ranActions : 0, now);
   env.clearRequest();
   publish(env);
   await journal(env, t, env.state, 'blocked', request?.by, reason);

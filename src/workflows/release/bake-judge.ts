@@ -22,6 +22,7 @@ export class BakeJudge {
   private readonly withData = new Set<string>();
   private readonly waiting = new Set<string>();
   private isUnavailableNoted = false;
+  private lastRecorded: string | null = null;
 
   constructor(policy?: Policy) {
     this.policy = policy ?? DEFAULT_ROLLBACK_POLICY;
@@ -60,6 +61,19 @@ export class BakeJudge {
         ? healthFailure
         : `rollback policy ${decision.explanation}: ${[healthFailure, ...breaches].filter(Boolean).join('; ')}`;
     return { facts, decision, reason };
+  }
+
+  /**
+   * Whether a verdict is worth recording in the status: a rollback, or a breach the policy rode
+   * out, when its facts differ from the last one recorded (so a long bake keeps its status small).
+   */
+  isWorthRecording(verdict: BakeVerdict): boolean {
+    const { facts, decision } = verdict;
+    if (!facts.error_threshold_exceeded && !(facts.health_check_failed && !decision.allowed)) return false;
+    const key = `${facts.health_check_failed} ${facts.error_threshold_exceeded} ${decision.allowed}`;
+    if (key === this.lastRecorded) return false;
+    this.lastRecorded = key;
+    return true;
   }
 
   /** The queries with `onNoData: wait` that have given no data yet. */

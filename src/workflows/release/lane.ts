@@ -1,5 +1,6 @@
 import {
   CancellationScope,
+  condition,
   ParentClosePolicy,
   patched,
   sleep,
@@ -32,17 +33,17 @@ export async function holdLane(
   release: ReleaseState,
   publisher: Publisher,
   isScheduled = false,
-): Promise<() => Promise<void>> {
+): Promise<(() => Promise<void>) | null> {
   const { service, target } = release.status;
   const parent = workflowInfo().parent?.workflowId;
   // Admitted by its lane, or one of a train's releases: the lane is held for it already.
   if (parent === laneWorkflowId(service, target) || (release.status.train && parent === release.status.train))
     return async () => {};
   if (patched(Patches.laneHeldUntilClose)) {
-    await CancellationScope.nonCancellable(() => acquireLane(release, publisher, isScheduled));
-    return async () => {};
+    const lane = await CancellationScope.nonCancellable(() => acquireLane(release, publisher, isScheduled));
+    return lane ? async () => {} : null;
   }
-  const lane = await acquireLane(release, publisher);
+  const lane = (await acquireLane(release, publisher))!;
   return () => CancellationScope.nonCancellable(() => lane.signal(freeLaneSignal).catch(() => undefined));
 }
 
@@ -50,7 +51,7 @@ async function acquireLane(
   release: ReleaseState,
   publisher: Publisher,
   isScheduled = false,
-): Promise<ChildWorkflowHandle<typeof releaseLane>> {
+): Promise<ChildWorkflowHandle<typeof releaseLane> | null> {
   const { service, target, releaseId } = release.status;
   // A scheduled release whose time has come waits for a release that runs there to end.
   const attempts = isScheduled ? SCHEDULED_LANE_ATTEMPTS : LANE_ATTEMPTS;
@@ -66,6 +67,20 @@ async function acquireLane(
     } catch (e) {
       if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
       // A release that has just ended frees its lane a moment after its final stage: wait briefly.
+      if (attempt < attempts && isScheduled) {
+        // An abort meanwhile ends the release here: it has taken nothing.
+        await condition(() => release.isAbortRequested, pause, {
+          summary: 'wait for the lane: another release is running or ending',
+        });
+        if (!release.isAbortRequested) continue;
+        release.end(
+          'aborted',
+          new Date().toISOString(),
+          `${release.interventionNote ?? 'aborted'} while it waited for its lane; nothing was done`,
+        );
+        publisher.publish();
+        return null;
+      }
       if (attempt < attempts) {
         await sleep(pause, { summary: 'wait for the lane: another release is running or ending' });
         continue;

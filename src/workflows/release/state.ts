@@ -251,6 +251,12 @@ export class ReleaseState {
     this.overrideRule = rule;
   }
 
+  /** The target has opened: the release no longer waits for it. */
+  leaveWindow(): void {
+    this.status.window = null;
+    this.overrideRule = null;
+  }
+
   /** Whether an override lets the release go while its target is closed. */
   get isWindowOverridden(): boolean {
     return this.status.windowOverride != null;

@@ -263,7 +263,7 @@ async function lookWhileBaking(run: Run, judge: BakeJudge): Promise<void> {
   if (check?.analysisUnavailable && judge.noteUnavailable())
     release.addNote(`metric analysis skipped: ${check.analysisUnavailable}`, nowIso());
   const verdict = judge.judge(failure, check?.analysis ?? [], Date.now());
-  if (verdict.facts.error_threshold_exceeded || (failure && !verdict.decision.allowed))
+  if (judge.isWorthRecording(verdict))
     release.recordDecision(judge.policy, verdict.decision, verdict.facts, nowIso());
   if (verdict.decision.allowed) throw new Ending('rolled_back', verdict.reason);
 }

@@ -33,7 +33,11 @@ export async function awaitWindow(run: Run, moment: WindowWait['moment']): Promi
     const gate = await quick.calendarGate.executeWithOptions({ summary: `is ${target} open for releases` }, [
       { target, action: 'release', at: nowIso() },
     ]);
-    if (gate.closedReason === null) return;
+    if (gate.closedReason === null) {
+      // Open: an override sent from now on has nothing to override.
+      release.leaveWindow();
+      return;
+    }
     const closed = `${target} is closed: ${gate.closedReason}`;
     if (gate.onClosedWindow === 'refuse') {
       const next = gate.nextAllowed ? `; it opens at ${gate.nextAllowed}` : '';

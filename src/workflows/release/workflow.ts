@@ -6,7 +6,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { FailureTypes } from '../../shared/messages';
-import { hostnames, isTerminalStage, ReleaseRequest } from '../../shared/release';
+import { hostnames, isTerminalStage, MAX_SCHEDULE_AHEAD_MS, ReleaseRequest } from '../../shared/release';
 import { describeIssues } from '../../shared/text';
 import type { ReleaseRequestInput, ReleaseStatus } from '../../shared/release';
 import { quick } from '../common/proxies';
@@ -63,6 +63,7 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
     return release.status;
   }
   const freeLane = await holdLane(release, publisher, parsed.data.notBefore !== undefined);
+  if (!freeLane) return release.status; // aborted while it waited for its lane
   try {
     await CancellationScope.nonCancellable(async () => {
       const run = await begin(release, journal, parsed.data);
@@ -98,6 +99,10 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
  */
 async function awaitSchedule(release: ReleaseState, journal: Journal, notBefore: string): Promise<boolean> {
   const at = new Date(notBefore).toISOString();
+  if (Date.parse(at) - Date.now() > MAX_SCHEDULE_AHEAD_MS) {
+    await journal.finish('failed', `scheduled for ${at}, more than a year ahead; nothing was done`);
+    return false;
+  }
   await journal.enter('scheduled', `goes at ${at}`, [], `its time, ${at}`);
   // Cancelling the workflow is an abort (see the handlers): the wait ends as for any abort.
   await CancellationScope.nonCancellable(() =>

@@ -1,6 +1,5 @@
 // `npm start`: the worker, plus a local Temporal dev server with its Web UI when TEMPORAL_ADDRESS is unset.
 import { mkdirSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { ensureJanitorSchedule, JANITOR_SCHEDULE_ID } from './temporal/janitor-schedule';
@@ -16,7 +15,7 @@ import type { LocalProcessInfra } from './providers/infra/local-process';
 import type { Logger } from './logger';
 import { ALL_SEARCH_ATTRIBUTES } from './shared/messages';
 import { findTemporalCli } from './temporal/cli-binary';
-import { startTemporalDevServer } from './temporal/dev-server';
+import { isListening, startTemporalDevServer } from './temporal/dev-server';
 import {
   connectionOptions,
   ensureSearchAttributes,
@@ -263,17 +262,6 @@ async function warnAboutOtherWorkers(settings: Settings, address: string, logger
   } finally {
     await connection.close();
   }
-}
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 main().catch((e: unknown) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,7 +10,7 @@ import { before, describe, it } from 'node:test';
 import { Connection } from '@temporalio/client';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/shared/messages';
 import { findTemporalCli, TEMPORAL_CLI_VERSION } from '../src/temporal/cli-binary';
-import { startTemporalDevServer } from '../src/temporal/dev-server';
+import { isListening, startTemporalDevServer } from '../src/temporal/dev-server';
 import { temporalCliPath } from '../harness/temporal';
 
 const run = promisify(execFile);
@@ -114,14 +114,3 @@ describe('starting a Temporal dev server', () => {
     }
   });
 });
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

@@ -2,7 +2,7 @@
 // answers. The SDK's own launcher gives the server a fixed 5 s; on a busy machine it needs longer.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Connection } from '@temporalio/client';
 import { ALL_SEARCH_ATTRIBUTES } from '../shared/messages';
@@ -36,6 +36,18 @@ export interface DevServer {
 /** How much of the server's output an error that it failed to start quotes. */
 const LOG_TAIL_CHARS = 4_000;
 const STOP_GRACE_MS = 10_000;
+
+/** Whether something accepts connections on a loopback port. */
+export function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 /** A port nobody listens on at the moment (the server may still lose it to another process). */
 export function freeLocalPort(): Promise<number> {

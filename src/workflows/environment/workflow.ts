@@ -32,12 +32,11 @@ import type { FlowAction, FlowTransition } from '../../shared/flow';
 import { FailureTypes, SearchAttributes } from '../../shared/messages';
 import { evaluatePolicy } from '../../shared/policy';
 import { isMaintenanceWindowOpen } from '../../shared/target';
-import type { FreezeAction } from '../../shared/target';
-import type { CalendarGate } from '../../shared/calendar';
 import { describeIssues } from '../../shared/text';
 import { describeFailure, outcome } from '../common/failures';
 import { startNotification } from '../notify';
 import { environmentDetails } from './details';
+import { freezeActionOf, freezeVerdict, unreadCalendar } from './freeze';
 import { EnvironmentPatches } from './patches';
 import { EnvironmentState } from './state';
 import type { EnvironmentCarry, EnvironmentRequestKind, Verdict } from './state';
@@ -228,57 +227,33 @@ function expire(env: EnvironmentState): void {
   };
 }
 
-/** What a freeze may block of a transition: going into maintenance, or decommissioning. */
-function freezeActionOf(t: FlowTransition): FreezeAction | null {
-  if (t.on === DECOMMISSION) return 'decommission';
-  if (t.on === 'start_maintenance' || t.to === 'maintenance') return 'maintenance';
-  return null;
-}
-
 /**
- * A freeze that blocks the transition now: a TTL's decommission waits for its end; a request is
- * blocked unless forced (a force needs the approval rule), and a forced one says what it forced.
- * Returns the note of a forced transition, or null when the transition may not run now.
+ * A freeze that blocks the transition now (see `freezeVerdict`): the TTL's decommission is put
+ * off, a request is blocked (and recorded) unless forced. Returns the note of a forced transition,
+ * or null when the transition may not run now.
  */
 async function passFreeze(env: EnvironmentState, t: FlowTransition): Promise<{ note?: string } | null> {
   const action = freezeActionOf(t);
   if (!action || !patched(EnvironmentPatches.freezes)) return {};
   const now = new Date().toISOString();
   const request = env.requested;
-  let gate: CalendarGate;
-  try {
-    gate = await acts.calendarGate.executeWithOptions({ summary: `is ${action} frozen` }, [
+  const gate = await acts.calendarGate
+    .executeWithOptions({ summary: `is ${action} frozen` }, [
       { target: env.status.name, action, at: now, windows: false },
-    ]);
-  } catch (e) {
-    // The calendar could not be read: nothing that a freeze may block happens until it can.
-    gate = {
-      closedReason: `its calendar could not be read (${describeFailure('calendar', e)})`,
-      nextAllowed: new Date(Date.now() + 3_600_000).toISOString(),
-      onClosedWindow: 'wait',
-    };
+    ])
+    .catch((e: unknown) => unreadCalendar(describeFailure('calendar', e), Date.now()));
+  const verdict = freezeVerdict(gate, request, Date.now());
+  if (verdict.kind === 'open') return {};
+  if (verdict.kind === 'forced') return { note: verdict.note };
+  if (verdict.kind === 'postponed') env.postponeExpiry(verdict.until, verdict.note, now);
+  else {
+    // A transition that failed half-way stays so: its retry after the freeze compensates first.
+    const blocked = env.status.blocked;
+    env.block(t, env.state, verdict.reason, blocked?.transition === t.on ? blocked.ranActions : 0, now);
   }
-  if (gate.closedReason === null) return {};
-  const until = gate.nextAllowed ?? 'no end within 400 days';
-  if (request?.isExpiry) {
-    const postponed = gate.nextAllowed ? Date.parse(gate.nextAllowed) : Date.now() + 86_400_000;
-    env.postponeExpiry(
-      postponed,
-      `${gate.closedReason}: the TTL's decommission waits until ${new Date(postponed).toISOString()}`,
-      now,
-    );
-    env.clearRequest();
-    publish(env);
-    return null;
-  }
-  if (request?.force) return { note: `forced past ${gate.closedReason} (until ${until})` };
-  const reason = `${gate.closedReason} until ${until}; ask again then, or force it with approval`;
-  // A transition that failed half-way stays so: its retry after the freeze compensates first.
-  const blocked = env.status.blocked;
-  env.block(t, env.state, reason, blocked?.transition === t.on ? blocked.ranActions : 0, now);
   env.clearRequest();
   publish(env);
-  await journal(env, t, env.state, 'blocked', request?.by, reason);
+  if (verdict.kind === 'blocked') await journal(env, t, env.state, 'blocked', request?.by, verdict.reason);
   return null;
 }
 

@@ -53,10 +53,14 @@ export async function findTemporalCli(
   const cached = candidates.find(isExecutable);
   if (cached) return { path: cached, source: 'cache' };
   if (options.isBuildAllowed === false) return null;
-  const go =
-    which('go', options.searchPath) ?? ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'].find(isExecutable);
+  const go = findGo(options.searchPath);
   if (!go) return null;
-  await buildWithGo(go, candidates[0], options);
+  const pkg = {
+    label: 'the Temporal CLI',
+    spec: `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`,
+    binary: 'temporal',
+  };
+  await goInstall(go, pkg, candidates[0], options);
   return { path: candidates[0], source: 'built' };
 }
 
@@ -65,22 +69,36 @@ export function defaultCacheDirs(env: NodeJS.ProcessEnv): string[] {
   return userCache ? [join(userCache, 'greenlight'), PROJECT_CACHE_DIR] : [PROJECT_CACHE_DIR];
 }
 
-async function buildWithGo(go: string, target: string, options: FindCliOptions): Promise<void> {
+/** What `goInstall` builds: a Go package at a version, and what its binary is called. */
+export interface GoPackage {
+  /** For progress lines: "the Temporal CLI". */
+  label: string;
+  /** `module/path/cmd/name@version`. */
+  spec: string;
+  /** The binary `go install` writes (the package's last path element). */
+  binary: string;
+}
+
+/** Builds a Go package with `go install` into a fresh folder, then moves the binary to `target`. */
+export async function goInstall(
+  go: string,
+  pkg: GoPackage,
+  target: string,
+  options: { env: NodeJS.ProcessEnv; progress?: (line: string) => void },
+): Promise<void> {
   const progress = options.progress ?? (() => undefined);
   const dir = join(target, '..');
   await mkdir(dir, { recursive: true });
   const gobin = await mkdtemp(join(dir, 'build-'));
-  progress(
-    `building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (a few minutes on the first run)…`,
-  );
+  progress(`building ${pkg.label} (${pkg.spec}) with go install (a few minutes on the first run)…`);
   const started = Date.now();
   const ticker = setInterval(
-    () => progress(`…still building the Temporal CLI (${Math.round((Date.now() - started) / 1000)} s)`),
+    () => progress(`…still building ${pkg.label} (${Math.round((Date.now() - started) / 1000)} s)`),
     20_000,
   );
   try {
     await new Promise<void>((resolvePromise, reject) => {
-      const child = spawn(go, ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
+      const child = spawn(go, ['install', pkg.spec], {
         env: { ...options.env, GOBIN: gobin, GOFLAGS: '-buildvcs=false' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -95,15 +113,20 @@ async function buildWithGo(go: string, target: string, options: FindCliOptions):
       child.on('close', (code) =>
         code === 0
           ? resolvePromise()
-          : reject(new Error(`go install of the Temporal CLI failed (exit ${code}):\n${tail}`)),
+          : reject(new Error(`go install of ${pkg.label} failed (exit ${code}):\n${tail}`)),
       );
     });
-    await rename(join(gobin, 'temporal'), target);
-    progress(`built the Temporal CLI in ${Math.round((Date.now() - started) / 1000)} s: ${target}`);
+    await rename(join(gobin, pkg.binary), target);
+    progress(`built ${pkg.label} in ${Math.round((Date.now() - started) / 1000)} s: ${target}`);
   } finally {
     clearInterval(ticker);
     await rm(gobin, { recursive: true, force: true });
   }
+}
+
+/** The `go` binary: on the PATH, or where Go's installers put it. */
+export function findGo(searchPath: string): string | null {
+  return which('go', searchPath) ?? ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'].find(isExecutable) ?? null;
 }
 
 function which(command: string, searchPath: string): string | null {
@@ -115,7 +138,7 @@ function which(command: string, searchPath: string): string | null {
   return null;
 }
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return existsSync(path);

@@ -3,7 +3,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { BreakerMetrics } from '../src/breaker/metrics';
@@ -20,6 +20,7 @@ import type { DnsProvider } from '../src/providers/dns/types';
 import type { LocalProcessInfra } from '../src/providers/infra/local-process';
 import { postgresStateBackend } from '../src/providers/infra/terraform-backend';
 import type { TerraformBackend } from '../src/providers/infra/terraform-backend';
+import { dataConverterFor, openEncryption } from '../src/compose/codec';
 import { composeDependencies, createWorker } from '../src/worker';
 import { startDevServer, workflowBundle } from './temporal';
 
@@ -160,12 +161,17 @@ export async function startHarness(
   const stateDir = await mkdtemp(join(tmpdir(), 'greenlight-test-'));
   if (options.cmdbUrl) stateBackends.set(stateDir, postgresStateBackend(options.cmdbUrl));
   const taskQueue = `greenlight-test-${process.pid}`;
+  // With payload encryption, the harness's client and worker encrypt as `npm start`'s do.
+  const dataConverter = dataConverterFor(openEncryption(config, options.env ?? process.env));
+  const client = dataConverter
+    ? new Client({ connection: env.connection, namespace: env.namespace ?? 'default', dataConverter })
+    : env.client;
   const providers = await composeDependencies(config, stateDir, {
     searchPath: process.env.PATH ?? '',
     env: options.env,
     cmdbUrl: options.cmdbUrl,
     onInfraOutput: options.onInfraOutput,
-    client: env.client,
+    client,
     outboxIntervalMs: 200,
   });
   const { deps } = providers;
@@ -174,10 +180,10 @@ export async function startHarness(
     namespace: env.namespace ?? 'default',
     taskQueue,
     deps,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workflowBundle(dataConverter?.failureConverterPath),
+    dataConverter,
   });
   const running = worker.run();
-  const client = env.client;
   const api = new GreenlightClient(client, { taskQueue, knownTargets: Object.keys(config.targets) });
   const address = env.connection.options.address;
   return {

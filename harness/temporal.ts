@@ -8,10 +8,13 @@ import { findTemporalCli } from '../src/temporal/cli-binary';
 import { startTemporalDevServer } from '../src/temporal/dev-server';
 import { bundleWorkflows } from '../src/worker';
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** The workflow bundle, built once per test process. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  return (bundle ??= bundleWorkflows());
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
+/** The workflow bundle (with the failure converter at that path, if any), built once per test process. */
+export function workflowBundle(failureConverterPath?: string): Promise<WorkflowBundleWithSourceMap> {
+  const key = failureConverterPath ?? '';
+  let bundle = bundles.get(key);
+  if (!bundle) bundles.set(key, (bundle = bundleWorkflows(failureConverterPath)));
+  return bundle;
 }
 
 /** The `temporal` binary, or null when there is none and no Go to build one. */

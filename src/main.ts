@@ -23,6 +23,7 @@ import {
   workerConnection,
 } from './temporal/connection';
 import { composeDependencies, createWorker } from './worker';
+import { dataConverterFor, openEncryption } from './compose/codec';
 import { startAdminServer } from './admin';
 import { isDependency } from './breaker/registry';
 import { isProviderError } from './providers/errors';
@@ -57,10 +58,14 @@ async function main(): Promise<void> {
   if (!server) await registerSearchAttributes(settings, address, logger);
   if (isStopping) return;
 
+  const encryption = openEncryption(settings.config, process.env);
+  const dataConverter = dataConverterFor(encryption);
+  if (encryption) logger.info({ keyId: encryption.keyId }, 'payloads are encrypted (AES-256-GCM)');
   // Activities signal a release that an open circuit breaker holds it back.
   const client = new Client({
     connection: await Connection.connect(connectionOptions(settings.temporal, address)),
     namespace: settings.temporal.namespace,
+    ...(dataConverter ? { dataConverter } : {}),
   });
   const providers = await composeDependencies(settings.config, settings.stateDir, {
     client,
@@ -112,6 +117,7 @@ async function main(): Promise<void> {
         namespace: settings.temporal.namespace,
         taskQueue: settings.temporal.taskQueue,
         deps: providers.deps,
+        dataConverter,
       });
       logger.info(
         { address, namespace: settings.temporal.namespace, taskQueue: settings.temporal.taskQueue },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createActivities } from './activities';
 import { EnvironmentClient } from './client/environments';
@@ -51,6 +52,8 @@ export interface WorkerOptions {
   taskQueue?: string;
   /** A pre-built workflow bundle (tests build it once); default: bundle from source at start. */
   workflowBundle?: WorkflowBundleWithSourceMap;
+  /** How payloads are converted: with payload encryption, `dataConverterFor(openEncryption(…))`. */
+  dataConverter?: DataConverter;
 }
 
 /** A worker: the activities over the composed dependencies (`composeDependencies`), and the workflows. */
@@ -60,18 +63,28 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: createActivities(options.deps),
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     interceptors: { activity: [heartbeatInterceptors] },
     // Heartbeats carry cancellation to an activity: sent at least every 2 s, an abort reaches a long
     // deploy or test run within seconds (the default throttle is 80% of the heartbeat timeout).
     maxHeartbeatThrottleInterval: '2s',
     defaultHeartbeatThrottleInterval: '2s',
     // Bundled quietly: webpack's report is one long JSON log line that tells an operator nothing.
-    workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
+    workflowBundle:
+      options.workflowBundle ?? (await bundleWorkflows(options.dataConverter?.failureConverterPath)),
   });
 }
 
-export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+/**
+ * The workflow bundle; with a failure converter's path (payload encryption), the bundle includes it,
+ * and a worker with that data converter needs a bundle built with it.
+ */
+export function bundleWorkflows(failureConverterPath?: string): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: quietLogger,
+    ...(failureConverterPath ? { failureConverterPath } : {}),
+  });
 }
 
 const noop = () => undefined;

@@ -1,3 +1,5 @@
+import { ENCRYPTED_ENCODING } from '../codec/encryption';
+import { codecCommands } from './commands/codec';
 import { Client } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
 import { openDnsProviders } from '../compose/dns';
@@ -7,6 +9,7 @@ import type { Settings } from '../config/load';
 import { targetZone } from '../config/resolve';
 import { hostnames } from '../shared/release';
 import { clientConnection } from '../temporal/connection';
+import { dataConverterFor, openEncryption } from '../compose/codec';
 import { GreenlightClient, GreenlightError } from './api';
 import { breakerCommands } from './commands/breakers';
 import { cmdbCommands } from './commands/cmdb';
@@ -44,7 +47,12 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
         'unavailable',
       );
     });
-    const client = new Client({ connection, namespace: s.temporal.namespace });
+    const dataConverter = dataConverterFor(openEncryption(s.config, io.env));
+    const client = new Client({
+      connection,
+      namespace: s.temporal.namespace,
+      ...(dataConverter ? { dataConverter } : {}),
+    });
     connected = {
       client,
       api: new GreenlightClient(client, {
@@ -84,6 +92,7 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
     breakerCommands,
     localCommands,
     cmdbCommands,
+    codecCommands,
   ]) {
     group(program, cli);
   }
@@ -110,6 +119,14 @@ function reportError(e: unknown, io: Io): number {
       e instanceof GreenlightError && (e.code === 'invalid_input' || e.code === 'unknown_target');
     return isUsage ? ExitCodes.usage : ExitCodes.error;
   }
-  io.err(`greenlight: ${(e as Error).message ?? String(e)}\n`);
+  const message = (e as Error).message ?? String(e);
+  // The SDK's words for a payload it cannot read are `Unknown encoding: binary/encrypted`.
+  if (message.includes(`Unknown encoding: ${ENCRYPTED_ENCODING}`)) {
+    io.err(
+      `greenlight: the workflow's payloads are encrypted, and this configuration lists no keys: give the CLI the workers' configuration (GREENLIGHT_CONFIG) with its encryption.keys\n`,
+    );
+    return ExitCodes.error;
+  }
+  io.err(`greenlight: ${message}\n`);
   return ExitCodes.error;
 }

@@ -184,6 +184,7 @@ export function loadConfig(
       typeof w.url === 'string' ? undefined : w.url,
     ]),
     ...Object.values(config.prometheus?.headers ?? {}),
+    ...(config.encryption?.keys ?? []).map((k) => k.key),
   ];
   for (const ref of secretRefs) if (ref && 'file' in ref) ref.file = resolve(dirname(full), ref.file);
   if (config.artifacts.kind === 'local' && config.artifacts.dir)

@@ -6,6 +6,7 @@ import { ServiceName, TargetName } from '../shared/release';
 import { ApprovalRule, Freeze, MaintenanceWindow, OnClosedWindow, Zone } from '../shared/target';
 import { CheckConfig, HttpCheckConfig } from './checks';
 import { TrainsConfig } from './trains';
+import { EncryptionConfig } from './encryption';
 import { NotificationsConfig } from './notifications';
 import { AnalysisConfig, DEFAULT_ROLLBACK_POLICY, PrometheusConfig, RollbackPolicy } from './analysis';
 import {
@@ -407,6 +408,8 @@ export const Config = z
       .default([]),
     /** Freezes of every target (each target may add its own). */
     freezes: z.array(Freeze).max(50).default([]),
+    /** Payload encryption; without it, payloads are stored as JSON. */
+    encryption: EncryptionConfig.optional(),
   })
   .superRefine((config, ctx) => {
     // Every flow and target a target or template names exists.

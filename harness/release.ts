@@ -182,6 +182,7 @@ export async function startHarness(
     deps,
     workflowBundle: await workflowBundle(dataConverter?.failureConverterPath),
     dataConverter,
+    releaseMetrics: providers.releaseMetrics,
   });
   const running = worker.run();
   const api = new GreenlightClient(client, { taskQueue, knownTargets: Object.keys(config.targets) });

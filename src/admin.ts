@@ -147,6 +147,18 @@ function checkRoute(req: IncomingMessage, pathname: string): Refusal | null {
   return refuseBody(req);
 }
 
+/** The Temporal SDK's own metrics, or a comment saying why they are missing (a scrape never fails for them). */
+async function scrapeSdk(url: string): Promise<string> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    if (!res.ok) return `# Temporal SDK metrics unavailable: HTTP ${res.status}\n`;
+    const text = await res.text();
+    return text.endsWith('\n') || text === '' ? text : `${text}\n`;
+  } catch (e) {
+    return `# Temporal SDK metrics unavailable: ${(e as Error).message}\n`;
+  }
+}
+
 /**
  * The worker's admin endpoint: `GET /metrics` (Prometheus), `GET /breakers`, and
  * `POST /breakers/<name>/open|close|reset[?by=<name>]` for operators (`greenlight breakers`).
@@ -161,6 +173,8 @@ export async function startAdminServer(options: {
   /** Whether a name is one of this worker's dependencies (`cmdb`, `checks`, `dns:<target>`, `infra:<target>`). */
   isDependency: (name: string) => boolean;
   onAction?: (action: string, breaker: string, by: string) => void;
+  /** Where the Temporal SDK serves its worker metrics, appended to `/metrics`. */
+  sdkMetricsUrl?: string;
 }): Promise<AdminServer> {
   const { breakers, metrics, token } = options;
   if (!token && !isLoopback(options.host)) {
@@ -225,8 +239,10 @@ export async function startAdminServer(options: {
       if (url instanceof Refusal) return refuse(res, url);
       const refusal = checkRoute(req, url.pathname);
       if (refusal) return refuse(res, refusal);
-      if (url.pathname === '/metrics')
-        return send(res, 200, await metrics.scrape(), metrics.registry.contentType);
+      if (url.pathname === '/metrics') {
+        const sdk = options.sdkMetricsUrl ? await scrapeSdk(options.sdkMetricsUrl) : '';
+        return send(res, 200, `${await metrics.scrape()}${sdk}`, metrics.registry.contentType);
+      }
       if (url.pathname === '/breakers') return send(res, 200, await breakers.list());
       const result = await operate(url);
       return result instanceof Refusal ? refuse(res, result) : send(res, 200, result);

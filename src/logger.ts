@@ -58,11 +58,17 @@ const TEMPORAL_LEVELS: Record<string, LogLevel> = {
   silent: 'ERROR',
 };
 
-/** Routes the Temporal SDK's logs (worker, workflow and activity loggers) into pino. */
-export function installTemporalLogger(logger: Logger): void {
+/**
+ * Routes the Temporal SDK's logs (worker, workflow and activity loggers) into pino; with
+ * `metricsAddress` (host:port), the SDK serves its worker metrics there for Prometheus.
+ */
+export function installTemporalLogger(logger: Logger, options: { metricsAddress?: string } = {}): void {
   const sdk = logger.child({ component: 'temporal' });
   const failed = new Set<string>();
   Runtime.install({
+    ...(options.metricsAddress
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metricsAddress } } } }
+      : {}),
     logger: new DefaultLogger(TEMPORAL_LEVELS[logger.level] ?? 'INFO', (entry) => {
       const meta = readableMeta(entry.meta ?? {});
       // A failed workflow is reported once, with its reason (the SDK may report it again on replay).

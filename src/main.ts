@@ -15,7 +15,7 @@ import type { LocalProcessInfra } from './providers/infra/local-process';
 import type { Logger } from './logger';
 import { ALL_SEARCH_ATTRIBUTES } from './shared/messages';
 import { findTemporalCli } from './temporal/cli-binary';
-import { isListening, startTemporalDevServer } from './temporal/dev-server';
+import { freeLocalPort, isListening, startTemporalDevServer } from './temporal/dev-server';
 import {
   connectionOptions,
   ensureSearchAttributes,
@@ -31,7 +31,9 @@ import { isProviderError } from './providers/errors';
 async function main(): Promise<void> {
   const settings = loadSettings(process.env);
   const logger = createLogger(settings.logLevel, { isTerminal: process.stdout.isTTY === true });
-  installTemporalLogger(logger);
+  // The SDK's worker metrics, on a loopback port of their own, are served with the admin endpoint's.
+  const sdkMetricsAddress = settings.admin.port === 0 ? undefined : localAddress(await freeLocalPort());
+  installTemporalLogger(logger, { metricsAddress: sdkMetricsAddress });
   logger.info({ config: settings.configSource, stateDir: settings.stateDir }, 'greenlight starting');
   mkdirSync(settings.stateDir, { recursive: true });
 
@@ -96,6 +98,7 @@ async function main(): Promise<void> {
           metrics: providers.metrics,
           isDependency: (name) => isDependency(name, Object.keys(settings.config.targets)),
           ...settings.admin,
+          ...(sdkMetricsAddress ? { sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics` } : {}),
           onAction: (action, breaker, by) =>
             logger.warn({ breaker, action, by }, 'breaker changed by an operator'),
         }).catch((e: Error) => {
@@ -118,6 +121,7 @@ async function main(): Promise<void> {
         taskQueue: settings.temporal.taskQueue,
         deps: providers.deps,
         dataConverter,
+        releaseMetrics: providers.releaseMetrics,
       });
       logger.info(
         { address, namespace: settings.temporal.namespace, taskQueue: settings.temporal.taskQueue },

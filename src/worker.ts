@@ -13,6 +13,8 @@ import { heartbeatInterceptors } from './activities/heartbeat';
 import { coarseClock } from './breaker/clock';
 import { isCircuitOpenError } from './breaker/errors';
 import { BreakerMetrics } from './breaker/metrics';
+import { ReleaseMetrics } from './metrics/release';
+import { Registry } from 'prom-client';
 import { CmdbOutbox } from './breaker/outbox';
 import { Breakers } from './breaker/registry';
 import type { BreakerSnapshot } from './breaker/state';
@@ -54,6 +56,8 @@ export interface WorkerOptions {
   workflowBundle?: WorkflowBundleWithSourceMap;
   /** How payloads are converted: with payload encryption, `dataConverterFor(openEncryption(…))`. */
   dataConverter?: DataConverter;
+  /** Where release workflows' metrics go (the admin endpoint's registry); default: nowhere. */
+  releaseMetrics?: ReleaseMetrics;
 }
 
 /** A worker: the activities over the composed dependencies (`composeDependencies`), and the workflows. */
@@ -64,6 +68,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: createActivities(options.deps),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+    sinks: (options.releaseMetrics ?? new ReleaseMetrics(new Registry())).sinks(),
     interceptors: { activity: [heartbeatInterceptors] },
     // Heartbeats carry cancellation to an activity: sent at least every 2 s, an abort reaches a long
     // deploy or test run within seconds (the default throttle is 80% of the heartbeat timeout).
@@ -101,6 +106,8 @@ export interface Dependencies {
   breakers: Breakers;
   outbox: CmdbOutbox;
   metrics: BreakerMetrics;
+  /** The release flow's metrics, on the same registry as the breakers'. */
+  releaseMetrics: ReleaseMetrics;
   /** Where the CMDB is, password hidden. */
   cmdbLocation: string;
   /** Whether the CMDB has been reached and migrated (false while a server down at start is retried). */
@@ -202,6 +209,7 @@ export async function composeDependencies(
     breakers,
     outbox,
     metrics,
+    releaseMetrics: new ReleaseMetrics(metrics.registry),
     deps: {
       config,
       infra: (target) => terraform.get(environments.targetOf(target)) ?? localInfra,

@@ -4,6 +4,7 @@ import { trainNudgeSignal } from '../../shared/train';
 import type { Deployment, DeploymentColour, DeploymentStatus, Stage } from '../../shared/release';
 import { audit } from '../common/proxies';
 import { describeFailure } from '../common/failures';
+import { reportStage } from './metrics';
 import type { Notifier } from './notifier';
 import type { Publisher } from './publisher';
 import type { ReleaseState } from './state';
@@ -45,6 +46,7 @@ export class Journal {
     waitingFor?: string,
   ): Promise<void> {
     this.release.setStage(stage, nowIso(), note);
+    reportStage(this.release);
     if (waitingFor) this.release.setWaitingFor(waitingFor, nowIso());
     this.publisher.publish();
     await this.nudgeTrain();
@@ -66,6 +68,7 @@ export class Journal {
   /** Ends the release in a final stage, with the reason people read. */
   async finish(stage: Stage, reason: string | null, deployments: AuditedDeployment[] = []): Promise<void> {
     this.release.end(stage, nowIso(), reason);
+    reportStage(this.release);
     this.publisher.publish();
     await this.nudgeTrain();
     await this.audit(stage, reason ?? undefined, deployments);

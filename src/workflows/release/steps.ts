@@ -1,3 +1,4 @@
+import { releaseMetrics } from './metrics';
 import { condition, log, patched } from '@temporalio/workflow';
 import { FailureTypes } from '../../shared/messages';
 import { effectivePolicy, evaluatePolicy } from '../../shared/policy';
@@ -114,7 +115,7 @@ export async function decide(run: Run): Promise<void> {
   const withApproval = evaluatePolicy(policyOf(run), { ...facts(run), approval_obtained: true });
   if (!withApproval.allowed) {
     const why = run.promotion && !run.promotion.soaked ? ` (${run.promotion.explanation})` : '';
-    throw new Ending('failed', `policy blocked promotion: ${first.explanation}${why}`);
+    throw blocked(run, `policy blocked promotion: ${first.explanation}${why}`);
   }
 
   const timeoutMs = settings.approval.timeout;
@@ -137,8 +138,7 @@ export async function decide(run: Run): Promise<void> {
     throw new Ending('rejected', `rejected by ${r?.approver}${r?.comment ? `: ${r.comment}` : ''}`);
   }
   const second = evaluate(run);
-  if (!second.allowed)
-    throw new Ending('failed', `policy blocked promotion after approval: ${second.explanation}`);
+  if (!second.allowed) throw blocked(run, `policy blocked promotion after approval: ${second.explanation}`);
 }
 
 /**
@@ -172,8 +172,7 @@ export async function awaitGo(run: Run): Promise<void> {
   // The facts may have changed while it was held (a maintenance window closed): a go never
   // overrides the policy, which is judged again.
   const decision = evaluate(run);
-  if (!decision.allowed)
-    throw new Ending('failed', `policy blocked promotion at the go: ${decision.explanation}`);
+  if (!decision.allowed) throw blocked(run, `policy blocked promotion at the go: ${decision.explanation}`);
 }
 
 /** Points the alias at green (compare-and-swap against blue). */
@@ -364,6 +363,12 @@ export async function retireBlue(run: Run): Promise<void> {
 function throwIfRollbackRequested({ release }: Run): void {
   if (release.isRollbackRequested)
     throw new Ending('rolled_back', release.interventionNote ?? 'rollback requested');
+}
+
+/** The release policy denied the cutover: the release fails, and the worker's metrics count a denial. */
+function blocked({ release }: Run, reason: string): Ending {
+  releaseMetrics.policyDenied(release.status.target, 'release');
+  return new Ending('failed', reason);
 }
 
 function evaluate(run: Run): PolicyDecision {

@@ -15,6 +15,7 @@ import { describeFailure, outcome } from '../common/failures';
 import { registerHandlers } from './handlers';
 import { Journal } from './journal';
 import { holdLane } from './lane';
+import { releaseMetrics, reportStage } from './metrics';
 import { Notifier } from './notifier';
 import { Publisher } from './publisher';
 import { Ending } from './run';
@@ -46,6 +47,7 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
     );
   }
   const release = new ReleaseState(workflowInfo().workflowId, parsed.data, nowIso());
+  releaseMetrics.started(release.status.target);
   if (parsed.data.train && workflowInfo().parent?.workflowId !== parsed.data.train) {
     throw outcome(
       FailureTypes.invalidInput,
@@ -75,6 +77,7 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
     // the release still ends with a stage and a reason.
     if (!isTerminalStage(release.stage)) {
       release.end('failed', nowIso(), describeFailure(`stage ${release.stage}`, e));
+      reportStage(release);
       publisher.publish();
     }
   } finally {

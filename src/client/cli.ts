@@ -1,3 +1,4 @@
+import { statsCommands } from './commands/stats';
 import { ENCRYPTED_ENCODING } from '../codec/encryption';
 import { codecCommands } from './commands/codec';
 import { Client } from '@temporalio/client';
@@ -93,6 +94,7 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
     localCommands,
     cmdbCommands,
     codecCommands,
+    statsCommands,
   ]) {
     group(program, cli);
   }

@@ -9,8 +9,10 @@ import type {
   DeploymentItem,
   EnvironmentChange,
   EnvironmentItem,
+  ReleaseTimeline,
   TrainRecord,
 } from './types';
+import { TERMINAL_STAGES } from '../../shared/release';
 
 /** A typed edge between configuration items. */
 export interface Relationship {
@@ -350,6 +352,37 @@ export class PostgresCmdb implements CmdbProvider {
       stage: r.stage,
       at: iso(r.at),
       ...(r.note === null ? {} : { note: r.note }),
+    }));
+  }
+
+  /**
+   * Each release that started at or after `since` (on `target`, or every target), as its changes
+   * tell it: when it started, went live (its alias moved: baking or later), ended, and how.
+   */
+  async releaseTimelines(since: string, target?: string): Promise<ReleaseTimeline[]> {
+    const { rows } = await this.run('read release timelines', () =>
+      this.pool.query(
+        `SELECT release_id, environment, service,
+                min(at) AS started_at,
+                min(at) FILTER (WHERE stage IN ('baking', 'awaiting_termination', 'terminating_blue')) AS live_at,
+                max(at) FILTER (WHERE stage = ANY($3::text[])) AS ended_at,
+                (array_agg(stage ORDER BY seq DESC) FILTER (WHERE stage = ANY($3::text[])))[1] AS outcome
+           FROM changes
+          WHERE ($2::text IS NULL OR environment = $2)
+          GROUP BY release_id, environment, service
+         HAVING min(at) >= $1
+          ORDER BY min(at)`,
+        [since, target ?? null, TERMINAL_STAGES],
+      ),
+    );
+    return rows.map((r) => ({
+      releaseId: r.release_id,
+      target: r.environment,
+      service: r.service,
+      startedAt: iso(r.started_at),
+      liveAt: r.live_at === null ? null : iso(r.live_at),
+      endedAt: r.ended_at === null ? null : iso(r.ended_at),
+      outcome: r.outcome,
     }));
   }
 

@@ -12,6 +12,19 @@ export interface ChangeRecord {
   note?: string;
 }
 
+/** A release as its CMDB changes tell it (what `greenlight stats` computes from). */
+export interface ReleaseTimeline {
+  releaseId: string;
+  target: string;
+  service: string;
+  startedAt: string;
+  /** When its alias moved to green (it entered baking or a later stage); null if it never went live. */
+  liveAt: string | null;
+  /** When it ended, and how (a terminal stage); null while it runs. */
+  endedAt: string | null;
+  outcome: string | null;
+}
+
 export interface DeploymentItem {
   service: string;
   target: string;

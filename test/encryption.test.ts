@@ -370,6 +370,19 @@ describe('a release with payload encryption on a real Temporal server', () => {
     assert.equal(Buffer.from(p!.metadata.encoding!, 'base64').toString(), ENCRYPTED_ENCODING);
   });
 
+  it('listens beyond loopback only with a token, or when told the network is trusted', async () => {
+    const codec = new EncryptionCodec([{ id: 'k1', key: OLD_KEY }]);
+    const options = { codec, host: '0.0.0.0', port: 0, origins: [ORIGIN] };
+    await assert.rejects(
+      startCodecServer(options),
+      /would decrypt for anyone who reaches 0\.0\.0\.0: set a token/,
+    );
+    for (const extra of [{ token: TOKEN }, { trustNetwork: true }]) {
+      const server = await startCodecServer({ ...options, ...extra });
+      await server.close();
+    }
+  });
+
   it('the `temporal` CLI shows the history in plain text through the codec server', async () => {
     const open = await codecServer();
     try {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -143,6 +143,22 @@ describe('local DNS store', () => {
     const file = new JsonFile<{ n: number[] }>(join(stateDir, 'concurrent.json'), () => ({ n: [] }));
     await Promise.all(Array.from({ length: 50 }, (_, i) => file.update((doc) => void doc.n.push(i))));
     assert.equal((await file.read()).n.length, 50);
+  });
+
+  it('keeps every change when two processes change the same JSON file (workers sharing a state dir)', async () => {
+    const path = join(stateDir, 'shared.json');
+    const writer = join(__dirname, 'fixtures', 'json-file-writer.js');
+    const run = (tag: string) =>
+      new Promise<number | null>((resolve) =>
+        execFile(process.execPath, [writer, path, tag, '150'], (error) =>
+          resolve(error ? Number(error.code ?? 1) : 0),
+        ),
+      );
+    assert.deepEqual(await Promise.all([run('a'), run('b')]), [0, 0]);
+    const n = (await new JsonFile<{ n: string[] }>(path, () => ({ n: [] })).read()).n;
+    assert.equal(n.length, 300, 'no change was lost');
+    assert.equal(new Set(n).size, 300);
+    assert.equal(existsSync(`${path}.lock`), false, 'the lock is gone');
   });
 });
 

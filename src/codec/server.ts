@@ -33,6 +33,11 @@ export interface CodecServerOptions {
   origins: string[];
   /** When set, every request bears `Authorization: Bearer <token>`. */
   token?: string;
+  /**
+   * Listen beyond loopback without a token: only where the network already limits who reaches it
+   * (in a container whose port is published on the host's loopback).
+   */
+  trustNetwork?: boolean;
   /** Each request, after it is answered: for a log line (never the payloads). */
   onRequest?: (entry: {
     method: string;
@@ -117,9 +122,9 @@ function parseRequest(body: string): Payload[] | Refusal {
 export async function startCodecServer(options: CodecServerOptions): Promise<CodecServer> {
   const { codec, token } = options;
   const isLoopback = options.host === 'localhost' || options.host === '::1' || /^127\./.test(options.host);
-  if (!token && !isLoopback) {
+  if (!token && !isLoopback && !options.trustNetwork) {
     throw new Error(
-      `the codec server would decrypt for anyone who reaches ${options.host}: set a token (GREENLIGHT_CODEC_TOKEN for greenlight codec-server)`,
+      `the codec server would decrypt for anyone who reaches ${options.host}: set a token (GREENLIGHT_CODEC_TOKEN), or say the network is trusted (--trust-network)`,
     );
   }
   const origins = new Set(options.origins.map((o) => new URL(o).origin));

@@ -38,8 +38,13 @@ export const codecCommands: CommandGroup = (program, cli) => {
     )
     .option(
       '--host <address>',
-      'where to listen; beyond loopback only with GREENLIGHT_CODEC_TOKEN set',
+      'where to listen; beyond loopback only with GREENLIGHT_CODEC_TOKEN set or --trust-network',
       '127.0.0.1',
+    )
+    .option(
+      '--trust-network',
+      "listen beyond loopback without a token, where the network already limits who reaches it (a container's port published on loopback)",
+      false,
     )
     .addOption(new Option('--port <port>', 'the port').default(8089).argParser(port))
     .option(
@@ -47,7 +52,7 @@ export const codecCommands: CommandGroup = (program, cli) => {
       "the Web UI's origin, whose pages may call it (repeat for several; default http://localhost:<GREENLIGHT_UI_PORT>)",
       origin,
     )
-    .action(async (o: { host: string; port: number; origin?: string[] }) => {
+    .action(async (o: { host: string; port: number; origin?: string[]; trustNetwork: boolean }) => {
       const settings = cli.settings();
       const codec = openEncryption(settings.config, cli.io.env);
       if (!codec) {
@@ -58,11 +63,16 @@ export const codecCommands: CommandGroup = (program, cli) => {
       }
       const origins = o.origin ?? [`http://localhost:${settings.temporal.uiPort}`];
       const token = cli.io.env.GREENLIGHT_CODEC_TOKEN || undefined;
-      const server = await startCodecServer({ codec, host: o.host, port: o.port, origins, token }).catch(
-        (e: Error) => {
-          throw new GreenlightError(`codec server not started: ${e.message}`, 'unavailable');
-        },
-      );
+      const server = await startCodecServer({
+        codec,
+        host: o.host,
+        port: o.port,
+        origins,
+        token,
+        trustNetwork: o.trustNetwork,
+      }).catch((e: Error) => {
+        throw new GreenlightError(`codec server not started: ${e.message}`, 'unavailable');
+      });
       cli.io.out(
         `codec server on ${server.url} (POST /encode, /decode); key ${codec.keyId} encrypts; pages of ${origins.join(', ')} may call it${token ? '; requests need the bearer token' : ''}\n`,
       );

@@ -153,11 +153,13 @@ export async function startHarness(
     onInfraOutput?: (target: string, line: string) => void;
     /** Serve the dev server's Web UI on this port. */
     uiPort?: number;
+    /** The remote codec the Web UI decodes payloads with. */
+    uiCodecEndpoint?: string;
   } = {},
 ): Promise<Harness> {
   const config =
     'parsed' in configInput ? configInput.parsed : parseOrThrow(Config, configInput, 'test config');
-  const env = await startDevServer({ uiPort: options.uiPort });
+  const env = await startDevServer({ uiPort: options.uiPort, uiCodecEndpoint: options.uiCodecEndpoint });
   const stateDir = await mkdtemp(join(tmpdir(), 'greenlight-test-'));
   if (options.cmdbUrl) stateBackends.set(stateDir, postgresStateBackend(options.cmdbUrl));
   const taskQueue = `greenlight-test-${process.pid}`;

@@ -39,7 +39,9 @@ let isRuntimeInstalled = false;
 export const workerLog: string[] = [];
 
 /** A real Temporal dev server on a free port; with `uiPort`, its Web UI on that port too. */
-export async function startDevServer(options: { uiPort?: number } = {}): Promise<TestWorkflowEnvironment> {
+export async function startDevServer(
+  options: { uiPort?: number; uiCodecEndpoint?: string } = {},
+): Promise<TestWorkflowEnvironment> {
   if (!isRuntimeInstalled) {
     const errors = new DefaultLogger('ERROR');
     Runtime.install({
@@ -64,6 +66,7 @@ export async function startDevServer(options: { uiPort?: number } = {}): Promise
     cliPath,
     logLevel: 'error',
     ...(options.uiPort ? { uiPort: options.uiPort } : {}),
+    ...(options.uiCodecEndpoint ? { uiCodecEndpoint: options.uiCodecEndpoint } : {}),
     // Its errors, not its banner.
     onLog: (line, stream) => {
       if (stream === 'stderr') process.stderr.write(`temporal: ${line}\n`);

@@ -15,6 +15,8 @@ export interface DevServerOptions {
   port?: number;
   /** The Web UI's port; no Web UI when not given. */
   uiPort?: number;
+  /** The remote codec the Web UI decodes payloads with (`greenlight codec-server`). */
+  uiCodecEndpoint?: string;
   namespace?: string;
   /** Where the server keeps its state; in memory when not given. */
   dbFilename?: string;
@@ -86,6 +88,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     'frontend.enableServerVersionCheck=false',
     ...ALL_SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=Keyword`]),
     ...(options.uiPort ? ['--ui-ip', '127.0.0.1', '--ui-port', String(options.uiPort)] : ['--headless']),
+    ...(options.uiPort && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
     ...(options.dbFilename ? ['--db-filename', options.dbFilename] : []),
   ];
   const child = spawn(options.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

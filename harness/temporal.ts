@@ -2,7 +2,10 @@
 // `temporal` CLI, found or built from source) and the workflow bundle.
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { InjectedSinks, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Registry } from 'prom-client';
+import { ReleaseMetrics } from '../src/metrics/release';
+import type { ReleaseMetricsSinks } from '../src/shared/metrics';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/shared/messages';
 import { findTemporalCli } from '../src/temporal/cli-binary';
 import { startTemporalDevServer } from '../src/temporal/dev-server';
@@ -15,6 +18,14 @@ export function workflowBundle(failureConverterPath?: string): Promise<WorkflowB
   let bundle = bundles.get(key);
   if (!bundle) bundles.set(key, (bundle = bundleWorkflows(failureConverterPath)));
   return bundle;
+}
+
+/**
+ * The release workflows' metrics sink, its counts thrown away: every worker registers it, a replay
+ * worker too (which never calls it, but refuses a workflow that names a sink it lacks).
+ */
+export function uncountedReleaseMetrics(): InjectedSinks<ReleaseMetricsSinks> {
+  return new ReleaseMetrics(new Registry()).sinks();
 }
 
 /** The `temporal` binary, or null when there is none and no Go to build one. */

@@ -3,6 +3,7 @@ import pinoPretty from 'pino-pretty';
 import type { Logger } from 'pino';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { LogLevel } from '@temporalio/worker';
+import { OWNER_BY_WORKFLOW } from './activities/log-bindings';
 
 export type { Logger };
 
@@ -102,6 +103,10 @@ function readableMeta(meta: Record<string, unknown>): Record<string, unknown> {
     const isError = typeof value === 'object' && value !== null && 'message' in value && 'stack' in value;
     out[key] = isError ? describeError(value as Error) : value;
   }
+  // A workflow's own lines are bound to what it is: `release`, `environment` or `train` (its id).
+  const owner = typeof meta.workflowType === 'string' ? OWNER_BY_WORKFLOW[meta.workflowType] : undefined;
+  if (owner && meta.activityType === undefined && typeof meta.workflowId === 'string' && !(owner in out))
+    out[owner] = meta.workflowId;
   return out;
 }
 

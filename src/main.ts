@@ -47,7 +47,12 @@ async function main(): Promise<void> {
         process.exit(130);
       }
       isStopping = true;
-      logger.info({ signal }, 'shutting down');
+      logger.info(
+        { signal, graceSeconds: settings.shutdownGraceMs / 1000 },
+        started.worker
+          ? 'shutting down: no new tasks; running activities may finish within the grace time'
+          : 'shutting down',
+      );
       if (started.worker) started.worker.shutdown();
       else
         void Promise.allSettled([started.close?.(), started.server?.stop()]).finally(() => process.exit(130));
@@ -122,9 +127,21 @@ async function main(): Promise<void> {
         deps: providers.deps,
         dataConverter,
         releaseMetrics: providers.releaseMetrics,
+        shutdownGraceMs: settings.shutdownGraceMs,
+        deployment: settings.deployment,
       });
       logger.info(
-        { address, namespace: settings.temporal.namespace, taskQueue: settings.temporal.taskQueue },
+        {
+          address,
+          namespace: settings.temporal.namespace,
+          taskQueue: settings.temporal.taskQueue,
+          ...(settings.deployment
+            ? {
+                deployment: `${settings.deployment.name}:${settings.deployment.buildId}`,
+                versioning: settings.deployment.behavior,
+              }
+            : {}),
+        },
         'worker started',
       );
       started.worker = worker;
@@ -155,6 +172,7 @@ async function main(): Promise<void> {
         );
       }
       await worker.run();
+      logger.info('worker stopped: every task it had was finished or handed back');
     } finally {
       await connection.close();
     }

@@ -10,6 +10,7 @@ import { createActivities } from './activities';
 import { EnvironmentClient } from './client/environments';
 import type { ActivityDeps, ReleaseRun } from './activities';
 import { heartbeatInterceptors } from './activities/heartbeat';
+import { logBindingInterceptors } from './activities/log-bindings';
 import { coarseClock } from './breaker/clock';
 import { isCircuitOpenError } from './breaker/errors';
 import { BreakerMetrics } from './breaker/metrics';
@@ -24,6 +25,7 @@ import { openArtifactStore } from './compose/artifacts';
 import { openPrometheus } from './compose/prometheus';
 import { EnvironmentTargets } from './compose/environment-targets';
 import { openEnvironmentModules, openTerraformTargets } from './compose/infra';
+import type { WorkerDeployment } from './config/load';
 import type { Config } from './config/schema';
 import { Checks } from './providers/checks';
 import { openCmdb } from './providers/cmdb/open';
@@ -58,6 +60,10 @@ export interface WorkerOptions {
   dataConverter?: DataConverter;
   /** Where release workflows' metrics go (the admin endpoint's registry); default: nowhere. */
   releaseMetrics?: ReleaseMetrics;
+  /** When told to stop, how long running activities may take to finish before they are cancelled (ms). */
+  shutdownGraceMs?: number;
+  /** Worker versioning: the deployment version this worker is; none, an unversioned worker. */
+  deployment?: WorkerDeployment;
 }
 
 /** A worker: the activities over the composed dependencies (`composeDependencies`), and the workflows. */
@@ -69,7 +75,20 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     activities: createActivities(options.deps),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     sinks: (options.releaseMetrics ?? new ReleaseMetrics(new Registry())).sinks(),
-    interceptors: { activity: [heartbeatInterceptors] },
+    interceptors: { activity: [heartbeatInterceptors, logBindingInterceptors] },
+    // A stop (SIGTERM) lets running activities finish within the grace time; past it, they are
+    // cancelled, and past a further 30 s the worker gives up on them and exits.
+    shutdownGraceTime: options.shutdownGraceMs ?? 0,
+    shutdownForceTime: (options.shutdownGraceMs ?? 0) + 30_000,
+    ...(options.deployment
+      ? {
+          workerDeploymentOptions: {
+            version: { deploymentName: options.deployment.name, buildId: options.deployment.buildId },
+            useWorkerVersioning: true,
+            defaultVersioningBehavior: options.deployment.behavior === 'pinned' ? 'PINNED' : 'AUTO_UPGRADE',
+          },
+        }
+      : {}),
     // Heartbeats carry cancellation to an activity: sent at least every 2 s, an abort reaches a long
     // deploy or test run within seconds (the default throttle is 80% of the heartbeat timeout).
     maxHeartbeatThrottleInterval: '2s',

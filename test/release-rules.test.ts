@@ -1,6 +1,8 @@
 // The release workflow's rules, tested in seconds: the real workflow code on a real Temporal dev
 // server, with typed fake activities that record what the release asked for. The tests against
 // real providers (release.test.ts and the others) stay; these reach the rules directly.
+import { Registry } from 'prom-client';
+import { ReleaseMetrics } from '../src/metrics/release';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Context } from '@temporalio/activity';
@@ -214,6 +216,20 @@ const fakes: Activities = {
   },
 };
 
+const registry = new Registry();
+const releaseMetrics = new ReleaseMetrics(registry);
+
+/** The rollbacks the worker's metrics counted on a target by trigger, once counted (the sink is called after the task). */
+async function rollbacks(target: string, trigger: string): Promise<number> {
+  let value = 0;
+  for (let i = 0; i < 40 && value === 0; i++) {
+    const metric = await registry.getSingleMetric('greenlight_release_rollbacks_total')!.get();
+    value = metric.values.find((v) => v.labels.target === target && v.labels.trigger === trigger)?.value ?? 0;
+    if (value === 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  return value;
+}
+
 before(async () => {
   env = await startDevServer();
   worker = await Worker.create({
@@ -223,6 +239,8 @@ before(async () => {
     interceptors: { activity: [heartbeatInterceptors] },
     maxHeartbeatThrottleInterval: '2s',
     workflowBundle: await workflowBundle(),
+    // The release workflows' metrics, as every greenlight worker registers them.
+    sinks: releaseMetrics.sinks(),
   });
   running = worker.run();
   api = new GreenlightClient(env.client, { taskQueue });
@@ -273,6 +291,8 @@ describe('release rules, with typed fake activities', () => {
       'rolling_back',
       'rolled_back',
     ]);
+    // The rollback policy decided it: the worker's metrics count an automatic rollback.
+    assert.equal(await rollbacks('dev', 'automatic'), 1);
   });
 
   it('on an abort during integration tests, tears green down and never touches the alias', async () => {
@@ -333,6 +353,7 @@ describe('release rules, with typed fake activities', () => {
       'rolled_back',
     ]);
     assert.equal(done.reason, 'rollback requested by ops');
+    assert.equal(await rollbacks('uat', 'manual'), 1);
   });
 
   it('fails without changing anything when the version is already live', async () => {

@@ -12,7 +12,7 @@ import { environmentWorkflowId } from '../src/shared/environment';
 import { approveSignal, rejectSignal, rollbackSignal, SearchAttributes } from '../src/shared/messages';
 import type { Harness } from '../harness/release';
 import { releaseRequest, startHarness } from '../harness/release';
-import { temporalCliPath, workflowBundle } from '../harness/temporal';
+import { temporalCliPath, uncountedReleaseMetrics, workflowBundle } from '../harness/temporal';
 import { waitForStage } from './helpers/wait';
 
 const run = promisify(execFile);
@@ -57,7 +57,7 @@ function workflowIdOf(history: ReturnType<typeof historyFromJSON>): string | nul
 }
 
 async function replayOptions(): Promise<ReplayWorkerOptions> {
-  return { workflowBundle: await workflowBundle() };
+  return { workflowBundle: await workflowBundle(), sinks: uncountedReleaseMetrics() };
 }
 
 describe('replay', () => {

@@ -126,7 +126,7 @@ describe('npm start', () => {
     assert.equal(await stop(second.child), 0);
 
     // On stop, it says what keeps running and how to stop it; the shutdown itself is quiet.
-    const stopping = second.output().slice(second.output().indexOf('"msg":"shutting down"'));
+    const stopping = second.output().slice(second.output().indexOf('"msg":"shutting down'));
     assert.match(
       stopping,
       /1 local deployment keeps running, like real infrastructure; `npx greenlight local teardown` stops them/,

@@ -1,3 +1,4 @@
+import { Duration } from '../shared/durations';
 import { checkedText } from '../shared/text';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -60,6 +61,27 @@ export const Environment = z.object({
   GREENLIGHT_ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
   GREENLIGHT_ADMIN_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
   GREENLIGHT_ADMIN_TOKEN: optionalText,
+  /** On SIGTERM or SIGINT, how long running activities may take to finish before they are cancelled. */
+  GREENLIGHT_SHUTDOWN_GRACE: Duration.prefault('30s').pipe(
+    z.number().max(600_000, 'at most 10m: an orchestrator kills a worker that takes longer'),
+  ),
+  /**
+   * Worker versioning: this build's id (a commit, an image tag). Set, the worker joins the
+   * deployment GREENLIGHT_DEPLOYMENT_NAME as that version, and takes only the workflows Temporal
+   * routes to it (the deployment's current version, or those pinned to it).
+   */
+  GREENLIGHT_BUILD_ID: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._+-]{1,100}$/, 'a build id of 1 to 100 letters, digits, ".", "_", "+" or "-"')
+      .optional(),
+  ),
+  GREENLIGHT_DEPLOYMENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/, 'a deployment name of 1 to 100 letters, digits, ".", "_" or "-"')
+    .default('greenlight'),
+  /** How a versioned worker's workflows move to a new version: at their next task, or never. */
+  GREENLIGHT_VERSIONING_BEHAVIOR: z.enum(['auto-upgrade', 'pinned']).default('auto-upgrade'),
   TEMPORAL_ADDRESS: optionalText,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_API_KEY: optionalText,
@@ -97,6 +119,16 @@ export interface Settings {
   searchPath: string;
   /** The worker's admin endpoint (metrics, breakers); port 0 turns it off. */
   admin: { host: string; port: number; token?: string };
+  /** How long running activities may take to finish when the worker is told to stop (ms). */
+  shutdownGraceMs: number;
+  /** With a build id: the worker deployment version this worker is, and its workflows' behavior. */
+  deployment?: WorkerDeployment;
+}
+
+export interface WorkerDeployment {
+  name: string;
+  buildId: string;
+  behavior: 'auto-upgrade' | 'pinned';
 }
 
 /** Reads and validates the environment and the configuration file, once, at a composition root. */
@@ -119,6 +151,16 @@ export function loadSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Setti
     searchPath: e.PATH,
     cmdbUrl: e.GREENLIGHT_CMDB_URL,
     admin: { host: e.GREENLIGHT_ADMIN_HOST, port: e.GREENLIGHT_ADMIN_PORT, token: e.GREENLIGHT_ADMIN_TOKEN },
+    shutdownGraceMs: e.GREENLIGHT_SHUTDOWN_GRACE,
+    ...(e.GREENLIGHT_BUILD_ID
+      ? {
+          deployment: {
+            name: e.GREENLIGHT_DEPLOYMENT_NAME,
+            buildId: e.GREENLIGHT_BUILD_ID,
+            behavior: e.GREENLIGHT_VERSIONING_BEHAVIOR,
+          },
+        }
+      : {}),
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { workflowBundle } from '../../harness/temporal';
+import { uncountedReleaseMetrics, workflowBundle } from '../../harness/temporal';
 
 /** The histories that every later version of the workflows must replay (see replay.test.ts). */
 export const FIXTURES = join(__dirname, '..', '..', '..', 'test', 'histories');
@@ -19,7 +19,11 @@ export async function replayAndRecord(client: Client, workflows: Iterable<[strin
   for (const [name, workflowId] of workflows) {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     await assert.doesNotReject(
-      Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId),
+      Worker.runReplayHistory(
+        { workflowBundle: await workflowBundle(), sinks: uncountedReleaseMetrics() },
+        history,
+        workflowId,
+      ),
     );
     const file = `${prefix}${name}.json`;
     if (process.env.GREENLIGHT_RECORD_HISTORIES === '1' && !existing.has(file)) {

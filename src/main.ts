@@ -35,6 +35,10 @@ async function main(): Promise<void> {
   const sdkMetricsAddress = settings.admin.port === 0 ? undefined : localAddress(await freeLocalPort());
   installTemporalLogger(logger, { metricsAddress: sdkMetricsAddress });
   logger.info({ config: settings.configSource, stateDir: settings.stateDir }, 'greenlight starting');
+  // Keys are read before anything starts: a missing or malformed one stops the worker at once.
+  const encryption = openEncryption(settings.config, process.env);
+  const dataConverter = dataConverterFor(encryption);
+  if (encryption) logger.info({ keyId: encryption.keyId }, 'payloads are encrypted (AES-256-GCM)');
   mkdirSync(settings.stateDir, { recursive: true });
 
   // Signals are handled from the start: during start-up they stop what has started so far.
@@ -65,9 +69,6 @@ async function main(): Promise<void> {
   if (!server) await registerSearchAttributes(settings, address, logger);
   if (isStopping) return;
 
-  const encryption = openEncryption(settings.config, process.env);
-  const dataConverter = dataConverterFor(encryption);
-  if (encryption) logger.info({ keyId: encryption.keyId }, 'payloads are encrypted (AES-256-GCM)');
   // Activities signal a release that an open circuit breaker holds it back.
   const client = new Client({
     connection: await Connection.connect(connectionOptions(settings.temporal, address)),

@@ -203,11 +203,12 @@ describe('two workers on a Temporal cluster on PostgreSQL', () => {
     const all = (await Promise.all(ids.map(completions))).flat();
     const byA = all.filter((c) => c.identity.startsWith(identityOf(a)));
     assert.ok(byA.length > 0, `worker-a completed activities before it was killed`);
+    // A completion worker-a sent just before it died may be recorded a moment later: 2 s of margin.
     assert.ok(
-      byA.every((c) => c.at <= killedAt),
+      byA.every((c) => c.at <= killedAt + 2_000),
       'worker-a completed nothing after it was killed',
     );
-    const afterKill = all.filter((c) => c.at > killedAt);
+    const afterKill = all.filter((c) => c.at > killedAt + 2_000);
     assert.ok(
       afterKill.length >= ids.length,
       `every release went on after the kill (${afterKill.length} activities)`,

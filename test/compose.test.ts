@@ -34,7 +34,7 @@ describe('docker-compose.yml', () => {
     assert.equal(code, 0, output);
     assert.match(
       output,
-      /valid; project "greenlight" with services \[cmdb temporal temporal-db temporal-schema temporal-setup temporal-ui worker-1 worker-2\]/,
+      /valid; project "greenlight" with services \[cmdb instances temporal temporal-db temporal-schema temporal-setup temporal-ui worker-1 worker-2\]/,
     );
   });
 

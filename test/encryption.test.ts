@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
@@ -16,6 +18,7 @@ import {
   parseEncryptionKey,
 } from '../src/codec/encryption';
 import { failureConverter } from '../src/codec/failure-converter';
+import { createLogger } from '../src/logger';
 import { startCodecServer } from '../src/codec/server';
 import type { CodecServer } from '../src/codec/server';
 import { openEncryption } from '../src/compose/codec';
@@ -106,6 +109,27 @@ describe('the AES-256-GCM payload codec', () => {
     const decoded = await decodeFailure([codec], encoded);
     const error = failureConverter.failureToError(decoded, defaultPayloadConverter);
     assert.match(error.message, new RegExp(INITIATOR));
+  });
+
+  it('never shows its keys to a logger, even at debug where the SDK logs the worker’s options', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    // What the SDK logs at debug when it creates a worker: its options, the data converter included.
+    createLogger('debug', { destination }).debug(
+      { options: { dataConverter: { payloadCodecs: [codec] } } },
+      'Creating worker',
+    );
+    await new Promise((r) => setImmediate(r));
+    const written = lines.join('') + inspect(codec, { depth: 5 }) + JSON.stringify(codec);
+    assert.match(written, /"keyId":"k1"/);
+    for (const form of [OLD_KEY.toString('base64'), OLD_KEY.toString('hex'), OLD_KEY.join(',')]) {
+      assert.ok(!written.includes(form), 'the key is not written in any form');
+    }
   });
 
   it('reads keys as 64 hex digits or base64 of 32 bytes, and never shows a wrong one', () => {

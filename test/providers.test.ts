@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -159,6 +159,22 @@ describe('local DNS store', () => {
     assert.equal(n.length, 300, 'no change was lost');
     assert.equal(new Set(n).size, 300);
     assert.equal(existsSync(`${path}.lock`), false, 'the lock is gone');
+  });
+
+  it('waits for a lock another process holds, and breaks one its holder left when it died', async () => {
+    const path = join(stateDir, 'locked.json');
+    const file = new JsonFile<{ n: number[] }>(path, () => ({ n: [] }));
+    await writeFile(`${path}.lock`, 'someone else\n');
+    let isDone = false;
+    const update = file.update((doc) => void doc.n.push(1)).then(() => (isDone = true));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(isDone, false, 'a fresh lock is waited for');
+    // Its holder died 20 s ago: the lock was not refreshed since.
+    const then = new Date(Date.now() - 20_000);
+    await utimes(`${path}.lock`, then, then);
+    await update;
+    assert.deepEqual((await file.read()).n, [1]);
+    assert.equal(existsSync(`${path}.lock`), false);
   });
 });
 

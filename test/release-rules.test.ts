@@ -40,8 +40,13 @@ const scripts = new Map<
     /** How the cutover (green's first alias change) fails. */
     cutover?: 'verification' | 'conflict';
     isTearDownFailing?: boolean;
+    /** The live deployment cannot be read: a failure outside every step. */
+    isBlueUnreadable?: boolean;
   }
 >();
+
+/** The last stage each service's release recorded in the CMDB. */
+const recordedEndings = new Map<string, string>();
 
 /** How a target's calendar answers, per target: open unless a test says otherwise. */
 const calendars = new Map<string, (look: number) => CalendarGate>();
@@ -81,6 +86,8 @@ const fakes: Activities = {
   },
   async resolveLiveDeployment({ service, target }) {
     record(service, 'resolve blue');
+    if (scripts.get(service)?.isBlueUnreadable)
+      throw ApplicationFailure.nonRetryable('the DNS server refused the query', 'DnsRefused');
     return scripts.get(service)?.hasBlue ? deployment(service, 'v1', target) : null;
   },
   async deployGreen({ service, version, target }) {
@@ -130,7 +137,8 @@ const fakes: Activities = {
       throw ApplicationFailure.nonRetryable('the instance is stuck');
   },
   async recordChange(input) {
-    const { change } = input as { change: { step: string; service: string; note?: string } };
+    const { change } = input as { change: { step: string; service: string; stage: string; note?: string } };
+    recordedEndings.set(change.service, change.stage);
     if (change.step.endsWith(':window_override')) record(change.service, `cmdb: ${change.note}`);
     return { deferred: null };
   },
@@ -364,6 +372,20 @@ describe('release rules, with typed fake activities', () => {
     assert.equal(done.reason, 'v1 is already live on dev (same-v1.dev.test.internal)');
     assert.deepEqual(steps('same'), ['resolve blue']);
     assert.deepEqual(stages(done), ['queued', 'failed']);
+  });
+
+  it('records a failure outside its steps (blue unreadable) in the CMDB like any ending', async () => {
+    scripts.set('unreadable', { isBlueUnreadable: true });
+    const releaseId = await start('failed-outside-steps', {
+      service: 'unreadable',
+      version: 'v2',
+      target: 'dev',
+    });
+    const done = await api.wait(releaseId);
+    assert.equal(done.stage, 'failed');
+    assert.match(done.reason ?? '', /the DNS server refused the query/);
+    assert.deepEqual(steps('unreadable'), ['resolve blue']);
+    assert.equal(recordedEndings.get('unreadable'), 'failed', 'the ending is in the CMDB');
   });
 
   it('tears green down when the policy blocks promotion, and never touches the alias', async () => {

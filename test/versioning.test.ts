@@ -42,8 +42,10 @@ after(async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await done.catch(() => undefined);
   }
-  await providers?.close();
-  await destroyAll(providers.localInfra, stateDir);
+  if (providers) {
+    await providers.close();
+    await destroyAll(providers.localInfra, stateDir);
+  }
   await env?.teardown();
   await rm(stateDir, { recursive: true, force: true });
 });

@@ -138,15 +138,15 @@ describe('the Web UI, in a real Chromium', () => {
     const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
     try {
       await page.goto(`http://127.0.0.1:${uiPort}/namespaces/default/workflows`);
+      const lane = page.getByRole('link', { name: laneWorkflowId('checkout', 'stage') });
+      await lane.waitFor({ timeout: 20_000 });
       await page.getByRole('button', { name: 'Add Filter' }).click();
       await page.getByRole('menuitem', { name: /^GreenlightService/ }).click();
       await page.getByTestId('dropdown-filter-chip-GreenlightService-0-text').fill('checkout');
       await page.getByRole('button', { name: 'Apply' }).click();
-      // Filtered: the release's lane (a workflow without the attribute) leaves the list.
+      // Filtered: the release's lane (listed before, a workflow without the attribute) leaves the list.
       await page.waitForURL(/query=/);
-      await page
-        .getByRole('link', { name: laneWorkflowId('checkout', 'stage') })
-        .waitFor({ state: 'detached' });
+      await lane.waitFor({ state: 'detached' });
       const row = page.getByRole('link', { name: releaseId });
       await row.waitFor({ timeout: 20_000 });
       await shot('1-filtered-by-service');

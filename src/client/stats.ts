@@ -14,7 +14,7 @@ export interface Spread {
  * target or all, over a period. Definitions:
  * - a deployment is a release whose alias moved to its version (it went live);
  * - deployment frequency: deployments per day over the period;
- * - lead time: from a release's start to live;
+ * - lead time: from a release's first step (its lane taken) to live;
  * - change failure rate: deployments later rolled back (or failed after going live), of deployments;
  * - time to restore: from such a deployment going live to its rollback's end;
  * - success rate: releases completed, of releases ended (aborted, rejected and expired included);

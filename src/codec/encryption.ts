@@ -49,8 +49,10 @@ export function parseEncryptionKey(written: string, id: string): Buffer {
  * histories written before encryption was turned on stay readable.
  */
 export class EncryptionCodec implements PayloadCodec {
-  private readonly byId: ReadonlyMap<string, Buffer>;
-  private readonly current: EncryptionKey;
+  // Truly private (not TypeScript's `private`): a logger that writes the worker's options, which
+  // hold this codec, never reaches the keys.
+  readonly #byId: ReadonlyMap<string, Buffer>;
+  readonly #current: EncryptionKey;
 
   constructor(keys: readonly EncryptionKey[]) {
     const first = keys[0];
@@ -59,14 +61,19 @@ export class EncryptionCodec implements PayloadCodec {
       if (k.key.length !== KEY_BYTES)
         throw new Error(`encryption key ${k.id}: AES-256 needs ${KEY_BYTES} bytes`);
     }
-    this.current = first;
-    this.byId = new Map(keys.map((k) => [k.id, k.key]));
-    if (this.byId.size !== keys.length) throw new Error('each encryption key has its own id');
+    this.#current = first;
+    this.#byId = new Map(keys.map((k) => [k.id, k.key]));
+    if (this.#byId.size !== keys.length) throw new Error('each encryption key has its own id');
   }
 
   /** The id of the key that encrypts. */
   get keyId(): string {
-    return this.current.id;
+    return this.#current.id;
+  }
+
+  /** What a log or JSON shows of the codec: the id of the key that encrypts, never a key. */
+  toJSON(): { codec: string; keyId: string } {
+    return { codec: 'AES-256-GCM', keyId: this.#current.id };
   }
 
   // Async, so that an undecryptable payload is a rejected promise, never a synchronous throw.
@@ -79,7 +86,7 @@ export class EncryptionCodec implements PayloadCodec {
   }
 
   private encrypt(payload: Payload): Payload {
-    const { id, key } = this.current;
+    const { id, key } = this.#current;
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     // The key id is authenticated too: moving a payload under another id fails its check.
@@ -99,10 +106,10 @@ export class EncryptionCodec implements PayloadCodec {
   private decrypt(payload: Payload): Payload {
     if (text(payload.metadata?.encoding) !== ENCRYPTED_ENCODING) return payload;
     const id = text(payload.metadata?.['encryption-key-id']);
-    const key = this.byId.get(id);
+    const key = this.#byId.get(id);
     if (!key) {
       throw new DecryptionError(
-        `a payload is encrypted with key ${JSON.stringify(id.slice(0, 64))}, which is not among the keys listed here (${[...this.byId.keys()].join(', ')}): add it to encryption.keys`,
+        `a payload is encrypted with key ${JSON.stringify(id.slice(0, 64))}, which is not among the keys listed here (${[...this.#byId.keys()].join(', ')}): add it to encryption.keys`,
       );
     }
     const data = Buffer.from(payload.data ?? new Uint8Array());

@@ -357,21 +357,23 @@ export class PostgresCmdb implements CmdbProvider {
 
   /**
    * Each release that started at or after `since` (on `target`, or every target), as its changes
-   * tell it: when it started, went live (its alias moved: baking or later), ended, and how.
+   * tell it: when it started (its first step with its lane taken: a scheduled release's wait for
+   * its time and for its lane is not its work), went live (its alias moved: baking or later), ended,
+   * and how. A release that never took its lane is not listed.
    */
   async releaseTimelines(since: string, target?: string): Promise<ReleaseTimeline[]> {
     const { rows } = await this.run('read release timelines', () =>
       this.pool.query(
         `SELECT release_id, environment, service,
-                min(at) AS started_at,
+                min(at) FILTER (WHERE stage NOT IN ('scheduled', 'queued')) AS started_at,
                 min(at) FILTER (WHERE stage IN ('baking', 'awaiting_termination', 'terminating_blue')) AS live_at,
                 max(at) FILTER (WHERE stage = ANY($3::text[])) AS ended_at,
                 (array_agg(stage ORDER BY seq DESC) FILTER (WHERE stage = ANY($3::text[])))[1] AS outcome
            FROM changes
           WHERE ($2::text IS NULL OR environment = $2)
           GROUP BY release_id, environment, service
-         HAVING min(at) >= $1
-          ORDER BY min(at)`,
+         HAVING min(at) FILTER (WHERE stage NOT IN ('scheduled', 'queued')) >= $1
+          ORDER BY 4`,
         [since, target ?? null, TERMINAL_STAGES],
       ),
     );

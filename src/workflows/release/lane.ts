@@ -1,3 +1,4 @@
+import { reportStage } from './metrics';
 import {
   CancellationScope,
   condition,
@@ -78,6 +79,7 @@ async function acquireLane(
           new Date().toISOString(),
           `${release.interventionNote ?? 'aborted'} while it waited for its lane; nothing was done`,
         );
+        reportStage(release);
         publisher.publish();
         return null;
       }
@@ -88,6 +90,7 @@ async function acquireLane(
     }
     const reason = `another release of ${service} to ${target} is running (lane ${laneWorkflowId(service, target)}); only one runs at a time${isScheduled ? ', and it still ran an hour after this one’s time' : ''}`;
     release.end('failed', new Date().toISOString(), reason);
+    reportStage(release);
     publisher.publish();
     throw outcome(FailureTypes.releaseConflict, reason, release.status);
   }

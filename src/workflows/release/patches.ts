@@ -20,4 +20,6 @@ export const Patches = {
   calendarGate: 'calendar-gate',
   /** The target's webhooks are told of the release's events (a workflow started per notification). */
   notifications: 'notifications',
+  /** A release that fails outside its steps records its ending in the CMDB and tells its webhooks. */
+  recordEveryEnding: 'record-every-ending',
 } as const;

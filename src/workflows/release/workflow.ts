@@ -3,6 +3,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   workflowInfo,
 } from '@temporalio/workflow';
 import { FailureTypes } from '../../shared/messages';
@@ -17,6 +18,7 @@ import { Journal } from './journal';
 import { holdLane } from './lane';
 import { releaseMetrics, reportStage } from './metrics';
 import { Notifier } from './notifier';
+import { Patches } from './patches';
 import { Publisher } from './publisher';
 import { Ending } from './run';
 import type { Run } from './run';
@@ -47,13 +49,13 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
     );
   }
   const release = new ReleaseState(workflowInfo().workflowId, parsed.data, nowIso());
-  releaseMetrics.started(release.status.target);
   if (parsed.data.train && workflowInfo().parent?.workflowId !== parsed.data.train) {
     throw outcome(
       FailureTypes.invalidInput,
       `invalid release request: train ${parsed.data.train} starts its own releases; this one was not started by it`,
     );
   }
+  releaseMetrics.started(release.status.target);
   const publisher = new Publisher(release);
   const preparation = new AbortableSteps(release);
   const notifier = new Notifier(release);
@@ -76,9 +78,16 @@ export async function blueGreenRelease(input: ReleaseRequestInput): Promise<Rele
     // A failure no step handled (settings or blue unreadable, blue could not be terminated…):
     // the release still ends with a stage and a reason.
     if (!isTerminalStage(release.stage)) {
-      release.end('failed', nowIso(), describeFailure(`stage ${release.stage}`, e));
-      reportStage(release);
-      publisher.publish();
+      const reason = describeFailure(`stage ${release.stage}`, e);
+      // Recorded like every other ending: in the CMDB (for its history and `greenlight stats`),
+      // and told to the webhooks and the train.
+      if (patched(Patches.recordEveryEnding))
+        await CancellationScope.nonCancellable(() => journal.finish('failed', reason));
+      else {
+        release.end('failed', nowIso(), reason);
+        reportStage(release);
+        publisher.publish();
+      }
     }
   } finally {
     await freeLane();

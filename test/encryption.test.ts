@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
@@ -392,6 +393,35 @@ describe('a release with payload encryption on a real Temporal server', () => {
     assert.equal(encoded.status, 200);
     const [p] = ((await encoded.json()) as { payloads: { metadata: Record<string, string> }[] }).payloads;
     assert.equal(Buffer.from(p!.metadata.encoding!, 'base64').toString(), ENCRYPTED_ENCODING);
+  });
+
+  it('without a token, serves only requests for this machine’s names (no DNS rebinding)', async () => {
+    const open = await codecServer();
+    try {
+      const ask = (host: string) =>
+        new Promise<number>((resolve, reject) => {
+          const req = request(
+            {
+              host: '127.0.0.1',
+              port: open.port,
+              path: '/decode',
+              method: 'POST',
+              headers: { host, 'content-type': 'application/json' },
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          );
+          req.on('error', reject);
+          req.end('{"payloads": []}');
+        });
+      assert.equal(await ask(`127.0.0.1:${open.port}`), 200);
+      assert.equal(await ask(`localhost:${open.port}`), 200);
+      assert.equal(await ask(`evil.example:${open.port}`), 403);
+    } finally {
+      await open.close();
+    }
   });
 
   it('listens beyond loopback only with a token, or when told the network is trusted', async () => {

@@ -152,8 +152,25 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
     const expected = Buffer.from(`Bearer ${token}`);
     return given.length === expected.length && timingSafeEqual(given, expected);
   };
+  /**
+   * Without a token, only names of this machine (or the one it listens on) may be asked for: a page
+   * whose own name was made to resolve here (DNS rebinding) sends its name instead.
+   */
+  const isNamedForThisMachine = (req: IncomingMessage) => {
+    if (token || options.trustNetwork) return true;
+    const name = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+    return (
+      ['localhost', '[::1]', options.host.toLowerCase()].includes(name) || /^127(\.\d{1,3}){3}$/.test(name)
+    );
+  };
   const handle = async (req: IncomingMessage) => {
     const path = (req.url ?? '/').split('?')[0]!;
+    if (!isNamedForThisMachine(req)) {
+      return new Refusal(
+        403,
+        `requests for ${quote(req.headers.host ?? '')} are refused: only this machine's names are served without a token`,
+      );
+    }
     if (req.method === 'OPTIONS') return { status: 204, body: undefined };
     if (path !== '/encode' && path !== '/decode') {
       return new Refusal(404, `no such path ${quote(path)}: expected POST /encode or POST /decode`);

@@ -172,7 +172,7 @@ async function completedActivities(releaseId: string): Promise<[string, string][
 }
 
 describe("the worker's logs and its shutdown", () => {
-  it('binds log lines to the release, service, target and activity they are about, secrets redacted', () => {
+  it('binds log lines to the release, service, target and activity they are about', () => {
     const lines = logLines(workers[0]!);
     const deploy = lines.find((l) => l.activityType === 'deployGreen' && l.release !== undefined);
     assert.ok(deploy, 'a line of the deployGreen activity');

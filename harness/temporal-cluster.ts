@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
+import { freeLocalPort } from '../src/temporal/dev-server';
 import { findTemporalServer } from '../src/temporal/server-binary';
 import type { TemporalServerTools } from '../src/temporal/server-binary';
 import { ensureSearchAttributes } from '../src/temporal/connection';
@@ -38,7 +39,7 @@ export interface PostgresLocation {
 
 const SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
 
-/** A free loopback port; `0` asks the system for one (in its ephemeral range). */
+/** Whether a loopback port is free (the port itself), or null. */
 async function isFree(port: number): Promise<number | null> {
   const server = createServer();
   const bound = await new Promise<boolean>((r) => {
@@ -49,12 +50,6 @@ async function isFree(port: number): Promise<number | null> {
   const { port: chosen } = server.address() as AddressInfo;
   await new Promise((r) => server.close(r));
   return chosen;
-}
-
-async function freePort(): Promise<number> {
-  const port = await isFree(0);
-  if (port === null) throw new Error('no free loopback port');
-  return port;
 }
 
 /**
@@ -194,9 +189,9 @@ export async function startTemporalCluster(
   const prefix = options.databasePrefix ?? 'temporal';
   await setUpSchemas(tools, pg, prefix);
   const root = await mkdtemp(join(tmpdir(), 'greenlight-temporal-'));
-  const ports: Record<string, number> = { frontendHttp: await freePort() };
+  const ports: Record<string, number> = { frontendHttp: await freeLocalPort() };
   for (const s of SERVICES) {
-    ports[`${s}Grpc`] = await freePort();
+    ports[`${s}Grpc`] = await freeLocalPort();
     ports[`${s}Membership`] = await freeMembershipPort();
   }
   await mkdir(join(root, 'config'));

@@ -3,14 +3,11 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { isLoopback } from './loopback';
 import type { BreakerMetrics } from './breaker/metrics';
 import type { Breakers } from './breaker/registry';
 import { BreakerConfigKey } from './shared/breaker-name';
 import type { BreakerName } from './shared/breaker-name';
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
 
 export interface AdminServer {
   port: number;

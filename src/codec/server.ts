@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
+import { isLoopback } from '../loopback';
 import { z } from 'zod';
 
 /** What one request may carry: well above the server's own 2 MB payload and 4 MB request limits. */
@@ -121,8 +122,7 @@ function parseRequest(body: string): Payload[] | Refusal {
  */
 export async function startCodecServer(options: CodecServerOptions): Promise<CodecServer> {
   const { codec, token } = options;
-  const isLoopback = options.host === 'localhost' || options.host === '::1' || /^127\./.test(options.host);
-  if (!token && !isLoopback && !options.trustNetwork) {
+  if (!token && !isLoopback(options.host) && !options.trustNetwork) {
     throw new Error(
       `the codec server would decrypt for anyone who reaches ${options.host}: set a token (GREENLIGHT_CODEC_TOKEN), or say the network is trusted (--trust-network)`,
     );

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -104,7 +104,99 @@ describe('local process infrastructure', () => {
       (e: unknown) => isProviderError(e) && e.kind === 'DeployFailed' && e.isRetryable,
     );
   });
+
+  it('leaves no unknown process when its worker dies while an instance starts: the retry stops it', async () => {
+    const spec = {
+      service: 'web',
+      version: 'v9',
+      target: 'dev',
+      hostname: 'web-v9.dev.test',
+      releaseId: 'r9',
+    };
+    // A program that runs but never listens: the deploy waits, and its worker is killed meanwhile.
+    const slow = join(stateDir, 'slow.js');
+    await writeFile(slow, 'setInterval(() => {}, 1000);\n');
+    const worker = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { LocalProcessInfra } = require(${JSON.stringify(require.resolve('../src/providers/infra/local-process'))});
+         new LocalProcessInfra({ stateDir: process.argv[1], entryPoint: process.argv[2] }).deploy(JSON.parse(process.argv[3]));`,
+        stateDir,
+        slow,
+        JSON.stringify(spec),
+      ],
+      { stdio: 'ignore' },
+    );
+    const file = join(stateDir, 'infra', `${spec.hostname}.json`);
+    let orphan = 0;
+    for (let i = 0; i < 100 && !orphan; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      orphan = existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as { pid: number }).pid : 0;
+    }
+    worker.kill('SIGKILL');
+    assert.ok(orphan > 0, 'the instance is recorded while it starts');
+    assert.ok(isProcessAlive(orphan), 'the starting instance outlives its worker');
+
+    const infra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
+    assert.equal(
+      await infra.describe(spec),
+      null,
+      'an instance that never listened does not count as running',
+    );
+    const deployed = await infra.deploy(spec);
+    try {
+      await waitUntilGone(orphan);
+      assert.equal(isProcessAlive(orphan), false, 'the half-started instance was stopped');
+      assert.deepEqual(await getJson(`${deployed.endpoint}/version`), { service: 'web', version: 'v9' });
+    } finally {
+      await infra.destroy(spec);
+    }
+  });
 });
+
+describe("the example module's scripts", () => {
+  const scripts = join(__dirname, '..', '..', 'examples', 'infra');
+  it('stop an instance a cut-short apply left on the port before starting another, so none is left running', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const env = {
+      PATH: process.env.PATH ?? '',
+      SERVICE: 'web',
+      VERSION: 'v1',
+      PORT: String(port),
+      STATE_FILE: join(stateDir, 'instance.json'),
+    };
+    const run = (script: string) => {
+      const result = spawnSync(process.execPath, [join(scripts, script)], { env, encoding: 'utf8' });
+      assert.equal(result.status, 0, result.stderr);
+    };
+    const pidOf = async () => (JSON.parse(await readFile(env.STATE_FILE, 'utf8')) as { pid: number }).pid;
+    run('start.js');
+    const first = await pidOf();
+    // The apply runs again with the state file still there, as when Terraform was killed before it saved its state.
+    run('start.js');
+    const second = await pidOf();
+    try {
+      assert.notEqual(second, first);
+      assert.equal(isProcessAlive(first), false, 'the earlier instance was stopped');
+      assert.equal(isProcessAlive(second), true, 'the new one runs, and is the one recorded');
+      assert.deepEqual(await getJson(`http://127.0.0.1:${port}/version`), { service: 'web', version: 'v1' });
+    } finally {
+      run('stop.js');
+    }
+    await waitUntilGone(second);
+    assert.equal(isProcessAlive(second), false, 'stop.js stops what is recorded');
+  });
+});
+
+async function waitUntilGone(pid: number): Promise<void> {
+  for (let i = 0; i < 50 && isProcessAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+}
 
 describe('local DNS store', () => {
   it('swaps an alias only when it holds the expected value', async () => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Starts the example service detached on PORT and records its pid in STATE_FILE; exits once it answers.
+// Starts the example service detached on PORT and records its pid in STATE_FILE; exits once it listens.
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -23,22 +23,54 @@ function program() {
   return file;
 }
 
-const child = spawn(process.execPath, [program()], {
-  detached: true,
-  stdio: 'ignore',
-  env: { PATH: process.env.PATH, SERVICE, VERSION, PORT, HOST: '127.0.0.1' },
-});
-child.unref();
-fs.writeFileSync(STATE_FILE, JSON.stringify({ pid: child.pid, port: Number(PORT) }));
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
-const deadline = Date.now() + 15000;
-(async function waitUntilHealthy() {
+/**
+ * An instance recorded here already: a start whose apply was cut short (its Terraform run killed
+ * before the state was saved), so the apply runs again. It is stopped first: otherwise it would
+ * keep the port, answer for the new one, and be left running when the deployment is destroyed.
+ */
+async function stopPrevious() {
+  let previous;
+  try {
+    previous = JSON.parse(fs.readFileSync(STATE_FILE, 'utf8'));
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(previous.pid) || !alive(previous.pid)) return;
+  process.kill(previous.pid, 'SIGTERM');
+  for (let i = 0; i < 50 && alive(previous.pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (alive(previous.pid)) process.kill(previous.pid, 'SIGKILL');
+}
+
+(async function start() {
+  await stopPrevious();
+  // The service writes its port and pid here once it listens: proof that the answer is our child's.
+  const readyFile = `${STATE_FILE}.ready`;
+  fs.rmSync(readyFile, { force: true });
+  const child = spawn(process.execPath, [program()], {
+    detached: true,
+    stdio: 'ignore',
+    env: { PATH: process.env.PATH, SERVICE, VERSION, PORT, HOST: '127.0.0.1', READY_FILE: readyFile },
+  });
+  child.unref();
+  fs.writeFileSync(STATE_FILE, JSON.stringify({ pid: child.pid, port: Number(PORT) }));
+
+  const deadline = Date.now() + 15000;
   for (;;) {
     try {
-      // Our instance, not another process that holds the port.
-      const response = await fetch(`http://127.0.0.1:${PORT}/version`);
-      const body = await response.json();
-      if (body.service === SERVICE && body.version === VERSION) return;
+      const ready = JSON.parse(fs.readFileSync(readyFile, 'utf8'));
+      if (ready.pid === child.pid) {
+        fs.rmSync(readyFile, { force: true });
+        return;
+      }
     } catch {
       // not listening yet
     }
@@ -47,7 +79,8 @@ const deadline = Date.now() + 15000;
       process.exit(1);
     }
     if (Date.now() > deadline) {
-      console.error(`the service did not answer on port ${PORT}`);
+      console.error(`the service did not start listening on port ${PORT} within 15 s`);
+      process.kill(child.pid, 'SIGKILL');
       process.exit(1);
     }
     await new Promise((r) => setTimeout(r, 100));

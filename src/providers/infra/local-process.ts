@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,7 @@ interface InstanceFile {
   target: string;
   hostname: string;
   pid: number;
+  /** 0 while it starts: recorded before it listens, so a worker killed meanwhile leaves no unknown process. */
   port: number;
   releaseId: string;
   startedAt: string;
@@ -46,6 +48,9 @@ export class LocalProcessInfra implements InfraProvider {
   }
 
   async deploy(spec: DeploymentSpec, signal?: AbortSignal): Promise<Deployment> {
+    // One that was still starting when its worker died is stopped, and started anew.
+    const starting = await this.readInstance(spec.hostname);
+    if (starting?.port === 0) await this.destroy(spec);
     const existing = await this.running(spec.hostname);
     if (existing) {
       if (existing.service === spec.service && existing.version === spec.version) return existing;
@@ -76,19 +81,25 @@ export class LocalProcessInfra implements InfraProvider {
         },
       });
       child.unref();
-      const ready = await this.waitForReady(readyFile, child.pid, signal);
       const instance: InstanceFile = {
         service: spec.service,
         version: spec.version,
         target: spec.target,
         hostname: spec.hostname,
-        pid: ready.pid,
-        port: ready.port,
+        pid: child.pid ?? 0,
+        port: 0,
         releaseId: spec.releaseId,
         startedAt: new Date().toISOString(),
       };
-      await writeFile(this.instancePath(spec.hostname), JSON.stringify(instance, null, 2));
-      return toDeployment(instance);
+      // Written at once, synchronously: a worker killed from here on leaves a process it can find.
+      if (child.pid) writeFileSync(this.instancePath(spec.hostname), JSON.stringify(instance, null, 2));
+      const ready = await this.waitForReady(readyFile, child.pid, signal).catch(async (e: unknown) => {
+        await this.destroy(spec);
+        throw e;
+      });
+      const started = { ...instance, pid: ready.pid, port: ready.port };
+      await writeFile(this.instancePath(spec.hostname), JSON.stringify(started, null, 2));
+      return toDeployment(started);
     } finally {
       await log.close();
       await rm(readyFile, { force: true });
@@ -155,7 +166,7 @@ export class LocalProcessInfra implements InfraProvider {
 
   private async running(hostname: string): Promise<Deployment | null> {
     const instance = await this.readInstance(hostname);
-    if (!instance || !isAlive(instance.pid)) return null;
+    if (!instance || instance.port === 0 || !isAlive(instance.pid)) return null;
     return toDeployment(instance);
   }
 

@@ -319,4 +319,25 @@ describe('Terraform output parsing', () => {
     assert.equal(other.kind, 'DeployFailed');
     assert.equal(other.isRetryable, true);
   });
+
+  it("quotes the error's explanation, not only its title, and leaves out the lines that point into the module", () => {
+    // As the binary prints a failed provisioner with -no-color.
+    const output = [
+      'Error: local-exec provisioner error',
+      '',
+      '  with module.app.terraform_data.instance,',
+      '  on ../../main.tf line 61, in resource "terraform_data" "instance":',
+      '  61:   provisioner "local-exec" {',
+      '',
+      "Error running command 'node start.js': exit",
+      'status 127. Output: /bin/sh: 1: node: not found',
+      '',
+    ].join('\n');
+    assert.equal(
+      classify('tofu apply', 1, output).message,
+      "tofu apply failed: Error: local-exec provisioner error: Error running command 'node start.js': exit status 127. Output: /bin/sh: 1: node: not found",
+    );
+    const long = classify('tofu apply', 1, `Error: boom\n${'x'.repeat(5_000)}`).message;
+    assert.ok(long.length <= 'tofu apply failed: '.length + 600, `${long.length} characters`);
+  });
 });

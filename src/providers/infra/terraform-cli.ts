@@ -80,12 +80,7 @@ export async function runTerraformFor(
 
 /** Maps the binary's known failures to typed errors: a held lock is retryable, bad configuration is not. */
 export function classify(command: string, code: number | null, output: string): ProviderError {
-  const error =
-    output
-      .split('\n')
-      .find((l) => /^\s*(Error|│ Error):/.test(l))
-      ?.replace(/^[\s│]*/, '') ?? `exit ${code}`;
-  const message = `${command} failed: ${error}`;
+  const message = `${command} failed: ${errorSummary(output) ?? `exit ${code}`}`;
   if (/Error acquiring the state lock|state lock/i.test(output)) {
     return new ProviderError(ProviderErrorKinds.infraStateLocked, message, true);
   }
@@ -98,6 +93,28 @@ export function classify(command: string, code: number | null, output: string): 
     return new ProviderError(ProviderErrorKinds.infraConfigInvalid, message, false);
   }
   return new ProviderError(ProviderErrorKinds.deployFailed, message, true);
+}
+
+/** How much of an error's explanation a message quotes. */
+const ERROR_DETAIL_CHARS = 600;
+
+/**
+ * The binary's first error with its explanation, on one line: `Error: local-exec provisioner error:
+ * Error running command '…': exit status 127. Output: node: not found`. The lines that point into
+ * the configuration (`with …`, `on main.tf line 61…`, the quoted source) are left out.
+ */
+function errorSummary(output: string): string | null {
+  const lines = output.split('\n').map((l) => l.replace(/^[\s│╷╵]*/, '').trimEnd());
+  const start = lines.findIndex((l) => /^Error:/.test(l));
+  if (start < 0) return null;
+  const detail: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (/^Error:/.test(line)) break;
+    if (line === '' || /^(with |on .* line \d+|\d+:)/.test(line)) continue;
+    detail.push(line);
+  }
+  const text = [lines[start]!, detail.join(' ')].filter(Boolean).join(': ');
+  return text.length > ERROR_DETAIL_CHARS ? `${text.slice(0, ERROR_DETAIL_CHARS - 1)}…` : text;
 }
 
 /** What the saved plan would do; shown to approvers. */

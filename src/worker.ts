@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { NativeConnection, WorkflowBundleOption, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -54,8 +54,8 @@ export interface WorkerOptions {
   namespace: string;
   deps: ActivityDeps;
   taskQueue?: string;
-  /** A pre-built workflow bundle (tests build it once); default: bundle from source at start. */
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** A pre-built workflow bundle, or the path of its code (tests build it once); default: bundle from source at start. */
+  workflowBundle?: WorkflowBundleOption;
   /** How payloads are converted: with payload encryption, `dataConverterFor(openEncryption(…))`. */
   dataConverter?: DataConverter;
   /** Where release workflows' metrics go (the admin endpoint's registry); default: nowhere. */

@@ -14,6 +14,8 @@ export const heartbeatInterceptors: ActivityInterceptorsFactory = () => ({
   inbound: {
     async execute(input, next) {
       const ctx = Context.current();
+      // A local activity runs inside the workflow task: it has no heartbeat to send.
+      if (ctx.info.isLocal) return next(input);
       ctx.heartbeat();
       const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
       try {

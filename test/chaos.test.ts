@@ -106,7 +106,9 @@ const parsedConfig = parseOrThrow(Config, config, 'chaos config');
 const RELEASED = [
   { service: 'web', target: 'dev' },
   { service: 'api', target: 'stage' },
-  { service: 'tfs', target: 'tf' },
+  // Named per run: the example module derives its port from the host name, and an instance a
+  // killed run left must not answer for this one.
+  { service: `tfs${process.pid}`, target: 'tf' },
 ] as const;
 const TRAIN_SERVICES = ['ta', 'tb'];
 

@@ -332,6 +332,8 @@ describe('Terraform output parsing', () => {
       "Error running command 'node start.js': exit",
       'status 127. Output: /bin/sh: 1: node: not found',
       '',
+      // What it printed on stdout before: progress, not the error.
+      'module.app.terraform_data.instance: Creating...',
     ].join('\n');
     assert.equal(
       classify('tofu apply', 1, output).message,

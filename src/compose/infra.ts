@@ -92,6 +92,7 @@ function runnerOptions(
     backend,
     searchPath: options.searchPath,
     onOutput: (line) => options.onOutput?.(target, line),
+    ...(configured ? { timeoutMs: configured.timeout } : {}),
   };
 }
 

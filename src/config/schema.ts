@@ -113,6 +113,12 @@ export const InfraConfig = z.discriminatedUnion('kind', [
     binary: z.string().min(1).max(1000).optional(),
     /** Where state is; default: the CMDB's database when it is a PostgreSQL server, else a local file. */
     backend: TerraformBackendConfig.optional(),
+    /**
+     * How long one run of the binary (an init, an apply, a destroy) may take before it is stopped
+     * (SIGTERM, so it releases its state lock) and the step retried. Default 10m: within the 15 min
+     * an infrastructure step's attempt has, so a run that hangs fails with its own message.
+     */
+    timeout: TimerDuration.refine((ms) => ms >= 1_000, 'at least a second').prefault('10m'),
   }),
 ]);
 export type InfraConfig = z.output<typeof InfraConfig>;

@@ -17,6 +17,8 @@ export interface TerraformCli {
   redact: (text: string) => string;
   /** After SIGINT on cancellation, how long the binary has to release its state lock. */
   killGraceMs: number;
+  /** How long one run may take before it is stopped; no limit when absent. */
+  timeoutMs?: number;
 }
 
 /**
@@ -57,6 +59,7 @@ export async function runTerraformFor(
     },
     signal,
     killGraceMs: cli.killGraceMs,
+    ...(cli.timeoutMs ? { timeoutMs: cli.timeoutMs } : {}),
     // A provisioner may start what outlives the run.
     isGroupKilledOnExit: false,
     onLine: (line, stream) => {
@@ -71,6 +74,14 @@ export async function runTerraformFor(
     );
   });
   if (signal?.aborted) throw signal.reason;
+  if (result.isTimedOut) {
+    // A hang is the dependency's fault, and may pass: retryable, and counted by the breaker.
+    throw new ProviderError(
+      ProviderErrorKinds.unavailable,
+      `${cli.binary} ${args[0]} did not finish within ${formatSeconds(cli.timeoutMs ?? 0)} and was stopped (infra.timeout)`,
+      true,
+    );
+  }
   if (result.exitCode !== null && exitCodes.includes(result.exitCode)) {
     return { stdout: result.stdout, exitCode: result.exitCode };
   }
@@ -109,7 +120,7 @@ function errorSummary(output: string): string | null {
   if (start < 0) return null;
   const detail: string[] = [];
   for (const line of lines.slice(start + 1)) {
-    if (/^Error:/.test(line)) break;
+    if (/^Error:/.test(line) || (line === '' && detail.length > 0)) break;
     if (line === '' || /^(with |on .* line \d+|\d+:)/.test(line)) continue;
     detail.push(line);
   }
@@ -144,6 +155,8 @@ export interface TerraformRunnerOptions {
   onOutput?: (line: string) => void;
   /** After SIGINT on cancellation, how long the binary has to release its state lock. Default 10 s. */
   killGraceMs?: number;
+  /** How long one run may take before it is stopped (SIGTERM) and fails, retryable. Default: no limit. */
+  timeoutMs?: number;
 }
 
 export const INIT = ['init', '-input=false', '-no-color'];
@@ -201,6 +214,9 @@ export class TerraformRunner {
       onOutput: this.options.onOutput,
       redact: this.redact,
       killGraceMs: this.options.killGraceMs ?? 10_000,
+      timeoutMs: this.options.timeoutMs,
     };
   }
 }
+
+const formatSeconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;

@@ -9,12 +9,13 @@ import { loadSettings } from '../config/load';
 import type { Settings } from '../config/load';
 import { targetZone } from '../config/resolve';
 import { hostnames } from '../shared/release';
+import { shortenLongValues } from '../shared/text';
 import { clientConnection } from '../temporal/connection';
 import { dataConverterFor, openEncryption } from '../compose/codec';
 import { GreenlightClient, GreenlightError } from './api';
 import { breakerCommands } from './commands/breakers';
 import { cmdbCommands } from './commands/cmdb';
-import type { CliContext, Io } from './commands/context';
+import type { CliContext, CommandGroup, Io } from './commands/context';
 import { dnsCommands } from './commands/dns';
 import { envCommands } from './commands/env';
 import { localCommands } from './commands/local';
@@ -32,8 +33,24 @@ const defaultIo: Io = {
   env: process.env,
 };
 
+/** Every command group of the CLI, in the order `--help` lists them. */
+export const COMMAND_GROUPS: readonly CommandGroup[] = [
+  releaseCommands,
+  trainCommands,
+  envCommands,
+  calendarCommands,
+  dnsCommands,
+  breakerCommands,
+  localCommands,
+  cmdbCommands,
+  codecCommands,
+  statsCommands,
+];
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
-export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
+export async function run(argv: string[], given: Io = defaultIo): Promise<number> {
+  // What goes to stderr is a message for a person: an oversized argument is never echoed in full.
+  const io: Io = { ...given, err: (text) => given.err(shortenLongValues(text)) };
   let exitCode: number = ExitCodes.ok;
   let settings: Settings | undefined;
   let connected: { client: Client; api: GreenlightClient } | undefined;
@@ -84,18 +101,7 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError('(run with --help for usage)');
 
-  for (const group of [
-    releaseCommands,
-    trainCommands,
-    envCommands,
-    calendarCommands,
-    dnsCommands,
-    breakerCommands,
-    localCommands,
-    cmdbCommands,
-    codecCommands,
-    statsCommands,
-  ]) {
+  for (const group of COMMAND_GROUPS) {
     group(program, cli);
   }
 

@@ -89,8 +89,13 @@ export function chosenBy<S extends z.ZodType>(choose: (input: unknown) => S | st
  */
 export const SecretRef = z.union(
   [
-    z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }),
-    z.strictObject({ file: z.string().min(1) }),
+    z.strictObject({
+      env: z
+        .string()
+        .max(200, 'an environment variable name has at most 200 characters')
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'),
+    }),
+    z.strictObject({ file: z.string().min(1).max(1000, 'a path has at most 1000 characters') }),
   ],
   { error: 'a secret is referenced, never written here: use { env: VARIABLE } or { file: path }' },
 );

@@ -10,7 +10,11 @@ import { SecretRef, TimerDuration } from './fields';
 const WebhookUrl = z
   .url({ protocol: /^https?$/, error: 'an http:// or https:// URL' })
   .max(2000)
-  .refine((url) => !new URL(url).username && !new URL(url).password, 'no user or password in the URL');
+  // zod runs refinements after a failed format check too: only a URL that parses is looked into.
+  .refine((url) => {
+    const parsed = URL.canParse(url) ? new URL(url) : null;
+    return !parsed || (!parsed.username && !parsed.password);
+  }, 'no user or password in the URL');
 
 export const WebhookConfig = z.strictObject({
   name: WebhookName,

@@ -127,6 +127,7 @@ export { SecretRef } from './fields';
 
 const HostPort = z
   .string()
+  .max(300, 'a host and port have at most 300 characters')
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'host or host:port, e.g. 127.0.0.1:53')
   .transform((value, ctx) => {
     const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(value)!;
@@ -150,7 +151,10 @@ export const DnsConfig = z.discriminatedUnion('kind', [
     /** The TSIG key that signs every request; without one, requests are unsigned. */
     tsig: z
       .strictObject({
-        name: z.string().regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/, 'a key name such as greenlight-key'),
+        name: z
+          .string()
+          .max(255, 'a key name has at most 255 characters')
+          .regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/, 'a key name such as greenlight-key'),
         algorithm: z.enum(TSIG_ALGORITHMS).default('hmac-sha256'),
         /** The base64 secret, or a BIND key file (as `tsig-keygen` writes) holding it. */
         secret: SecretRef,
@@ -165,6 +169,7 @@ export const DnsConfig = z.discriminatedUnion('kind', [
     zone: Zone.optional(),
     region: z
       .string()
+      .max(50, 'an AWS region has at most 50 characters')
       .regex(/^[a-z0-9-]+$/, 'an AWS region such as us-east-1')
       .default('us-east-1'),
     /** A Route 53-compatible endpoint; default: AWS's own. */
@@ -338,6 +343,7 @@ export const ArtifactsConfig = z.discriminatedUnion('kind', [
       .default(''),
     region: z
       .string()
+      .max(50, 'an AWS region has at most 50 characters')
       .regex(/^[a-z0-9-]+$/, 'an AWS region such as us-east-1')
       .default('us-east-1'),
     /** An S3-compatible endpoint; default: AWS's own. */

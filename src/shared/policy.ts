@@ -8,16 +8,42 @@ export type Policy = string | { all: Policy[] } | { any: Policy[] } | { not: Pol
 
 export const FactName = z
   .string()
+  .max(100, 'a fact name has at most 100 characters')
   .regex(/^[a-z][a-z0-9_]*$/, 'a fact name is lower_snake_case, e.g. tests_passed');
 
-export const Policy: z.ZodType<Policy> = z.lazy(() =>
+/** How deep `all`, `any` and `not` may nest: far more than a person writes, far less than a stack holds. */
+export const MAX_POLICY_DEPTH = 32;
+
+const PolicyTree: z.ZodType<Policy> = z.lazy(() =>
   z.union([
     FactName,
-    z.strictObject({ all: z.array(Policy).min(1) }),
-    z.strictObject({ any: z.array(Policy).min(1) }),
-    z.strictObject({ not: Policy }),
+    z.strictObject({ all: z.array(PolicyTree).min(1).max(100) }),
+    z.strictObject({ any: z.array(PolicyTree).min(1).max(100) }),
+    z.strictObject({ not: PolicyTree }),
   ]),
 );
+
+/** A policy; its depth is measured first, without recursion, so no input can overflow the stack. */
+export const Policy: z.ZodType<Policy> = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    if (isDeeperThan(value, MAX_POLICY_DEPTH)) {
+      ctx.addIssue({ code: 'custom', message: `a policy nests at most ${MAX_POLICY_DEPTH} levels deep` });
+    }
+  })
+  .pipe(PolicyTree);
+
+/** Whether objects and arrays nest more than `max` levels in `value` (an explicit stack, no recursion). */
+function isDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
 
 export type Facts = Record<string, boolean>;
 
@@ -92,13 +118,17 @@ export function evaluatePolicy(policy: Policy, facts: Facts): PolicyDecision {
 /** The fact names a policy mentions. */
 export function policyFacts(policy: Policy): string[] {
   const names = new Set<string>();
-  const visit = (p: Policy): void => {
+  // An explicit stack, and whatever is not a policy skipped: the configuration's own checks may look
+  // at a policy that its schema refused (zod goes on), nested however deep.
+  const stack: unknown[] = [policy];
+  while (stack.length) {
+    const p = stack.pop();
     if (typeof p === 'string') names.add(p);
-    else if ('all' in p) p.all.forEach(visit);
-    else if ('any' in p) p.any.forEach(visit);
-    else visit(p.not);
-  };
-  visit(policy);
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) continue;
+    const node = p as Record<string, unknown>;
+    for (const list of [node.all, node.any]) if (Array.isArray(list)) for (const q of list) stack.push(q);
+    if ('not' in node) stack.push(node.not);
+  }
   return [...names].sort();
 }
 

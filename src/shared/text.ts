@@ -95,12 +95,27 @@ export interface IssueWording {
  * Zod issues in words for a person, joined by `separator`: the one formatter of every edge
  * (requests, activity input, the configuration). A value under a secret-looking key is never shown.
  */
+/** Values longer than this are cut where a message quotes them. */
+const QUOTED_VALUE_LIMIT = 120;
+const LONG_VALUE = new RegExp(`"[^"\\n]{${QUOTED_VALUE_LIMIT},}"|[^\\s"]{${QUOTED_VALUE_LIMIT},}`, 'g');
+
+/**
+ * `text` with each overlong value in it (a quoted string, or a run without spaces) cut to its first
+ * 60 characters and its length: a refusal of a megabyte of input is a line, not a megabyte.
+ */
+export function shortenLongValues(text: string): string {
+  return text.replace(LONG_VALUE, (value) => {
+    const quote = value.startsWith('"') ? '"' : '';
+    return `${value.slice(0, 60)}…${quote} (${value.length} characters)`;
+  });
+}
+
 export function describeIssues(
   issues: readonly z.core.$ZodIssue[],
   wording: IssueWording = {},
   separator = '; ',
 ): string {
-  return issues.map((issue) => describeIssue(issue, wording)).join(separator);
+  return issues.map((issue) => shortenLongValues(describeIssue(issue, wording))).join(separator);
 }
 
 function describeIssue(issue: z.core.$ZodIssue, { fields, given = givenInput }: IssueWording): string {
@@ -134,6 +149,11 @@ function givenInput(issue: z.core.$ZodIssue): string | undefined {
 
 /** A value as JSON, cut to 80 characters. */
 export function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    return 'a value nested too deep to show'; // JSON.stringify recurses: deep enough, it runs out of stack
+  }
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -11,6 +11,8 @@ import type { Harness } from '../harness/release';
 import { isTrainEnded } from '../src/shared/train';
 import { quietLogger } from '../src/worker';
 import { benchBreakers } from './breakers';
+import { benchOrchestration } from './orchestration';
+import { benchParked } from './parked';
 
 interface Result {
   name: string;
@@ -21,8 +23,12 @@ interface Result {
 }
 
 const results: Result[] = [];
-function report(name: string, value: number, unit: string, baseline: number): void {
-  const ratio = value / baseline;
+/**
+ * Records a figure against its baseline measured in the same run. The ratio is always the cost
+ * against the baseline (above 1: worse): for a figure where higher is better (a rate), baseline / value.
+ */
+function report(name: string, value: number, unit: string, baseline: number, isHigherBetter = false): void {
+  const ratio = isHigherBetter ? baseline / value : value / baseline;
   results.push({ name, value: round(value), unit, baseline: round(baseline), ratio: round(ratio) });
   console.log(
     `${name.padEnd(36)} ${round(value).toString().padStart(12)} ${unit.padEnd(6)} baseline ${round(baseline).toString().padStart(12)}  ratio ${round(ratio)}`,
@@ -102,7 +108,7 @@ async function benchRelease(): Promise<void> {
     let baselineMs = 0;
     for (let i = 0; i <= rounds; i++) {
       const t0 = performance.now();
-      await h.client.workflow.execute('baselineRelease', {
+      await h.client.workflow.execute('baselineSequence', {
         taskQueue: baselineQueue,
         workflowId: `baseline-${i}`,
         args: [activityCount],
@@ -130,7 +136,7 @@ async function benchRelease(): Promise<void> {
     const b0 = performance.now();
     await Promise.all(
       services.map((s) =>
-        h.client.workflow.execute('baselineRelease', {
+        h.client.workflow.execute('baselineSequence', {
           taskQueue: baselineQueue,
           workflowId: `baseline-${s}`,
           args: [activityCount],
@@ -199,10 +205,44 @@ async function benchTrain(h: Harness): Promise<void> {
   report('train.3 services, in a chain', chained / rounds, 'ms', alone / rounds);
 }
 
+/** `GREENLIGHT_BENCH_SIZES=50,200,500` (the default): the numbers of releases run at once. */
+function sizes(): number[] {
+  const text = process.env.GREENLIGHT_BENCH_SIZES || '50,200,500';
+  const list = text.split(',').map(Number);
+  if (list.some((n) => !Number.isInteger(n) || n < 1 || n > 5_000))
+    throw new Error(
+      `GREENLIGHT_BENCH_SIZES must be whole numbers from 1 to 5000, separated by commas, not ${JSON.stringify(text)}`,
+    );
+  return list;
+}
+
+/** A count from the environment (`GREENLIGHT_BENCH_PARKED=2000`), or its default. */
+function count(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (!text) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000)
+    throw new Error(`${name} must be a whole number from 1 to 100000, not ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** `GREENLIGHT_BENCH_ONLY=orchestration,breakers`: run only these (default: all). */
+const BENCHMARKS: Record<string, () => Promise<void>> = {
+  breakers: () => benchBreakers(report),
+  policy: async () => benchPolicy(),
+  releases: benchRelease,
+  orchestration: () => benchOrchestration(report, sizes()),
+  parked: () => benchParked(report, count('GREENLIGHT_BENCH_PARKED', 2_000)),
+};
+
 async function main(): Promise<void> {
-  await benchBreakers(report);
-  benchPolicy();
-  await benchRelease();
+  const only = process.env.GREENLIGHT_BENCH_ONLY?.split(',').filter(Boolean);
+  const unknown = only?.filter((name) => !Object.hasOwn(BENCHMARKS, name)) ?? [];
+  if (unknown.length)
+    throw new Error(
+      `unknown benchmark ${unknown.join(', ')}; the benchmarks are ${Object.keys(BENCHMARKS).join(', ')}`,
+    );
+  for (const [name, bench] of Object.entries(BENCHMARKS)) if (!only || only.includes(name)) await bench();
   const dir = join(__dirname, '..', '..', 'bench', 'results');
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);

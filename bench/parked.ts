@@ -1,0 +1,155 @@
+// Parked releases: many releases waiting for their approval on one worker (in a process of its own,
+// so its memory is its own): the worker's peak resident set, then the time from approving them all
+// to all completed. The baseline: as many lanes and children on Temporal alone, doing the same
+// number of activities before and after waiting for one signal each.
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { GreenlightClient } from '../src/client/api';
+import { releaseRequest } from '../harness/release';
+import { startDevServer } from '../harness/temporal';
+import { CONFIG, shapeOf } from './orchestration';
+import type { Report } from './orchestration';
+import type { Shape } from './baseline-workflow';
+
+const MB = 1024 * 1024;
+/** Requests in flight at once from the benchmark's client. */
+const CONCURRENCY = 100;
+
+const GATED_CONFIG = {
+  ...CONFIG,
+  targets: {
+    gated: {
+      ...CONFIG.targets.bench,
+      approval: { required: 1, timeout: '24h' },
+      policy: { all: ['tests_passed', 'approval_obtained'] },
+    },
+  },
+};
+
+/** A worker process, and the largest resident set it has reported. */
+async function startWorker(kind: 'greenlight' | 'baseline', address: string, taskQueue: string) {
+  const child: ChildProcess = fork(
+    join(__dirname, 'worker-process.js'),
+    [kind, address, taskQueue, JSON.stringify(GATED_CONFIG)],
+    {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
+  let peak = 0;
+  await new Promise<void>((resolve, reject) => {
+    child.on('message', (m: unknown) => {
+      if (m === 'ready') resolve();
+      else peak = Math.max(peak, (m as { rss: number }).rss);
+    });
+    child.once('exit', (code) => reject(new Error(`the ${kind} worker exited (${code})`)));
+  });
+  return {
+    peak: () => peak,
+    resetPeak: () => void (peak = 0),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.removeAllListeners('exit');
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Runs `work` for each index, at most CONCURRENCY at once. */
+async function each(n: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
+      while (next < n) await work(next++);
+    }),
+  );
+}
+
+async function until(client: Client, query: string, n: number, what: string): Promise<void> {
+  const deadline = Date.now() + 30 * 60_000;
+  for (;;) {
+    const { count } = await client.workflow.count(query);
+    if (count >= n) return;
+    if (Date.now() > deadline) throw new Error(`${what}: ${count} of ${n} after 30 min`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export async function benchParked(report: Report, n: number): Promise<void> {
+  const env = await startDevServer();
+  const address = env.connection.options.address;
+  try {
+    // greenlight: n releases parked at their approval, then all approved.
+    const worker = await startWorker('greenlight', address, 'bench-parked');
+    const api = new GreenlightClient(env.client, { taskQueue: 'bench-parked' });
+    const ids: string[] = [];
+    await each(n, async (i) => {
+      ids[i] = (
+        await api.startRelease(releaseRequest(`p${i}`, 'v1', 'gated', { initiator: 'bench' }))
+      ).releaseId;
+    });
+    await until(
+      env.client,
+      `WorkflowType='blueGreenRelease' AND GreenlightStage='awaiting_approval'`,
+      n,
+      'releases parked',
+    );
+    const parkedPeak = worker.peak();
+    const t0 = performance.now();
+    await each(n, async (i) => void (await api.approve(ids[i]!, { approver: 'alice' })));
+    await until(
+      env.client,
+      `WorkflowType='blueGreenRelease' AND ExecutionStatus='Completed'`,
+      n,
+      'releases completed',
+    );
+    const approveMs = performance.now() - t0;
+    const lost = (await Promise.all(ids.map((id) => api.status(id)))).filter((s) => s.stage !== 'completed');
+    if (lost.length)
+      throw new Error(`${lost.length} releases did not complete: ${lost[0]!.releaseId} ${lost[0]!.stage}`);
+    const shape: Shape = { ...(await shapeOf(env.client, ids[0]!)), signals: 1 };
+    await worker.stop();
+
+    // The baseline: as many lanes and children, each waiting for one signal between its activities.
+    const baseline = await startWorker('baseline', address, 'bench-parked-baseline');
+    const children: string[] = [];
+    await each(n, async (i) => {
+      children[i] = await env.client.workflow.executeUpdateWithStart('start', {
+        args: [shape],
+        startWorkflowOperation: new WithStartWorkflowOperation('baselineLane', {
+          workflowId: `parked-baseline-${i}`,
+          taskQueue: 'bench-parked-baseline',
+          workflowIdConflictPolicy: 'FAIL',
+        }),
+      });
+    });
+    await until(
+      env.client,
+      `WorkflowType='baselineRelease' AND GreenlightStage='awaiting_approval'`,
+      n,
+      'baselines parked',
+    );
+    const baselinePeak = baseline.peak();
+    const b0 = performance.now();
+    await each(n, (i) => env.client.workflow.getHandle(children[i]!).signal('nudge'));
+    await until(
+      env.client,
+      `WorkflowType='baselineRelease' AND ExecutionStatus='Completed'`,
+      n,
+      'baselines completed',
+    );
+    const baselineMs = performance.now() - b0;
+    await baseline.stop();
+
+    console.log(
+      `(a parked release ran ${shape.before} activities before its approval and ${shape.after} after)`,
+    );
+    report(`parked.${n} releases, peak worker RSS`, parkedPeak / MB, 'MB', baselinePeak / MB);
+    report(`parked.${n} releases, approve all to completed`, approveMs / 1000, 's', baselineMs / 1000);
+  } finally {
+    await env.teardown();
+  }
+}

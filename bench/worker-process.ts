@@ -1,0 +1,71 @@
+// A worker in a process of its own, so that a benchmark can read its memory: greenlight's worker on
+// the instant providers (`greenlight`), or the baseline workflows' (`baseline`). It says `ready`
+// once it polls, then its resident set size every 200 ms, over IPC.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { parseOrThrow } from '../src/config/errors';
+import { Config } from '../src/config/schema';
+import { composeDependencies, createWorker, quietLogger } from '../src/worker';
+import { workflowBundle } from '../harness/temporal';
+import { InstantInfra, instantArtifacts, MemoryCmdb, MemoryDns, passingChecks, UNUSED_CMDB } from './instant';
+
+const [kind, address, taskQueue, configJson] = process.argv.slice(2) as [string, string, string, string];
+
+async function greenlightWorker(connection: NativeConnection): Promise<Worker> {
+  const config = parseOrThrow(Config, JSON.parse(configJson), 'benchmark config');
+  const client = new Client({ connection: await Connection.connect({ address }) });
+  const providers = await composeDependencies(config, await mkdtemp(join(tmpdir(), 'greenlight-bench-')), {
+    searchPath: process.env.PATH ?? '',
+    // The CMDB is in memory (below): a server nobody listens on keeps the embedded one from starting.
+    cmdbUrl: UNUSED_CMDB,
+    client,
+  });
+  const infra = new InstantInfra();
+  const dns = new MemoryDns();
+  return createWorker({
+    connection,
+    namespace: 'default',
+    taskQueue,
+    deps: {
+      ...providers.deps,
+      infra: () => infra,
+      dns: () => dns,
+      checks: passingChecks,
+      cmdb: new MemoryCmdb(),
+      artifacts: instantArtifacts,
+    },
+    workflowBundle: await workflowBundle(),
+  });
+}
+
+async function baselineWorker(connection: NativeConnection): Promise<Worker> {
+  return Worker.create({
+    connection,
+    taskQueue,
+    workflowBundle: await bundleWorkflowCode({
+      workflowsPath: require.resolve('./baseline-workflow'),
+      logger: quietLogger,
+    }),
+    activities: { async noop() {} },
+  });
+}
+
+async function main(): Promise<void> {
+  const connection = await NativeConnection.connect({ address });
+  const worker = kind === 'baseline' ? await baselineWorker(connection) : await greenlightWorker(connection);
+  const running = worker.run();
+  process.send!('ready');
+  const timer = setInterval(() => process.send!({ rss: process.memoryUsage().rss }), 200);
+  process.once('SIGTERM', () => worker.shutdown());
+  await running;
+  clearInterval(timer);
+  process.exit(0);
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`${e.stack}\n`);
+  process.exit(1);
+});

@@ -29,6 +29,8 @@ export interface Shape {
 
 export const startBaseline = defineUpdate<string, [Shape]>('start');
 export const nudge = defineSignal('nudge');
+/** An approval, as a release takes one: an Update the worker answers. */
+export const approve = defineUpdate<number>('approve');
 /** Set while the baseline waits for its signals, as a release's stage says it awaits approval. */
 const stage = defineSearchAttributeKey('GreenlightStage', SearchAttributeType.KEYWORD);
 
@@ -46,6 +48,7 @@ export async function baselineLane(): Promise<void> {
 export async function baselineRelease(shape: Shape): Promise<void> {
   let nudges = 0;
   setHandler(nudge, () => void nudges++);
+  setHandler(approve, () => ++nudges);
   for (let i = 0; i < shape.before; i++) await noop();
   if (shape.signals > 0) {
     upsertSearchAttributes([{ key: stage, value: 'awaiting_approval' }]);

@@ -1,15 +1,19 @@
 // Parked releases: many releases waiting for their approval on one worker (in a process of its own,
 // so its memory is its own): the worker's peak resident set, then the time from approving them all
 // to all completed. The baseline: as many lanes and children on Temporal alone, doing the same
-// number of activities before and after waiting for one signal each.
+// number of activities before and after waiting for one approval (an Update) each.
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { GreenlightClient } from '../src/client/api';
 import { releaseRequest } from '../harness/release';
-import { startDevServer } from '../harness/temporal';
+import { startDevServer, workflowBundle } from '../harness/temporal';
+import { quietLogger } from '../src/worker';
 import { CONFIG, shapeOf } from './orchestration';
 import type { Report } from './orchestration';
 import type { Shape } from './baseline-workflow';
@@ -30,10 +34,15 @@ const GATED_CONFIG = {
 };
 
 /** A worker process, and the largest resident set it has reported. */
-async function startWorker(kind: 'greenlight' | 'baseline', address: string, taskQueue: string) {
+async function startWorker(
+  kind: 'greenlight' | 'baseline',
+  address: string,
+  taskQueue: string,
+  codePath: string,
+) {
   const child: ChildProcess = fork(
     join(__dirname, 'worker-process.js'),
-    [kind, address, taskQueue, JSON.stringify(GATED_CONFIG)],
+    [kind, address, taskQueue, JSON.stringify(GATED_CONFIG), codePath],
     {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     },
@@ -48,9 +57,9 @@ async function startWorker(kind: 'greenlight' | 'baseline', address: string, tas
   });
   return {
     peak: () => peak,
-    resetPeak: () => void (peak = 0),
     stop: () =>
       new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.removeAllListeners('exit');
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
@@ -81,9 +90,21 @@ async function until(client: Client, query: string, n: number, what: string): Pr
 export async function benchParked(report: Report, n: number): Promise<void> {
   const env = await startDevServer();
   const address = env.connection.options.address;
+  const workers: { stop(): Promise<void> }[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'greenlight-bench-'));
   try {
+    // Both bundles built here, so neither worker's memory holds a bundler.
+    const greenlightCode = join(dir, 'greenlight.js');
+    const baselineCode = join(dir, 'baseline.js');
+    await writeFile(greenlightCode, (await workflowBundle()).code);
+    const baselineBundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('./baseline-workflow'),
+      logger: quietLogger,
+    });
+    await writeFile(baselineCode, baselineBundle.code);
     // greenlight: n releases parked at their approval, then all approved.
-    const worker = await startWorker('greenlight', address, 'bench-parked');
+    const worker = await startWorker('greenlight', address, 'bench-parked', greenlightCode);
+    workers.push(worker);
     const api = new GreenlightClient(env.client, { taskQueue: 'bench-parked' });
     const ids: string[] = [];
     await each(n, async (i) => {
@@ -113,8 +134,9 @@ export async function benchParked(report: Report, n: number): Promise<void> {
     const shape: Shape = { ...(await shapeOf(env.client, ids[0]!)), signals: 1 };
     await worker.stop();
 
-    // The baseline: as many lanes and children, each waiting for one signal between its activities.
-    const baseline = await startWorker('baseline', address, 'bench-parked-baseline');
+    // The baseline: as many lanes and children, each waiting for one Update between its activities.
+    const baseline = await startWorker('baseline', address, 'bench-parked-baseline', baselineCode);
+    workers.push(baseline);
     const children: string[] = [];
     await each(n, async (i) => {
       children[i] = await env.client.workflow.executeUpdateWithStart('start', {
@@ -134,7 +156,10 @@ export async function benchParked(report: Report, n: number): Promise<void> {
     );
     const baselinePeak = baseline.peak();
     const b0 = performance.now();
-    await each(n, (i) => env.client.workflow.getHandle(children[i]!).signal('nudge'));
+    await each(
+      n,
+      async (i) => void (await env.client.workflow.getHandle(children[i]!).executeUpdate('approve')),
+    );
     await until(
       env.client,
       `WorkflowType='baselineRelease' AND ExecutionStatus='Completed'`,
@@ -150,6 +175,8 @@ export async function benchParked(report: Report, n: number): Promise<void> {
     report(`parked.${n} releases, peak worker RSS`, parkedPeak / MB, 'MB', baselinePeak / MB);
     report(`parked.${n} releases, approve all to completed`, approveMs / 1000, 's', baselineMs / 1000);
   } finally {
+    await Promise.all(workers.map((w) => w.stop()));
     await env.teardown();
+    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -5,14 +5,20 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { parseOrThrow } from '../src/config/errors';
 import { Config } from '../src/config/schema';
-import { composeDependencies, createWorker, quietLogger } from '../src/worker';
-import { workflowBundle } from '../harness/temporal';
+import { composeDependencies, createWorker } from '../src/worker';
 import { InstantInfra, instantArtifacts, MemoryCmdb, MemoryDns, passingChecks, UNUSED_CMDB } from './instant';
 
-const [kind, address, taskQueue, configJson] = process.argv.slice(2) as [string, string, string, string];
+/** The workflow bundle's code is built by the benchmark beforehand: no bundler in this process's memory. */
+const [kind, address, taskQueue, configJson, codePath] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 
 async function greenlightWorker(connection: NativeConnection): Promise<Worker> {
   const config = parseOrThrow(Config, JSON.parse(configJson), 'benchmark config');
@@ -37,7 +43,7 @@ async function greenlightWorker(connection: NativeConnection): Promise<Worker> {
       cmdb: new MemoryCmdb(),
       artifacts: instantArtifacts,
     },
-    workflowBundle: await workflowBundle(),
+    workflowBundle: { codePath },
   });
 }
 
@@ -45,10 +51,7 @@ async function baselineWorker(connection: NativeConnection): Promise<Worker> {
   return Worker.create({
     connection,
     taskQueue,
-    workflowBundle: await bundleWorkflowCode({
-      workflowsPath: require.resolve('./baseline-workflow'),
-      logger: quietLogger,
-    }),
+    workflowBundle: { codePath },
     activities: { async noop() {} },
   });
 }

@@ -55,4 +55,26 @@ describe('policy evaluation', () => {
     assert.equal(Policy.safeParse({ xor: ['a'] }).success, false, 'unknown operator');
     assert.equal(Policy.safeParse('Tests Passed').success, false, 'fact names are snake_case');
   });
+
+  it('takes 32 levels of all, any and not (the arrays do not count), refuses 33, and any depth without overflowing', () => {
+    const nest = (levels: number, wrap: (p: Policy) => Policy): Policy => {
+      let p: Policy = 'tests_passed';
+      for (let i = 0; i < levels; i++) p = wrap(p);
+      return p;
+    };
+    for (const wrap of [
+      (p: Policy) => ({ not: p }),
+      (p: Policy) => ({ all: [p] }),
+      (p: Policy) => ({ any: ['first_release', p] }),
+    ]) {
+      assert.equal(Policy.safeParse(nest(32, wrap)).success, true, JSON.stringify(nest(1, wrap)));
+      const refused = Policy.safeParse(nest(33, wrap));
+      assert.equal(refused.error?.issues[0]?.message, 'a policy nests at most 32 levels deep');
+    }
+    assert.equal(Policy.safeParse(nest(100_000, (p) => ({ not: p }))).success, false);
+    assert.deepEqual(policyFacts(nest(100_000, (p) => ({ all: [p, 'first_release'] }))), [
+      'first_release',
+      'tests_passed',
+    ]);
+  });
 });

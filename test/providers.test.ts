@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -135,22 +135,47 @@ describe('local process infrastructure', () => {
       orphan = existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as { pid: number }).pid : 0;
     }
     worker.kill('SIGKILL');
-    assert.ok(orphan > 0, 'the instance is recorded while it starts');
-    assert.ok(isProcessAlive(orphan), 'the starting instance outlives its worker');
-
     const infra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
-    assert.equal(
-      await infra.describe(spec),
-      null,
-      'an instance that never listened does not count as running',
-    );
-    const deployed = await infra.deploy(spec);
     try {
+      assert.ok(orphan > 0, 'the instance is recorded while it starts');
+      assert.ok(isProcessAlive(orphan), 'the starting instance outlives its worker');
+      assert.equal(
+        await infra.describe(spec),
+        null,
+        'an instance that never listened does not count as running',
+      );
+      const deployed = await infra.deploy(spec);
       await waitUntilGone(orphan);
       assert.equal(isProcessAlive(orphan), false, 'the half-started instance was stopped');
       assert.deepEqual(await getJson(`${deployed.endpoint}/version`), { service: 'web', version: 'v9' });
     } finally {
       await infra.destroy(spec);
+      if (orphan > 0 && isProcessAlive(orphan)) process.kill(orphan, 'SIGKILL');
+    }
+  });
+
+  it('never signals a process that took over a recorded pid: it runs another program', async () => {
+    const spec = {
+      service: 'web',
+      version: 'v8',
+      target: 'dev',
+      hostname: 'web-v8.dev.test',
+      releaseId: 'r8',
+    };
+    // A process that is not the instance, under the pid the instance file names.
+    const stranger = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      await mkdir(join(stateDir, 'infra'), { recursive: true });
+      await writeFile(
+        join(stateDir, 'infra', `${spec.hostname}.json`),
+        JSON.stringify({ ...spec, pid: stranger.pid, port: 1234, startedAt: 'x', program: EXAMPLE_SERVICE }),
+      );
+      const infra = new LocalProcessInfra({ stateDir, entryPoint: EXAMPLE_SERVICE });
+      assert.equal(await infra.describe(spec), null, 'not the instance: nothing runs there');
+      await infra.destroy(spec);
+      assert.equal(isProcessAlive(stranger.pid!), true, 'the stranger was left alone');
+    } finally {
+      stranger.kill('SIGKILL');
     }
   });
 });

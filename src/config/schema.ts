@@ -118,7 +118,9 @@ export const InfraConfig = z.discriminatedUnion('kind', [
      * (SIGTERM, so it releases its state lock) and the step retried. Default 10m: within the 15 min
      * an infrastructure step's attempt has, so a run that hangs fails with its own message.
      */
-    timeout: TimerDuration.refine((ms) => ms >= 1_000, 'at least a second').prefault('10m'),
+    timeout: TimerDuration.refine((ms) => ms >= 1_000, 'at least a second')
+      .refine((ms) => ms <= 15 * 60_000, 'at most 15m: one attempt of an infrastructure step has 15 minutes')
+      .prefault('10m'),
   }),
 ]);
 export type InfraConfig = z.output<typeof InfraConfig>;

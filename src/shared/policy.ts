@@ -33,14 +33,18 @@ export const Policy: z.ZodType<Policy> = z
   })
   .pipe(PolicyTree);
 
-/** Whether objects and arrays nest more than `max` levels in `value` (an explicit stack, no recursion). */
+/**
+ * Whether `all`, `any` and `not` nest more than `max` levels in `value`: objects count, the arrays
+ * of `all` and `any` do not (an explicit stack, no recursion).
+ */
 function isDeeperThan(value: unknown, max: number): boolean {
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length) {
     const [item, depth] = stack.pop()!;
     if (typeof item !== 'object' || item === null) continue;
-    if (depth > max) return true;
-    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+    const level = Array.isArray(item) ? depth : depth + 1;
+    if (level > max) return true;
+    for (const child of Object.values(item)) stack.push([child, level]);
   }
   return false;
 }

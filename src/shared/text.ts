@@ -91,25 +91,27 @@ export interface IssueWording {
   given?: (issue: z.core.$ZodIssue) => string | undefined;
 }
 
-/**
- * Zod issues in words for a person, joined by `separator`: the one formatter of every edge
- * (requests, activity input, the configuration). A value under a secret-looking key is never shown.
- */
 /** Values longer than this are cut where a message quotes them. */
-const QUOTED_VALUE_LIMIT = 120;
+const QUOTED_VALUE_LIMIT = 200;
 const LONG_VALUE = new RegExp(`"[^"\\n]{${QUOTED_VALUE_LIMIT},}"|[^\\s"]{${QUOTED_VALUE_LIMIT},}`, 'g');
 
 /**
- * `text` with each overlong value in it (a quoted string, or a run without spaces) cut to its first
- * 60 characters and its length: a refusal of a megabyte of input is a line, not a megabyte.
+ * `text` with each overlong value in it (a quoted string, or a run without spaces, of 200 characters
+ * or more: longer than any path or URL a message names) cut to its first 60 characters and its
+ * length: a refusal of a megabyte of input is a line, not a megabyte.
  */
 export function shortenLongValues(text: string): string {
   return text.replace(LONG_VALUE, (value) => {
     const quote = value.startsWith('"') ? '"' : '';
-    return `${value.slice(0, 60)}…${quote} (${value.length} characters)`;
+    const start = Array.from(value.slice(0, 62)).slice(0, 60).join(''); // whole characters, never half a pair
+    return `${start}…${quote} (${value.length} characters)`;
   });
 }
 
+/**
+ * Zod issues in words for a person, joined by `separator`: the one formatter of every edge
+ * (requests, activity input, the configuration). A value under a secret-looking key is never shown.
+ */
 export function describeIssues(
   issues: readonly z.core.$ZodIssue[],
   wording: IssueWording = {},

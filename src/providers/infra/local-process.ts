@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +20,8 @@ interface InstanceFile {
   port: number;
   releaseId: string;
   startedAt: string;
+  /** The program it runs: a pid is believed to be the instance only while it runs this. */
+  program?: string;
 }
 
 /** The example service each local deployment runs by default (compiled code lives in `dist/`). */
@@ -81,6 +83,7 @@ export class LocalProcessInfra implements InfraProvider {
         },
       });
       child.unref();
+      child.once('error', () => undefined); // not started at all: the wait below says so
       const instance: InstanceFile = {
         service: spec.service,
         version: spec.version,
@@ -90,15 +93,16 @@ export class LocalProcessInfra implements InfraProvider {
         port: 0,
         releaseId: spec.releaseId,
         startedAt: new Date().toISOString(),
+        program,
       };
       // Written at once, synchronously: a worker killed from here on leaves a process it can find.
-      if (child.pid) writeFileSync(this.instancePath(spec.hostname), JSON.stringify(instance, null, 2));
+      if (child.pid) writeAtomically(this.instancePath(spec.hostname), instance);
       const ready = await this.waitForReady(readyFile, child.pid, signal).catch(async (e: unknown) => {
         await this.destroy(spec);
         throw e;
       });
       const started = { ...instance, pid: ready.pid, port: ready.port };
-      await writeFile(this.instancePath(spec.hostname), JSON.stringify(started, null, 2));
+      writeAtomically(this.instancePath(spec.hostname), started);
       return toDeployment(started);
     } finally {
       await log.close();
@@ -140,10 +144,10 @@ export class LocalProcessInfra implements InfraProvider {
 
   async destroy(ref: Pick<DeploymentRef, 'hostname'>): Promise<void> {
     const instance = await this.readInstance(ref.hostname);
-    if (instance && isAlive(instance.pid)) {
+    if (instance && isInstance(instance)) {
       process.kill(instance.pid, 'SIGTERM');
-      for (let i = 0; i < 50 && isAlive(instance.pid); i++) await sleep(100);
-      if (isAlive(instance.pid)) process.kill(instance.pid, 'SIGKILL');
+      for (let i = 0; i < 50 && isInstance(instance); i++) await sleep(100);
+      if (isInstance(instance)) process.kill(instance.pid, 'SIGKILL');
     }
     await rm(this.instancePath(ref.hostname), { force: true });
   }
@@ -166,16 +170,22 @@ export class LocalProcessInfra implements InfraProvider {
 
   private async running(hostname: string): Promise<Deployment | null> {
     const instance = await this.readInstance(hostname);
-    if (!instance || instance.port === 0 || !isAlive(instance.pid)) return null;
+    if (!instance || instance.port === 0 || !isInstance(instance)) return null;
     return toDeployment(instance);
   }
 
   private async readInstance(hostname: string): Promise<InstanceFile | null> {
+    let text: string;
     try {
-      return JSON.parse(await readFile(this.instancePath(hostname), 'utf8')) as InstanceFile;
+      text = await readFile(this.instancePath(hostname), 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
+    }
+    try {
+      return JSON.parse(text) as InstanceFile;
+    } catch {
+      return null; // not one of ours (ours are written whole, by rename)
     }
   }
 
@@ -195,7 +205,9 @@ export class LocalProcessInfra implements InfraProvider {
         throw signal.reason;
       }
       try {
-        return JSON.parse(await readFile(readyFile, 'utf8')) as { port: number; pid: number };
+        const ready = JSON.parse(await readFile(readyFile, 'utf8')) as { port: number; pid: number };
+        if (pid === undefined || ready.pid === pid) return ready;
+        await sleep(50); // another attempt's instance: not this one
       } catch {
         if (pid !== undefined && !isAlive(pid)) break;
         await sleep(50);
@@ -208,6 +220,27 @@ export class LocalProcessInfra implements InfraProvider {
       true,
     );
   }
+}
+
+/**
+ * Whether the recorded process is still the instance: alive, and (where /proc tells) running the
+ * instance's program. A pid reused by another process after a reboot is never signalled.
+ */
+function isInstance(instance: InstanceFile): boolean {
+  if (instance.pid <= 0 || !isAlive(instance.pid)) return false;
+  if (!instance.program) return true;
+  try {
+    return readFileSync(`/proc/${instance.pid}/cmdline`, 'utf8').split('\0').includes(instance.program);
+  } catch {
+    return true; // no /proc here (not Linux): alive is all there is to know
+  }
+}
+
+/** Writes the file whole or not at all: a worker killed mid-write leaves the old one. */
+function writeAtomically(path: string, instance: InstanceFile): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(instance, null, 2));
+  renameSync(temporary, path);
 }
 
 function toDeployment(instance: InstanceFile): Deployment {

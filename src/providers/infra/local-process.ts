@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,9 +145,9 @@ export class LocalProcessInfra implements InfraProvider {
   async destroy(ref: Pick<DeploymentRef, 'hostname'>): Promise<void> {
     const instance = await this.readInstance(ref.hostname);
     if (instance && isInstance(instance)) {
-      process.kill(instance.pid, 'SIGTERM');
+      signal(instance.pid, 'SIGTERM');
       for (let i = 0; i < 50 && isInstance(instance); i++) await sleep(100);
-      if (isInstance(instance)) process.kill(instance.pid, 'SIGKILL');
+      if (isInstance(instance)) signal(instance.pid, 'SIGKILL');
     }
     await rm(this.instancePath(ref.hostname), { force: true });
   }
@@ -229,10 +229,22 @@ export class LocalProcessInfra implements InfraProvider {
 function isInstance(instance: InstanceFile): boolean {
   if (instance.pid <= 0 || !isAlive(instance.pid)) return false;
   if (!instance.program) return true;
+  if (!HAS_PROC) return true; // not Linux: alive is all there is to know
   try {
     return readFileSync(`/proc/${instance.pid}/cmdline`, 'utf8').split('\0').includes(instance.program);
   } catch {
-    return true; // no /proc here (not Linux): alive is all there is to know
+    return false; // it ended since
+  }
+}
+
+const HAS_PROC = existsSync('/proc/self/cmdline');
+
+/** Sends a signal to a process that may have ended meanwhile. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
   }
 }
 

@@ -1,7 +1,11 @@
 // Providers that answer at once, in memory: what the orchestration benchmarks release through, so
 // that what they measure is greenlight's and Temporal's work, not a DNS server's or a deploy's.
 // Benchmarks only: every test of a provider runs against the real one.
+import type { Client } from '@temporalio/client';
+import type { ActivityDeps } from '../src/activities/deps';
+import type { Config } from '../src/config/schema';
 import type { ArtifactStore } from '../src/providers/artifacts/types';
+import { composeDependencies } from '../src/worker';
 import type { CheckRunner } from '../src/providers/checks/types';
 import type {
   ArtifactRun,
@@ -82,9 +86,6 @@ export const passingChecks: CheckRunner = {
   },
 };
 
-/** The CMDB URL the benchmarks' composition gets: nothing listens there; their CMDB is `MemoryCmdb`. */
-export const UNUSED_CMDB = 'postgres://bench@127.0.0.1:1/bench';
-
 /** A CMDB that keeps what it is told, in memory. */
 export class MemoryCmdb implements CmdbProvider {
   private readonly changeLog: ChangeRecord[] = [];
@@ -153,3 +154,32 @@ export const instantArtifacts: ArtifactStore = {
   },
   describe: () => 'instant artifacts (benchmark)',
 };
+
+/**
+ * The worker's composition (breakers, outbox, settings) with every provider instant. The CMDB URL
+ * names a server nobody listens on, so the embedded CMDB never starts: the CMDB is `MemoryCmdb`.
+ */
+export async function composeInstant(
+  config: Config,
+  stateDir: string,
+  client: Client,
+): Promise<{ deps: ActivityDeps; close(): Promise<void> }> {
+  const providers = await composeDependencies(config, stateDir, {
+    searchPath: process.env.PATH ?? '',
+    cmdbUrl: 'postgres://bench@127.0.0.1:1/bench',
+    client,
+  });
+  const infra = new InstantInfra();
+  const dns = new MemoryDns();
+  return {
+    deps: {
+      ...providers.deps,
+      infra: () => infra,
+      dns: () => dns,
+      checks: passingChecks,
+      cmdb: new MemoryCmdb(),
+      artifacts: instantArtifacts,
+    },
+    close: () => providers.close(),
+  };
+}

@@ -11,10 +11,10 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { GreenlightClient } from '../src/client/api';
 import { parseOrThrow } from '../src/config/errors';
 import { Config } from '../src/config/schema';
-import { composeDependencies, createWorker, quietLogger } from '../src/worker';
+import { createWorker, quietLogger } from '../src/worker';
 import { releaseRequest } from '../harness/release';
 import { startDevServer, workflowBundle } from '../harness/temporal';
-import { InstantInfra, instantArtifacts, MemoryCmdb, MemoryDns, passingChecks, UNUSED_CMDB } from './instant';
+import { composeInstant } from './instant';
 import type { Shape } from './baseline-workflow';
 
 export type Report = (
@@ -70,28 +70,13 @@ export async function benchOrchestration(report: Report, sizes: number[]): Promi
   const env = await startDevServer();
   const stateDir = await mkdtemp(join(tmpdir(), 'greenlight-bench-'));
   const config = parseOrThrow(Config, CONFIG, 'benchmark config');
-  const providers = await composeDependencies(config, stateDir, {
-    searchPath: process.env.PATH ?? '',
-    // The CMDB is in memory (below): a server nobody listens on keeps the embedded one from starting.
-    cmdbUrl: UNUSED_CMDB,
-    client: env.client,
-  });
-  const infra = new InstantInfra();
-  const dns = new MemoryDns();
-  const deps = {
-    ...providers.deps,
-    infra: () => infra,
-    dns: () => dns,
-    checks: passingChecks,
-    cmdb: new MemoryCmdb(),
-    artifacts: instantArtifacts,
-  };
+  const providers = await composeInstant(config, stateDir, env.client);
   const taskQueue = 'bench-releases';
   const worker = await createWorker({
     connection: env.nativeConnection,
     namespace: 'default',
     taskQueue,
-    deps,
+    deps: providers.deps,
     workflowBundle: await workflowBundle(),
   });
   const baselineQueue = 'bench-baseline';

@@ -8,8 +8,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { parseOrThrow } from '../src/config/errors';
 import { Config } from '../src/config/schema';
-import { composeDependencies, createWorker } from '../src/worker';
-import { InstantInfra, instantArtifacts, MemoryCmdb, MemoryDns, passingChecks, UNUSED_CMDB } from './instant';
+import { createWorker } from '../src/worker';
+import { composeInstant } from './instant';
 
 /** The workflow bundle's code is built by the benchmark beforehand: no bundler in this process's memory. */
 const [kind, address, taskQueue, configJson, codePath] = process.argv.slice(2) as [
@@ -23,26 +23,12 @@ const [kind, address, taskQueue, configJson, codePath] = process.argv.slice(2) a
 async function greenlightWorker(connection: NativeConnection): Promise<Worker> {
   const config = parseOrThrow(Config, JSON.parse(configJson), 'benchmark config');
   const client = new Client({ connection: await Connection.connect({ address }) });
-  const providers = await composeDependencies(config, await mkdtemp(join(tmpdir(), 'greenlight-bench-')), {
-    searchPath: process.env.PATH ?? '',
-    // The CMDB is in memory (below): a server nobody listens on keeps the embedded one from starting.
-    cmdbUrl: UNUSED_CMDB,
-    client,
-  });
-  const infra = new InstantInfra();
-  const dns = new MemoryDns();
+  const providers = await composeInstant(config, await mkdtemp(join(tmpdir(), 'greenlight-bench-')), client);
   return createWorker({
     connection,
     namespace: 'default',
     taskQueue,
-    deps: {
-      ...providers.deps,
-      infra: () => infra,
-      dns: () => dns,
-      checks: passingChecks,
-      cmdb: new MemoryCmdb(),
-      artifacts: instantArtifacts,
-    },
+    deps: providers.deps,
     workflowBundle: { codePath },
   });
 }

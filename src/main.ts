@@ -130,6 +130,7 @@ async function main(): Promise<void> {
         releaseMetrics: providers.releaseMetrics,
         shutdownGraceMs: settings.shutdownGraceMs,
         deployment: settings.deployment,
+        maxCachedWorkflows: settings.workflowCacheSize,
       });
       logger.info(
         {

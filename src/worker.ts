@@ -64,6 +64,8 @@ export interface WorkerOptions {
   shutdownGraceMs?: number;
   /** Worker versioning: the deployment version this worker is; none, an unversioned worker. */
   deployment?: WorkerDeployment;
+  /** How many workflows stay in memory between their tasks; default: the SDK's, from the heap size. */
+  maxCachedWorkflows?: number;
 }
 
 /** A worker: the activities over the composed dependencies (`composeDependencies`), and the workflows. */
@@ -79,6 +81,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     // A stop (SIGTERM) lets running activities finish within the grace time; past it, they are
     // cancelled, and past a further 30 s the worker gives up on them and exits.
     shutdownGraceTime: options.shutdownGraceMs ?? 0,
+    ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
     shutdownForceTime: (options.shutdownGraceMs ?? 0) + 30_000,
     ...(options.deployment
       ? {
@@ -99,6 +102,9 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   });
 }
 
+/** The libraries the workflows' sandbox loads once and shares between workflows (see the module). */
+const SHARED_LIBRARIES_PATH = require.resolve('./workflows/common/shared-libraries');
+
 /**
  * The workflow bundle; with a failure converter's path (payload encryption), the bundle includes it,
  * and a worker with that data converter needs a bundle built with it.
@@ -107,6 +113,7 @@ export function bundleWorkflows(failureConverterPath?: string): Promise<Workflow
   return bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
     logger: quietLogger,
+    preloadModules: [SHARED_LIBRARIES_PATH],
     ...(failureConverterPath ? { failureConverterPath } : {}),
   });
 }

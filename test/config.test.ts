@@ -163,6 +163,17 @@ describe('configuration', () => {
     assert.throws(() => loadSettings({ GREENLIGHT_DEV_SERVER_PORT: 'abc' }), /GREENLIGHT_DEV_SERVER_PORT/);
   });
 
+  it('takes the workflow cache size as a whole number, unset by default', () => {
+    assert.equal(loadSettings({}).workflowCacheSize, undefined);
+    assert.equal(loadSettings({ GREENLIGHT_WORKFLOW_CACHE: '' }).workflowCacheSize, undefined);
+    assert.equal(loadSettings({ GREENLIGHT_WORKFLOW_CACHE: '500' }).workflowCacheSize, 500);
+    assert.equal(loadSettings({ GREENLIGHT_WORKFLOW_CACHE: '0' }).workflowCacheSize, 0);
+    assert.throws(() => loadSettings({ GREENLIGHT_WORKFLOW_CACHE: 'many' }), /GREENLIGHT_WORKFLOW_CACHE/);
+    assert.throws(() => loadSettings({ GREENLIGHT_WORKFLOW_CACHE: '2.5' }), /a whole number of workflows/);
+    assert.throws(() => loadSettings({ GREENLIGHT_WORKFLOW_CACHE: '1e9' }), /at most 100000 workflows/);
+    assert.throws(() => loadSettings({ GREENLIGHT_WORKFLOW_CACHE: '-1' }), /GREENLIGHT_WORKFLOW_CACHE/);
+  });
+
   it('turns TLS on with any TLS setting, and refuses half an mTLS pair', () => {
     assert.equal(loadSettings({}).temporal.tls, undefined);
     assert.equal(loadSettings({ TEMPORAL_TLS_CA: '/ca.pem' }).temporal.tls?.caPath, '/ca.pem');

@@ -153,3 +153,14 @@ describe('replay', () => {
     }
   });
 });
+
+describe('the workflow bundle', () => {
+  it('loads zod and luxon once for the sandbox, not once per workflow', async () => {
+    const { code } = await workflowBundle();
+    // The bundler drops a preloaded module whose exports nobody uses when its package declares no
+    // side effects (zod, luxon): the preload function must still require the shared-libraries module.
+    const preload = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code);
+    assert.ok(preload, 'the bundle has a preload function');
+    assert.match(preload[1]!, /__webpack_require__\([^)]*"[^"]*workflows\/common\/shared-libraries\.js"\)/);
+  });
+});

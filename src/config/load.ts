@@ -66,6 +66,18 @@ export const Environment = z.object({
     z.number().max(600_000, 'at most 10m: an orchestrator kills a worker that takes longer'),
   ),
   /**
+   * How many workflows the worker keeps in memory between their tasks (Temporal's sticky cache);
+   * one evicted replays its history at its next task. Unset: the SDK's default, from the heap size.
+   */
+  GREENLIGHT_WORKFLOW_CACHE: optionalText.pipe(
+    z.coerce
+      .number<string>()
+      .int('a whole number of workflows')
+      .min(0)
+      .max(100_000, 'at most 100000 workflows')
+      .optional(),
+  ),
+  /**
    * Worker versioning: this build's id (a commit, an image tag). Set, the worker joins the
    * deployment GREENLIGHT_DEPLOYMENT_NAME as that version, and takes only the workflows Temporal
    * routes to it (the deployment's current version, or those pinned to it).
@@ -123,6 +135,8 @@ export interface Settings {
   shutdownGraceMs: number;
   /** With a build id: the worker deployment version this worker is, and its workflows' behavior. */
   deployment?: WorkerDeployment;
+  /** How many workflows the worker caches; absent: the SDK's default. */
+  workflowCacheSize?: number;
 }
 
 export interface WorkerDeployment {
@@ -152,6 +166,7 @@ export function loadSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Setti
     cmdbUrl: e.GREENLIGHT_CMDB_URL,
     admin: { host: e.GREENLIGHT_ADMIN_HOST, port: e.GREENLIGHT_ADMIN_PORT, token: e.GREENLIGHT_ADMIN_TOKEN },
     shutdownGraceMs: e.GREENLIGHT_SHUTDOWN_GRACE,
+    ...(e.GREENLIGHT_WORKFLOW_CACHE === undefined ? {} : { workflowCacheSize: e.GREENLIGHT_WORKFLOW_CACHE }),
     ...(e.GREENLIGHT_BUILD_ID
       ? {
           deployment: {

@@ -63,3 +63,12 @@ export async function baselineRelease(shape: Shape): Promise<void> {
 export async function baselineSequence(activityCount: number): Promise<void> {
   for (let i = 0; i < activityCount; i++) await noop();
 }
+
+/** The idle benchmark's baseline: wakes every `intervalMs` to run one activity, as an idle environment checks drift. */
+export async function baselineIdle(intervalMs: number): Promise<void> {
+  upsertSearchAttributes([{ key: stage, value: 'active' }]);
+  for (;;) {
+    await sleep(intervalMs);
+    await noop();
+  }
+}

@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { ActivityDeps } from '../src/activities/deps';
 import type { Config } from '../src/config/schema';
 import type { ArtifactStore } from '../src/providers/artifacts/types';
+import { Breakers } from '../src/breaker/registry';
 import { composeDependencies } from '../src/worker';
 import type { CheckRunner } from '../src/providers/checks/types';
 import type {
@@ -158,12 +159,15 @@ export const instantArtifacts: ArtifactStore = {
 /**
  * The worker's composition (breakers, outbox, settings) with every provider instant. The CMDB URL
  * names a server nobody listens on, so the embedded CMDB never starts: the CMDB is `MemoryCmdb`.
+ * The composition keeps trying to reach that server through its breakers, so the activities get
+ * breakers of their own: sharing those, they would find the CMDB's breaker open and measure the
+ * outbox instead. `deferred()` counts CMDB writes deferred all the same; a benchmark refuses any.
  */
 export async function composeInstant(
   config: Config,
   stateDir: string,
   client: Client,
-): Promise<{ deps: ActivityDeps; close(): Promise<void> }> {
+): Promise<{ deps: ActivityDeps; deferred(): Promise<number>; close(): Promise<void> }> {
   const providers = await composeDependencies(config, stateDir, {
     searchPath: process.env.PATH ?? '',
     cmdbUrl: 'postgres://bench@127.0.0.1:1/bench',
@@ -179,7 +183,9 @@ export async function composeInstant(
       checks: passingChecks,
       cmdb: new MemoryCmdb(),
       artifacts: instantArtifacts,
+      breakers: new Breakers(config.breakers),
     },
+    deferred: () => providers.outbox.size(),
     close: () => providers.close(),
   };
 }

@@ -137,6 +137,8 @@ export async function benchOrchestration(report: Report, sizes: number[]): Promi
     const shape = await shapeOf(env.client, warm.ids[0]!);
     for (const n of sizes) {
       const releases = await releaseAll(n);
+      const deferred = await providers.deferred();
+      if (deferred > 0) throw new Error(`${deferred} CMDB writes were deferred: this measured the outbox`);
       const measured = await shapeOf(env.client, releases.ids[0]!);
       const baselineMs = await baselineAll(n, measured);
       console.log(

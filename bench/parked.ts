@@ -33,30 +33,36 @@ const GATED_CONFIG = {
   },
 };
 
-/** A worker process, and the largest resident set it has reported. */
-async function startWorker(
+/** A worker process, and the largest resident set it has reported (since `resetPeak`). */
+export async function startWorker(
   kind: 'greenlight' | 'baseline',
   address: string,
   taskQueue: string,
   codePath: string,
+  config: object = GATED_CONFIG,
 ) {
   const child: ChildProcess = fork(
     join(__dirname, 'worker-process.js'),
-    [kind, address, taskQueue, JSON.stringify(GATED_CONFIG), codePath],
+    [kind, address, taskQueue, JSON.stringify(config), codePath],
     {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     },
   );
   let peak = 0;
+  let deferred = 0;
   await new Promise<void>((resolve, reject) => {
     child.on('message', (m: unknown) => {
       if (m === 'ready') resolve();
+      else if (typeof m === 'object' && m && 'deferred' in m) deferred = (m as { deferred: number }).deferred;
       else peak = Math.max(peak, (m as { rss: number }).rss);
     });
     child.once('exit', (code) => reject(new Error(`the ${kind} worker exited (${code})`)));
   });
   return {
     peak: () => peak,
+    resetPeak: () => void (peak = 0),
+    /** After `stop`: the CMDB writes the worker deferred to its outbox. */
+    deferred: () => deferred,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -67,8 +73,24 @@ async function startWorker(
   };
 }
 
+/**
+ * Both workflow bundles, greenlight's and the baselines', built here and written to `dir` for the
+ * worker processes, so that neither worker's memory holds a bundler.
+ */
+export async function writeBundles(dir: string): Promise<{ greenlightCode: string; baselineCode: string }> {
+  const greenlightCode = join(dir, 'greenlight.js');
+  const baselineCode = join(dir, 'baseline.js');
+  await writeFile(greenlightCode, (await workflowBundle()).code);
+  const baselineBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./baseline-workflow'),
+    logger: quietLogger,
+  });
+  await writeFile(baselineCode, baselineBundle.code);
+  return { greenlightCode, baselineCode };
+}
+
 /** Runs `work` for each index, at most CONCURRENCY at once. */
-async function each(n: number, work: (i: number) => Promise<void>): Promise<void> {
+export async function each(n: number, work: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
@@ -77,7 +99,8 @@ async function each(n: number, work: (i: number) => Promise<void>): Promise<void
   );
 }
 
-async function until(client: Client, query: string, n: number, what: string): Promise<void> {
+/** Waits until the visibility query counts `n` workflows (at most 30 min). */
+export async function until(client: Client, query: string, n: number, what: string): Promise<void> {
   const deadline = Date.now() + 30 * 60_000;
   for (;;) {
     const { count } = await client.workflow.count(query);
@@ -93,15 +116,7 @@ export async function benchParked(report: Report, n: number): Promise<void> {
   const workers: { stop(): Promise<void> }[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'greenlight-bench-'));
   try {
-    // Both bundles built here, so neither worker's memory holds a bundler.
-    const greenlightCode = join(dir, 'greenlight.js');
-    const baselineCode = join(dir, 'baseline.js');
-    await writeFile(greenlightCode, (await workflowBundle()).code);
-    const baselineBundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('./baseline-workflow'),
-      logger: quietLogger,
-    });
-    await writeFile(baselineCode, baselineBundle.code);
+    const { greenlightCode, baselineCode } = await writeBundles(dir);
     // greenlight: n releases parked at their approval, then all approved.
     const worker = await startWorker('greenlight', address, 'bench-parked', greenlightCode);
     workers.push(worker);
@@ -133,6 +148,8 @@ export async function benchParked(report: Report, n: number): Promise<void> {
       throw new Error(`${lost.length} releases did not complete: ${lost[0]!.releaseId} ${lost[0]!.stage}`);
     const shape: Shape = { ...(await shapeOf(env.client, ids[0]!)), signals: 1 };
     await worker.stop();
+    if (worker.deferred() > 0)
+      throw new Error(`${worker.deferred()} CMDB writes were deferred: this measured the outbox`);
 
     // The baseline: as many lanes and children, each waiting for one Update between its activities.
     const baseline = await startWorker('baseline', address, 'bench-parked-baseline', baselineCode);

@@ -12,6 +12,8 @@ import { isTrainEnded } from '../src/shared/train';
 import { quietLogger } from '../src/worker';
 import { benchBreakers } from './breakers';
 import { benchOrchestration } from './orchestration';
+import { benchIdle } from './idle';
+import { benchOutage } from './outage';
 import { benchParked } from './parked';
 
 interface Result {
@@ -233,6 +235,13 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   releases: benchRelease,
   orchestration: () => benchOrchestration(report, sizes()),
   parked: () => benchParked(report, count('GREENLIGHT_BENCH_PARKED', 2_000)),
+  idle: () => benchIdle(report, count('GREENLIGHT_BENCH_IDLE', 1_000)),
+  outage: () =>
+    benchOutage(
+      report,
+      count('GREENLIGHT_BENCH_OUTAGE_RELEASES', 50),
+      count('GREENLIGHT_BENCH_OUTAGE_SECONDS', 60) * 1000,
+    ),
 };
 
 async function main(): Promise<void> {

@@ -150,6 +150,8 @@ export async function startHarness(
   options: {
     env?: NodeJS.ProcessEnv;
     cmdbUrl?: string;
+    /** How long a CMDB query may wait for its answer (ms); default 30 s. */
+    cmdbTimeoutMs?: number;
     onInfraOutput?: (target: string, line: string) => void;
     /** Serve the dev server's Web UI on this port. */
     uiPort?: number;
@@ -172,6 +174,7 @@ export async function startHarness(
     searchPath: process.env.PATH ?? '',
     env: options.env,
     cmdbUrl: options.cmdbUrl,
+    cmdbTimeoutMs: options.cmdbTimeoutMs,
     onInfraOutput: options.onInfraOutput,
     client,
     outboxIntervalMs: 200,

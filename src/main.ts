@@ -78,6 +78,7 @@ async function main(): Promise<void> {
   const providers = await composeDependencies(settings.config, settings.stateDir, {
     client,
     cmdbUrl: settings.cmdbUrl,
+    cmdbTimeoutMs: settings.cmdbTimeoutMs,
     searchPath: settings.searchPath,
     env: process.env,
     onInfraOutput: (target, line) => logger.info({ target, tool: 'terraform' }, line),

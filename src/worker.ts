@@ -154,6 +154,8 @@ export async function composeDependencies(
   stateDir: string,
   options: {
     cmdbUrl?: string;
+    /** How long a CMDB query may wait for its answer (ms); default 30 s. */
+    cmdbTimeoutMs?: number;
     searchPath?: string;
     /** Where secrets that the configuration names (`{ env: NAME }`) are read from. */
     env?: NodeJS.ProcessEnv;
@@ -185,6 +187,7 @@ export async function composeDependencies(
   let downAtStart: string | undefined;
   const cmdb = await openCmdb(stateDir, options.cmdbUrl, {
     onError: options.onError,
+    queryTimeoutMs: options.cmdbTimeoutMs,
     onMigrated: () => {
       if (downAtStart) options.onCmdbReady?.(downAtStart);
     },

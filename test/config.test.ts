@@ -163,6 +163,17 @@ describe('configuration', () => {
     assert.throws(() => loadSettings({ GREENLIGHT_DEV_SERVER_PORT: 'abc' }), /GREENLIGHT_DEV_SERVER_PORT/);
   });
 
+  it('takes the CMDB timeout as a duration from 1s to 5m, 30s by default', () => {
+    assert.equal(loadSettings({}).cmdbTimeoutMs, 30_000);
+    assert.equal(loadSettings({ GREENLIGHT_CMDB_TIMEOUT: '5s' }).cmdbTimeoutMs, 5_000);
+    assert.throws(
+      () => loadSettings({ GREENLIGHT_CMDB_TIMEOUT: '100ms' }),
+      /GREENLIGHT_CMDB_TIMEOUT.*at least 1s/,
+    );
+    assert.throws(() => loadSettings({ GREENLIGHT_CMDB_TIMEOUT: '1h' }), /at most 5m/);
+    assert.throws(() => loadSettings({ GREENLIGHT_CMDB_TIMEOUT: 'soon' }), /GREENLIGHT_CMDB_TIMEOUT/);
+  });
+
   it('takes the workflow cache size as a whole number, unset by default', () => {
     assert.equal(loadSettings({}).workflowCacheSize, undefined);
     assert.equal(loadSettings({ GREENLIGHT_WORKFLOW_CACHE: '' }).workflowCacheSize, undefined);

@@ -1,8 +1,9 @@
 // Dependencies that hang instead of failing: a DNS server that accepts and never answers, a
-// Terraform run stuck in its provisioner, an integration test that never exits. Each call is cut
-// short by its own limit, the breaker counts it as slow and failed, and the release neither hangs
-// nor applies anything twice: it completes once the dependency answers again, or, for a test that
-// hangs, ends failed with the reason.
+// Terraform run stuck in its provisioner, an integration test that never exits, a CMDB that keeps
+// its connections and answers nothing. Each call is cut short by its own limit, the breaker counts it
+// as slow and failed, and the release neither hangs nor applies anything twice: it completes once
+// the dependency answers again (the CMDB's records kept in the outbox meanwhile), or, for a test
+// that hangs, ends failed with the reason.
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,8 @@ import { breakerName } from '../src/shared/breaker-name';
 import { startBind } from './helpers/bind';
 import type { BindServer } from './helpers/bind';
 import { destroyModuleDeployments, EXAMPLE_MODULE, iacBinary } from './helpers/iac';
+import { startPostgres } from './helpers/postgres';
+import type { PostgresServer } from './helpers/postgres';
 import { startTcpProxy } from './helpers/proxy';
 import type { TcpProxy } from './helpers/proxy';
 
@@ -24,6 +27,14 @@ const ZONE = 'greenlight.test';
  * host name, and an instance a killed run left must not answer for this one.
  */
 const TF_SERVICE = `tfs${process.pid}`;
+/** A target whose waits are short: the tests are about the hanging dependency. */
+const QUICK = {
+  policy: 'tests_passed',
+  bake: '300ms',
+  healthCheckInterval: '100ms',
+  terminationWait: '100ms',
+  recordTtl: 1,
+} as const;
 let bind: BindServer;
 let proxy: TcpProxy;
 let h: Harness;
@@ -68,11 +79,7 @@ output "release_id" { value = module.app.release_id }
     zone: ZONE,
     targets: {
       dns: {
-        policy: 'tests_passed',
-        bake: '300ms',
-        healthCheckInterval: '100ms',
-        terminationWait: '100ms',
-        recordTtl: 1,
+        ...QUICK,
         dns: {
           kind: 'rfc2136',
           server: `127.0.0.1:${proxy.port}`,
@@ -81,11 +88,7 @@ output "release_id" { value = module.app.release_id }
         },
       },
       tf: {
-        policy: 'tests_passed',
-        bake: '300ms',
-        healthCheckInterval: '100ms',
-        terminationWait: '100ms',
-        recordTtl: 1,
+        ...QUICK,
         infra: { kind: 'terraform', module, binary: iacBinary(), timeout: '4s' },
       },
     },
@@ -143,8 +146,8 @@ async function until<T>(look: () => Promise<T | null>, what: string, timeoutMs =
   }
 }
 
-async function activitiesScheduled(releaseId: string, activity: string): Promise<number> {
-  const history = await h.client.workflow.getHandle(releaseId).fetchHistory();
+async function activitiesScheduled(releaseId: string, activity: string, harness = h): Promise<number> {
+  const history = await harness.client.workflow.getHandle(releaseId).fetchHistory();
   return (history.events ?? []).filter(
     (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity,
   ).length;
@@ -227,5 +230,90 @@ describe('a dependency that hangs', () => {
     } finally {
       await rm(hang, { force: true });
     }
+  });
+});
+
+describe('a CMDB that hangs', () => {
+  let pg: PostgresServer;
+  let pgProxy: TcpProxy;
+  let c: Harness;
+
+  before(async () => {
+    pg = await startPostgres();
+    pgProxy = await startTcpProxy(Number(new URL(pg.url).port));
+    const url = new URL(pg.url);
+    url.port = String(pgProxy.port);
+    c = await startHarness(
+      {
+        ...TEST_CONFIG,
+        targets: {
+          dev: QUICK,
+        },
+        // A call that takes 500 ms is slow; a short opening, so the outbox is replayed soon.
+        breakers: { dependencies: { cmdb: { slowCallDuration: '500ms', waitDuration: '1s' } } },
+      },
+      { cmdbUrl: url.toString(), cmdbTimeoutMs: 1_000 },
+    );
+  });
+
+  after(async () => {
+    await c?.stop();
+    await pgProxy?.close();
+    await pg?.stop();
+  });
+
+  it('each query ends at GREENLIGHT_CMDB_TIMEOUT, counted slow; the release completes, its records kept and written once when the CMDB answers', async (t) => {
+    const first = await c.api.startRelease(releaseRequest('web', 'v1', 'dev'));
+    assert.equal((await c.api.wait(first.releaseId)).stage, 'completed');
+
+    // The server keeps its connections and answers nothing, from before the release starts. A
+    // query on a connection the pool holds ends at the timeout; so does a new connection's handshake.
+    await c.cmdb.changes('web', 'dev');
+    pgProxy.stall();
+    t.after(() => pgProxy.up());
+    await assert.rejects(c.cmdb.changes('web', 'dev'), {
+      message:
+        /^the CMDB at postgres:\/\/greenlight@127\.0\.0\.1:\d+\/postgres did not answer within 1 s; could not /,
+    });
+    const { releaseId } = await c.api.startRelease(releaseRequest('web', 'v2', 'dev'));
+    // Counted before the breaker opens (opening starts a new window).
+    const view = await until(async () => {
+      const v = await c.breakers.view(breakerName('cmdb'));
+      return v.slow >= 1 ? v : null;
+    }, 'a slow CMDB call counted');
+    assert.ok(view.failures >= 1, JSON.stringify(view));
+    const done = await c.api.wait(releaseId);
+    assert.equal(done.stage, 'completed', done.reason ?? '');
+    const deferred = await c.outbox.size();
+    assert.ok(deferred >= 1, 'the records wait in the outbox');
+    const outbox = JSON.parse(await readFile(join(c.stateDir, 'outbox', 'cmdb.json'), 'utf8')) as {
+      entries: { reason: string }[];
+    };
+    assert.ok(
+      // Its open connections hang at the query, new ones at the handshake: each ends within 1 s.
+      outbox.entries.some((e) =>
+        /did not answer within 1 s; could not record change|unreachable \(Connection terminated due to connection timeout\)/.test(
+          e.reason,
+        ),
+      ),
+      outbox.entries.map((e) => e.reason).join('\n'),
+    );
+    assert.equal(await activitiesScheduled(releaseId, 'cutOverAlias', c), 1, 'one cutover');
+
+    // Back: the outbox is replayed, each stage recorded once, v2 live.
+    pgProxy.up();
+    const deadline = Date.now() + 30_000;
+    while ((await c.outbox.size()) > 0) {
+      assert.ok(Date.now() < deadline, 'the outbox was not replayed within 30 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const changes = (await c.cmdb.changes('web', 'dev', 200)).filter((ch) => ch.releaseId === releaseId);
+    assert.ok(changes.length >= deferred, `${changes.length} changes recorded`);
+    assert.equal(new Set(changes.map((ch) => ch.step)).size, changes.length, 'each step once');
+    const live = (await c.cmdb.deployments('web', 'dev')).filter((d) => d.status === 'live');
+    assert.deepEqual(
+      live.map((d) => d.version),
+      ['v2'],
+    );
   });
 });

@@ -58,6 +58,10 @@ export const Environment = z.object({
   GREENLIGHT_UI_PORT: Port.default(8233),
   /** PostgreSQL URL of the CMDB; empty or unset: the embedded PGlite. */
   GREENLIGHT_CMDB_URL: optionalText.pipe(CmdbUrl.optional()),
+  /** How long a CMDB query may wait for the server's answer before it fails, and is retried. */
+  GREENLIGHT_CMDB_TIMEOUT: Duration.prefault('30s').pipe(
+    z.number().min(1_000, 'at least 1s').max(300_000, 'at most 5m: an activity waits for it'),
+  ),
   GREENLIGHT_ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
   GREENLIGHT_ADMIN_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
   GREENLIGHT_ADMIN_TOKEN: optionalText,
@@ -128,6 +132,8 @@ export interface Settings {
   temporal: TemporalSettings;
   /** PostgreSQL URL of the CMDB; absent means the embedded PGlite. A secret: never logged. */
   cmdbUrl?: string;
+  /** How long a CMDB query may wait for its answer (ms). */
+  cmdbTimeoutMs: number;
   searchPath: string;
   /** The worker's admin endpoint (metrics, breakers); port 0 turns it off. */
   admin: { host: string; port: number; token?: string };
@@ -164,6 +170,7 @@ export function loadSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Setti
     logLevel: e.GREENLIGHT_LOG_LEVEL,
     searchPath: e.PATH,
     cmdbUrl: e.GREENLIGHT_CMDB_URL,
+    cmdbTimeoutMs: e.GREENLIGHT_CMDB_TIMEOUT,
     admin: { host: e.GREENLIGHT_ADMIN_HOST, port: e.GREENLIGHT_ADMIN_PORT, token: e.GREENLIGHT_ADMIN_TOKEN },
     shutdownGraceMs: e.GREENLIGHT_SHUTDOWN_GRACE,
     ...(e.GREENLIGHT_WORKFLOW_CACHE === undefined ? {} : { workflowCacheSize: e.GREENLIGHT_WORKFLOW_CACHE }),

@@ -5,8 +5,12 @@ export interface TcpProxy {
   port: number;
   /** From now on, accept connections and close them at once: the server is down. */
   down(): void;
-  /** From now on, accept connections and never answer: the server hangs. */
+  /**
+   * From now on, accept connections and never answer, and stop passing data on the open ones: the
+   * server hangs.
+   */
   stall(): void;
+  /** The server is back; connections that hung are reset, as a restarted server's are. */
   up(): void;
   /** Connections accepted while down: the calls that reached the dead server. */
   callsWhileDown(): number;
@@ -19,6 +23,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   let isStalled = false;
   let whileDown = 0;
   const sockets = new Set<Socket>();
+  /** Open connections, each with its upstream, and those frozen by a stall. */
+  const pairs = new Set<[Socket, Socket]>();
+  const frozen = new Set<[Socket, Socket]>();
   const server: Server = createServer((client) => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
@@ -32,10 +39,16 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     sockets.add(upstream);
     upstream.on('close', () => sockets.delete(upstream));
     client.pipe(upstream).pipe(client);
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
     const end = () => {
       client.destroy();
       upstream.destroy();
+      pairs.delete(pair);
+      frozen.delete(pair);
     };
+    client.on('close', end);
+    upstream.on('close', end);
     client.on('error', end);
     upstream.on('error', end);
   });
@@ -47,10 +60,20 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     },
     stall: () => {
       isStalled = true;
+      for (const pair of pairs) {
+        pair[0].unpipe(pair[1]);
+        pair[1].unpipe(pair[0]);
+        frozen.add(pair);
+      }
     },
     up: () => {
       isDown = false;
       isStalled = false;
+      for (const [client, upstream] of frozen) {
+        client.destroy();
+        upstream.destroy();
+      }
+      frozen.clear();
     },
     callsWhileDown: () => whileDown,
     close: () => {

@@ -40,7 +40,10 @@ export async function openCmdb(
   }
   const embedded = await startEmbeddedPostgres(stateDir);
   // PGlite is one session: a single connection keeps a transaction from interleaving with other queries.
-  const cmdb = new PostgresCmdb({ ...embedded.connection, max: 1 }, { onError: options.onError });
+  const cmdb = new PostgresCmdb(
+    { ...embedded.connection, max: 1 },
+    { onError: options.onError, queryTimeoutMs: options.queryTimeoutMs },
+  );
   try {
     await cmdb.migrate();
   } catch (e) {

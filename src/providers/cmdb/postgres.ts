@@ -37,7 +37,12 @@ export interface PostgresCmdbOptions {
   migrateBeforeUse?: boolean;
   /** Called once a migration made by `migrateBeforeUse` succeeded, with the versions applied. */
   onMigrated?: (applied: number[]) => void;
+  /** How long a query may wait for the server's answer before it fails (ms). Default 30 s. */
+  queryTimeoutMs?: number;
 }
+
+/** How long a CMDB query waits for its answer by default. */
+export const DEFAULT_CMDB_TIMEOUT_MS = 30_000;
 
 /**
  * The CMDB on PostgreSQL (or the embedded PGlite, served over the same protocol). Every write is one
@@ -58,8 +63,10 @@ export class PostgresCmdb implements CmdbProvider {
     this.pool = new Pool({
       max: 4,
       idleTimeoutMillis: 10_000,
-      connectionTimeoutMillis: 5_000,
-      query_timeout: 30_000,
+      // A server that takes connections and never answers: neither a new connection nor a query
+      // waits longer than the CMDB timeout.
+      connectionTimeoutMillis: Math.min(5_000, options.queryTimeoutMs ?? DEFAULT_CMDB_TIMEOUT_MS),
+      query_timeout: options.queryTimeoutMs ?? DEFAULT_CMDB_TIMEOUT_MS,
       ...config,
     });
     this.pool.on('error', options.onError ?? (() => undefined));
@@ -420,6 +427,16 @@ export class PostgresCmdb implements CmdbProvider {
       return await query();
     } catch (e) {
       const code = (e as DatabaseError).code ?? '';
+      // A server that takes the connection and never answers: node-postgres gives up at query_timeout.
+      if ((e as Error).message === 'Query read timeout') {
+        const seconds = (this.options.queryTimeoutMs ?? DEFAULT_CMDB_TIMEOUT_MS) / 1000;
+        throw new ProviderError(
+          ProviderErrorKinds.unavailable,
+          `the CMDB at ${this.location} did not answer within ${seconds} s; could not ${what}`,
+          true,
+          { cause: e },
+        );
+      }
       const unreachable = unreachableReason(e);
       if (unreachable) {
         throw new ProviderError(

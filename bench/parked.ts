@@ -58,6 +58,10 @@ export async function startWorker(
     });
     child.once('exit', (code) => reject(new Error(`the ${kind} worker exited (${code})`)));
   });
+  child.removeAllListeners('exit');
+  child.once('exit', (code, signal) => {
+    if (code !== 0) process.stderr.write(`the ${kind} worker process exited (${code ?? signal})\n`);
+  });
   return {
     peak: () => peak,
     resetPeak: () => void (peak = 0),
@@ -89,14 +93,25 @@ export async function writeBundles(dir: string): Promise<{ greenlightCode: strin
   return { greenlightCode, baselineCode };
 }
 
-/** Runs `work` for each index, at most CONCURRENCY at once. */
+/**
+ * Runs `work` for each index, at most CONCURRENCY at once. After a failure nothing new starts; the
+ * work in flight ends first, then the first failure is thrown (so no call outlives the benchmark).
+ */
 export async function each(n: number, work: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
+  let failure: { error: unknown } | null = null;
   await Promise.all(
     Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
-      while (next < n) await work(next++);
+      while (next < n && !failure) {
+        try {
+          await work(next++);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
     }),
   );
+  if (failure) throw (failure as { error: unknown }).error;
 }
 
 /** Waits until the visibility query counts `n` workflows (at most 30 min). */

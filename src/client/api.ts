@@ -48,7 +48,7 @@ import type { ReleaseRequestInput, ReleaseStatus, RequestKind, Stage } from '../
 import { describeIssues } from '../shared/text';
 import { EnvironmentClient } from './environments';
 import { TrainClient } from './trains';
-import { GreenlightError } from './errors';
+import { GreenlightError, patientUpdate } from './errors';
 import type { blueGreenRelease, releaseLane } from '../workflows';
 
 export { GreenlightError } from './errors';
@@ -237,28 +237,28 @@ export class GreenlightClient {
 
   approve(releaseId: string, input: z.input<typeof ApprovalInput>): Promise<DecisionReceipt> {
     const payload = validate(ApprovalInput, input, 'approval', APPROVAL_FIELDS);
-    return this.update(releaseId, 'approve', (h) => h.executeUpdate(approveUpdate, { args: [payload] }));
+    return this.update(releaseId, 'approve', (h) => patientUpdate(h, approveUpdate, [payload]));
   }
 
   reject(releaseId: string, input: z.input<typeof ApprovalInput>): Promise<DecisionReceipt> {
     const payload = validate(ApprovalInput, input, 'rejection', APPROVAL_FIELDS);
-    return this.update(releaseId, 'reject', (h) => h.executeUpdate(rejectUpdate, { args: [payload] }));
+    return this.update(releaseId, 'reject', (h) => patientUpdate(h, rejectUpdate, [payload]));
   }
 
   rollback(releaseId: string, input: z.input<typeof InterventionInput> = {}): Promise<DecisionReceipt> {
     const payload = validate(InterventionInput, input, 'rollback', INTERVENTION_FIELDS);
-    return this.update(releaseId, 'rollback', (h) => h.executeUpdate(rollbackUpdate, { args: [payload] }));
+    return this.update(releaseId, 'rollback', (h) => patientUpdate(h, rollbackUpdate, [payload]));
   }
 
   abort(releaseId: string, input: z.input<typeof InterventionInput> = {}): Promise<DecisionReceipt> {
     const payload = validate(InterventionInput, input, 'abort', INTERVENTION_FIELDS);
-    return this.update(releaseId, 'abort', (h) => h.executeUpdate(abortUpdate, { args: [payload] }));
+    return this.update(releaseId, 'abort', (h) => patientUpdate(h, abortUpdate, [payload]));
   }
 
   /** Lets a release held before cutover (`holdBeforeCutover`) cut over. */
   go(releaseId: string, input: z.input<typeof InterventionInput> = {}): Promise<DecisionReceipt> {
     const payload = validate(InterventionInput, input, 'go', INTERVENTION_FIELDS);
-    return this.update(releaseId, 'go', (h) => h.executeUpdate(goUpdate, { args: [payload] }));
+    return this.update(releaseId, 'go', (h) => patientUpdate(h, goUpdate, [payload]));
   }
 
   /**
@@ -267,9 +267,7 @@ export class GreenlightClient {
    */
   async overrideWindow(releaseId: string, input: z.input<typeof OverrideInput>): Promise<DecisionReceipt> {
     const payload = validate(OverrideInput, input, 'override', OVERRIDE_FIELDS);
-    return this.update(releaseId, 'override', (h) =>
-      h.executeUpdate(overrideWindowUpdate, { args: [payload] }),
-    );
+    return this.update(releaseId, 'override', (h) => patientUpdate(h, overrideWindowUpdate, [payload]));
   }
 
   /**

@@ -31,7 +31,7 @@ import { SearchAttributes, TASK_QUEUE } from '../shared/messages';
 import { ApprovalInput, TargetName } from '../shared/release';
 import { describeIssues } from '../shared/text';
 import type { environmentLifecycle } from '../workflows';
-import { GreenlightError } from './errors';
+import { GreenlightError, patientUpdate } from './errors';
 
 export const ENVIRONMENT_WORKFLOW = 'environmentLifecycle';
 
@@ -154,7 +154,7 @@ export class EnvironmentClient {
   /** Asks for a transition by name (`start_maintenance`, `decommission`…). */
   transition(name: string, input: z.input<typeof TransitionRequest>): Promise<EnvironmentReceipt> {
     const request = parse(TransitionRequest, input, 'transition');
-    return this.update(name, (h) => h.executeUpdate(environmentTransitionUpdate, { args: [request] }));
+    return this.update(name, (h) => patientUpdate(h, environmentTransitionUpdate, [request]));
   }
 
   decide(
@@ -164,29 +164,29 @@ export class EnvironmentClient {
   ): Promise<EnvironmentReceipt> {
     const request = parse(ApprovalInput, input, kind === 'approve' ? 'approval' : 'rejection');
     const update = kind === 'approve' ? environmentApproveUpdate : environmentRejectUpdate;
-    return this.update(name, (h) => h.executeUpdate(update, { args: [request] }));
+    return this.update(name, (h) => patientUpdate(h, update, [request]));
   }
 
   retry(name: string, input: z.input<typeof RetryRequest> = {}): Promise<EnvironmentReceipt> {
     const request = parse(RetryRequest, input, 'retry');
-    return this.update(name, (h) => h.executeUpdate(environmentRetryUpdate, { args: [request] }));
+    return this.update(name, (h) => patientUpdate(h, environmentRetryUpdate, [request]));
   }
 
   extend(name: string, input: z.input<typeof ExtendRequest>): Promise<EnvironmentReceipt> {
     const request = parse(ExtendRequest, input, 'extension');
-    return this.update(name, (h) => h.executeUpdate(environmentExtendUpdate, { args: [request] }));
+    return this.update(name, (h) => patientUpdate(h, environmentExtendUpdate, [request]));
   }
 
   /** Adopts the flow the worker's configuration defines now, instead of the one pinned at creation. */
   upgrade(name: string, input: z.input<typeof UpgradeRequest> = {}): Promise<EnvironmentReceipt> {
     const request = parse(UpgradeRequest, input, 'upgrade');
-    return this.update(name, (h) => h.executeUpdate(environmentUpgradeUpdate, { args: [request] }));
+    return this.update(name, (h) => patientUpdate(h, environmentUpgradeUpdate, [request]));
   }
 
   /** Looks for drift now, instead of at the next interval (the environment must be active). */
   checkDrift(name: string, input: z.input<typeof UpgradeRequest> = {}): Promise<EnvironmentReceipt> {
     const request = parse(UpgradeRequest, input, 'drift check');
-    return this.update(name, (h) => h.executeUpdate(environmentCheckDriftUpdate, { args: [request] }));
+    return this.update(name, (h) => patientUpdate(h, environmentCheckDriftUpdate, [request]));
   }
 
   /**
@@ -198,7 +198,7 @@ export class EnvironmentClient {
     const { exists, refusal } = await this.gate(name);
     if (!exists || refusal) return { refusal };
     try {
-      await this.update(name, (h) => h.executeUpdate(environmentAdmitUpdate, { args: [request] }));
+      await this.update(name, (h) => patientUpdate(h, environmentAdmitUpdate, [request]));
       return { refusal: null };
     } catch (e) {
       if (e instanceof GreenlightError) return { refusal: e.message };

@@ -24,7 +24,7 @@ import {
 } from '../shared/train';
 import type { TrainReceipt, TrainRequestInput, TrainStatus } from '../shared/train';
 import type { releaseTrain } from '../workflows';
-import { GreenlightError } from './errors';
+import { GreenlightError, patientUpdate } from './errors';
 
 export const TRAIN_WORKFLOW = 'releaseTrain';
 
@@ -116,22 +116,22 @@ export class TrainClient {
 
   approve(trainId: string, input: z.input<typeof ApprovalInput>): Promise<TrainReceipt> {
     const payload = validate(ApprovalInput, input, 'approval', APPROVAL_FIELDS);
-    return this.update(trainId, (h) => h.executeUpdate(trainApproveUpdate, { args: [payload] }));
+    return this.update(trainId, (h) => patientUpdate(h, trainApproveUpdate, [payload]));
   }
 
   reject(trainId: string, input: z.input<typeof ApprovalInput>): Promise<TrainReceipt> {
     const payload = validate(ApprovalInput, input, 'rejection', APPROVAL_FIELDS);
-    return this.update(trainId, (h) => h.executeUpdate(trainRejectUpdate, { args: [payload] }));
+    return this.update(trainId, (h) => patientUpdate(h, trainRejectUpdate, [payload]));
   }
 
   abort(trainId: string, input: z.input<typeof InterventionInput> = {}): Promise<TrainReceipt> {
     const payload = validate(InterventionInput, input, 'abort', INTERVENTION_FIELDS);
-    return this.update(trainId, (h) => h.executeUpdate(trainAbortUpdate, { args: [payload] }));
+    return this.update(trainId, (h) => patientUpdate(h, trainAbortUpdate, [payload]));
   }
 
   rollback(trainId: string, input: z.input<typeof InterventionInput> = {}): Promise<TrainReceipt> {
     const payload = validate(InterventionInput, input, 'rollback', INTERVENTION_FIELDS);
-    return this.update(trainId, (h) => h.executeUpdate(trainRollbackUpdate, { args: [payload] }));
+    return this.update(trainId, (h) => patientUpdate(h, trainRollbackUpdate, [payload]));
   }
 
   /** A train's status: queried while it runs, read from its result (or failure) once it has ended. */

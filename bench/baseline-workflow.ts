@@ -30,7 +30,7 @@ export interface Shape {
 export const startBaseline = defineUpdate<string, [Shape]>('start');
 export const nudge = defineSignal('nudge');
 /** An approval, as a release takes one: an Update the worker answers. */
-export const approve = defineUpdate<number>('approve');
+export const approve = defineUpdate<number, [string]>('approve');
 /** Set while the baseline waits for its signals, as a release's stage says it awaits approval. */
 const stage = defineSearchAttributeKey('GreenlightStage', SearchAttributeType.KEYWORD);
 

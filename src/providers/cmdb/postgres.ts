@@ -1,7 +1,8 @@
 import { Pool } from 'pg';
-import type { DatabaseError, PoolConfig, QueryResult, QueryResultRow } from 'pg';
-import { isProviderError, ProviderError, ProviderErrorKinds } from '../errors';
+import type { PoolConfig, QueryResult, QueryResultRow } from 'pg';
+import { cmdbFailure } from './failures';
 import { MIGRATIONS } from './migrations';
+export { isLoginRefused } from './failures';
 import type {
   ArtifactRun,
   ChangeRecord,
@@ -426,65 +427,13 @@ export class PostgresCmdb implements CmdbProvider {
     try {
       return await query();
     } catch (e) {
-      const code = (e as DatabaseError).code ?? '';
-      // A server that takes the connection and never answers: node-postgres gives up at query_timeout.
-      if ((e as Error).message === 'Query read timeout') {
-        const seconds = (this.options.queryTimeoutMs ?? DEFAULT_CMDB_TIMEOUT_MS) / 1000;
-        throw new ProviderError(
-          ProviderErrorKinds.unavailable,
-          `the CMDB at ${this.location} did not answer within ${seconds} s; could not ${what}`,
-          true,
-          { cause: e },
-        );
-      }
-      const unreachable = unreachableReason(e);
-      if (unreachable) {
-        throw new ProviderError(
-          ProviderErrorKinds.unavailable,
-          `the CMDB at ${this.location} is unreachable (${unreachable}); could not ${what}`,
-          true,
-          { cause: e },
-        );
-      }
-      // Data, integrity and syntax errors (classes 22, 23, 42) will not pass on a retry.
-      const isRetryable = !/^(22|23|42)/.test(code);
-      throw new ProviderError(
-        ProviderErrorKinds.unavailable,
-        `CMDB ${what} failed: ${(e as Error).message}${code ? ` (SQLSTATE ${code})` : ''}`,
-        isRetryable,
-        { cause: e },
-      );
+      throw cmdbFailure(e, {
+        location: this.location,
+        what,
+        timeoutMs: this.options.queryTimeoutMs ?? DEFAULT_CMDB_TIMEOUT_MS,
+      });
     }
   }
-}
-
-/** Socket errors that mean the server cannot be reached (as opposed to refusing a query). */
-const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOENT', // a Unix socket that is not there
-  'EPIPE',
-]);
-
-/** Why the server could not be reached, or null when it answered. */
-function unreachableReason(e: unknown): string | null {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return code;
-  // Connection exceptions (class 08), and a server shutting down or starting up (57P01-57P03).
-  if (typeof code === 'string' && /^(08|57P0[123])/.test(code)) return `SQLSTATE ${code}`;
-  const message = (e as Error | null)?.message ?? '';
-  return /timeout expired|connection timeout|Connection terminated/i.test(message) ? message : null;
-}
-
-/** Whether the server refused the login or has no such database: a setting to fix, not an outage. */
-export function isLoginRefused(e: unknown): boolean {
-  const code = (isProviderError(e) ? (e.cause as { code?: unknown } | undefined)?.code : undefined) ?? '';
-  return typeof code === 'string' && /^(28|3D)/.test(code);
 }
 
 /** A row of `deployments` as the CMDB's item. */

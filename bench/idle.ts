@@ -45,6 +45,27 @@ async function eventsPerWake(client: Client, ids: string[], activityType: string
   return cycles.reduce((a, b) => a + b, 0) / cycles.length;
 }
 
+/**
+ * Once `n` workflows of `type` are active: the worker's peak resident set over the window, and the
+ * events one wake adds to the histories of `sample`; then the worker stops.
+ */
+async function watchIdle(
+  client: Client,
+  worker: { peak(): number; resetPeak(): void; stop(): Promise<void> },
+  type: string,
+  n: number,
+  sample: string[],
+  activityType: string,
+): Promise<{ peak: number; perWake: number }> {
+  await until(client, `WorkflowType='${type}' AND GreenlightStage='active'`, n, `${type} active`);
+  worker.resetPeak();
+  await new Promise((r) => setTimeout(r, WINDOW_MS));
+  const peak = worker.peak();
+  const perWake = await eventsPerWake(client, sample, activityType);
+  await worker.stop();
+  return { peak, perWake };
+}
+
 export async function benchIdle(report: Report, n: number): Promise<void> {
   const env = await startDevServer();
   const address = env.connection.options.address;
@@ -65,18 +86,15 @@ export async function benchIdle(report: Report, n: number): Promise<void> {
       if ('error' in start) throw new Error(start.error);
       await environments.create(start);
     });
-    await until(
-      env.client,
-      `WorkflowType='environmentLifecycle' AND GreenlightStage='active'`,
-      n,
-      'environments active',
-    );
-    worker.resetPeak();
-    await new Promise((r) => setTimeout(r, WINDOW_MS));
-    const idlePeak = worker.peak();
     const sample = names.slice(0, 20).map((name) => `env-${name}`);
-    const perCheck = await eventsPerWake(env.client, sample, 'checkEnvironmentDrift');
-    await worker.stop();
+    const greenlight = await watchIdle(
+      env.client,
+      worker,
+      'environmentLifecycle',
+      n,
+      sample,
+      'checkEnvironmentDrift',
+    );
 
     // The baseline: n workflows waking on the same interval for one no-op activity each.
     const baselineQueue = 'bench-idle-baseline';
@@ -89,26 +107,16 @@ export async function benchIdle(report: Report, n: number): Promise<void> {
         taskQueue: baselineQueue,
       });
     });
-    await until(
-      env.client,
-      `WorkflowType='baselineIdle' AND GreenlightStage='active'`,
-      n,
-      'baselines started',
-    );
-    baseline.resetPeak();
-    await new Promise((r) => setTimeout(r, WINDOW_MS));
-    const baselinePeak = baseline.peak();
-    const baselineSample = Array.from({ length: 20 }, (_, i) => `idle-baseline-${i}`);
-    const baselinePerWake = await eventsPerWake(env.client, baselineSample, 'noop');
-    await baseline.stop();
+    const baselineSample = Array.from({ length: Math.min(20, n) }, (_, i) => `idle-baseline-${i}`);
+    const floor = await watchIdle(env.client, baseline, 'baselineIdle', n, baselineSample, 'noop');
 
-    report(`idle.${n} environments, worker RSS`, idlePeak / MB, 'MB', baselinePeak / MB);
-    report(`idle.history events per drift check`, perCheck, 'events', baselinePerWake);
+    report(`idle.${n} environments, worker RSS`, greenlight.peak / MB, 'MB', floor.peak / MB);
+    report(`idle.history events per drift check`, greenlight.perWake, 'events', floor.perWake);
     report(
       `idle.history events per environment per day (6h drift checks)`,
-      perCheck * CHECKS_PER_DAY,
+      greenlight.perWake * CHECKS_PER_DAY,
       'events',
-      baselinePerWake * CHECKS_PER_DAY,
+      floor.perWake * CHECKS_PER_DAY,
     );
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
